@@ -1,0 +1,47 @@
+import type { ServerConfig } from '../config/types.js';
+
+/**
+ * One server of a service as the data plane sees it. The control loop keeps the same object
+ * across snapshots while the server stays in the pool, so `inFlight` survives a reload.
+ */
+export class Backend {
+  /** `host:port`, the label value used in metrics and the admin API. */
+  readonly id: string;
+  /** `http://host:port` (or https), the key of the keep-alive pool to this server. */
+  readonly origin: string;
+  readonly scheme: ServerConfig['scheme'];
+  readonly host: string;
+  readonly port: number;
+  readonly weight: number;
+  /** Requests or tunnels currently open to this server; read by least_request. */
+  inFlight = 0;
+
+  constructor(server: ServerConfig) {
+    this.scheme = server.scheme;
+    this.host = server.host;
+    this.port = server.port;
+    this.weight = server.weight;
+    const hostText = server.host.includes(':') ? `[${server.host}]` : server.host;
+    this.id = `${hostText}:${server.port}`;
+    this.origin = `${server.scheme === 'tcp' ? 'tcp' : server.scheme}://${this.id}`;
+  }
+}
+
+/** What a balancer may look at to choose a server. */
+export interface PickContext {
+  clientIp: string;
+  /** Lower-case request headers (HTTP only). */
+  headers?: Record<string, string | string[] | undefined>;
+}
+
+export interface Balancer {
+  readonly backends: readonly Backend[];
+  /** A server for this request or connection, never `exclude`; undefined when none is usable. */
+  pick(context: PickContext, exclude?: Backend): Backend | undefined;
+  /** A Set-Cookie value that pins the client to `backend`, for balancers that pin. */
+  affinityCookie?(context: PickContext, backend: Backend): string | undefined;
+}
+
+export function usable(backend: Backend, exclude: Backend | undefined): boolean {
+  return backend.weight > 0 && backend !== exclude;
+}

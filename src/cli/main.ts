@@ -1,0 +1,124 @@
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { loadConfigFile } from '../config/load.js';
+import { logLevels, type LogLevel } from '../config/types.js';
+import { ConfigInvalidError, LbError } from '../errors.js';
+import { startBalancer } from '../lb.js';
+import { createLogger } from '../log.js';
+
+const help = `lb: a dynamic L4/L7 load balancer
+
+Usage:
+  lb [run] [--config FILE] [--log-level LEVEL]   run the balancer (default command)
+  lb validate [--config FILE]                    check a config file; exit 0 if valid, 1 with the errors
+  lb --help | --version
+
+Options:
+  -c, --config FILE       configuration file (default: lb.yaml)
+  -l, --log-level LEVEL   ${logLevels.join(' | ')} (default: log.level from the config, else info)
+  -h, --help              show this help
+  -v, --version           print the version
+
+Logs are JSON lines on stdout. SIGTERM or SIGINT stops gracefully (in-flight requests finish,
+up to shutdownTimeout); a second signal exits at once.
+Docs: README.md, docs/ARCHITECTURE.md, docs/errors.md`;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/** Runs the command line; resolves to the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        config: { type: 'string', short: 'c', default: 'lb.yaml' },
+        'log-level': { type: 'string', short: 'l' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
+      },
+    });
+  } catch (err) {
+    process.stderr.write(`lb: ${(err as Error).message}\nRun "lb --help" for usage.\n`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(`${help}\n`);
+    return 0;
+  }
+  if (values.version) {
+    process.stdout.write(`${version()}\n`);
+    return 0;
+  }
+  const command = positionals[0] ?? 'run';
+  if (positionals.length > 1 || (command !== 'run' && command !== 'validate')) {
+    process.stderr.write(`lb: unknown command "${positionals.join(' ')}"; expected "run" or "validate". Run "lb --help" for usage.\n`);
+    return 2;
+  }
+  const level = values['log-level'];
+  if (level !== undefined && !logLevels.includes(level as LogLevel)) {
+    process.stderr.write(`lb: --log-level must be one of ${logLevels.join(', ')}, got "${level}"\n`);
+    return 2;
+  }
+
+  let config;
+  try {
+    config = loadConfigFile(values.config);
+  } catch (err) {
+    if (err instanceof ConfigInvalidError) {
+      process.stderr.write(`${err.message}\n`);
+      process.stderr.write(`lb: ${values.config} has ${err.issues.length} error(s); nothing was started.\n`);
+      return 1;
+    }
+    if (err instanceof LbError) {
+      process.stderr.write(`lb: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+  if (command === 'validate') {
+    process.stdout.write(`${values.config}: ok (${config.entrypoints.size} entrypoints, ${config.routers.size} routers, ${config.services.size} services)\n`);
+    return 0;
+  }
+  return run(config, (level as LogLevel | undefined) ?? config.log.level);
+}
+
+async function run(config: Parameters<typeof startBalancer>[0], level: LogLevel): Promise<number> {
+  const logger = createLogger(level);
+  let balancer;
+  try {
+    balancer = await startBalancer(config, logger);
+  } catch (err) {
+    logger.fatal({ code: (err as LbError).code }, (err as Error).message);
+    return 1;
+  }
+  logger.info({ config: config.source }, 'lb started');
+  return new Promise<number>((resolve) => {
+    let signalled = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (signalled) {
+        logger.warn({ signal }, 'second signal: exiting at once');
+        process.exit(130);
+      }
+      signalled = true;
+      logger.info({ signal, graceMs: config.shutdownTimeoutMs }, 'shutting down: draining open requests');
+      balancer.stop().then(
+        () => {
+          logger.info('stopped');
+          resolve(0);
+        },
+        (err: Error) => {
+          logger.error({ err: err.message }, 'error while stopping');
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}

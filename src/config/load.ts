@@ -1,0 +1,322 @@
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
+import { ConfigInvalidError, ConfigReadError, type ConfigIssue } from '../errors.js';
+import { didYouMean } from './suggest.js';
+import {
+  boolean, dictionary, duration, formatPath, integer, list, object, oneOrMany, string,
+  type KeyPath, type Output, type Problem,
+} from './schema.js';
+import {
+  balancerKinds, logLevels, type EntrypointConfig, type HostPort, type LbConfig, type Protocol,
+  type RouterConfig, type ServerConfig, type ServiceConfig,
+} from './types.js';
+
+const namePattern = /^[A-Za-z0-9][\w.-]*$/;
+const nameHint = 'start with a letter or digit, then use letters, digits, ".", "-" and "_"';
+
+export function parseHostPort(text: string): HostPort | undefined {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s[\]]*)):(\d{1,5})$/.exec(text.trim());
+  if (!match) return undefined;
+  const port = Number(match[3]);
+  if (port > 65535) return undefined;
+  const host = match[1] ?? (match[2] || '0.0.0.0');
+  if (match[1] !== undefined && isIP(host) !== 6) return undefined;
+  return { host, port, text };
+}
+
+const hostPort = string({
+  check: (s) => (parseHostPort(s) ? undefined : `expected host:port such as "0.0.0.0:8080" or "[::1]:8080", got "${s}"`),
+});
+
+const cidr = string({
+  check: (s) => {
+    const [address, bits, extra] = s.split('/');
+    const family = isIP(address ?? '');
+    const max = family === 6 ? 128 : 32;
+    const prefix = bits === undefined ? max : Number(bits);
+    if (!family || extra !== undefined || !Number.isInteger(prefix) || prefix < 0 || prefix > max) {
+      return `expected an IP address or CIDR such as "10.0.0.0/8", got "${s}"`;
+    }
+    return undefined;
+  },
+});
+
+const hostPattern = string({
+  check: (s) =>
+    /^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$/.test(s)
+      ? undefined
+      : `expected a host name such as "app.example.com" or "*.example.com", got "${s}"`,
+});
+
+const serverUrl = string({
+  check: (s) => {
+    try {
+      const url = new URL(s);
+      if (!['http:', 'https:', 'tcp:'].includes(url.protocol)) return `expected an http://, https:// or tcp:// URL, got "${s}"`;
+      if (url.pathname !== '/' && url.pathname !== '' || url.search || url.hash) return `a server URL has no path or query, got "${s}"`;
+      if (!url.hostname) return `expected a URL with a host, got "${s}"`;
+      return undefined;
+    } catch {
+      return `expected a URL such as "http://127.0.0.1:3000", got "${s}"`;
+    }
+  },
+});
+
+const schema = object({
+  entrypoints: dictionary(
+    object({
+      address: hostPort,
+      protocol: string({ oneOf: ['http', 'tcp'] }),
+      trustedProxies: list(cidr),
+      timeouts: object({ requestHeaders: duration({ min: 1 }), idle: duration({ min: 1 }) }),
+    }, ['address']),
+    { keyPattern: namePattern, keyHint: nameHint },
+  ),
+  admin: object({ address: hostPort }),
+  routers: dictionary(
+    object({
+      entrypoint: string(),
+      service: string(),
+      priority: integer({ min: -1_000_000, max: 1_000_000 }),
+      match: object({ host: oneOrMany(hostPattern), pathPrefix: string({ check: (s) => (s.startsWith('/') ? undefined : `a path prefix starts with "/", got "${s}"`) }), headers: dictionary(string(), { keyPattern: /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, keyHint: 'a header name is an HTTP token' }) }),
+    }, ['entrypoint', 'service']),
+    { keyPattern: namePattern, keyHint: nameHint },
+  ),
+  services: dictionary(
+    object({
+      balancer: string({ oneOf: balancerKinds }),
+      hash: object({ on: string({ oneOf: ['client_ip', 'header', 'cookie'] }), name: string() }, ['on']),
+      sticky: object({ cookie: string({ check: (s) => (/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(s) ? undefined : `invalid cookie name "${s}"`) }), secure: boolean() }),
+      servers: list(object({ url: serverUrl, address: hostPort, weight: integer({ min: 0, max: 10_000 }) })),
+      timeouts: object({ connect: duration({ min: 1 }), responseHeaders: duration({ min: 1 }), idle: duration({ min: 1 }) }),
+    }),
+    { keyPattern: namePattern, keyHint: nameHint },
+  ),
+  providers: object({ docker: object({ enabled: boolean() }) }),
+  log: object({ level: string({ oneOf: logLevels }) }),
+  shutdownTimeout: duration(),
+});
+
+type RawConfig = NonNullable<Output<typeof schema>>;
+
+/** Finds the YAML node at a key path, to report positions. */
+function nodeAt(root: Node | null | undefined, path: KeyPath, atKey: boolean): Node | undefined {
+  let node: Node | null | undefined = root;
+  let last: Node | undefined = root ?? undefined;
+  for (let i = 0; i < path.length; i++) {
+    const step = path[i];
+    if (isMap(node)) {
+      const pair = node.items.find((item) => isPair(item) && isScalar(item.key) && String(item.key.value) === String(step));
+      if (!pair) return last;
+      node = (atKey && i === path.length - 1 ? pair.key : pair.value) as Node | null;
+    } else if (isSeq(node) && typeof step === 'number') {
+      node = node.items[step] as Node | null;
+    } else {
+      return last;
+    }
+    if (node) last = node;
+  }
+  return last;
+}
+
+export const defaults = {
+  adminAddress: '127.0.0.1:9090',
+  requestHeadersMs: 10_000,
+  httpClientIdleMs: 60_000,
+  connectMs: 5_000,
+  responseHeadersMs: 30_000,
+  httpUpstreamIdleMs: 60_000,
+  tcpIdleMs: 3_600_000,
+  stickyCookie: 'lb_sticky',
+  shutdownTimeoutMs: 30_000,
+} as const;
+
+function portsOverlap(a: HostPort, b: HostPort): boolean {
+  if (a.port === 0 || b.port === 0 || a.port !== b.port) return false;
+  const wildcard = (h: string) => h === '0.0.0.0' || h === '::';
+  return a.host === b.host || wildcard(a.host) || wildcard(b.host);
+}
+
+/**
+ * Turns YAML text into a validated config, or throws ConfigInvalidError listing every problem
+ * with `file:line:col` and its key path. Nothing is partially applied.
+ */
+export function parseConfig(text: string, source: string): LbConfig {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const issues: ConfigIssue[] = [];
+  const locate = (offset: number | undefined) => {
+    if (offset === undefined) return source;
+    const { line, col } = lineCounter.linePos(offset);
+    return `${source}:${line}:${col}`;
+  };
+  for (const error of doc.errors) {
+    issues.push({ location: locate(error.pos[0]), path: '', message: error.message.split('\n')[0]! });
+  }
+  if (issues.length) throw new ConfigInvalidError(issues);
+
+  const problems: Problem[] = [];
+  const report = (path: KeyPath, message: string, atKey = false) => problems.push({ path, message, atKey });
+  const raw = schema(doc.toJS() ?? {}, [], problems);
+  const config = raw ? normalise(raw, source, report) : undefined;
+  for (const problem of problems) {
+    const node = nodeAt(doc.contents as Node | null, problem.path, problem.atKey ?? false);
+    issues.push({ location: locate(node?.range?.[0]), path: formatPath(problem.path), message: problem.message });
+  }
+  if (issues.length || !config) throw new ConfigInvalidError(issues);
+  return config;
+}
+
+export function loadConfigFile(file: string): LbConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigReadError(file, err);
+  }
+  return parseConfig(text, file);
+}
+
+type Report = (path: KeyPath, message: string, atKey?: boolean) => void;
+
+function normalise(raw: RawConfig, source: string, report: Report): LbConfig {
+  const entrypoints = new Map<string, EntrypointConfig>();
+  for (const [name, ep] of raw.entrypoints ?? []) {
+    const protocol = (ep.protocol ?? 'http') as Protocol;
+    entrypoints.set(name, {
+      name,
+      address: parseHostPort(ep.address)!,
+      protocol,
+      trustedProxies: ep.trustedProxies ?? [],
+      timeouts: {
+        requestHeadersMs: ep.timeouts?.requestHeaders ?? defaults.requestHeadersMs,
+        idleMs: ep.timeouts?.idle ?? (protocol === 'tcp' ? defaults.tcpIdleMs : defaults.httpClientIdleMs),
+      },
+    });
+  }
+  const admin = { address: parseHostPort(raw.admin?.address ?? defaults.adminAddress)! };
+
+  const bound: Array<[KeyPath, HostPort]> = [[['admin', 'address'], admin.address]];
+  for (const ep of entrypoints.values()) {
+    const path = ['entrypoints', ep.name, 'address'];
+    const clash = bound.find(([, other]) => portsOverlap(other, ep.address));
+    if (clash) report(path, `address ${ep.address.text} is already used by ${formatPath(clash[0]).replace(/\.address$/, '')}`);
+    bound.push([path, ep.address]);
+  }
+
+  const routers = new Map<string, RouterConfig>();
+  const serviceProtocols = new Map<string, { protocol: Protocol; router: string }>();
+  for (const [name, router] of raw.routers ?? []) {
+    const entrypoint = entrypoints.get(router.entrypoint);
+    if (!entrypoint) {
+      report(['routers', name, 'entrypoint'], `entrypoint "${router.entrypoint}" is not defined${suggestion(router.entrypoint, entrypoints.keys())}`);
+      continue;
+    }
+    if (!raw.services?.has(router.service)) {
+      report(['routers', name, 'service'], `service "${router.service}" is not defined${suggestion(router.service, raw.services?.keys() ?? [])}`);
+      continue;
+    }
+    if (entrypoint.protocol === 'tcp' && router.match) {
+      report(['routers', name, 'match'], `a TCP router takes every connection of its entrypoint; remove "match"`, true);
+      continue;
+    }
+    const previous = serviceProtocols.get(router.service);
+    if (previous && previous.protocol !== entrypoint.protocol) {
+      report(['routers', name, 'service'], `service "${router.service}" is used by ${previous.protocol.toUpperCase()} router "${previous.router}" and by this ${entrypoint.protocol.toUpperCase()} router; give each protocol its own service`);
+      continue;
+    }
+    serviceProtocols.set(router.service, { protocol: entrypoint.protocol, router: name });
+    routers.set(name, {
+      name,
+      entrypoint: router.entrypoint,
+      service: router.service,
+      ...(router.priority !== undefined ? { priority: router.priority } : {}),
+      match: {
+        hosts: (router.match?.host ?? []).map((h) => h.toLowerCase().replace(/\.$/, '')),
+        ...(router.match?.pathPrefix !== undefined ? { pathPrefix: router.match.pathPrefix } : {}),
+        headers: [...(router.match?.headers ?? [])].map(([k, v]) => [k.toLowerCase(), v] as [string, string]),
+      },
+    });
+  }
+  const tcpRouterOf = new Map<string, string>();
+  for (const router of routers.values()) {
+    if (entrypoints.get(router.entrypoint)!.protocol !== 'tcp') continue;
+    const other = tcpRouterOf.get(router.entrypoint);
+    if (other) report(['routers', router.name, 'entrypoint'], `TCP entrypoint "${router.entrypoint}" already has router "${other}"; a TCP entrypoint takes one router`);
+    tcpRouterOf.set(router.entrypoint, router.name);
+  }
+
+  const services = new Map<string, ServiceConfig>();
+  for (const [name, svc] of raw.services ?? []) {
+    const protocol = serviceProtocols.get(name)?.protocol ?? 'http';
+    const servers: ServerConfig[] = [];
+    (svc.servers ?? []).forEach((server, index) => {
+      const path = ['services', name, 'servers', index];
+      if ((server.url === undefined) === (server.address === undefined)) {
+        report(path, 'give a server either "url" (http://host:port) or "address" (host:port), not both or neither');
+        return;
+      }
+      let scheme: ServerConfig['scheme'];
+      let host: string;
+      let port: number;
+      if (server.url !== undefined) {
+        const url = new URL(server.url);
+        scheme = url.protocol.slice(0, -1) as ServerConfig['scheme'];
+        host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+        port = url.port ? Number(url.port) : scheme === 'https' ? 443 : 80;
+        if (protocol === 'tcp' && scheme !== 'tcp') report([...path, 'url'], `service "${name}" serves a TCP router; write the server as address: host:port`);
+        if (protocol === 'http' && scheme === 'tcp') report([...path, 'url'], `service "${name}" serves HTTP routers; use an http:// or https:// URL`);
+      } else {
+        const hp = parseHostPort(server.address!)!;
+        scheme = protocol === 'tcp' ? 'tcp' : 'http';
+        host = hp.host;
+        port = hp.port;
+        if (port === 0) report([...path, 'address'], 'a server needs a real port, not 0');
+      }
+      servers.push({ scheme, host, port, weight: server.weight ?? 1 });
+    });
+    const balancer = svc.balancer ?? (svc.hash ? 'hash' : svc.sticky ? 'sticky' : 'round_robin');
+    if (svc.hash && balancer !== 'hash') report(['services', name, 'hash'], `"hash" settings apply only to balancer: hash`, true);
+    if (svc.sticky && balancer !== 'sticky') report(['services', name, 'sticky'], `"sticky" settings apply only to balancer: sticky`, true);
+    if (svc.hash && svc.hash.on !== 'client_ip' && !svc.hash.name) report(['services', name, 'hash'], `hashing on a ${svc.hash.on} needs its "name"`);
+    if (protocol === 'tcp' && (balancer === 'sticky' || svc.hash?.on === 'header' || svc.hash?.on === 'cookie')) {
+      report(['services', name, 'balancer'], `a TCP service cannot use ${balancer === 'sticky' ? 'sticky cookies' : 'header or cookie hashing'}; use hash on client_ip`);
+    }
+    if (protocol === 'tcp' && svc.timeouts?.responseHeaders !== undefined) report(['services', name, 'timeouts', 'responseHeaders'], 'a TCP service has no response headers; remove this timeout', true);
+    services.set(name, {
+      name,
+      protocol,
+      balancer,
+      hash: svc.hash ? { on: svc.hash.on, ...(svc.hash.name ? { name: svc.hash.name } : {}) } : { on: 'client_ip' },
+      sticky: { cookie: svc.sticky?.cookie ?? defaults.stickyCookie, secure: svc.sticky?.secure ?? false },
+      servers,
+      timeouts: {
+        connectMs: svc.timeouts?.connect ?? defaults.connectMs,
+        responseHeadersMs: svc.timeouts?.responseHeaders ?? defaults.responseHeadersMs,
+        idleMs: svc.timeouts?.idle ?? (protocol === 'tcp' ? defaults.tcpIdleMs : defaults.httpUpstreamIdleMs),
+      },
+    });
+  }
+
+  if (raw.providers?.docker?.enabled) {
+    report(['providers', 'docker', 'enabled'], 'the Docker provider is not part of this build yet; set enabled: false and list servers under services');
+  }
+
+  return {
+    source,
+    entrypoints,
+    admin,
+    routers,
+    services,
+    providers: { docker: { enabled: false } },
+    log: { level: raw.log?.level ?? 'info' },
+    shutdownTimeoutMs: raw.shutdownTimeout ?? defaults.shutdownTimeoutMs,
+  };
+}
+
+function suggestion(input: string, known: Iterable<string>): string {
+  const names = [...known];
+  if (!names.length) return '';
+  return didYouMean(input, names) || ` (defined: ${names.join(', ')})`;
+}

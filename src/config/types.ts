@@ -1,0 +1,93 @@
+// The validated, normalised configuration. Everything downstream reads these types, never raw YAML.
+
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+export const logLevels: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+export type BalancerKind = 'round_robin' | 'least_request' | 'random' | 'hash' | 'sticky';
+export const balancerKinds: readonly BalancerKind[] = ['round_robin', 'least_request', 'random', 'hash', 'sticky'];
+
+export type Protocol = 'http' | 'tcp';
+
+export interface HostPort {
+  host: string;
+  port: number;
+  /** As written by the user, for messages. */
+  text: string;
+}
+
+export interface EntrypointConfig {
+  name: string;
+  address: HostPort;
+  protocol: Protocol;
+  /** CIDRs whose X-Forwarded-* headers are trusted and extended rather than replaced. */
+  trustedProxies: string[];
+  timeouts: {
+    /** HTTP: time a client has to send its request head before it gets 408. */
+    requestHeadersMs: number;
+    /** HTTP: keep-alive idle time between requests. TCP: idle time of a tunnel. */
+    idleMs: number;
+  };
+}
+
+export interface RouterMatch {
+  /** Lower-case host names; a leading `*.` is a wildcard for any subdomain. Empty: any host. */
+  hosts: string[];
+  pathPrefix?: string;
+  /** Lower-case header name and the exact value it must have. */
+  headers: Array<[name: string, value: string]>;
+}
+
+export interface RouterConfig {
+  name: string;
+  entrypoint: string;
+  service: string;
+  priority?: number;
+  match: RouterMatch;
+}
+
+export interface HashPolicy {
+  on: 'client_ip' | 'header' | 'cookie';
+  /** Header or cookie name, when hashing on one. */
+  name?: string;
+}
+
+export interface StickyPolicy {
+  cookie: string;
+  secure: boolean;
+}
+
+export interface ServerConfig {
+  scheme: 'http' | 'https' | 'tcp';
+  host: string;
+  port: number;
+  weight: number;
+}
+
+export interface ServiceConfig {
+  name: string;
+  /** Derived from the routers that use the service. */
+  protocol: Protocol;
+  balancer: BalancerKind;
+  hash: HashPolicy;
+  sticky: StickyPolicy;
+  servers: ServerConfig[];
+  timeouts: {
+    connectMs: number;
+    /** HTTP only: time from sending the request to receiving the response head. */
+    responseHeadersMs: number;
+    /** HTTP: longest silence while a response body streams. TCP: tunnel idle time. */
+    idleMs: number;
+  };
+}
+
+export interface LbConfig {
+  /** Path of the file the config came from, for messages. */
+  source: string;
+  entrypoints: Map<string, EntrypointConfig>;
+  admin: { address: HostPort };
+  routers: Map<string, RouterConfig>;
+  services: Map<string, ServiceConfig>;
+  providers: { docker: { enabled: boolean } };
+  log: { level: LogLevel };
+  shutdownTimeoutMs: number;
+}

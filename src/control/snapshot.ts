@@ -1,0 +1,93 @@
+import { Backend, createBalancer, type Balancer } from '../balancer/index.js';
+import type { EntrypointConfig, RouterConfig, ServiceConfig } from '../config/types.js';
+import { RouteTable } from './route-table.js';
+
+/** Routers and services as a provider contributes them (lb.yaml today, Docker next). */
+export interface DynamicConfig {
+  routers: ReadonlyMap<string, RouterConfig>;
+  services: ReadonlyMap<string, ServiceConfig>;
+}
+
+export interface ServicePool {
+  readonly name: string;
+  readonly config: ServiceConfig;
+  readonly backends: readonly Backend[];
+  readonly balancer: Balancer;
+}
+
+export interface HttpRoute {
+  readonly router: string;
+  readonly entrypoint: string;
+  readonly service: ServicePool;
+}
+
+export interface EntrypointRoutes {
+  readonly config: EntrypointConfig;
+  /** HTTP entrypoints. */
+  readonly routes?: RouteTable<HttpRoute>;
+  /** TCP entrypoints: the one router and its service, if any. */
+  readonly tcp?: { readonly router: string; readonly service: ServicePool };
+}
+
+/**
+ * Everything the data plane needs to route, frozen. A new snapshot replaces the old one as a
+ * whole; in-flight work keeps the snapshot it started with.
+ */
+export interface RoutingSnapshot {
+  readonly version: number;
+  readonly entrypoints: ReadonlyMap<string, EntrypointRoutes>;
+  readonly routers: ReadonlyMap<string, RouterConfig>;
+  readonly services: ReadonlyMap<string, ServicePool>;
+}
+
+/**
+ * Builds a snapshot. Backends that are unchanged from `previous` are carried over as the same
+ * objects, so their in-flight counts and keep-alive pools survive.
+ */
+export function buildSnapshot(
+  entrypoints: ReadonlyMap<string, EntrypointConfig>,
+  dynamic: DynamicConfig,
+  previous: RoutingSnapshot | undefined,
+): RoutingSnapshot {
+  const services = new Map<string, ServicePool>();
+  for (const [name, config] of dynamic.services) {
+    const old = previous?.services.get(name);
+    const backends = config.servers.map((server) => {
+      const fresh = new Backend(server);
+      return old?.backends.find((b) => b.origin === fresh.origin && b.weight === fresh.weight) ?? fresh;
+    });
+    const reusable = old && sameBalancing(old.config, config) && old.backends.length === backends.length && old.backends.every((b, i) => b === backends[i]);
+    services.set(name, Object.freeze({ name, config, backends: Object.freeze(backends), balancer: reusable ? old.balancer : createBalancer(config, backends) }));
+  }
+
+  const byEntrypoint = new Map<string, RouterConfig[]>();
+  for (const router of dynamic.routers.values()) {
+    const list = byEntrypoint.get(router.entrypoint) ?? [];
+    list.push(router);
+    byEntrypoint.set(router.entrypoint, list);
+  }
+
+  const snapshotEntrypoints = new Map<string, EntrypointRoutes>();
+  for (const [name, config] of entrypoints) {
+    const routers = byEntrypoint.get(name) ?? [];
+    if (config.protocol === 'tcp') {
+      const router = routers[0];
+      const service = router && services.get(router.service);
+      snapshotEntrypoints.set(name, Object.freeze({ config, ...(router && service ? { tcp: { router: router.name, service } } : {}) }));
+    } else {
+      const routes = new RouteTable<HttpRoute>(
+        routers.flatMap((router) => {
+          const service = services.get(router.service);
+          return service ? [{ name: router.name, match: router.match, priority: router.priority, value: { router: router.name, entrypoint: name, service } }] : [];
+        }),
+      );
+      snapshotEntrypoints.set(name, Object.freeze({ config, routes }));
+    }
+  }
+
+  return Object.freeze({ version: (previous?.version ?? 0) + 1, entrypoints: snapshotEntrypoints, routers: dynamic.routers, services });
+}
+
+function sameBalancing(a: ServiceConfig, b: ServiceConfig): boolean {
+  return a.balancer === b.balancer && a.hash.on === b.hash.on && a.hash.name === b.hash.name && a.sticky.cookie === b.sticky.cookie && a.sticky.secure === b.sticky.secure;
+}

@@ -1,0 +1,120 @@
+// One class per failure, each with a stable `code` (catalogue: docs/errors.md).
+
+export class LbError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+export interface ConfigIssue {
+  /** `file:line:col` of the offending node, or just the file when the position is unknown. */
+  location: string;
+  /** Key path such as `services.app.servers[1].url`. */
+  path: string;
+  message: string;
+}
+
+export function formatConfigIssue(issue: ConfigIssue): string {
+  return issue.path ? `${issue.location}: ${issue.path}: ${issue.message}` : `${issue.location}: ${issue.message}`;
+}
+
+export class ConfigReadError extends LbError {
+  constructor(file: string, cause: unknown) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    super('LB_CONFIG_READ', `cannot read config file ${file}: ${reason}`, { cause });
+  }
+}
+
+export class ConfigInvalidError extends LbError {
+  readonly issues: ConfigIssue[];
+  constructor(issues: ConfigIssue[]) {
+    super('LB_CONFIG_INVALID', `invalid configuration:\n${issues.map(formatConfigIssue).join('\n')}`);
+    this.issues = issues;
+  }
+}
+
+export class ListenError extends LbError {
+  constructor(what: string, address: string, cause: unknown) {
+    const errno = (cause as NodeJS.ErrnoException | undefined)?.code;
+    const hint =
+      errno === 'EADDRINUSE'
+        ? 'another process already listens there; stop it or change the address'
+        : errno === 'EACCES'
+          ? 'ports below 1024 need privileges; use a higher port or grant CAP_NET_BIND_SERVICE'
+          : (cause as Error | undefined)?.message ?? String(cause);
+    super('LB_LISTEN_FAILED', `cannot listen for ${what} on ${address}: ${hint}`, { cause });
+  }
+}
+
+/**
+ * Why the data plane could not forward a request or connection. `kind` is the value of the
+ * `kind` label in metrics and of `error` in access logs, so it must stay stable.
+ */
+export type ProxyErrorKind =
+  | 'no_route'
+  | 'no_backend'
+  | 'connect_refused'
+  | 'reset'
+  | 'bad_response'
+  | 'timeout'
+  | 'client_abort';
+
+const proxyErrorCodes: Record<ProxyErrorKind, { code: string; status: number; text: string }> = {
+  no_route: { code: 'LB_NO_ROUTE', status: 404, text: 'no router matches this request' },
+  no_backend: { code: 'LB_NO_BACKEND', status: 503, text: 'no backend server is available for this service' },
+  connect_refused: { code: 'LB_UPSTREAM_REFUSED', status: 502, text: 'the backend refused the connection' },
+  reset: { code: 'LB_UPSTREAM_RESET', status: 502, text: 'the backend closed the connection before it answered' },
+  bad_response: { code: 'LB_UPSTREAM_BAD_RESPONSE', status: 502, text: 'the backend sent a malformed response' },
+  timeout: { code: 'LB_UPSTREAM_TIMEOUT', status: 504, text: 'the backend did not answer in time' },
+  client_abort: { code: 'LB_CLIENT_ABORT', status: 499, text: 'the client went away' },
+};
+
+export class ProxyError extends LbError {
+  readonly kind: ProxyErrorKind;
+  readonly status: number;
+  constructor(kind: ProxyErrorKind, detail?: string, options?: { cause?: unknown }) {
+    const entry = proxyErrorCodes[kind];
+    super(entry.code, detail ? `${entry.text} (${detail})` : entry.text, options);
+    this.kind = kind;
+    this.status = entry.status;
+  }
+}
+
+/** Maps a socket or undici failure onto the stable error kinds. */
+export function classifyUpstreamError(err: unknown): ProxyError {
+  if (err instanceof ProxyError) return err;
+  const code = (err as { code?: string } | undefined)?.code ?? '';
+  const detail = code || (err as Error | undefined)?.message;
+  switch (code) {
+    case 'ECONNREFUSED':
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return new ProxyError('connect_refused', detail, { cause: err });
+    case 'UND_ERR_CONNECT_TIMEOUT':
+    case 'UND_ERR_HEADERS_TIMEOUT':
+    case 'UND_ERR_BODY_TIMEOUT':
+    case 'ETIMEDOUT':
+      return new ProxyError('timeout', detail, { cause: err });
+    case 'HPE_INVALID_CONSTANT':
+    case 'HPE_INVALID_HEADER_TOKEN':
+    case 'HPE_INVALID_CONTENT_LENGTH':
+    case 'HPE_UNEXPECTED_CONTENT_LENGTH':
+    case 'HPE_INVALID_CHUNK_SIZE':
+    case 'HPE_INVALID_STATUS':
+    case 'HPE_INVALID_VERSION':
+    case 'HPE_HEADER_OVERFLOW':
+    case 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH':
+    case 'UND_ERR_RES_EXCEEDED_MAX_SIZE':
+    case 'ERR_INVALID_CHAR':
+    case 'ERR_INVALID_HTTP_TOKEN':
+      return new ProxyError('bad_response', detail, { cause: err });
+    default:
+      if (code.startsWith('HPE_')) return new ProxyError('bad_response', detail, { cause: err });
+      return new ProxyError('reset', detail, { cause: err });
+  }
+}

@@ -1,0 +1,78 @@
+import type { AddressInfo } from 'node:net';
+import { AdminServer } from './admin/server.js';
+import type { LbConfig } from './config/types.js';
+import { ControlLoop } from './control/control-loop.js';
+import type { Logger } from './log.js';
+import { Metrics } from './metrics/metrics.js';
+import type { DataPlaneContext } from './proxy/context.js';
+import { HttpEntrypoint } from './proxy/http/server.js';
+import { UpstreamPools } from './proxy/http/upstream-pools.js';
+import { TcpEntrypoint } from './proxy/tcp/server.js';
+import { FileProvider } from './providers/file.js';
+
+export interface RunningBalancer {
+  /** Bound addresses by entrypoint name, plus `admin`. */
+  readonly addresses: Readonly<Record<string, AddressInfo>>;
+  readonly control: ControlLoop;
+  readonly metrics: Metrics;
+  /** Stops accepting, lets open work finish for up to `graceMs`, then closes everything. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+function formatAddress(address: AddressInfo): string {
+  return address.family === 'IPv6' ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`;
+}
+
+/**
+ * Assembles and starts one balancer: providers feed the control loop, the control loop publishes
+ * snapshots, entrypoints serve from the latest snapshot. Either every listener starts, or none
+ * stays open and the error is thrown.
+ */
+export async function startBalancer(config: LbConfig, logger: Logger): Promise<RunningBalancer> {
+  const metrics = new Metrics();
+  const control = new ControlLoop(config.entrypoints, logger, metrics);
+  const pools = new UpstreamPools();
+  control.subscribe((snapshot) => pools.retain(snapshot));
+  metrics.watchBackends(() => control.snapshot.services.values());
+
+  const context: DataPlaneContext = { snapshot: () => control.snapshot, metrics, logger, pools };
+  const entrypoints = [...config.entrypoints.values()].map((ep) => (ep.protocol === 'tcp' ? new TcpEntrypoint(ep, context) : new HttpEntrypoint(ep, context)));
+  const addresses: Record<string, AddressInfo> = {};
+  const admin = new AdminServer(config.admin.address, {
+    snapshot: () => control.snapshot,
+    listening: () => Object.fromEntries(Object.entries(addresses).map(([name, a]) => [name, formatAddress(a)])),
+    metrics,
+    logger,
+  });
+
+  const fileProvider = new FileProvider(config);
+  await control.startProvider(fileProvider);
+
+  const stopAll = async (graceMs: number) => {
+    admin.markShuttingDown();
+    await Promise.all(entrypoints.map((ep) => ep.close(graceMs)));
+    await pools.close();
+    await fileProvider.stop();
+    await admin.close();
+  };
+
+  try {
+    for (const ep of entrypoints) {
+      addresses[ep.name] = await ep.listen();
+      logger.info({ entrypoint: ep.name, protocol: config.entrypoints.get(ep.name)!.protocol, address: formatAddress(addresses[ep.name]!) }, 'entrypoint listening');
+    }
+    addresses.admin = await admin.listen();
+    logger.info({ address: formatAddress(addresses.admin) }, 'admin API listening (/healthz, /metrics, /api/state)');
+  } catch (err) {
+    await stopAll(0);
+    throw err;
+  }
+
+  let stopping: Promise<void> | undefined;
+  return {
+    addresses,
+    control,
+    metrics,
+    stop: (graceMs = config.shutdownTimeoutMs) => (stopping ??= stopAll(graceMs)),
+  };
+}

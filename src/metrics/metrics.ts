@@ -1,0 +1,108 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { ProxyErrorKind } from '../errors.js';
+
+const standardMethods = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
+
+/** Keeps label cardinality bounded: an unknown verb is `OTHER`, never the raw client value. */
+export function methodLabel(method: string | undefined): string {
+  return method && standardMethods.has(method) ? method : 'OTHER';
+}
+
+interface RequestSeries {
+  requests: Counter.Internal;
+  duration: Histogram.Internal<string>;
+}
+
+/**
+ * Every metric lb exports (docs/metrics.md). Label children used per request are cached, so
+ * the hot path does one map lookup per request rather than prom-client's label hashing.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly httpRequests = new Counter({
+    name: 'lb_http_requests_total',
+    help: 'HTTP requests answered, by entrypoint, router, service, method and status code.',
+    labelNames: ['entrypoint', 'router', 'service', 'method', 'code'] as const,
+    registers: [this.registry],
+  });
+  readonly httpDuration = new Histogram({
+    name: 'lb_http_request_duration_seconds',
+    help: 'Time from the request head to the end of the response, by entrypoint and service.',
+    labelNames: ['entrypoint', 'service'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly httpErrors = new Counter({
+    name: 'lb_http_errors_total',
+    help: 'Requests that failed in the proxy, by service and kind of failure.',
+    labelNames: ['service', 'kind'] as const,
+    registers: [this.registry],
+  });
+  readonly openConnections = new Gauge({
+    name: 'lb_entrypoint_open_connections',
+    help: 'Client connections currently open, by entrypoint and protocol.',
+    labelNames: ['entrypoint', 'protocol'] as const,
+    registers: [this.registry],
+  });
+  readonly tcpConnections = new Counter({
+    name: 'lb_tcp_connections_total',
+    help: 'TCP connections accepted and routed, by entrypoint and service.',
+    labelNames: ['entrypoint', 'service'] as const,
+    registers: [this.registry],
+  });
+  readonly tcpBytes = new Counter({
+    name: 'lb_tcp_bytes_total',
+    help: 'Bytes relayed by TCP entrypoints; direction is "in" (client to server) or "out".',
+    labelNames: ['entrypoint', 'service', 'direction'] as const,
+    registers: [this.registry],
+  });
+  /** Read at scrape time from the live snapshot, so the hot path only bumps a counter. */
+  private backendsSource: () => Iterable<{ name: string; backends: readonly { id: string; inFlight: number }[] }> = () => [];
+  readonly backendInFlight: Gauge<'service' | 'backend'> = new Gauge({
+    name: 'lb_backend_requests_in_flight',
+    help: 'Requests or tunnels open to each backend server.',
+    labelNames: ['service', 'backend'] as const,
+    registers: [this.registry],
+    collect: () => {
+      this.backendInFlight.reset();
+      for (const service of this.backendsSource()) {
+        for (const backend of service.backends) this.backendInFlight.labels(service.name, backend.id).set(backend.inFlight);
+      }
+    },
+  });
+  readonly snapshotBuildDuration = new Histogram({
+    name: 'lb_snapshot_build_duration_seconds',
+    help: 'Time to build a routing snapshot from the providers.',
+    buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
+    registers: [this.registry],
+  });
+
+  private readonly requestSeries = new Map<string, RequestSeries>();
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  watchBackends(source: () => Iterable<{ name: string; backends: readonly { id: string; inFlight: number }[] }>): void {
+    this.backendsSource = source;
+  }
+
+  observeRequest(entrypoint: string, router: string, service: string, method: string, status: number, seconds: number): void {
+    const verb = methodLabel(method);
+    const key = `${entrypoint}\0${router}\0${service}\0${verb}\0${status}`;
+    let series = this.requestSeries.get(key);
+    if (!series) {
+      series = {
+        requests: this.httpRequests.labels(entrypoint, router, service, verb, String(status)),
+        duration: this.httpDuration.labels(entrypoint, service),
+      };
+      this.requestSeries.set(key, series);
+    }
+    series.requests.inc();
+    series.duration.observe(seconds);
+  }
+
+  observeError(service: string, kind: ProxyErrorKind): void {
+    this.httpErrors.labels(service, kind).inc();
+  }
+}

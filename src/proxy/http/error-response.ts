@@ -1,0 +1,28 @@
+import { STATUS_CODES, type ServerResponse } from 'node:http';
+import type { ProxyError } from '../../errors.js';
+
+/** `502 Bad Gateway: the backend refused the connection` — short, plain, and says which case. */
+export function errorBody(status: number, text: string): string {
+  return `${status} ${STATUS_CODES[status] ?? 'Error'}: ${text}\n`;
+}
+
+export function sendProxyError(res: ServerResponse, error: ProxyError): void {
+  const body = errorBody(error.status, error.message);
+  res.writeHead(error.status, {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'lb-error': error.code,
+  });
+  res.end(body);
+}
+
+/** A whole response for a raw socket (upgrade requests and parse errors), closing it after. */
+export function rawErrorResponse(status: number, text: string, code?: string): string {
+  const body = errorBody(status, text);
+  return (
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n` +
+    `Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+    (code ? `lb-error: ${code}\r\n` : '') +
+    `Connection: close\r\n\r\n${body}`
+  );
+}

@@ -1,0 +1,99 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
+import type { Backend } from '../../balancer/index.js';
+import type { HttpRoute } from '../../control/snapshot.js';
+import { classifyUpstreamError, ProxyError } from '../../errors.js';
+import { sendProxyError } from './error-response.js';
+import { downstreamResponseHeaders } from './headers.js';
+
+export interface ExchangeOutcome {
+  route: HttpRoute;
+  backend: Backend;
+  status: number;
+  error: ProxyError | undefined;
+}
+
+/**
+ * One request relayed to one backend, as an undici dispatch handler (its raw, fastest API):
+ * the response head and body are written to the client as they arrive, with backpressure both
+ * ways, and a client that goes away aborts the upstream request.
+ */
+export class Exchange implements Dispatcher.DispatchHandler {
+  private abortUpstream: ((err?: Error) => void) | undefined;
+  private resumeUpstream: (() => void) | undefined;
+  private done = false;
+  private readonly onDrain = () => this.resumeUpstream?.();
+  private readonly onClientClose = () => {
+    if (this.done) return;
+    const error = new ProxyError('client_abort');
+    this.abortUpstream?.(error);
+    this.finish(499, error);
+  };
+
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly route: HttpRoute,
+    private readonly backend: Backend,
+    private readonly setCookie: string | undefined,
+    private readonly onDone: (exchange: ExchangeOutcome) => void,
+  ) {
+    backend.inFlight++;
+    res.once('close', this.onClientClose);
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abortUpstream = abort;
+    if (this.done) abort(new ProxyError('client_abort'));
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    if (this.done) return false;
+    this.resumeUpstream = resume;
+    try {
+      this.res.writeHead(statusCode, statusText, downstreamResponseHeaders(rawHeaders, this.setCookie));
+    } catch (err) {
+      for (const name of this.res.getHeaderNames()) this.res.removeHeader(name);
+      // Node refuses header names or values that are not valid HTTP: the backend's fault.
+      this.abortUpstream?.(new ProxyError('bad_response', (err as Error).message, { cause: err }));
+      return false;
+    }
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.res.write(chunk)) return true;
+    this.res.once('drain', this.onDrain);
+    return false;
+  }
+
+  onComplete(): void {
+    if (this.done) return;
+    this.res.end();
+    this.finish(this.res.statusCode, undefined);
+  }
+
+  onError(err: Error): void {
+    if (this.done) return;
+    const error = classifyUpstreamError(err);
+    if (this.res.headersSent) {
+      // The status line is gone; all we can still say is that the response is incomplete.
+      this.res.destroy(error);
+      this.finish(this.res.statusCode, error);
+    } else {
+      this.finish(error.status, error);
+      sendProxyError(this.res, error);
+    }
+  }
+
+  private finish(status: number, error: ProxyError | undefined): void {
+    this.done = true;
+    this.backend.inFlight--;
+    this.res.off('close', this.onClientClose);
+    this.onDone({ route: this.route, backend: this.backend, status, error });
+  }
+}
+
+export function requestHasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}

@@ -1,0 +1,37 @@
+import type { Server as HttpServer } from 'node:http';
+import type { AddressInfo, Server as NetServer } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { HostPort } from '../config/types.js';
+import { ListenError } from '../errors.js';
+
+type AnyServer = NetServer | HttpServer;
+
+export function listenOn(server: AnyServer, address: HostPort, what: string): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => reject(new ListenError(what, address.text, err));
+    server.once('error', onError);
+    server.listen({ host: address.host, port: address.port }, () => {
+      server.off('error', onError);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}
+
+/**
+ * Stops accepting, lets open work finish for up to `graceMs`, then closes what is left.
+ * `forceClose` ends connections the server no longer tracks (upgraded sockets, tunnels).
+ */
+export async function stopServer(server: AnyServer, graceMs: number, forceClose: () => void): Promise<void> {
+  if (!server.listening) return;
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  if ('closeIdleConnections' in server) server.closeIdleConnections();
+  const timer = new AbortController();
+  const expired = delay(graceMs, 'expired', { signal: timer.signal }).catch(() => 'cancelled');
+  const outcome = await Promise.race([closed.then(() => 'closed'), expired]);
+  timer.abort();
+  if (outcome === 'expired') {
+    if ('closeAllConnections' in server) server.closeAllConnections();
+    forceClose();
+    await closed;
+  }
+}

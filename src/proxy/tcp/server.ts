@@ -1,0 +1,123 @@
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { Backend } from '../../balancer/index.js';
+import type { EntrypointConfig } from '../../config/types.js';
+import type { ServicePool } from '../../control/snapshot.js';
+import { classifyUpstreamError } from '../../errors.js';
+import type { DataPlaneContext } from '../context.js';
+import { listenOn, stopServer } from '../listen.js';
+
+/**
+ * An L4 entrypoint: each client connection is piped to one server of the router's service.
+ * Both directions keep backpressure (pipe), and a FIN in one direction is passed on while the
+ * other keeps flowing (half-close), as HAProxy does in `mode tcp`.
+ */
+export class TcpEntrypoint {
+  readonly name: string;
+  private readonly config: EntrypointConfig;
+  private readonly context: DataPlaneContext;
+  private readonly server: Server;
+  private readonly tunnels = new Set<Socket>();
+
+  constructor(config: EntrypointConfig, context: DataPlaneContext) {
+    this.name = config.name;
+    this.config = config;
+    this.context = context;
+    this.server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (client) => this.accept(client));
+    const open = context.metrics.openConnections.labels(this.name, 'tcp');
+    this.server.on('connection', (socket: Socket) => {
+      open.inc();
+      socket.once('close', () => open.dec());
+    });
+  }
+
+  listen(): Promise<AddressInfo> {
+    return listenOn(this.server, this.config.address, `entrypoint ${this.name}`);
+  }
+
+  async close(graceMs: number): Promise<void> {
+    await stopServer(this.server, graceMs, () => {
+      for (const socket of this.tunnels) socket.destroy();
+    });
+  }
+
+  private accept(client: Socket): void {
+    client.on('error', () => client.destroy());
+    this.tunnels.add(client);
+    client.once('close', () => this.tunnels.delete(client));
+    const route = this.context.snapshot().entrypoints.get(this.name)?.tcp;
+    if (!route) {
+      this.context.logger.warn({ entrypoint: this.name }, 'TCP connection closed: no router for this entrypoint');
+      client.destroy();
+      return;
+    }
+    const clientIp = client.remoteAddress ?? '';
+    const first = route.service.balancer.pick({ clientIp });
+    if (!first) {
+      this.context.logger.warn({ entrypoint: this.name, service: route.service.name }, 'TCP connection closed: no backend server is available');
+      client.destroy();
+      return;
+    }
+    this.dial(client, route.service, first, clientIp, true);
+  }
+
+  private dial(client: Socket, service: ServicePool, backend: Backend, clientIp: string, mayRetry: boolean): void {
+    const timeouts = service.config.timeouts;
+    const upstream = connect({ host: backend.host, port: backend.port, allowHalfOpen: true, noDelay: true });
+    upstream.setTimeout(timeouts.connectMs);
+    const onConnectTimeout = () => upstream.destroy(Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' }));
+    upstream.once('timeout', onConnectTimeout);
+
+    const onEarlyError = (err: Error) => {
+      const error = classifyUpstreamError(err);
+      this.context.metrics.observeError(service.name, error.kind);
+      const next = mayRetry && error.kind === 'connect_refused' ? service.balancer.pick({ clientIp }, backend) : undefined;
+      this.context.logger.warn(
+        { entrypoint: this.name, service: service.name, backend: backend.id, code: error.code, retry: next?.id },
+        `TCP connect failed: ${error.message}`,
+      );
+      if (next && !client.destroyed) this.dial(client, service, next, clientIp, false);
+      else client.destroy();
+    };
+    upstream.once('error', onEarlyError);
+    // A clean client close has already passed its FIN on through the pipe; only an abrupt one
+    // (reset, idle timeout) must tear the upstream down.
+    client.once('close', () => {
+      if (!client.readableEnded) upstream.destroy();
+    });
+
+    upstream.once('connect', () => {
+      upstream.off('error', onEarlyError);
+      upstream.off('timeout', onConnectTimeout);
+      upstream.on('error', () => client.destroy());
+      upstream.once('close', () => {
+        if (!upstream.readableEnded) client.destroy();
+      });
+      this.relay(client, upstream, service, backend);
+    });
+  }
+
+  private relay(client: Socket, upstream: Socket, service: ServicePool, backend: Backend): void {
+    const metrics = this.context.metrics;
+    metrics.tcpConnections.labels(this.name, service.name).inc();
+    backend.inFlight++;
+    const idleMs = Math.min(this.config.timeouts.idleMs, service.config.timeouts.idleMs);
+    const onIdle = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.setTimeout(idleMs, onIdle);
+    upstream.setTimeout(idleMs, onIdle);
+    client.pipe(upstream);
+    upstream.pipe(client);
+    client.resume();
+    let closed = 0;
+    const onClose = () => {
+      if (++closed < 2) return;
+      backend.inFlight--;
+      metrics.tcpBytes.labels(this.name, service.name, 'in').inc(client.bytesRead);
+      metrics.tcpBytes.labels(this.name, service.name, 'out').inc(upstream.bytesRead);
+    };
+    client.once('close', onClose);
+    upstream.once('close', onClose);
+  }
+}
