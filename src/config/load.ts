@@ -158,13 +158,16 @@ export function parseConfig(text: string, source: string): LbConfig {
 
   const problems: Problem[] = [];
   const report = (path: KeyPath, message: string, atKey = false) => problems.push({ path, message, atKey });
-  const raw = schema(doc.toJS() ?? {}, [], problems);
-  const config = raw ? normalise(raw, source, report) : undefined;
+  const js = (doc.toJS() ?? {}) as Record<string, unknown>;
+  const raw = schema(js, [], problems);
+  // A service that failed its own checks must not also be reported as missing by its routers.
+  const written = (key: string) => new Set(Object.keys((js[key] as object | null) ?? {}));
+  const config = normalise(raw ?? {}, source, report, { services: written('services'), entrypoints: written('entrypoints') });
   for (const problem of problems) {
     const node = nodeAt(doc.contents as Node | null, problem.path, problem.atKey ?? false);
     issues.push({ location: locate(node?.range?.[0]), path: formatPath(problem.path), message: problem.message });
   }
-  if (issues.length || !config) throw new ConfigInvalidError(issues);
+  if (issues.length) throw new ConfigInvalidError(issues);
   return config;
 }
 
@@ -180,7 +183,12 @@ export function loadConfigFile(file: string): LbConfig {
 
 type Report = (path: KeyPath, message: string, atKey?: boolean) => void;
 
-function normalise(raw: RawConfig, source: string, report: Report): LbConfig {
+interface WrittenNames {
+  services: Set<string>;
+  entrypoints: Set<string>;
+}
+
+function normalise(raw: Partial<RawConfig>, source: string, report: Report, written: WrittenNames): LbConfig {
   const entrypoints = new Map<string, EntrypointConfig>();
   for (const [name, ep] of raw.entrypoints ?? []) {
     const protocol = (ep.protocol ?? 'http') as Protocol;
@@ -210,10 +218,12 @@ function normalise(raw: RawConfig, source: string, report: Report): LbConfig {
   for (const [name, router] of raw.routers ?? []) {
     const entrypoint = entrypoints.get(router.entrypoint);
     if (!entrypoint) {
+      if (written.entrypoints.has(router.entrypoint)) continue;
       report(['routers', name, 'entrypoint'], `entrypoint "${router.entrypoint}" is not defined${suggestion(router.entrypoint, entrypoints.keys())}`);
       continue;
     }
     if (!raw.services?.has(router.service)) {
+      if (written.services.has(router.service)) continue;
       report(['routers', name, 'service'], `service "${router.service}" is not defined${suggestion(router.service, raw.services?.keys() ?? [])}`);
       continue;
     }

@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseConfig } from '../src/config/load.js';
+import { ConfigInvalidError, formatConfigIssue } from '../src/errors.js';
+
+function errorsOf(yaml: string): string[] {
+  try {
+    parseConfig(yaml, 'lb.yaml');
+  } catch (err) {
+    assert.ok(err instanceof ConfigInvalidError, `expected ConfigInvalidError, got ${String(err)}`);
+    assert.equal(err.code, 'LB_CONFIG_INVALID');
+    return err.issues.map(formatConfigIssue);
+  }
+  assert.fail('config was accepted');
+}
+
+const valid = `entrypoints:
+  web: { address: "127.0.0.1:8080" }
+routers:
+  app: { entrypoint: web, match: { host: "app.example.com" }, service: app }
+services:
+  app:
+    servers:
+      - url: "http://127.0.0.1:3001"
+      - url: "http://127.0.0.1:3002"
+`;
+
+test('a valid config is normalised with defaults', () => {
+  const config = parseConfig(valid, 'lb.yaml');
+  const service = config.services.get('app')!;
+  assert.equal(service.balancer, 'round_robin');
+  assert.deepEqual(service.servers.map((s) => [s.host, s.port, s.weight]), [['127.0.0.1', 3001, 1], ['127.0.0.1', 3002, 1]]);
+  assert.deepEqual(service.timeouts, { connectMs: 5000, responseHeadersMs: 30000, idleMs: 60000 });
+  assert.equal(config.entrypoints.get('web')!.timeouts.requestHeadersMs, 10000);
+  assert.equal(config.admin.address.text, '127.0.0.1:9090');
+});
+
+test('an unknown key names file:line:col, the key path and a suggestion', () => {
+  const errors = errorsOf(valid.replace('    servers:', '    balancr: random\n    servers:'));
+  assert.deepEqual(errors, ['lb.yaml:7:5: services.app.balancr: unknown key "balancr" (did you mean "balancer"?)']);
+});
+
+test('a bad server URL points at services.app.servers[1].url', () => {
+  const errors = errorsOf(valid.replace('http://127.0.0.1:3002', 'ftp://nowhere'));
+  assert.deepEqual(errors, ['lb.yaml:9:14: services.app.servers[1].url: expected an http://, https:// or tcp:// URL, got "ftp://nowhere"']);
+});
+
+test('a wrong type is reported with what was found', () => {
+  const errors = errorsOf(valid.replace('address: "127.0.0.1:8080"', 'address: 8080'));
+  assert.match(errors[0]!, /^lb\.yaml:2:19: entrypoints\.web\.address: expected a string, got number 8080$/);
+});
+
+test('a router pointing at a missing service suggests the defined ones', () => {
+  const errors = errorsOf(valid.replace('service: app }', 'service: ap }'));
+  assert.deepEqual(errors, ['lb.yaml:4:72: routers.app.service: service "ap" is not defined (did you mean "app"?)']);
+});
+
+test('two entrypoints on one address are an error', () => {
+  const errors = errorsOf(valid.replace('  web: { address: "127.0.0.1:8080" }', '  web: { address: "127.0.0.1:8080" }\n  other: { address: "0.0.0.0:8080" }'));
+  assert.equal(errors.length, 1);
+  assert.match(errors[0]!, /^lb\.yaml:3:21: entrypoints\.other\.address: address 0\.0\.0\.0:8080 is already used by entrypoints\.web$/);
+});
+
+test('an entrypoint on the admin address is an error', () => {
+  const errors = errorsOf(valid.replace('127.0.0.1:8080', '127.0.0.1:9090'));
+  assert.match(errors[0]!, /entrypoints\.web\.address: address 127\.0\.0\.1:9090 is already used by admin/);
+});
+
+test('durations need a unit', () => {
+  const errors = errorsOf(valid.replace('    servers:', '    timeouts: { connect: 5 }\n    servers:'));
+  assert.deepEqual(errors, ['lb.yaml:7:26: services.app.timeouts.connect: expected a duration like 500ms, 5s or 1m, got number 5; add a unit, for example "5s"']);
+});
+
+test('every problem is reported at once, not just the first', () => {
+  const errors = errorsOf(valid.replace('    servers:', '    balancer: fastest\n    servers:').replace('web: {', 'web: { protocl: tcp,'));
+  assert.equal(errors.length, 2, errors.join('\n'));
+  assert.ok(errors.some((e) => e.includes('entrypoints.web.protocl: unknown key "protocl" (did you mean "protocol"?)')));
+  assert.ok(errors.some((e) => e.includes('services.app.balancer: must be one of round_robin, least_request, random, hash, sticky, got "fastest"')));
+});
+
+test('YAML syntax errors carry their position', () => {
+  const errors = errorsOf('entrypoints:\n  web: { address: "x:1"\n');
+  assert.match(errors[0]!, /^lb\.yaml:\d+:\d+: /);
+});
+
+test('duplicate keys are rejected', () => {
+  const errors = errorsOf(valid.replace('services:\n', 'services:\n  app: {}\n'));
+  assert.match(errors[0]!, /^lb\.yaml:\d+:\d+: Map keys must be unique/);
+});
+
+test('a TCP router with a match is rejected, and TCP services use addresses', () => {
+  const errors = errorsOf(`entrypoints:
+  pg: { address: "127.0.0.1:15432", protocol: tcp }
+routers:
+  db: { entrypoint: pg, service: pg, match: { host: "x.example.com" } }
+services:
+  pg: { servers: [ { address: "127.0.0.1:5432" } ] }
+`);
+  assert.deepEqual(errors, ['lb.yaml:4:38: routers.db.match: a TCP router takes every connection of its entrypoint; remove "match"']);
+});
+
+test('a server needs exactly one of url and address', () => {
+  const errors = errorsOf(valid.replace('- url: "http://127.0.0.1:3001"', '- { url: "http://127.0.0.1:3001", address: "127.0.0.1:3001" }'));
+  assert.match(errors[0]!, /services\.app\.servers\[0\]: give a server either "url"/);
+});
+
+test('the Docker provider cannot be switched on before it exists', () => {
+  const errors = errorsOf(`${valid}providers:\n  docker: { enabled: true }\n`);
+  assert.match(errors[0]!, /providers\.docker\.enabled: the Docker provider is not part of this build yet/);
+});

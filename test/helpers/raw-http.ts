@@ -1,0 +1,36 @@
+import { connect } from 'node:net';
+
+export interface RawExchange {
+  /** Everything the server sent before closing or the deadline. */
+  text: string;
+  /** Whether the server closed the connection (rather than the deadline passing). */
+  closed: boolean;
+}
+
+/** Writes bytes to a port and collects the reply until the server closes or `waitMs` passes. */
+export function rawRequest(port: number, payload: string | Buffer, waitMs = 2_000): Promise<RawExchange> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(payload));
+    let text = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve({ text, closed: false });
+    }, waitMs);
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => (text += chunk));
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve({ text, closed: true });
+    });
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ECONNRESET') return;
+      clearTimeout(timer);
+      reject(err);
+    });
+  });
+}
+
+export function statusOf(response: string): number {
+  const match = /^HTTP\/1\.[01] (\d{3})/.exec(response);
+  return match ? Number(match[1]) : 0;
+}
