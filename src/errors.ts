@@ -88,6 +88,8 @@ export function classifyUpstreamError(err: unknown): ProxyError {
   if (err instanceof ProxyError) return err;
   const code = (err as { code?: string } | undefined)?.code ?? '';
   const detail = code || (err as Error | undefined)?.message;
+  // undici's parser errors do not always carry an HPE_ code.
+  if ((err as Error | undefined)?.name === 'HTTPParserError') return new ProxyError('bad_response', (err as Error).message, { cause: err });
   switch (code) {
     case 'ECONNREFUSED':
     case 'EHOSTUNREACH':

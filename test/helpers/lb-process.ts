@@ -1,0 +1,65 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { TestContext } from 'node:test';
+
+export const cliPath = new URL('../../dist/cli.js', import.meta.url).pathname;
+
+export interface LbProcess {
+  child: ChildProcess;
+  /** Every JSON log line so far. */
+  logs: Array<Record<string, unknown>>;
+  /** Actual port of an entrypoint or `admin`, from the startup log. */
+  port(name: string): number;
+  /** Resolves with the exit code. */
+  exited: Promise<number | null>;
+  /** VmRSS and VmHWM (peak) of the process in bytes, from /proc. */
+  memory(): { rss: number; peak: number };
+}
+
+/** Runs the built CLI (`dist/cli.js`) on a temporary config; killed when the test ends. */
+export async function spawnLb(t: TestContext, yaml: string, extraArgs: string[] = []): Promise<LbProcess> {
+  const dir = mkdtempSync(join(tmpdir(), 'lb-test-'));
+  const configPath = join(dir, 'lb.yaml');
+  writeFileSync(configPath, yaml);
+  const child = spawn(process.execPath, [cliPath, 'run', '--config', configPath, ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  const logs: Array<Record<string, unknown>> = [];
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const started = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`lb did not start within 10s; stderr: ${stderr}`)), 10_000);
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      try {
+        logs.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        logs.push({ unparsed: line });
+      }
+      if (logs.at(-1)!.msg === 'lb started') {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`lb exited with ${code} before starting; stderr: ${stderr}`));
+    });
+  });
+  await started;
+  const port = (name: string) => {
+    const line = logs.find((l) => (name === 'admin' ? String(l.msg).startsWith('admin API listening') : l.entrypoint === name && l.msg === 'entrypoint listening'));
+    if (!line) throw new Error(`no listening log line for ${name}`);
+    return Number(String(line.address).split(':').at(-1));
+  };
+  const memory = () => {
+    const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+    const field = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(status)![1]) * 1024;
+    return { rss: field('VmRSS'), peak: field('VmHWM') };
+  };
+  return { child, logs, port, exited, memory };
+}
