@@ -26,8 +26,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private readonly onClientClose = () => {
     if (this.done) return;
     const error = new ProxyError('client_abort');
-    this.abortUpstream?.(error);
     this.finish(499, error);
+    this.abortUpstream?.(error);
   };
 
   constructor(
