@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { startLb } from './helpers/lb.js';
+import { rawRequest, statusOf } from './helpers/raw-http.js';
+import { startBackend } from './helpers/servers.js';
+
+const ambiguous: Record<string, string> = {
+  'Content-Length with Transfer-Encoding': 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nX',
+  'duplicate Content-Length, same value': 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc',
+  'duplicate Content-Length, different values': 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd',
+  'Content-Length list': 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3, 3\r\n\r\nabc',
+  'invalid Content-Length': 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +3\r\n\r\nabc',
+  'obs-fold': 'GET / HTTP/1.1\r\nHost: a\r\nX-Folded: one\r\n two\r\n\r\n',
+  'bare LF in the header block': 'GET / HTTP/1.1\r\nHost: a\nX-Sneaky: 1\r\n\r\n',
+  'bare CR in the header block': 'GET / HTTP/1.1\r\nHost: a\rX-Sneaky: 1\r\n\r\n',
+  'unknown Transfer-Encoding': 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n',
+  'space before the colon': 'GET / HTTP/1.1\r\nHost: a\r\nX-Space : 1\r\n\r\n',
+  'bad chunk size': 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n',
+};
+
+test('requests that are ambiguous for smuggling get 400 and the connection is closed', async (t) => {
+  let reachedBackend = 0;
+  const backend = await startBackend(t, (req, res) => {
+    reachedBackend++;
+    req.resume();
+    req.on('end', () => res.end('ok'));
+  });
+  const lb = await startLb(t, `
+entrypoints: { web: { address: "127.0.0.1:0" } }
+admin: { address: "127.0.0.1:0" }
+routers: { all: { entrypoint: web, service: svc } }
+services: { svc: { servers: [ { url: "${backend.url}" } ] } }
+`);
+  for (const [name, payload] of Object.entries(ambiguous)) {
+    const { text, closed } = await rawRequest(lb.port('web'), payload);
+    assert.equal(statusOf(text), 400, `${name}: ${JSON.stringify(text.slice(0, 60))}`);
+    assert.match(text, /Connection: close/, name);
+    assert.match(text, /400 Bad Request: malformed or ambiguous request/, name);
+    assert.ok(closed, `${name}: the connection must be closed`);
+  }
+  const noHost = await rawRequest(lb.port('web'), 'GET / HTTP/1.1\r\n\r\n');
+  assert.equal(statusOf(noHost.text), 400, 'an HTTP/1.1 request without Host');
+  assert.ok(noHost.closed);
+  assert.equal(reachedBackend, 0, 'no ambiguous request may reach a backend');
+  const { text } = await rawRequest(lb.port('web'), 'GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
+  assert.equal(statusOf(text), 200, 'lb still serves after rejecting them');
+});
+
+test('a request head over 16 KiB gets 431', async (t) => {
+  const lb = await startLb(t, `
+entrypoints: { web: { address: "127.0.0.1:0" } }
+admin: { address: "127.0.0.1:0" }
+`);
+  const { text, closed } = await rawRequest(lb.port('web'), `GET / HTTP/1.1\r\nHost: a\r\nX-Big: ${'a'.repeat(17 * 1024)}\r\n\r\n`);
+  assert.equal(statusOf(text), 431);
+  assert.ok(closed);
+});
+
+test('a client that does not finish its request head in time gets 408', async (t) => {
+  const lb = await startLb(t, `
+entrypoints: { web: { address: "127.0.0.1:0", timeouts: { requestHeaders: 300ms } } }
+admin: { address: "127.0.0.1:0" }
+`);
+  const started = Date.now();
+  const { text, closed } = await rawRequest(lb.port('web'), 'GET / HTTP/1.1\r\nHost: a\r\nX-Slow: ', 5_000);
+  assert.equal(statusOf(text), 408);
+  assert.ok(closed);
+  assert.ok(Date.now() - started < 3_000);
+});

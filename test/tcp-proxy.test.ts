@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { connect, type Socket } from 'node:net';
+import { test } from 'node:test';
+import { startLb } from './helpers/lb.js';
+import { closedPort, startTcpServer } from './helpers/servers.js';
+
+function tcpConfig(servers: string, extra = '') {
+  return `
+entrypoints: { db: { address: "127.0.0.1:0", protocol: tcp } }
+admin: { address: "127.0.0.1:0" }
+routers: { db: { entrypoint: db, service: db } }
+services: { db: { ${extra} servers: [ ${servers} ] } }
+`;
+}
+
+/** Reads until the peer closes its side; resolves with everything read. */
+function readAll(socket: Socket): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    socket.on('data', (part: Buffer) => parts.push(part));
+    socket.once('end', () => resolve(Buffer.concat(parts)));
+    socket.once('error', reject);
+  });
+}
+
+test('TCP echo with half-close: the client FIN passes on and the reply still comes back', async (t) => {
+  // The backend only answers once it has seen the client's FIN: a sha256 of all it received.
+  const backend = await startTcpServer(t, (socket) => {
+    const hash = createHash('sha256');
+    socket.on('data', (part: Buffer) => hash.update(part));
+    socket.once('end', () => socket.end(hash.digest('hex')));
+  }, { allowHalfOpen: true });
+  const lb = await startLb(t, tcpConfig(`{ address: "127.0.0.1:${backend.port}" }`));
+  const payload = Buffer.alloc(5 * 1024 * 1024, 7);
+  const client = connect({ port: lb.port('db'), host: '127.0.0.1', allowHalfOpen: true });
+  const reply = readAll(client);
+  client.end(payload);
+  assert.equal((await reply).toString(), createHash('sha256').update(payload).digest('hex'));
+});
+
+test('the server side can half-close too: the client keeps sending after the server FIN', async (t) => {
+  let deliver: (text: string) => void = () => undefined;
+  const received = new Promise<string>((resolve) => (deliver = resolve));
+  const backend = await startTcpServer(t, (socket) => {
+    socket.end('greeting');
+    const parts: Buffer[] = [];
+    socket.on('data', (part: Buffer) => parts.push(part));
+    socket.once('end', () => deliver(Buffer.concat(parts).toString()));
+  }, { allowHalfOpen: true });
+  const lb = await startLb(t, tcpConfig(`{ address: "127.0.0.1:${backend.port}" }`));
+  const client = connect({ port: lb.port('db'), host: '127.0.0.1', allowHalfOpen: true });
+  assert.equal((await readAll(client)).toString(), 'greeting');
+  client.end('late words');
+  assert.equal(await received, 'late words');
+});
+
+test('a refused connect tries the next server once', async (t) => {
+  const backend = await startTcpServer(t, (socket) => socket.end('from the live server'));
+  const dead = await closedPort();
+  const lb = await startLb(t, tcpConfig(`{ address: "127.0.0.1:${dead}" }, { address: "127.0.0.1:${backend.port}" }`));
+  for (let i = 0; i < 4; i++) {
+    const client = connect(lb.port('db'), '127.0.0.1');
+    assert.equal((await readAll(client)).toString(), 'from the live server');
+  }
+});
+
+test('with every server refusing, the client connection is closed', async (t) => {
+  const lb = await startLb(t, tcpConfig(`{ address: "127.0.0.1:${await closedPort()}" }, { address: "127.0.0.1:${await closedPort()}" }`));
+  const client = connect(lb.port('db'), '127.0.0.1');
+  client.on('error', () => undefined);
+  await new Promise((resolve) => client.once('close', resolve));
+});
+
+test('an idle tunnel is closed after the idle timeout', async (t) => {
+  const backend = await startTcpServer(t, () => undefined);
+  const lb = await startLb(t, tcpConfig(`{ address: "127.0.0.1:${backend.port}" }`, 'timeouts: { idle: 300ms },'));
+  const started = Date.now();
+  const client = connect(lb.port('db'), '127.0.0.1');
+  client.on('error', () => undefined);
+  await new Promise((resolve) => client.once('close', resolve));
+  const elapsed = Date.now() - started;
+  assert.ok(elapsed >= 250 && elapsed < 3_000, `closed after ${elapsed}ms`);
+});
