@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { request } from 'undici';
-import { startLb } from './helpers/lb.js';
+import { oneServiceConfig, startLb } from './helpers/lb.js';
 import { namedBackend, startBackend } from './helpers/servers.js';
 
 test('/healthz, /metrics and /api/state describe the running balancer', async (t) => {
@@ -51,12 +51,7 @@ test('/healthz answers 503 once shutdown begins, while in-flight requests finish
   const slow = await startBackend(t, (_req, res) => {
     setTimeout(() => res.end('finished'), 500);
   });
-  const lb = await startLb(t, `
-entrypoints: { web: { address: "127.0.0.1:0" } }
-admin: { address: "127.0.0.1:0" }
-routers: { all: { entrypoint: web, service: svc } }
-services: { svc: { servers: [ { url: "${slow.url}" } ] } }
-`);
+  const lb = await startLb(t, oneServiceConfig(slow.url));
   const admin = lb.url('admin');
   const inFlight = request(lb.url('web'));
   await new Promise((resolve) => setTimeout(resolve, 100));

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { request } from 'undici';
+import { oneServiceConfig } from './helpers/lb.js';
 import { cliPath, spawnLb } from './helpers/lb-process.js';
 import { namedBackend } from './helpers/servers.js';
 
@@ -61,12 +62,7 @@ test('validate: 0 for a good file, 1 with file:line:col errors for a bad one', a
 
 test('run: serves traffic, logs JSON lines, stops on SIGTERM with exit 0', async (t) => {
   const backend = await namedBackend(t, 'hello');
-  const proc = await spawnLb(t, `
-entrypoints: { web: { address: "127.0.0.1:0" } }
-admin: { address: "127.0.0.1:0" }
-routers: { all: { entrypoint: web, service: svc } }
-services: { svc: { servers: [ { url: "${backend.url}" } ] } }
-`, ['--log-level', 'debug']);
+  const proc = await spawnLb(t, oneServiceConfig(backend.url), ['--log-level', 'debug']);
   const res = await request(`http://127.0.0.1:${proc.port('web')}/`);
   assert.equal(await res.body.text(), 'hello');
   const health = await request(`http://127.0.0.1:${proc.port('admin')}/healthz`);

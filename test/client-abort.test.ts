@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { test } from 'node:test';
-import { startLb } from './helpers/lb.js';
+import { oneServiceConfig, startLb } from './helpers/lb.js';
 import { startBackend } from './helpers/servers.js';
 
 async function waitFor(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 5_000): Promise<void> {
@@ -23,12 +23,7 @@ test('a client that aborts mid-upload aborts the upstream request and leaks noth
     req.on('aborted', () => upstreamAborted++);
     req.on('end', () => res.end('done'));
   });
-  const lb = await startLb(t, `
-entrypoints: { web: { address: "127.0.0.1:0" } }
-admin: { address: "127.0.0.1:0" }
-routers: { all: { entrypoint: web, service: svc } }
-services: { svc: { servers: [ { url: "${backend.url}" } ] } }
-`);
+  const lb = await startLb(t, oneServiceConfig(backend.url));
   const baseline = await backend.connections();
   const listenersBefore = process.listenerCount('warning');
 
@@ -58,12 +53,7 @@ test('a client that gives up waiting for a slow response aborts the upstream req
       if (!res.writableFinished) closedEarly++;
     });
   });
-  const lb = await startLb(t, `
-entrypoints: { web: { address: "127.0.0.1:0" } }
-admin: { address: "127.0.0.1:0" }
-routers: { all: { entrypoint: web, service: svc } }
-services: { svc: { servers: [ { url: "${backend.url}" } ] } }
-`);
+  const lb = await startLb(t, oneServiceConfig(backend.url));
   const socket = connect(lb.port('web'), '127.0.0.1');
   socket.on('error', () => undefined);
   await new Promise((resolve) => socket.once('connect', resolve));

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { startLb } from './helpers/lb.js';
+import { oneServiceConfig, startLb } from './helpers/lb.js';
 import { rawRequest, statusOf } from './helpers/raw-http.js';
 import { startBackend } from './helpers/servers.js';
 
@@ -11,12 +11,7 @@ test('HEAD, 204 and 304 responses carry no body, and keep-alive survives them', 
     res.writeHead(200, { 'content-length': '1234', 'content-type': 'text/plain' });
     res.end(req.method === 'HEAD' ? undefined : 'x'.repeat(1234));
   });
-  const lb = await startLb(t, `
-entrypoints: { web: { address: "127.0.0.1:0" } }
-admin: { address: "127.0.0.1:0" }
-routers: { all: { entrypoint: web, service: svc } }
-services: { svc: { servers: [ { url: "${backend.url}" } ] } }
-`);
+  const lb = await startLb(t, oneServiceConfig(backend.url));
   // Pipelined on one connection: any stray body byte would corrupt the next response.
   const pipelined =
     'HEAD /file HTTP/1.1\r\nHost: a\r\n\r\n' +

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { request } from 'undici';
-import { startLb } from './helpers/lb.js';
+import { oneServiceConfig, startLb } from './helpers/lb.js';
 import { closedPort, namedBackend, startBackend, startTcpServer } from './helpers/servers.js';
 
 const base = `
@@ -25,7 +25,7 @@ test('a pool with no servers answers 503', async (t) => {
 
 test('a refused connection answers 502', async (t) => {
   const port = await closedPort();
-  const lb = await startLb(t, `${base}services: { svc: { servers: [ { url: "http://127.0.0.1:${port}" } ] } }`);
+  const lb = await startLb(t, oneServiceConfig(`http://127.0.0.1:${port}`));
   const res = await get(lb.url('web'));
   assert.equal(res.status, 502);
   assert.equal(res.code, 'LB_UPSTREAM_REFUSED');
@@ -49,7 +49,7 @@ services:
 
 test('a malformed response answers 502', async (t) => {
   const { port } = await startTcpServer(t, (socket) => socket.once('data', () => socket.end('HTTP/1.1 200 OK\r\nContent-Length: nope\r\n\r\nhello')));
-  const lb = await startLb(t, `${base}services: { svc: { servers: [ { url: "http://127.0.0.1:${port}" } ] } }`);
+  const lb = await startLb(t, oneServiceConfig(`http://127.0.0.1:${port}`));
   const res = await get(lb.url('web'));
   assert.equal(res.status, 502);
   assert.equal(res.code, 'LB_UPSTREAM_BAD_RESPONSE');
@@ -60,7 +60,7 @@ test('a backend slower than the response-header timeout answers 504', async (t) 
     const timer = setTimeout(() => res.end('late'), 5_000);
     res.on('close', () => clearTimeout(timer));
   });
-  const lb = await startLb(t, `${base}services: { svc: { timeouts: { responseHeaders: 200ms }, servers: [ { url: "${slow.url}" } ] } }`);
+  const lb = await startLb(t, oneServiceConfig(slow.url, 'timeouts: { responseHeaders: 200ms },'));
   const started = Date.now();
   const res = await get(lb.url('web'));
   assert.equal(res.status, 504);
@@ -75,7 +75,7 @@ test('a backend that dies mid-response cuts the client off, and lb keeps serving
     res.write('partial');
     setTimeout(() => res.socket?.destroy(), 20);
   });
-  const lb = await startLb(t, `${base}services: { svc: { servers: [ { url: "${dying.url}" } ] } }`);
+  const lb = await startLb(t, oneServiceConfig(dying.url));
   const res = await request(lb.url('web'));
   assert.equal(res.statusCode, 200);
   await assert.rejects(res.body.text());

@@ -32,15 +32,18 @@ services:
   assert.match(await get('unknown.example.net'), /^404 404 Not Found: no router matches this request/);
 });
 
-test('round-robin over a pool follows the weights through the proxy', async (t) => {
-  const [a, b] = await Promise.all([namedBackend(t, 'a'), namedBackend(t, 'b')]);
-  const lb = await startLb(t, `
+function twoServerPool(servers: string, settings = ''): string {
+  return `
 entrypoints: { web: { address: "127.0.0.1:0" } }
 admin: { address: "127.0.0.1:0" }
 routers: { all: { entrypoint: web, service: pool } }
-services:
-  pool: { servers: [ { url: "${a.url}", weight: 2 }, { url: "${b.url}" } ] }
-`);
+services: { pool: { ${settings} servers: [ ${servers} ] } }
+`;
+}
+
+test('round-robin over a pool follows the weights through the proxy', async (t) => {
+  const [a, b] = await Promise.all([namedBackend(t, 'a'), namedBackend(t, 'b')]);
+  const lb = await startLb(t, twoServerPool(`{ url: "${a.url}", weight: 2 }, { url: "${b.url}" }`));
   const seen: string[] = [];
   for (let i = 0; i < 30; i++) seen.push(await (await request(lb.url('web'))).body.text());
   assert.equal(seen.filter((s) => s === 'a').length, 20);
@@ -49,13 +52,7 @@ services:
 
 test('the sticky balancer pins a client through the proxy', async (t) => {
   const [a, b] = await Promise.all([namedBackend(t, 'a'), namedBackend(t, 'b')]);
-  const lb = await startLb(t, `
-entrypoints: { web: { address: "127.0.0.1:0" } }
-admin: { address: "127.0.0.1:0" }
-routers: { all: { entrypoint: web, service: pool } }
-services:
-  pool: { balancer: sticky, servers: [ { url: "${a.url}" }, { url: "${b.url}" } ] }
-`);
+  const lb = await startLb(t, twoServerPool(`{ url: "${a.url}" }, { url: "${b.url}" }`, 'balancer: sticky,'));
   const first = await request(lb.url('web'));
   const name = await first.body.text();
   const setCookie = String(first.headers['set-cookie']);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
-import { startLb } from './helpers/lb.js';
+import { oneServiceConfig, startLb } from './helpers/lb.js';
 import { rawRequest, statusOf } from './helpers/raw-http.js';
 import { startBackend } from './helpers/servers.js';
 
@@ -54,12 +54,7 @@ const request = [
 
 test('hop-by-hop headers are stripped both ways; X-Forwarded-* are set; Host passes through', async (t) => {
   const backend = await echoBackend(t);
-  const lb = await startLb(t, `
-entrypoints: { web: { address: "127.0.0.1:0" } }
-admin: { address: "127.0.0.1:0" }
-routers: { all: { entrypoint: web, service: echo } }
-services: { echo: { servers: [ { url: "${backend.url}" } ] } }
-`);
+  const lb = await startLb(t, oneServiceConfig(backend.url));
   const { text } = await rawRequest(lb.port('web'), request.replace('Connection: keep-alive, X-Secret', 'Connection: close, X-Secret'));
   const { status, headers, seen } = parse(text);
   assert.equal(status, 200);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { startLb } from './helpers/lb.js';
+import { oneServiceConfig, startLb } from './helpers/lb.js';
 import { rawRequest, statusOf } from './helpers/raw-http.js';
 import { startBackend } from './helpers/servers.js';
 
@@ -25,12 +25,7 @@ test('requests that are ambiguous for smuggling get 400 and the connection is cl
     req.resume();
     req.on('end', () => res.end('ok'));
   });
-  const lb = await startLb(t, `
-entrypoints: { web: { address: "127.0.0.1:0" } }
-admin: { address: "127.0.0.1:0" }
-routers: { all: { entrypoint: web, service: svc } }
-services: { svc: { servers: [ { url: "${backend.url}" } ] } }
-`);
+  const lb = await startLb(t, oneServiceConfig(backend.url));
   for (const [name, payload] of Object.entries(ambiguous)) {
     const { text, closed } = await rawRequest(lb.port('web'), payload);
     assert.equal(statusOf(text), 400, `${name}: ${JSON.stringify(text.slice(0, 60))}`);

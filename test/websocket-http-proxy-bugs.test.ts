@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { test } from 'node:test';
 import { request } from 'undici';
-import { startLb } from './helpers/lb.js';
+import { oneServiceConfig, startLb } from './helpers/lb.js';
 import { rawRequest, statusOf } from './helpers/raw-http.js';
 import { closedPort, startBackend } from './helpers/servers.js';
 
@@ -12,21 +12,12 @@ const upgrade = (path = '/') =>
   `GET ${path} HTTP/1.1\r\nHost: ws.example.com\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
   'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n';
 
-function config(url: string, extra = '') {
-  return `
-entrypoints: { web: { address: "127.0.0.1:0" } }
-admin: { address: "127.0.0.1:0" }
-routers: { all: { entrypoint: web, service: svc } }
-services: { svc: { ${extra} servers: [ { url: "${url}" } ] } }
-`;
-}
-
 test('a backend that declines the upgrade with a chunked body reaches the client well-framed', async (t) => {
   const backend = await startBackend(t, (_req, res) => res.end('plain'));
   backend.server.on('upgrade', (_req, socket) => {
     socket.end('HTTP/1.1 403 Forbidden\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain\r\n\r\n6\r\ndenied\r\n0\r\n\r\n');
   });
-  const lb = await startLb(t, config(backend.url));
+  const lb = await startLb(t, oneServiceConfig(backend.url));
   const { text, closed } = await rawRequest(lb.port('web'), upgrade());
   assert.equal(statusOf(text), 403);
   assert.ok(closed, 'the connection is closed after the close-delimited body');
@@ -36,7 +27,7 @@ test('a backend that declines the upgrade with a chunked body reaches the client
 });
 
 test('an upgrade to a backend that refuses connections gets 502, not a silent close', async (t) => {
-  const lb = await startLb(t, config(`http://127.0.0.1:${await closedPort()}`));
+  const lb = await startLb(t, oneServiceConfig(`http://127.0.0.1:${await closedPort()}`));
   const { text } = await rawRequest(lb.port('web'), upgrade());
   assert.equal(statusOf(text), 502);
   assert.match(text, /lb-error: LB_UPSTREAM_REFUSED/);
@@ -45,7 +36,7 @@ test('an upgrade to a backend that refuses connections gets 502, not a silent cl
 test('an upgrade the backend never answers gets 504 after the response timeout', async (t) => {
   const backend = await startBackend(t, (_req, res) => res.end('plain'));
   backend.server.on('upgrade', () => undefined);
-  const lb = await startLb(t, config(backend.url, 'timeouts: { responseHeaders: 300ms },'));
+  const lb = await startLb(t, oneServiceConfig(backend.url, 'timeouts: { responseHeaders: 300ms },'));
   const { text } = await rawRequest(lb.port('web'), upgrade(), 3_000);
   assert.equal(statusOf(text), 504);
 });
@@ -57,7 +48,7 @@ test('a client that resets during the handshake does not crash lb', async (t) =>
     pending++;
     setTimeout(() => socket.destroy(), 300);
   });
-  const lb = await startLb(t, config(backend.url));
+  const lb = await startLb(t, oneServiceConfig(backend.url));
   for (let i = 0; i < 5; i++) {
     const socket = connect(lb.port('web'), '127.0.0.1', () => socket.write(upgrade()));
     socket.on('error', () => undefined);

@@ -25,3 +25,13 @@ export async function startLb(t: TestContext, yaml: string): Promise<TestBalance
     port: (name: string) => address(name).port,
   });
 }
+
+/** One HTTP entrypoint `web` whose every request goes to service `svc` on `url`. */
+export function oneServiceConfig(url: string, serviceSettings = ''): string {
+  return `
+entrypoints: { web: { address: "127.0.0.1:0" } }
+admin: { address: "127.0.0.1:0" }
+routers: { all: { entrypoint: web, service: svc } }
+services: { svc: { ${serviceSettings} servers: [ { url: "${url}" } ] } }
+`;
+}
