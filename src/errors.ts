@@ -120,3 +120,31 @@ export function classifyUpstreamError(err: unknown): ProxyError {
       return new ProxyError('reset', detail, { cause: err });
   }
 }
+
+/** Which permission a Docker socket proxy must grant for each API path lb uses. */
+const dockerPermissions: Array<[RegExp, string]> = [
+  [/^\/containers/, 'CONTAINERS'],
+  [/^\/events/, 'EVENTS'],
+  [/^\/networks/, 'NETWORKS'],
+  [/^\/version/, 'VERSION'],
+  [/^\/_ping/, 'PING'],
+];
+
+export class DockerForbiddenError extends LbError {
+  constructor(method: string, path: string, cause?: unknown) {
+    const permission = dockerPermissions.find(([pattern]) => pattern.test(path))?.[1] ?? 'the matching section';
+    super(
+      'LB_DOCKER_FORBIDDEN',
+      `the Docker API refused ${method} ${path} (403): allow read access to ${path.split('?')[0]} in your socket proxy ` +
+        `(for tecnativa/docker-socket-proxy: ${permission}=1). lb needs only GET on /_ping, /version, /events and /containers.`,
+      { cause },
+    );
+  }
+}
+
+export class DockerUnreachableError extends LbError {
+  constructor(endpoint: string, cause: unknown) {
+    const reason = (cause as NodeJS.ErrnoException | undefined)?.code ?? (cause as Error | undefined)?.message ?? String(cause);
+    super('LB_DOCKER_UNREACHABLE', `cannot reach the Docker API at ${endpoint} (${reason}); lb keeps the last known pools and retries`, { cause });
+  }
+}

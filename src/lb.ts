@@ -8,7 +8,9 @@ import type { DataPlaneContext } from './proxy/context.js';
 import { HttpEntrypoint } from './proxy/http/server.js';
 import { UpstreamPools } from './proxy/http/upstream-pools.js';
 import { TcpEntrypoint } from './proxy/tcp/server.js';
+import { DockerProvider } from './providers/docker/provider.js';
 import { FileProvider } from './providers/file.js';
+import type { Provider } from './providers/provider.js';
 
 export interface RunningBalancer {
   /** Bound addresses by entrypoint name, plus `admin`. */
@@ -40,19 +42,22 @@ export async function startBalancer(config: LbConfig, logger: Logger): Promise<R
   const addresses: Record<string, AddressInfo> = {};
   const admin = new AdminServer(config.admin.address, {
     snapshot: () => control.snapshot,
+    providers: () => (docker ? { docker: docker.describe() } : {}),
     listening: () => Object.fromEntries(Object.entries(addresses).map(([name, a]) => [name, formatAddress(a)])),
     metrics,
     logger,
   });
 
-  const fileProvider = new FileProvider(config);
-  await control.startProvider(fileProvider);
+  const providers: Provider[] = [new FileProvider(config)];
+  const docker = config.providers.docker.enabled ? new DockerProvider(config.providers.docker, config.entrypoints, logger, metrics) : undefined;
+  if (docker) providers.push(docker);
+  for (const provider of providers) await control.startProvider(provider);
 
   const stopAll = async (graceMs: number) => {
     admin.markShuttingDown();
     await Promise.all(entrypoints.map((ep) => ep.close(graceMs)));
+    await Promise.all(providers.map((provider) => provider.stop()));
     await pools.close();
-    await fileProvider.stop();
     await admin.close();
   };
 

@@ -8,6 +8,8 @@ import { listenOn, stopServer } from '../proxy/listen.js';
 
 export interface AdminSources {
   snapshot(): RoutingSnapshot;
+  /** What each dynamic provider knows (Docker: containers seen, and why each is or is not in a pool). */
+  providers(): Record<string, unknown>;
   /** Where each entrypoint actually listens (it may differ from the config with port 0). */
   listening(): Record<string, string>;
   metrics: Metrics;
@@ -60,7 +62,7 @@ export class AdminServer {
         return send(res, 200, registry.contentType, await registry.metrics());
       }
       case '/api/state':
-        return send(res, 200, 'application/json', JSON.stringify(describeState(this.sources.snapshot(), this.sources.listening()), null, 2));
+        return send(res, 200, 'application/json', JSON.stringify({ ...describeState(this.sources.snapshot(), this.sources.listening()), providers: this.sources.providers() }, null, 2));
       default:
         return send(res, 404, 'text/plain; charset=utf-8', 'not found: try /healthz, /metrics or /api/state\n');
     }

@@ -93,7 +93,22 @@ const schema = object({
     }),
     { keyPattern: namePattern, keyHint: nameHint },
   ),
-  providers: object({ docker: object({ enabled: boolean() }) }),
+  providers: object({
+    docker: object({
+      enabled: boolean(),
+      endpoint: string({ check: (s) => (/^(unix:\/\/\/.+|tcp:\/\/[^/]+:\d+)$/.test(s) ? undefined : `expected unix:///path/to/docker.sock or tcp://host:port, got "${s}"`) }),
+      labelPrefix: string({ check: (s) => (/^[a-z0-9][a-z0-9._-]*$/.test(s) ? undefined : `a label prefix uses lower-case letters, digits, ".", "-" and "_", got "${s}"`) }),
+      exposedByDefault: boolean(),
+      entrypoint: string(),
+      network: oneOrMany(string()),
+      hostAddress: string(),
+      useBindPort: boolean(),
+      resyncInterval: duration({ min: 1000 }),
+      includeOneOff: boolean(),
+      serveStarting: boolean(),
+      serveUnhealthy: boolean(),
+    }),
+  }),
   log: object({ level: string({ oneOf: logLevels }) }),
   shutdownTimeout: duration(),
 });
@@ -181,6 +196,31 @@ export function loadConfigFile(file: string): LbConfig {
   return parseConfig(text, file);
 }
 
+/** A service with every setting at its default, for pools defined outside lb.yaml. */
+export function defaultServiceConfig(name: string, protocol: Protocol, servers: ServerConfig[] = []): ServiceConfig {
+  return {
+    name,
+    protocol,
+    balancer: 'round_robin',
+    hash: { on: 'client_ip' },
+    sticky: { cookie: defaults.stickyCookie, secure: false },
+    servers,
+    timeouts: {
+      connectMs: defaults.connectMs,
+      responseHeadersMs: defaults.responseHeadersMs,
+      idleMs: protocol === 'tcp' ? defaults.tcpIdleMs : defaults.httpUpstreamIdleMs,
+    },
+  };
+}
+
+export function routerMatch(hosts: readonly string[], pathPrefix: string | undefined, headers: Iterable<[string, string]>): RouterConfig['match'] {
+  return {
+    hosts: hosts.map((h) => h.toLowerCase().replace(/\.$/, '')),
+    ...(pathPrefix !== undefined ? { pathPrefix } : {}),
+    headers: [...headers].map(([k, v]) => [k.toLowerCase(), v] as [string, string]),
+  };
+}
+
 type Report = (path: KeyPath, message: string, atKey?: boolean) => void;
 
 interface WrittenNames {
@@ -224,8 +264,12 @@ function normalise(raw: Partial<RawConfig>, source: string, report: Report, writ
     }
     if (!raw.services?.has(router.service)) {
       if (written.services.has(router.service)) continue;
-      report(['routers', name, 'service'], `service "${router.service}" is not defined${suggestion(router.service, raw.services?.keys() ?? [])}`);
-      continue;
+      // With Docker on, the service may come from container labels; until it does, the route
+      // answers 503 rather than 404.
+      if (!raw.providers?.docker?.enabled) {
+        report(['routers', name, 'service'], `service "${router.service}" is not defined${suggestion(router.service, raw.services?.keys() ?? [])}`);
+        continue;
+      }
     }
     if (entrypoint.protocol === 'tcp' && router.match) {
       report(['routers', name, 'match'], `a TCP router takes every connection of its entrypoint; remove "match"`, true);
@@ -242,11 +286,7 @@ function normalise(raw: Partial<RawConfig>, source: string, report: Report, writ
       entrypoint: router.entrypoint,
       service: router.service,
       ...(router.priority !== undefined ? { priority: router.priority } : {}),
-      match: {
-        hosts: (router.match?.host ?? []).map((h) => h.toLowerCase().replace(/\.$/, '')),
-        ...(router.match?.pathPrefix !== undefined ? { pathPrefix: router.match.pathPrefix } : {}),
-        headers: [...(router.match?.headers ?? [])].map(([k, v]) => [k.toLowerCase(), v] as [string, string]),
-      },
+      match: routerMatch(router.match?.host ?? [], router.match?.pathPrefix, router.match?.headers ?? []),
     });
   }
   const tcpRouterOf = new Map<string, string>();
@@ -309,8 +349,11 @@ function normalise(raw: Partial<RawConfig>, source: string, report: Report, writ
     });
   }
 
-  if (raw.providers?.docker?.enabled) {
-    report(['providers', 'docker', 'enabled'], 'the Docker provider is not part of this build yet; set enabled: false and list servers under services');
+  const docker = raw.providers?.docker;
+  const httpEntrypoints = [...entrypoints.values()].filter((ep) => ep.protocol === 'http').map((ep) => ep.name);
+  const dockerEntrypoint = docker?.entrypoint ?? (httpEntrypoints.includes('web') ? 'web' : httpEntrypoints[0]);
+  if (docker?.entrypoint !== undefined && !entrypoints.has(docker.entrypoint)) {
+    report(['providers', 'docker', 'entrypoint'], `entrypoint "${docker.entrypoint}" is not defined${suggestion(docker.entrypoint, entrypoints.keys())}`);
   }
 
   return {
@@ -319,7 +362,22 @@ function normalise(raw: Partial<RawConfig>, source: string, report: Report, writ
     admin,
     routers,
     services,
-    providers: { docker: { enabled: false } },
+    providers: {
+      docker: {
+        enabled: docker?.enabled ?? false,
+        ...(docker?.endpoint !== undefined ? { endpoint: docker.endpoint } : {}),
+        labelPrefix: docker?.labelPrefix ?? 'lb',
+        exposedByDefault: docker?.exposedByDefault ?? false,
+        ...(dockerEntrypoint !== undefined ? { entrypoint: dockerEntrypoint } : {}),
+        networks: docker?.network ?? [],
+        hostAddress: docker?.hostAddress ?? '127.0.0.1',
+        useBindPort: docker?.useBindPort ?? false,
+        resyncIntervalMs: docker?.resyncInterval ?? 30_000,
+        includeOneOff: docker?.includeOneOff ?? false,
+        serveStarting: docker?.serveStarting ?? false,
+        serveUnhealthy: docker?.serveUnhealthy ?? false,
+      },
+    },
     log: { level: raw.log?.level ?? 'info' },
     shutdownTimeoutMs: raw.shutdownTimeout ?? defaults.shutdownTimeoutMs,
   };

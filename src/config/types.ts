@@ -80,6 +80,28 @@ export interface ServiceConfig {
   };
 }
 
+export interface DockerProviderConfig {
+  enabled: boolean;
+  /** `unix:///var/run/docker.sock` or `tcp://host:port`; undefined: DOCKER_HOST, then the default socket. */
+  endpoint?: string;
+  labelPrefix: string;
+  exposedByDefault: boolean;
+  /** Entrypoint of routers whose labels name none. */
+  entrypoint?: string;
+  /** Preferred networks, in order, for containers that do not set `<prefix>.network`. */
+  networks: string[];
+  /** Address of the Docker host as lb reaches it: for `--network host` and published ports. */
+  hostAddress: string;
+  /** Use a published HostIp:HostPort when no network rule chose an address. */
+  useBindPort: boolean;
+  resyncIntervalMs: number;
+  /** Compose one-off containers (`docker compose run`). */
+  includeOneOff: boolean;
+  /** Serve containers whose HEALTHCHECK is still `starting` / already `unhealthy`. */
+  serveStarting: boolean;
+  serveUnhealthy: boolean;
+}
+
 export interface LbConfig {
   /** Path of the file the config came from, for messages. */
   source: string;
@@ -87,7 +109,7 @@ export interface LbConfig {
   admin: { address: HostPort };
   routers: Map<string, RouterConfig>;
   services: Map<string, ServiceConfig>;
-  providers: { docker: { enabled: boolean } };
+  providers: { docker: DockerProviderConfig };
   log: { level: LogLevel };
   shutdownTimeoutMs: number;
 }

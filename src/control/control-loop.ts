@@ -43,9 +43,12 @@ export class ControlLoop {
     const started = performance.now();
     const snapshot = buildSnapshot(this.entrypoints, this.merge(), this.current);
     this.metrics.snapshotBuildDuration.observe((performance.now() - started) / 1000);
+    const previous = this.current;
     this.current = snapshot;
     for (const service of snapshot.services.values()) {
-      if (service.backends.length === 0) {
+      // Said once when a pool becomes empty, not on every snapshot while it stays so.
+      const before = previous.services.get(service.name);
+      if (service.backends.length === 0 && (!before || before.backends.length > 0)) {
         this.logger.warn({ service: service.name }, 'service has no servers: its requests will get 503 until one is added');
       }
     }

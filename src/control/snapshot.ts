@@ -1,4 +1,5 @@
 import { Backend, createBalancer, type Balancer } from '../balancer/index.js';
+import { defaultServiceConfig } from '../config/load.js';
 import type { EntrypointConfig, RouterConfig, ServiceConfig } from '../config/types.js';
 import { RouteTable } from './route-table.js';
 
@@ -62,6 +63,12 @@ export function buildSnapshot(
 
   const byEntrypoint = new Map<string, RouterConfig[]>();
   for (const router of dynamic.routers.values()) {
+    // A route whose pool is not (or no longer) defined answers 503, not 404.
+    if (!services.has(router.service)) {
+      const protocol = entrypoints.get(router.entrypoint)?.protocol ?? 'http';
+      const config = defaultServiceConfig(router.service, protocol);
+      services.set(router.service, Object.freeze({ name: router.service, config, backends: [], balancer: createBalancer(config, []) }));
+    }
     const list = byEntrypoint.get(router.entrypoint) ?? [];
     list.push(router);
     byEntrypoint.set(router.entrypoint, list);

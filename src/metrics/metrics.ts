@@ -77,6 +77,28 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly dockerConnected = new Gauge({
+    name: 'lb_docker_connected',
+    help: '1 while lb follows the Docker event stream, 0 while it is reconnecting.',
+    registers: [this.registry],
+  });
+  readonly dockerLastSync = new Gauge({
+    name: 'lb_docker_last_sync_timestamp_seconds',
+    help: 'Unix time of the last full list-and-inspect of Docker containers.',
+    registers: [this.registry],
+  });
+  readonly dockerLabelErrors = new Counter({
+    name: 'lb_docker_label_errors_total',
+    help: 'Label errors found on containers (each counted once); the container is left out.',
+    registers: [this.registry],
+  });
+  readonly dockerEvents = new Counter({
+    name: 'lb_docker_events_total',
+    help: 'Docker events acted on, by action.',
+    labelNames: ['action'] as const,
+    registers: [this.registry],
+  });
+
   private readonly requestSeries = new Map<string, RequestSeries>();
 
   constructor() {

@@ -1,0 +1,101 @@
+import Docker from 'dockerode';
+import { DockerForbiddenError, DockerUnreachableError } from '../../errors.js';
+import type { ContainerInfo, PublishedPort } from './address.js';
+
+/** A Docker engine event, as `/events` streams it (one JSON object per line). */
+export interface DockerEvent {
+  Type: string;
+  Action: string;
+  Actor?: { ID?: string; Attributes?: Record<string, string> };
+  id?: string;
+  time?: number;
+  timeNano?: number;
+}
+
+/**
+ * The read-only slice of the Docker API that lb uses: GET /_ping, /version, /events,
+ * /containers/json and /containers/{id}/json. Nothing else, so a socket proxy that allows only
+ * these GETs is enough.
+ */
+export class DockerClient {
+  readonly endpoint: string;
+  private readonly docker: Docker;
+
+  constructor(endpoint: string | undefined) {
+    this.endpoint = endpoint ?? process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock';
+    const url = new URL(this.endpoint.replace(/^unix:\/\//, 'unix:'));
+    this.docker = url.protocol === 'unix:' ? new Docker({ socketPath: url.pathname }) : new Docker({ host: url.hostname, port: Number(url.port), protocol: 'http' });
+  }
+
+  async ping(): Promise<void> {
+    await this.call('GET', '/_ping', () => this.docker.ping());
+  }
+
+  async version(): Promise<string> {
+    const version = await this.call('GET', '/version', () => this.docker.version());
+    return `${version.Version} (API ${version.ApiVersion})`;
+  }
+
+  async listContainerIds(): Promise<string[]> {
+    const list = await this.call('GET', '/containers/json?all=1', () => this.docker.listContainers({ all: true }));
+    return list.map((c) => c.Id);
+  }
+
+  /** Undefined when the container no longer exists. */
+  async inspect(id: string): Promise<ContainerInfo | undefined> {
+    try {
+      return toContainerInfo(await this.call('GET', `/containers/${id}/json`, () => this.docker.getContainer(id).inspect()));
+    } catch (err) {
+      if ((err as { cause?: { statusCode?: number } }).cause?.statusCode === 404) return undefined;
+      throw err;
+    }
+  }
+
+  /** Container and network events since `since` (seconds), until the stream ends or `signal` aborts. */
+  async events(since: number, signal: AbortSignal): Promise<NodeJS.ReadableStream> {
+    const filters = JSON.stringify({ type: ['container', 'network'] });
+    const stream = await this.call('GET', '/events', () => this.docker.getEvents({ since, filters, abortSignal: signal } as Docker.GetEventsOptions));
+    return stream;
+  }
+
+  private async call<T>(method: string, path: string, request: () => Promise<T>): Promise<T> {
+    try {
+      return await request();
+    } catch (err) {
+      const status = (err as { statusCode?: number }).statusCode;
+      if (status === 403) throw new DockerForbiddenError(method, path, err);
+      if (status === undefined) throw new DockerUnreachableError(this.endpoint, err);
+      throw Object.assign(new Error(`Docker API ${method} ${path} answered ${status}: ${(err as Error).message}`), { cause: err });
+    }
+  }
+}
+
+function toContainerInfo(inspect: Docker.ContainerInspectInfo): ContainerInfo {
+  const labels = inspect.Config?.Labels ?? {};
+  const published = new Map<number, PublishedPort[]>();
+  for (const [spec, bindings] of Object.entries(inspect.NetworkSettings?.Ports ?? {})) {
+    const [port, proto] = spec.split('/');
+    if (proto !== 'tcp' || !bindings) continue;
+    published.set(Number(port), bindings.map((b) => ({ hostIp: b.HostIp, hostPort: Number(b.HostPort) })));
+  }
+  const health = inspect.State?.Health?.Status;
+  return {
+    id: inspect.Id,
+    name: inspect.Name.replace(/^\//, ''),
+    created: Date.parse(inspect.Created),
+    labels,
+    running: Boolean(inspect.State?.Running) && !inspect.State?.Restarting,
+    paused: Boolean(inspect.State?.Paused),
+    ...(health === 'starting' || health === 'healthy' || health === 'unhealthy' ? { health } : {}),
+    networkMode: inspect.HostConfig?.NetworkMode ?? 'default',
+    networks: Object.entries(inspect.NetworkSettings?.Networks ?? {}).map(([name, n]) => ({ name, ip: n.IPAddress })),
+    exposedPorts: Object.keys(inspect.Config?.ExposedPorts ?? {})
+      .filter((spec) => spec.endsWith('/tcp'))
+      .map((spec) => Number(spec.split('/')[0]))
+      .sort((a, b) => a - b),
+    published,
+    ...(labels['com.docker.compose.project'] ? { composeProject: labels['com.docker.compose.project'] } : {}),
+    ...(labels['com.docker.compose.service'] ? { composeService: labels['com.docker.compose.service'] } : {}),
+    oneOff: labels['com.docker.compose.oneoff'] === 'True',
+  };
+}

@@ -1,0 +1,159 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { startLb, type TestBalancer } from './lb.js';
+import type { TestContext } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
+import { promisify } from 'node:util';
+
+const exec = promisify(execFile);
+export const baseImage = 'lb-test/base:1';
+const fixtures = new URL('../fixtures/', import.meta.url).pathname;
+
+export async function docker(...args: string[]): Promise<string> {
+  const { stdout } = await exec('docker', args, { timeout: 60_000 });
+  return stdout.trim();
+}
+
+let engine: Promise<string | undefined> | undefined;
+
+/** The engine's version, or undefined when none answers. */
+function probeEngine(): Promise<string | undefined> {
+  engine ??= docker('version', '--format', '{{.Server.Version}}').catch(() => undefined);
+  return engine;
+}
+
+/**
+ * True when a Docker engine answers. Without one the test is skipped, and says why; with
+ * LB_REQUIRE_DOCKER=1 (CI) a missing engine fails the test instead.
+ */
+export async function requireDocker(t: TestContext): Promise<boolean> {
+  const version = await probeEngine();
+  if (version) {
+    await ensureBaseImage();
+    return true;
+  }
+  if (process.env.LB_REQUIRE_DOCKER === '1') throw new Error('LB_REQUIRE_DOCKER=1 but no Docker engine answers `docker version`; start dockerd');
+  t.skip('no Docker engine: start dockerd (or set DOCKER_HOST) to run the Docker tests');
+  return false;
+}
+
+let imageReady: Promise<void> | undefined;
+
+/** An empty image: containers bind-mount the host's /usr, /lib and /lib64 and run its node. */
+function ensureBaseImage(): Promise<void> {
+  imageReady ??= (async () => {
+    if (await docker('image', 'inspect', baseImage).then(() => true, () => false)) return;
+    const dir = mkdtempSync(join(tmpdir(), 'lb-base-'));
+    try {
+      await exec('tar', ['-C', dir, '-cf', `${dir}.tar`, '.']);
+      await docker('import', `${dir}.tar`, baseImage);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(`${dir}.tar`, { force: true });
+    }
+  })();
+  return imageReady;
+}
+
+export interface RunOptions {
+  name?: string;
+  labels?: Record<string, string>;
+  env?: Record<string, string>;
+  /** Extra `docker run` arguments: --network, -p, --health-cmd, ... */
+  args?: string[];
+  /** Command after the image; default: the test backend on port 8080. */
+  command?: string[];
+}
+
+/**
+ * Containers and networks for one test, all tagged with a unique label and removed when the
+ * test ends, pass or fail. `prefix` is a label prefix of its own, so that the lb of one test
+ * never sees the containers of another running at the same time.
+ */
+export class DockerFixture {
+  readonly run = randomBytes(4).toString('hex');
+  readonly prefix = `lbt${this.run}`;
+  private readonly networks: string[] = [];
+
+  constructor(t: TestContext) {
+    t.after(() => this.cleanup());
+  }
+
+  /** Labels with this fixture's prefix: `{ enable: 'true' }` → `{ 'lbt1234.enable': 'true' }`. */
+  labels(short: Record<string, string>): Record<string, string> {
+    return Object.fromEntries(Object.entries(short).map(([k, v]) => [`${this.prefix}.${k}`, v]));
+  }
+
+  async start(options: RunOptions = {}): Promise<string> {
+    const args = ['run', '-d', '--label', `lb-test.run=${this.run}`];
+    if (options.name) args.push('--name', `${options.name}-${this.run}`);
+    for (const [k, v] of Object.entries(options.labels ?? {})) args.push('--label', `${k}=${v}`);
+    for (const [k, v] of Object.entries(options.env ?? {})) args.push('-e', `${k}=${v}`);
+    args.push('-v', '/usr:/usr:ro', '-v', '/lib:/lib:ro', '-v', '/lib64:/lib64:ro', '-v', `${fixtures}:/app:ro`);
+    args.push(...(options.args ?? []), baseImage, ...(options.command ?? ['/usr/bin/node', '/app/backend.cjs']));
+    return docker(...args);
+  }
+
+  async network(name: string): Promise<string> {
+    const full = `${name}-${this.run}`;
+    await docker('network', 'create', '--label', `lb-test.run=${this.run}`, full);
+    this.networks.push(full);
+    return full;
+  }
+
+  async ip(id: string, network = 'bridge'): Promise<string> {
+    return docker('inspect', '-f', `{{(index .NetworkSettings.Networks "${network}").IPAddress}}`, id);
+  }
+
+  async cleanup(): Promise<void> {
+    const ids = (await docker('ps', '-aq', '--filter', `label=lb-test.run=${this.run}`).catch(() => '')).split('\n').filter(Boolean);
+    if (ids.length) await docker('rm', '-f', ...ids).catch(() => undefined);
+    for (const network of this.networks) await docker('network', 'rm', network).catch(() => undefined);
+  }
+}
+
+/** Polls `check` every 25 ms until it returns a value, or fails after `timeoutMs`. */
+export async function eventually<T>(check: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}`);
+    await delay(25);
+  }
+}
+
+/** lb with the Docker provider on, reading only this fixture's labels. */
+export function startDockerLb(t: TestContext, fixture: DockerFixture, dockerSettings = '', extraYaml = ''): Promise<TestBalancer> {
+  return startLb(t, `
+entrypoints: { web: { address: "127.0.0.1:0" } }
+admin: { address: "127.0.0.1:0" }
+providers: { docker: { enabled: true, labelPrefix: "${fixture.prefix}", ${dockerSettings} } }
+${extraYaml}`);
+}
+
+/** GET through lb with a Host header; resolves to "STATUS BODY". */
+export async function fetchVia(lb: TestBalancer, host: string, path = '/'): Promise<string> {
+  const res = await request(`${lb.url('web')}${path}`, { headers: { host } });
+  return `${res.statusCode} ${await res.body.text()}`;
+}
+
+export interface DockerState {
+  containers: Array<{ id: string; name: string; inPool: boolean; services: Array<{ service: string; address?: string; network?: string; why: string }>; reason?: string }>;
+  labelErrors: Array<{ container: string; label: string; message: string }>;
+  connected: boolean;
+}
+
+export async function dockerState(lb: TestBalancer): Promise<DockerState> {
+  const res = await request(`${lb.url('admin')}/api/state`);
+  return ((await res.body.json()) as { providers: { docker: DockerState } }).providers.docker;
+}
