@@ -104,7 +104,16 @@ test('a server needs exactly one of url and address', () => {
   assert.match(errors[0]!, /services\.app\.servers\[0\]: give a server either "url"/);
 });
 
-test('the Docker provider cannot be switched on before it exists', () => {
-  const errors = errorsOf(`${valid}providers:\n  docker: { enabled: true }\n`);
-  assert.match(errors[0]!, /providers\.docker\.enabled: the Docker provider is not part of this build yet/);
+test('with Docker on, routers may name services that containers will provide', () => {
+  const config = parseConfig(`${valid.replace('service: app }', 'service: from-labels }')}providers:\n  docker: { enabled: true, network: frontend }\n`, 'lb.yaml');
+  assert.equal(config.routers.get('app')!.service, 'from-labels');
+  assert.deepEqual(config.providers.docker.networks, ['frontend']);
+  assert.equal(config.providers.docker.entrypoint, 'web');
+  assert.equal(config.providers.docker.labelPrefix, 'lb');
+  assert.equal(config.providers.docker.resyncIntervalMs, 30_000);
+});
+
+test('a bad Docker endpoint is reported with its expected form', () => {
+  const errors = errorsOf(`${valid}providers:\n  docker: { enabled: true, endpoint: "/var/run/docker.sock" }\n`);
+  assert.match(errors[0]!, /providers\.docker\.endpoint: expected unix:\/\/\/path\/to\/docker\.sock or tcp:\/\/host:port/);
 });
