@@ -150,6 +150,7 @@ export async function fetchVia(lb: TestBalancer, host: string, path = '/'): Prom
 export interface DockerState {
   containers: Array<{ id: string; name: string; inPool: boolean; services: Array<{ service: string; address?: string; network?: string; why: string }>; reason?: string }>;
   labelErrors: Array<{ container: string; label: string; message: string }>;
+  conflicts: string[];
   connected: boolean;
 }
 

@@ -22,6 +22,8 @@ export interface ContainerReport {
 
 const containerActions = new Set(['create', 'start', 'restart', 'unpause', 'pause', 'kill', 'stop', 'die', 'destroy', 'rename', 'health_status']);
 const maxBackoffMs = 30_000;
+/** Signals that end a container (docker stop sends 15, or the image's STOPSIGNAL); HUP and USR1 reload. */
+const stopSignals = new Set(['2', '3', '9', '15', 'SIGINT', 'SIGQUIT', 'SIGKILL', 'SIGTERM', 'INT', 'QUIT', 'KILL', 'TERM']);
 
 /**
  * Turns labelled containers into routers and services. It lists and inspects everything once,
@@ -174,7 +176,7 @@ export class DockerProvider implements Provider {
     else if (event.Type === 'network' && (action === 'connect' || action === 'disconnect')) id = event.Actor?.Attributes?.container;
     if (!id) return;
     this.metrics.dockerEvents.labels(action).inc();
-    if (action === 'kill') this.stopping.add(id);
+    if (action === 'kill' && stopSignals.has(event.Actor?.Attributes?.signal ?? '15')) this.stopping.add(id);
     else if (action === 'start' || action === 'restart' || action === 'unpause' || action === 'die' || action === 'destroy') this.stopping.delete(id);
     if (action === 'destroy') {
       this.containers.delete(id);
