@@ -92,11 +92,12 @@ export class DockerProvider implements Provider {
     while (!signal.aborted) {
       try {
         await this.client.ping();
+        const version = await this.client.version();
         if (this.ownNetworks === undefined) await this.findOwnContainer();
         // Events from just before the sync started are replayed; re-inspecting is idempotent.
         const since = this.lastEventSeconds ?? Math.floor(Date.now() / 1000) - 1;
         await this.syncAll();
-        if (failures > 0) this.logger.info({ endpoint: this.client.endpoint }, 'reconnected to Docker');
+        this.logger.info({ endpoint: this.client.endpoint, version, containers: this.containers.size }, failures > 0 ? 'reconnected to Docker' : 'connected to Docker');
         failures = 0;
         this.setConnected(true);
         firstAttempt();
