@@ -4,7 +4,7 @@ import type { LbConfig } from './config/types.js';
 import { ControlLoop } from './control/control-loop.js';
 import type { Logger } from './log.js';
 import { Metrics } from './metrics/metrics.js';
-import type { DataPlaneContext } from './proxy/context.js';
+import { RetryBudgets, type DataPlaneContext } from './proxy/context.js';
 import { HttpEntrypoint } from './proxy/http/server.js';
 import { UpstreamPools } from './proxy/http/upstream-pools.js';
 import { TcpEntrypoint } from './proxy/tcp/server.js';
@@ -35,9 +35,24 @@ export async function startBalancer(config: LbConfig, logger: Logger): Promise<R
   const control = new ControlLoop(config.entrypoints, logger, metrics);
   const pools = new UpstreamPools();
   control.subscribe((snapshot) => pools.retain(snapshot));
-  metrics.watchBackends(() => control.snapshot.services.values());
+  metrics.watchBackends(
+    () =>
+      [...control.snapshot.services.values()].map((service) => ({
+        name: service.name,
+        panic: service.panic,
+        backends: service.backends.map((b) => ({ id: b.id, inFlight: b.inFlight, up: control.isUsable(service.name, b) })),
+      })),
+    () => pools.draining(),
+  );
 
-  const context: DataPlaneContext = { snapshot: () => control.snapshot, metrics, logger, pools };
+  const context: DataPlaneContext = {
+    snapshot: () => control.snapshot,
+    metrics,
+    logger,
+    pools,
+    signals: { reportOutlier: (service, backend) => control.reportOutlier(service, backend), nextSnapshot: (ms) => control.nextSnapshot(ms) },
+    retryBudgets: new RetryBudgets(),
+  };
   const entrypoints = [...config.entrypoints.values()].map((ep) => (ep.protocol === 'tcp' ? new TcpEntrypoint(ep, context) : new HttpEntrypoint(ep, context)));
   const addresses: Record<string, AddressInfo> = {};
   const admin = new AdminServer(config.admin.address, {
@@ -57,6 +72,7 @@ export async function startBalancer(config: LbConfig, logger: Logger): Promise<R
     admin.markShuttingDown();
     await Promise.all(entrypoints.map((ep) => ep.close(graceMs)));
     await Promise.all(providers.map((provider) => provider.stop()));
+    control.stop();
     await pools.close();
     await admin.close();
   };

@@ -15,6 +15,8 @@ export class Backend {
   readonly weight: number;
   /** Requests or tunnels currently open to this server; read by least_request. */
   inFlight = 0;
+  /** Gateway failures in a row, for passive outlier detection; reset by any success. */
+  consecutiveFailures = 0;
 
   constructor(server: ServerConfig) {
     this.scheme = server.scheme;

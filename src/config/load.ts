@@ -8,7 +8,7 @@ import {
   type KeyPath, type Output, type Problem,
 } from './schema.js';
 import {
-  balancerKinds, logLevels, type EntrypointConfig, type HostPort, type LbConfig, type Protocol,
+  balancerKinds, logLevels, type EntrypointConfig, type HealthCheckConfig, type HostPort, type LbConfig, type Protocol,
   type RouterConfig, type ServerConfig, type ServiceConfig,
 } from './types.js';
 
@@ -90,6 +90,28 @@ const schema = object({
       sticky: object({ cookie: string({ check: (s) => (/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(s) ? undefined : `invalid cookie name "${s}"`) }), secure: boolean() }),
       servers: list(object({ url: serverUrl, address: hostPort, weight: integer({ min: 0, max: 10_000 }) })),
       timeouts: object({ connect: duration({ min: 1 }), responseHeaders: duration({ min: 1 }), idle: duration({ min: 1 }) }),
+      healthCheck: object({
+        type: string({ oneOf: ['http', 'tcp'] }),
+        path: string({ check: (s) => (s.startsWith('/') ? undefined : `a path starts with "/", got "${s}"`) }),
+        port: integer({ min: 1, max: 65535 }),
+        interval: duration({ min: 100 }),
+        unhealthyInterval: duration({ min: 100 }),
+        timeout: duration({ min: 10 }),
+        rise: integer({ min: 1, max: 100 }),
+        fall: integer({ min: 1, max: 100 }),
+        expectStatus: oneOrMany(string({ check: (s) => (parseStatusRange(s) ? undefined : `expected a status such as "200" or a range such as "200-399", got "${s}"`) })),
+        host: string(),
+        headers: dictionary(string(), { keyPattern: /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, keyHint: 'a header name is an HTTP token' }),
+        send: string(),
+        expect: string(),
+      }),
+      panicThreshold: integer({ min: 0, max: 100 }),
+      outlierDetection: object({ consecutiveFailures: integer({ min: 1, max: 1000 }), baseEjectionTime: duration({ min: 1 }), maxEjectionTime: duration({ min: 1 }), maxEjectionPercent: integer({ min: 0, max: 100 }) }),
+      retries: integer({ min: 0, max: 10 }),
+      retryBudget: integer({ min: 0, max: 100 }),
+      retryBufferBytes: integer({ min: 0, max: 16 * 1024 * 1024 }),
+      drainTimeout: duration(),
+      emptyPoolWait: duration(),
     }),
     { keyPattern: namePattern, keyHint: nameHint },
   ),
@@ -145,6 +167,8 @@ export const defaults = {
   tcpIdleMs: 3_600_000,
   stickyCookie: 'lb_sticky',
   shutdownTimeoutMs: 30_000,
+  healthIntervalMs: 5_000,
+  healthTimeoutMs: 2_000,
 } as const;
 
 function portsOverlap(a: HostPort, b: HostPort): boolean {
@@ -196,9 +220,56 @@ export function loadConfigFile(file: string): LbConfig {
   return parseConfig(text, file);
 }
 
+type RawService = NonNullable<NonNullable<RawConfig['services']> extends Map<string, infer S> ? S : never>;
+
+export function parseStatusRange(text: string): [number, number] | undefined {
+  const match = /^([1-5]\d\d)(?:-([1-5]\d\d))?$/.exec(text.trim());
+  if (!match) return undefined;
+  const low = Number(match[1]);
+  const high = match[2] ? Number(match[2]) : low;
+  return low <= high ? [low, high] : undefined;
+}
+
+/** Health, outlier, retry and draining settings with their defaults (docs/configuration.md). */
+export function resilience(svc: Partial<Pick<RawService, 'healthCheck' | 'panicThreshold' | 'outlierDetection' | 'retries' | 'retryBudget' | 'retryBufferBytes' | 'drainTimeout' | 'emptyPoolWait'>>, protocol: Protocol) {
+  const hc = svc.healthCheck;
+  const intervalMs = hc?.interval ?? defaults.healthIntervalMs;
+  const healthCheck: HealthCheckConfig | undefined = hc
+    ? {
+        type: hc.type ?? (protocol === 'tcp' || hc.path === undefined ? 'tcp' : 'http'),
+        path: hc.path ?? '/',
+        ...(hc.port !== undefined ? { port: hc.port } : {}),
+        intervalMs,
+        unhealthyIntervalMs: hc.unhealthyInterval ?? intervalMs,
+        timeoutMs: hc.timeout ?? Math.min(defaults.healthTimeoutMs, Math.floor(intervalMs / 2)),
+        rise: hc.rise ?? 2,
+        fall: hc.fall ?? 3,
+        expectStatus: (hc.expectStatus ?? ['200-399']).map((s) => parseStatusRange(s)!),
+        ...(hc.host !== undefined ? { host: hc.host } : {}),
+        headers: [...(hc.headers ?? [])],
+        ...(hc.send !== undefined ? { send: hc.send } : {}),
+        ...(hc.expect !== undefined ? { expect: hc.expect } : {}),
+      }
+    : undefined;
+  return {
+    ...(healthCheck ? { healthCheck } : {}),
+    panicThresholdPercent: svc.panicThreshold ?? 50,
+    outlierDetection: {
+      consecutiveFailures: svc.outlierDetection?.consecutiveFailures ?? 5,
+      baseEjectionMs: svc.outlierDetection?.baseEjectionTime ?? 30_000,
+      maxEjectionMs: svc.outlierDetection?.maxEjectionTime ?? 300_000,
+      maxEjectionPercent: svc.outlierDetection?.maxEjectionPercent ?? 50,
+    },
+    retry: { attempts: svc.retries ?? 1, budgetPercent: svc.retryBudget ?? 20, bufferBodyBytes: svc.retryBufferBytes ?? 64 * 1024 },
+    drainTimeoutMs: svc.drainTimeout ?? 30_000,
+    emptyPoolWaitMs: svc.emptyPoolWait ?? 0,
+  };
+}
+
 /** A service with every setting at its default, for pools defined outside lb.yaml. */
 export function defaultServiceConfig(name: string, protocol: Protocol, servers: ServerConfig[] = []): ServiceConfig {
   return {
+    ...resilience({}, protocol),
     name,
     protocol,
     balancer: 'round_robin',
@@ -346,7 +417,12 @@ function normalise(raw: Partial<RawConfig>, source: string, report: Report, writ
         responseHeadersMs: svc.timeouts?.responseHeaders ?? defaults.responseHeadersMs,
         idleMs: svc.timeouts?.idle ?? (protocol === 'tcp' ? defaults.tcpIdleMs : defaults.httpUpstreamIdleMs),
       },
+      ...resilience(svc, protocol),
     });
+    const check = services.get(name)!.healthCheck;
+    if (check && check.timeoutMs >= check.intervalMs) report(['services', name, 'healthCheck', 'timeout'], `the timeout (${check.timeoutMs}ms) must be shorter than the interval (${check.intervalMs}ms)`);
+    const outlier = services.get(name)!.outlierDetection;
+    if (outlier.maxEjectionMs < outlier.baseEjectionMs) report(['services', name, 'outlierDetection', 'maxEjectionTime'], 'must be at least baseEjectionTime');
   }
 
   const docker = raw.providers?.docker;

@@ -78,6 +78,53 @@ export interface ServiceConfig {
     /** HTTP: longest silence while a response body streams. TCP: tunnel idle time. */
     idleMs: number;
   };
+  /** Active health checks; undefined: none, every server counts as up. */
+  healthCheck?: HealthCheckConfig;
+  /** Percent of healthy servers below which traffic goes to every server; 0 disables panic. */
+  panicThresholdPercent: number;
+  outlierDetection: OutlierDetectionConfig;
+  retry: RetryConfig;
+  /** How long a removed server's in-flight requests may take before its pool is destroyed. */
+  drainTimeoutMs: number;
+  /** How long a request waits for a server to appear in an empty pool before 503. */
+  emptyPoolWaitMs: number;
+}
+
+export interface HealthCheckConfig {
+  type: 'http' | 'tcp';
+  /** HTTP: request path. */
+  path: string;
+  /** Port to check, when it differs from the traffic port. */
+  port?: number;
+  intervalMs: number;
+  /** Interval while a server is down; defaults to intervalMs. */
+  unhealthyIntervalMs: number;
+  timeoutMs: number;
+  rise: number;
+  fall: number;
+  /** HTTP: accepted status ranges, inclusive. */
+  expectStatus: Array<[number, number]>;
+  /** HTTP: Host header of the check; default: the server address. */
+  host?: string;
+  headers: Array<[string, string]>;
+  /** TCP: bytes to send after connecting, and a substring the reply must contain. */
+  send?: string;
+  expect?: string;
+}
+
+export interface OutlierDetectionConfig {
+  consecutiveFailures: number;
+  baseEjectionMs: number;
+  maxEjectionMs: number;
+  maxEjectionPercent: number;
+}
+
+export interface RetryConfig {
+  attempts: number;
+  /** Retries may not exceed this percent of the service's requests. */
+  budgetPercent: number;
+  /** Request bodies up to this many bytes are buffered so that they can be replayed. */
+  bufferBodyBytes: number;
 }
 
 export interface DockerProviderConfig {

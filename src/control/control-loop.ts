@@ -1,4 +1,7 @@
+import type { Backend } from '../balancer/index.js';
 import type { EntrypointConfig, RouterConfig, ServiceConfig } from '../config/types.js';
+import { HealthChecker, type CheckTarget } from '../health/checker.js';
+import { ejectionAllowance, ServerHealth } from '../health/server-health.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Provider } from '../providers/provider.js';
@@ -7,9 +10,9 @@ import { buildSnapshot, type DynamicConfig, type RoutingSnapshot } from './snaps
 type Listener = (snapshot: RoutingSnapshot) => void;
 
 /**
- * Merges what the providers publish into one immutable routing snapshot and hands it to the
- * data plane. This is the only writer of snapshots: providers and health signals come in,
- * snapshots go out.
+ * Merges what the providers publish, and what health checks and passive signals say, into one
+ * immutable routing snapshot for the data plane. This is the only writer of snapshots:
+ * providers and health signals come in, snapshots go out.
  */
 export class ControlLoop {
   private readonly entrypoints: ReadonlyMap<string, EntrypointConfig>;
@@ -17,13 +20,20 @@ export class ControlLoop {
   private readonly metrics: Metrics;
   private readonly published = new Map<string, DynamicConfig>();
   private readonly listeners: Listener[] = [];
+  private readonly health = new Map<string, ServerHealth>();
+  private readonly checker: HealthChecker;
+  private readonly ejectionTimers = new Map<string, NodeJS.Timeout>();
+  private merged: DynamicConfig = { routers: new Map(), services: new Map() };
   private current: RoutingSnapshot;
+  private readonly now: () => number;
 
-  constructor(entrypoints: ReadonlyMap<string, EntrypointConfig>, logger: Logger, metrics: Metrics) {
+  constructor(entrypoints: ReadonlyMap<string, EntrypointConfig>, logger: Logger, metrics: Metrics, now: () => number = Date.now) {
     this.entrypoints = entrypoints;
     this.logger = logger;
     this.metrics = metrics;
-    this.current = buildSnapshot(entrypoints, { routers: new Map(), services: new Map() }, undefined);
+    this.now = now;
+    this.checker = new HealthChecker((target, ok, detail) => this.reportCheck(target, ok, detail));
+    this.current = buildSnapshot(entrypoints, this.merged, undefined);
   }
 
   get snapshot(): RoutingSnapshot {
@@ -34,26 +44,138 @@ export class ControlLoop {
     this.listeners.push(listener);
   }
 
-  async startProvider(provider: Provider): Promise<void> {
-    await provider.start((config) => this.publish(provider.name, config));
+  /** Resolves with the next snapshot, or undefined after `timeoutMs`. */
+  nextSnapshot(timeoutMs: number): Promise<RoutingSnapshot | undefined> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        const index = this.listeners.indexOf(listener);
+        if (index >= 0) this.listeners.splice(index, 1);
+        resolve(undefined);
+      }, timeoutMs);
+      const listener: Listener = (snapshot) => {
+        clearTimeout(timer);
+        this.listeners.splice(this.listeners.indexOf(listener), 1);
+        resolve(snapshot);
+      };
+      this.listeners.push(listener);
+    });
   }
 
-  private publish(providerName: string, config: DynamicConfig): void {
+  async startProvider(provider: Provider): Promise<void> {
+    await provider.start((config) => this.publishFrom(provider.name, config));
+  }
+
+  stop(): void {
+    this.checker.stop();
+    for (const timer of this.ejectionTimers.values()) clearTimeout(timer);
+    this.ejectionTimers.clear();
+  }
+
+  /** Health state of one server, for the admin API and metrics. */
+  healthOf(service: string, backend: Backend): ServerHealth | undefined {
+    return this.health.get(healthKey(service, backend));
+  }
+
+  /** Whether a server passes its checks and is not ejected. */
+  isUsable(service: string, backend: Backend): boolean {
+    const state = this.health.get(healthKey(service, backend));
+    return state !== undefined && state.up && !state.isEjected(this.now());
+  }
+
+  /**
+   * Passive signal from the data plane: `backend` failed `consecutiveFailures` times in a row.
+   * Ejects it, unless that would take out more of the pool than allowed.
+   */
+  reportOutlier(service: string, backend: Backend): void {
+    const pool = this.current.services.get(service);
+    const state = this.health.get(healthKey(service, backend));
+    if (!pool || !state) return;
+    const now = this.now();
+    if (state.isEjected(now)) return;
+    const policy = pool.config.outlierDetection;
+    const ejected = pool.backends.filter((b) => this.health.get(healthKey(service, b))?.isEjected(now)).length;
+    if (ejected + 1 > ejectionAllowance(pool.backends.length, policy.maxEjectionPercent)) {
+      this.logger.warn({ service, backend: backend.id, ejected }, 'outlier not ejected: the pool is at its ejection limit');
+      return;
+    }
+    const until = state.eject(now, policy);
+    this.metrics.backendEjections.labels(service, backend.id).inc();
+    this.logger.warn({ service, backend: backend.id, ejections: state.ejections, seconds: (until - now) / 1000 }, 'ejected after consecutive gateway failures');
+    const key = healthKey(service, backend);
+    clearTimeout(this.ejectionTimers.get(key));
+    this.ejectionTimers.set(
+      key,
+      setTimeout(() => {
+        this.ejectionTimers.delete(key);
+        this.logger.info({ service, backend: backend.id }, 'ejection over: back in the pool');
+        this.republish();
+      }, until - now),
+    );
+    this.republish();
+  }
+
+  private reportCheck(target: CheckTarget, ok: boolean, detail: string): void {
+    const state = this.health.get(healthKey(target.service, target.backend));
+    if (!state) return;
+    const wasEjected = state.isEjected(this.now());
+    this.metrics.healthChecks.labels(target.service, target.backend.id, ok ? 'success' : 'failure').inc();
+    const changed = state.recordCheck(ok, detail, this.now(), target.check);
+    if (changed) {
+      this.logger[state.up ? 'info' : 'warn']({ service: target.service, backend: target.backend.id, detail }, state.up ? 'server is healthy' : 'server is unhealthy');
+    }
+    if (changed || (wasEjected && !state.isEjected(this.now()))) this.republish();
+  }
+
+  private publishFrom(providerName: string, config: DynamicConfig): void {
     this.published.set(providerName, config);
+    this.merged = this.merge();
+    this.republish(providerName);
+  }
+
+  private republish(providerName?: string): void {
     const started = performance.now();
-    const snapshot = buildSnapshot(this.entrypoints, this.merge(), this.current);
+    const now = this.now();
+    const snapshot = buildSnapshot(this.entrypoints, this.merged, this.current, (service, backend) => {
+      const state = this.stateFor(service, backend);
+      return state.up && !state.isEjected(now);
+    });
     this.metrics.snapshotBuildDuration.observe((performance.now() - started) / 1000);
+    this.forgetRemoved(snapshot);
+    this.checker.sync(checkTargets(snapshot));
     const previous = this.current;
     this.current = snapshot;
     for (const service of snapshot.services.values()) {
-      // Said once when a pool becomes empty, not on every snapshot while it stays so.
       const before = previous.services.get(service.name);
-      if (service.backends.length === 0 && (!before || before.backends.length > 0)) {
-        this.logger.warn({ service: service.name }, 'service has no servers: its requests will get 503 until one is added');
+      // Said once when a pool empties or panics, not on every snapshot while it stays so.
+      if (service.members.length === 0 && (!before || before.members.length > 0)) {
+        this.logger.warn({ service: service.name, servers: service.backends.length }, service.backends.length ? 'no usable server: requests get 503' : 'service has no servers: its requests will get 503 until one is added');
       }
+      if (service.panic && !before?.panic) this.logger.warn({ service: service.name, threshold: service.config.panicThresholdPercent }, 'panic: too few healthy servers, sending traffic to all of them');
+      if (!service.panic && before?.panic) this.logger.info({ service: service.name }, 'panic over');
     }
-    this.logger.info({ provider: providerName, version: snapshot.version, routers: countRouters(snapshot), services: snapshot.services.size }, 'routing snapshot published');
-    for (const listener of this.listeners) listener(snapshot);
+    if (providerName) this.logger.info({ provider: providerName, version: snapshot.version, routers: snapshot.routers.size, services: snapshot.services.size }, 'routing snapshot published');
+    for (const listener of [...this.listeners]) listener(snapshot);
+  }
+
+  private stateFor(service: ServiceConfig, backend: Backend): ServerHealth {
+    const key = healthKey(service.name, backend);
+    let state = this.health.get(key);
+    if (!state) {
+      state = new ServerHealth(service.healthCheck !== undefined);
+      this.health.set(key, state);
+    }
+    return state;
+  }
+
+  private forgetRemoved(snapshot: RoutingSnapshot): void {
+    const live = new Set<string>();
+    for (const service of snapshot.services.values()) for (const backend of service.backends) live.add(healthKey(service.name, backend));
+    for (const key of this.health.keys()) {
+      if (live.has(key)) continue;
+      this.health.delete(key);
+      clearTimeout(this.ejectionTimers.get(key));
+      this.ejectionTimers.delete(key);
+    }
   }
 
   /** Names are global: the first provider to define a router or service keeps it. */
@@ -74,8 +196,15 @@ export class ControlLoop {
   }
 }
 
-function countRouters(snapshot: RoutingSnapshot): number {
-  let count = 0;
-  for (const ep of snapshot.entrypoints.values()) count += ep.routes?.size ?? (ep.tcp ? 1 : 0);
-  return count;
+function healthKey(service: string, backend: Backend): string {
+  return `${service}\0${backend.origin}`;
+}
+
+function checkTargets(snapshot: RoutingSnapshot): CheckTarget[] {
+  const targets: CheckTarget[] = [];
+  for (const service of snapshot.services.values()) {
+    const check = service.config.healthCheck;
+    if (check) for (const backend of service.backends) targets.push({ service: service.name, backend, check });
+  }
+  return targets;
 }

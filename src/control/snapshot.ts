@@ -12,9 +12,17 @@ export interface DynamicConfig {
 export interface ServicePool {
   readonly name: string;
   readonly config: ServiceConfig;
+  /** Every configured server. */
   readonly backends: readonly Backend[];
+  /** The servers the balancer picks from: the usable ones, or all of them in panic. */
+  readonly members: readonly Backend[];
+  /** Too few servers are usable, so traffic goes to every server (see panicThreshold). */
+  readonly panic: boolean;
   readonly balancer: Balancer;
 }
+
+/** Which servers may take traffic, as the health state in the control loop sees it. */
+export type UsableCheck = (service: ServiceConfig, backend: Backend) => boolean;
 
 export interface HttpRoute {
   readonly router: string;
@@ -49,6 +57,7 @@ export function buildSnapshot(
   entrypoints: ReadonlyMap<string, EntrypointConfig>,
   dynamic: DynamicConfig,
   previous: RoutingSnapshot | undefined,
+  usable: UsableCheck = () => true,
 ): RoutingSnapshot {
   const services = new Map<string, ServicePool>();
   for (const [name, config] of dynamic.services) {
@@ -57,8 +66,12 @@ export function buildSnapshot(
       const fresh = new Backend(server);
       return old?.backends.find((b) => b.origin === fresh.origin && b.weight === fresh.weight) ?? fresh;
     });
-    const reusable = old && sameBalancing(old.config, config) && old.backends.length === backends.length && old.backends.every((b, i) => b === backends[i]);
-    services.set(name, Object.freeze({ name, config, backends: Object.freeze(backends), balancer: reusable ? old.balancer : createBalancer(config, backends) }));
+    const healthy = backends.filter((b) => usable(config, b));
+    const threshold = config.panicThresholdPercent;
+    const panic = threshold > 0 && backends.length > 0 && healthy.length * 100 < backends.length * threshold;
+    const members = panic ? backends : healthy;
+    const reusable = old && sameBalancing(old.config, config) && sameMembers(old.members, members);
+    services.set(name, Object.freeze({ name, config, backends: Object.freeze(backends), members: Object.freeze(members), panic, balancer: reusable ? old.balancer : createBalancer(config, members) }));
   }
 
   const byEntrypoint = new Map<string, RouterConfig[]>();
@@ -67,7 +80,7 @@ export function buildSnapshot(
     if (!services.has(router.service)) {
       const protocol = entrypoints.get(router.entrypoint)?.protocol ?? 'http';
       const config = defaultServiceConfig(router.service, protocol);
-      services.set(router.service, Object.freeze({ name: router.service, config, backends: [], balancer: createBalancer(config, []) }));
+      services.set(router.service, Object.freeze({ name: router.service, config, backends: [], members: [], panic: false, balancer: createBalancer(config, []) }));
     }
     const list = byEntrypoint.get(router.entrypoint) ?? [];
     list.push(router);
@@ -93,6 +106,10 @@ export function buildSnapshot(
   }
 
   return Object.freeze({ version: (previous?.version ?? 0) + 1, entrypoints: snapshotEntrypoints, routers: dynamic.routers, services });
+}
+
+function sameMembers(a: readonly Backend[], b: readonly Backend[]): boolean {
+  return a.length === b.length && a.every((backend, i) => backend === b[i]);
 }
 
 function sameBalancing(a: ServiceConfig, b: ServiceConfig): boolean {

@@ -8,6 +8,13 @@ export function methodLabel(method: string | undefined): string {
   return method && standardMethods.has(method) ? method : 'OTHER';
 }
 
+/** A service as the metrics see it at scrape time. */
+export interface PoolView {
+  name: string;
+  panic: boolean;
+  backends: ReadonlyArray<{ id: string; inFlight: number; up: boolean }>;
+}
+
 interface RequestSeries {
   requests: Counter.Internal;
   duration: Histogram.Internal<string>;
@@ -57,7 +64,8 @@ export class Metrics {
     registers: [this.registry],
   });
   /** Read at scrape time from the live snapshot, so the hot path only bumps a counter. */
-  private backendsSource: () => Iterable<{ name: string; backends: readonly { id: string; inFlight: number }[] }> = () => [];
+  private backendsSource: () => Iterable<PoolView> = () => [];
+  private drainingSource: () => Iterable<{ service: string; backend: string }> = () => [];
   readonly backendInFlight: Gauge<'service' | 'backend'> = new Gauge({
     name: 'lb_backend_requests_in_flight',
     help: 'Requests or tunnels open to each backend server.',
@@ -69,6 +77,56 @@ export class Metrics {
         for (const backend of service.backends) this.backendInFlight.labels(service.name, backend.id).set(backend.inFlight);
       }
     },
+  });
+  readonly backendUp: Gauge<'service' | 'backend'> = new Gauge({
+    name: 'lb_backend_up',
+    help: '1 when a server passes its health checks and is not ejected, else 0.',
+    labelNames: ['service', 'backend'] as const,
+    registers: [this.registry],
+    collect: () => {
+      this.backendUp.reset();
+      for (const service of this.backendsSource()) {
+        for (const backend of service.backends) this.backendUp.labels(service.name, backend.id).set(backend.up ? 1 : 0);
+      }
+    },
+  });
+  readonly servicePanic: Gauge<'service'> = new Gauge({
+    name: 'lb_service_panic',
+    help: '1 while too few servers of a service are healthy and traffic goes to all of them.',
+    labelNames: ['service'] as const,
+    registers: [this.registry],
+    collect: () => {
+      this.servicePanic.reset();
+      for (const service of this.backendsSource()) this.servicePanic.labels(service.name).set(service.panic ? 1 : 0);
+    },
+  });
+  readonly backendDraining: Gauge<'service' | 'backend'> = new Gauge({
+    name: 'lb_backend_draining',
+    help: '1 while a server removed from its pool still finishes in-flight requests.',
+    labelNames: ['service', 'backend'] as const,
+    registers: [this.registry],
+    collect: () => {
+      this.backendDraining.reset();
+      for (const { service, backend } of this.drainingSource()) this.backendDraining.labels(service, backend).set(1);
+    },
+  });
+  readonly healthChecks = new Counter({
+    name: 'lb_health_checks_total',
+    help: 'Active health checks, by service, backend and result (success or failure).',
+    labelNames: ['service', 'backend', 'result'] as const,
+    registers: [this.registry],
+  });
+  readonly backendEjections = new Counter({
+    name: 'lb_backend_ejections_total',
+    help: 'Times a server was ejected after consecutive gateway failures.',
+    labelNames: ['service', 'backend'] as const,
+    registers: [this.registry],
+  });
+  readonly retries = new Counter({
+    name: 'lb_retries_total',
+    help: 'Requests retried on another server, by service and reason (the error kind).',
+    labelNames: ['service', 'reason'] as const,
+    registers: [this.registry],
   });
   readonly snapshotBuildDuration = new Histogram({
     name: 'lb_snapshot_build_duration_seconds',
@@ -105,8 +163,9 @@ export class Metrics {
     collectDefaultMetrics({ register: this.registry });
   }
 
-  watchBackends(source: () => Iterable<{ name: string; backends: readonly { id: string; inFlight: number }[] }>): void {
+  watchBackends(source: () => Iterable<PoolView>, draining: () => Iterable<{ service: string; backend: string }>): void {
     this.backendsSource = source;
+    this.drainingSource = draining;
   }
 
   observeRequest(entrypoint: string, router: string, service: string, method: string, status: number, seconds: number): void {

@@ -1,7 +1,17 @@
-import type { RoutingSnapshot } from '../control/snapshot.js';
+import type { Backend } from '../balancer/index.js';
+import type { RoutingSnapshot, ServicePool } from '../control/snapshot.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { UpstreamPools } from './http/upstream-pools.js';
+import { RetryBudget } from './http/retry-budget.js';
+
+/** What the data plane may tell the control loop. */
+export interface ControlSignals {
+  /** A server failed `consecutiveFailures` times in a row. */
+  reportOutlier(service: string, backend: Backend): void;
+  /** Resolves with the next snapshot, or undefined after `timeoutMs`. */
+  nextSnapshot(timeoutMs: number): Promise<RoutingSnapshot | undefined>;
+}
 
 /** What every entrypoint shares: the current snapshot, metrics, logs and backend pools. */
 export interface DataPlaneContext {
@@ -9,4 +19,32 @@ export interface DataPlaneContext {
   metrics: Metrics;
   logger: Logger;
   pools: UpstreamPools;
+  signals: ControlSignals;
+  retryBudgets: RetryBudgets;
+}
+
+/** One retry budget per service, kept across snapshots. */
+export class RetryBudgets {
+  private readonly budgets = new Map<string, RetryBudget>();
+
+  for(service: ServicePool): RetryBudget {
+    let budget = this.budgets.get(service.name);
+    if (!budget) this.budgets.set(service.name, (budget = new RetryBudget(service.config.retry.budgetPercent)));
+    return budget;
+  }
+}
+
+/**
+ * Passive outlier detection: counts gateway failures in a row per server, and tells the control
+ * loop when a server reaches its service's threshold. The control loop decides whether to eject.
+ */
+export function recordPassive(signals: ControlSignals, service: ServicePool, backend: Backend, failed: boolean): void {
+  if (!failed) {
+    if (backend.consecutiveFailures !== 0) backend.consecutiveFailures = 0;
+    return;
+  }
+  if (++backend.consecutiveFailures >= service.config.outlierDetection.consecutiveFailures) {
+    backend.consecutiveFailures = 0;
+    signals.reportOutlier(service.name, backend);
+  }
 }

@@ -13,6 +13,16 @@ export interface ExchangeOutcome {
   error: ProxyError | undefined;
 }
 
+export interface ExchangeHooks {
+  /** The request is over (answered, failed or abandoned by the client). */
+  done(outcome: ExchangeOutcome): void;
+  /**
+   * The backend failed before any response byte came back. Returns true when the request was
+   * sent to another server instead; this exchange then ends without answering the client.
+   */
+  retry(error: ProxyError, backend: Backend): boolean;
+}
+
 /**
  * One request relayed to one backend, as an undici dispatch handler (its raw, fastest API):
  * the response head and body are written to the client as they arrive, with backpressure both
@@ -35,7 +45,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     private readonly route: HttpRoute,
     private readonly backend: Backend,
     private readonly setCookie: string | undefined,
-    private readonly onDone: (exchange: ExchangeOutcome) => void,
+    private readonly hooks: ExchangeHooks,
   ) {
     backend.inFlight++;
     res.once('close', this.onClientClose);
@@ -80,16 +90,22 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.res.destroy(error);
       this.finish(this.res.statusCode, error);
     } else {
-      this.finish(error.status, error);
+      this.release();
+      if (this.hooks.retry(error, this.backend)) return;
+      this.hooks.done({ route: this.route, backend: this.backend, status: error.status, error });
       sendProxyError(this.res, error);
     }
   }
 
-  private finish(status: number, error: ProxyError | undefined): void {
+  private release(): void {
     this.done = true;
     this.backend.inFlight--;
     this.res.off('close', this.onClientClose);
-    this.onDone({ route: this.route, backend: this.backend, status, error });
+  }
+
+  private finish(status: number, error: ProxyError | undefined): void {
+    this.release();
+    this.hooks.done({ route: this.route, backend: this.backend, status, error });
   }
 }
 

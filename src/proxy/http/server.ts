@@ -2,9 +2,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { EntrypointConfig } from '../../config/types.js';
+import type { Backend, PickContext } from '../../balancer/index.js';
 import type { HttpRoute } from '../../control/snapshot.js';
 import { ProxyError } from '../../errors.js';
-import type { DataPlaneContext } from '../context.js';
+import { recordPassive, type DataPlaneContext } from '../context.js';
 import { listenOn, stopServer } from '../listen.js';
 import { rawErrorResponse, sendProxyError } from './error-response.js';
 import { Exchange, requestHasBody, type ExchangeOutcome } from './exchange.js';
@@ -22,6 +23,34 @@ function clientErrorResponse(code: string | undefined): string {
     default:
       return rawErrorResponse(400, `malformed or ambiguous request${code ? ` (${code})` : ''}`);
   }
+}
+
+const idempotent = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+
+/** One client request across its attempts. */
+interface Attempt {
+  req: IncomingMessage;
+  res: ServerResponse;
+  started: number;
+  route: HttpRoute;
+  pick: PickContext;
+  retries: number;
+  /** The request itself (streamed), a buffered copy (replayable), or null (no body). */
+  body: IncomingMessage | Buffer | null;
+  headers?: string[];
+}
+
+/**
+ * Whether a failed attempt may go to another server: always when the connection was never
+ * established; for idempotent methods also when it broke before any response byte. Never when
+ * a streamed body has already been read.
+ */
+function isRetryable(error: ProxyError, attempt: Attempt): boolean {
+  const body = attempt.body;
+  if (body !== null && !Buffer.isBuffer(body) && body.readableDidRead) return false;
+  const cause = (error.cause as { code?: string } | undefined)?.code;
+  if (error.kind === 'connect_refused' || cause === 'UND_ERR_CONNECT_TIMEOUT') return true;
+  return (error.kind === 'reset' || error.kind === 'timeout') && idempotent.has(attempt.req.method ?? '');
 }
 
 /** An HTTP/1.1 entrypoint: parses with Node's strict llhttp, routes, relays through undici. */
@@ -91,32 +120,83 @@ export class HttpEntrypoint {
     const started = performance.now();
     const route = this.routeFor(req);
     if (!route) return this.reject(req, res, started, undefined, new ProxyError('no_route'));
-    const pickContext = { clientIp: clientAddress(req), headers: req.headers };
-    const service = route.service;
-    const backend = service.balancer.pick(pickContext);
-    if (!backend) return this.reject(req, res, started, route, new ProxyError('no_backend', `service ${service.name}`));
+    const clientIp = clientAddress(req);
+    const attempt: Attempt = { req, res, started, route, pick: { clientIp, headers: req.headers }, retries: 0, body: requestHasBody(req) ? req : null };
+    this.context.retryBudgets.for(route.service).onRequest();
+    const retry = route.service.config.retry;
+    const length = Number(req.headers['content-length']);
+    if (attempt.body && retry.attempts > 0 && length > 0 && length <= retry.bufferBodyBytes) {
+      // Small bodies are read first, so that a retry can send them again.
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.once('end', () => {
+        attempt.body = Buffer.concat(chunks);
+        this.dispatch(attempt);
+      });
+      return;
+    }
+    this.dispatch(attempt);
+  }
 
-    const exchange = new Exchange(res, route, backend, service.balancer.affinityCookie?.(pickContext, backend), (outcome) =>
-      this.record(req, started, outcome),
-    );
-    const headers = upstreamRequestHeaders(req, {
-      clientIp: pickContext.clientIp,
-      trusted: this.trusted.trusts(pickContext.clientIp),
-      proto: 'http',
-      port: req.socket.localPort ?? this.config.address.port,
-      upgrade: false,
+  private dispatch(attempt: Attempt, exclude?: Backend): void {
+    const { req, res, route } = attempt;
+    const service = route.service;
+    const backend = service.balancer.pick(attempt.pick, exclude);
+    if (!backend) {
+      if (attempt.retries === 0 && service.config.emptyPoolWaitMs > 0) return void this.awaitServer(attempt);
+      return this.reject(req, res, attempt.started, route, new ProxyError('no_backend', `service ${service.name}`));
+    }
+    const exchange = new Exchange(res, route, backend, service.balancer.affinityCookie?.(attempt.pick, backend), {
+      done: (outcome) => this.record(attempt, outcome),
+      retry: (error, failed) => this.retry(attempt, error, failed),
     });
     this.context.pools.get(backend, service).dispatch(
       {
         path: req.url ?? '/',
         method: req.method ?? 'GET',
-        headers,
-        body: requestHasBody(req) ? req : null,
+        headers: (attempt.headers ??= upstreamRequestHeaders(req, {
+          clientIp: attempt.pick.clientIp,
+          trusted: this.trusted.trusts(attempt.pick.clientIp),
+          proto: 'http',
+          port: req.socket.localPort ?? this.config.address.port,
+          upgrade: false,
+        })),
+        body: attempt.body,
         headersTimeout: service.config.timeouts.responseHeadersMs,
         bodyTimeout: service.config.timeouts.idleMs,
       },
       exchange,
     );
+  }
+
+  /** Deploy grace: hold a request for an empty pool until a server appears or emptyPoolWait ends. */
+  private async awaitServer(attempt: Attempt): Promise<void> {
+    const deadline = attempt.started + attempt.route.service.config.emptyPoolWaitMs;
+    while (performance.now() < deadline && !attempt.res.destroyed) {
+      await this.context.signals.nextSnapshot(deadline - performance.now());
+      const route = this.routeFor(attempt.req);
+      if (route && route.service.members.length > 0) {
+        attempt.route = route;
+        attempt.retries = 1; // waited once: the next empty pick answers 503
+        return this.dispatch(attempt);
+      }
+    }
+    if (!attempt.res.destroyed) this.reject(attempt.req, attempt.res, attempt.started, attempt.route, new ProxyError('no_backend', `service ${attempt.route.service.name}, after waiting ${attempt.route.service.config.emptyPoolWaitMs}ms`));
+  }
+
+  /** Called when a backend failed before any response byte; true when another server got the request. */
+  private retry(attempt: Attempt, error: ProxyError, failed: Backend): boolean {
+    const service = attempt.route.service;
+    if (error.kind !== 'bad_response') recordPassive(this.context.signals, service, failed, true);
+    if (attempt.retries >= service.config.retry.attempts || attempt.res.destroyed) return false;
+    if (!isRetryable(error, attempt)) return false;
+    if (!service.balancer.pick(attempt.pick, failed)) return false;
+    if (!this.context.retryBudgets.for(service).tryRetry()) return false;
+    attempt.retries++;
+    this.context.metrics.retries.labels(service.name, error.kind).inc();
+    this.context.logger.debug({ service: service.name, backend: failed.id, code: error.code }, 'retrying on another server');
+    this.dispatch(attempt, failed);
+    return true;
   }
 
   private reject(req: IncomingMessage, res: ServerResponse, started: number, route: HttpRoute | undefined, error: ProxyError): void {
@@ -129,10 +209,13 @@ export class HttpEntrypoint {
     }
   }
 
-  private record(req: IncomingMessage, started: number, outcome: ExchangeOutcome): void {
+  private record(attempt: Attempt, outcome: ExchangeOutcome): void {
+    const { req, started } = attempt;
     const { route, backend, status, error } = outcome;
     const service = route.service.name;
     this.context.metrics.observeRequest(this.name, route.router, service, req.method ?? '', status, (performance.now() - started) / 1000);
+    // Failures before the response head were counted when they happened (see retry()).
+    if (!error) recordPassive(this.context.signals, route.service, backend, status >= 502 && status <= 504);
     if (!error) return;
     this.context.metrics.observeError(service, error.kind);
     const fields = { entrypoint: this.name, router: route.router, service, backend: backend.id, code: error.code, method: req.method };

@@ -9,6 +9,9 @@ import type { RoutingSnapshot, ServicePool } from '../../control/snapshot.js';
  */
 export class UpstreamPools {
   private readonly pools = new Map<string, Pool>();
+  /** Who uses each pool, as of the last snapshot: services, their drain timeout, and the backend. */
+  private owners = new Map<string, { services: string[]; backend: string; drainMs: number }>();
+  private readonly drainingNow = new Map<Pool, { services: string[]; backend: string }>();
 
   get(backend: Backend, service: ServicePool): Pool {
     const connectMs = service.config.timeouts.connectMs;
@@ -28,17 +31,41 @@ export class UpstreamPools {
     return pool;
   }
 
-  /** Closes the pools to servers that `snapshot` no longer routes to. */
+  /**
+   * Drains the pools to servers that `snapshot` no longer routes to: idle sockets close at once,
+   * in-flight requests may finish for up to the service's drainTimeout, then the pool is destroyed.
+   */
   retain(snapshot: RoutingSnapshot): void {
-    const wanted = new Set<string>();
+    const owners = new Map<string, { services: string[]; backend: string; drainMs: number }>();
     for (const service of snapshot.services.values()) {
-      for (const backend of service.backends) wanted.add(`${backend.origin}|${service.config.timeouts.connectMs}`);
+      for (const backend of service.backends) {
+        const key = `${backend.origin}|${service.config.timeouts.connectMs}`;
+        const entry = owners.get(key) ?? { services: [], backend: backend.id, drainMs: 0 };
+        entry.services.push(service.name);
+        entry.drainMs = Math.max(entry.drainMs, service.config.drainTimeoutMs);
+        owners.set(key, entry);
+      }
     }
     for (const [key, pool] of this.pools) {
-      if (wanted.has(key)) continue;
+      if (owners.has(key)) continue;
       this.pools.delete(key);
-      void pool.close().catch(() => undefined);
+      const owner = this.owners.get(key) ?? { services: [], backend: key.split('|')[0]!, drainMs: 30_000 };
+      this.drainingNow.set(pool, owner);
+      const deadline = setTimeout(() => void pool.destroy().catch(() => undefined), owner.drainMs);
+      void pool
+        .close()
+        .catch(() => undefined)
+        .finally(() => {
+          clearTimeout(deadline);
+          this.drainingNow.delete(pool);
+        });
     }
+    this.owners = owners;
+  }
+
+  /** Servers removed from their pools that still finish in-flight requests. */
+  draining(): Array<{ service: string; backend: string }> {
+    return [...this.drainingNow.values()].flatMap(({ services, backend }) => services.map((service) => ({ service, backend })));
   }
 
   async close(): Promise<void> {

@@ -3,7 +3,7 @@ import type { Backend } from '../../balancer/index.js';
 import type { EntrypointConfig } from '../../config/types.js';
 import type { ServicePool } from '../../control/snapshot.js';
 import { classifyUpstreamError } from '../../errors.js';
-import type { DataPlaneContext } from '../context.js';
+import { recordPassive, type DataPlaneContext } from '../context.js';
 import { listenOn, stopServer } from '../listen.js';
 
 /**
@@ -70,6 +70,7 @@ export class TcpEntrypoint {
     const onEarlyError = (err: Error) => {
       const error = classifyUpstreamError(err);
       this.context.metrics.observeError(service.name, error.kind);
+      recordPassive(this.context.signals, service, backend, true);
       const next = mayRetry && error.kind === 'connect_refused' ? service.balancer.pick({ clientIp }, backend) : undefined;
       this.context.logger.warn(
         { entrypoint: this.name, service: service.name, backend: backend.id, code: error.code, retry: next?.id },
@@ -86,6 +87,7 @@ export class TcpEntrypoint {
     });
 
     upstream.once('connect', () => {
+      recordPassive(this.context.signals, service, backend, false);
       upstream.off('error', onEarlyError);
       upstream.off('timeout', onConnectTimeout);
       upstream.on('error', () => client.destroy());

@@ -1,0 +1,138 @@
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { connect } from 'node:net';
+import type { Backend } from '../balancer/index.js';
+import type { HealthCheckConfig } from '../config/types.js';
+
+export interface CheckTarget {
+  service: string;
+  backend: Backend;
+  check: HealthCheckConfig;
+}
+
+export type CheckReport = (target: CheckTarget, ok: boolean, detail: string) => void;
+
+interface Running {
+  target: CheckTarget;
+  signature: string;
+  timer: NodeJS.Timeout | undefined;
+  stopped: boolean;
+}
+
+/**
+ * Runs active health checks, one loop per server of every service that has checks. A check never
+ * overlaps the previous one for the same server: the next is scheduled when one finishes, at the
+ * interval ±10%. Results go to `report`, that is, to the control loop.
+ */
+export class HealthChecker {
+  private readonly running = new Map<string, Running>();
+  private firstSync = true;
+
+  constructor(private readonly report: CheckReport) {}
+
+  /** Starts loops for new targets, stops those no longer wanted, restarts changed ones. */
+  sync(targets: readonly CheckTarget[]): void {
+    const wanted = new Map(targets.map((t) => [key(t), t]));
+    for (const [k, run] of this.running) {
+      const target = wanted.get(k);
+      if (!target || JSON.stringify(target.check) !== run.signature) this.stopOne(k);
+    }
+    for (const [k, target] of wanted) {
+      if (this.running.has(k)) continue;
+      const run: Running = { target, signature: JSON.stringify(target.check), timer: undefined, stopped: false };
+      this.running.set(k, run);
+      // At start-up many servers appear at once: spread their first checks over one interval.
+      // A server that appears later is checked at once, so that it can join quickly.
+      const first = this.firstSync ? Math.random() * target.check.intervalMs : 0;
+      run.timer = setTimeout(() => this.tick(run), first);
+    }
+    this.firstSync = false;
+  }
+
+  stop(): void {
+    for (const k of [...this.running.keys()]) this.stopOne(k);
+  }
+
+  private stopOne(k: string): void {
+    const run = this.running.get(k);
+    if (!run) return;
+    run.stopped = true;
+    clearTimeout(run.timer);
+    this.running.delete(k);
+  }
+
+  private tick(run: Running): void {
+    const { target } = run;
+    probe(target).then(
+      (detail) => this.finish(run, true, detail),
+      (err: Error) => this.finish(run, false, err.message),
+    );
+  }
+
+  private finish(run: Running, ok: boolean, detail: string): void {
+    if (run.stopped) return;
+    this.report(run.target, ok, detail);
+    const base = ok ? run.target.check.intervalMs : run.target.check.unhealthyIntervalMs;
+    const jittered = base * (0.9 + Math.random() * 0.2);
+    run.timer = setTimeout(() => this.tick(run), jittered);
+  }
+}
+
+function key(target: CheckTarget): string {
+  return `${target.service}\0${target.backend.origin}`;
+}
+
+/** One check; resolves with a short description on success, rejects with the reason otherwise. */
+export function probe(target: CheckTarget): Promise<string> {
+  const { check, backend } = target;
+  const port = check.port ?? backend.port;
+  return check.type === 'tcp' ? probeTcp(backend.host, port, check) : probeHttp(backend, port, check);
+}
+
+function probeHttp(backend: Backend, port: number, check: HealthCheckConfig): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const request = backend.scheme === 'https' ? httpsRequest : httpRequest;
+    const headers: Record<string, string> = { 'user-agent': 'lb-health-check', host: check.host ?? `${backend.host}:${port}` };
+    for (const [name, value] of check.headers) headers[name] = value;
+    const req = request(
+      { host: backend.host, port, path: check.path, method: 'GET', headers, agent: false, timeout: check.timeoutMs, rejectUnauthorized: false },
+      (res) => {
+        res.resume();
+        const status = res.statusCode ?? 0;
+        const accepted = check.expectStatus.some(([low, high]) => status >= low && status <= high);
+        if (accepted) resolve(`HTTP ${status}`);
+        else reject(new Error(`HTTP ${status}, expected ${check.expectStatus.map(([l, h]) => (l === h ? l : `${l}-${h}`)).join(',')}`));
+      },
+    );
+    const timer = setTimeout(() => req.destroy(new Error(`no answer within ${check.timeoutMs}ms`)), check.timeoutMs);
+    req.on('close', () => clearTimeout(timer));
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${check.timeoutMs}ms`)));
+    req.on('error', (err: NodeJS.ErrnoException) => reject(new Error(err.code ?? err.message)));
+    req.end();
+  });
+}
+
+function probeTcp(host: string, port: number, check: HealthCheckConfig): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host, port });
+    let reply = '';
+    const timer = setTimeout(() => socket.destroy(new Error(`no ${check.expect ? 'expected reply' : 'connection'} within ${check.timeoutMs}ms`)), check.timeoutMs);
+    const done = (err?: Error) => {
+      clearTimeout(timer);
+      socket.destroy();
+      if (err) reject(err);
+      else resolve(check.expect ? `TCP reply contains "${check.expect}"` : 'TCP connect');
+    };
+    socket.once('connect', () => {
+      if (check.send !== undefined) socket.write(check.send);
+      if (check.expect === undefined) done();
+    });
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => {
+      reply += chunk;
+      if (check.expect !== undefined && reply.includes(check.expect)) done();
+    });
+    socket.once('end', () => done(new Error(`connection closed without "${check.expect}"`)));
+    socket.once('error', (err: NodeJS.ErrnoException) => done(new Error(err.code ?? err.message)));
+  });
+}
