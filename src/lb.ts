@@ -58,6 +58,16 @@ export async function startBalancer(config: LbConfig, logger: Logger): Promise<R
   const admin = new AdminServer(config.admin.address, {
     snapshot: () => control.snapshot,
     providers: () => (docker ? { docker: docker.describe() } : {}),
+    serverHealth: (service, backend) => {
+      const health = control.healthOf(service, backend);
+      const now = Date.now();
+      return {
+        healthy: health?.up ?? true,
+        ejectedUntil: health?.isEjected(now) ? new Date(health.ejectedUntil).toISOString() : null,
+        lastCheck: health?.lastCheck ? { ...health.lastCheck, at: new Date(health.lastCheck.at).toISOString() } : null,
+      };
+    },
+    draining: () => pools.draining(),
     listening: () => Object.fromEntries(Object.entries(addresses).map(([name, a]) => [name, formatAddress(a)])),
     metrics,
     logger,

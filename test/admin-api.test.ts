@@ -40,7 +40,7 @@ services:
   assert.equal(state.entrypoints[0]!.listening, `127.0.0.1:${lb.port('web')}`);
   assert.deepEqual(state.routers[0]!.match.host, ['a.example.com']);
   assert.equal(state.services[0]!.balancer, 'least_request');
-  assert.deepEqual(state.services[0]!.servers[0], { backend: `127.0.0.1:${backend.port}`, url: backend.url, weight: 3, inFlight: 0, state: 'up' });
+  assert.deepEqual(state.services[0]!.servers[0], { backend: `127.0.0.1:${backend.port}`, url: backend.url, weight: 3, inFlight: 0, state: 'up', inRotation: true, healthy: true, ejectedUntil: null, lastCheck: null });
 
   const missing = await request(`${lb.url('admin')}/nope`);
   assert.equal(missing.statusCode, 404);

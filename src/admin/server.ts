@@ -1,15 +1,26 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { HostPort } from '../config/types.js';
+import type { Backend } from '../balancer/index.js';
 import type { RoutingSnapshot } from '../control/snapshot.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { listenOn, stopServer } from '../proxy/listen.js';
 
+export interface ServerHealthView {
+  healthy: boolean;
+  ejectedUntil: string | null;
+  lastCheck: { ok: boolean; detail: string; at: string } | null;
+}
+
 export interface AdminSources {
   snapshot(): RoutingSnapshot;
   /** What each dynamic provider knows (Docker: containers seen, and why each is or is not in a pool). */
   providers(): Record<string, unknown>;
+  /** Health of one server: active state, ejection, last check. */
+  serverHealth(service: string, backend: Backend): ServerHealthView;
+  /** Servers removed from pools that still finish in-flight requests. */
+  draining(): Array<{ service: string; backend: string }>;
   /** Where each entrypoint actually listens (it may differ from the config with port 0). */
   listening(): Record<string, string>;
   metrics: Metrics;
@@ -62,7 +73,7 @@ export class AdminServer {
         return send(res, 200, registry.contentType, await registry.metrics());
       }
       case '/api/state':
-        return send(res, 200, 'application/json', JSON.stringify({ ...describeState(this.sources.snapshot(), this.sources.listening()), providers: this.sources.providers() }, null, 2));
+        return send(res, 200, 'application/json', JSON.stringify({ ...describeState(this.sources), providers: this.sources.providers() }, null, 2));
       default:
         return send(res, 404, 'text/plain; charset=utf-8', 'not found: try /healthz, /metrics or /api/state\n');
     }
@@ -74,7 +85,10 @@ function send(res: ServerResponse, status: number, type: string, body: string): 
   res.end(body);
 }
 
-export function describeState(snapshot: RoutingSnapshot, listening: Record<string, string>) {
+export function describeState(sources: Pick<AdminSources, 'snapshot' | 'listening' | 'serverHealth' | 'draining'>) {
+  const snapshot = sources.snapshot();
+  const listening = sources.listening();
+  const draining = sources.draining();
   return {
     version: snapshot.version,
     entrypoints: [...snapshot.entrypoints.values()].map(({ config }) => ({
@@ -94,13 +108,21 @@ export function describeState(snapshot: RoutingSnapshot, listening: Record<strin
       name: service.name,
       protocol: service.config.protocol,
       balancer: service.config.balancer,
-      servers: service.backends.map((backend) => ({
-        backend: backend.id,
-        url: backend.origin,
-        weight: backend.weight,
-        inFlight: backend.inFlight,
-        state: backend.weight > 0 ? 'up' : 'disabled',
-      })),
+      panic: service.panic,
+      servers: service.backends.map((backend) => {
+        const health = sources.serverHealth(service.name, backend);
+        const state = backend.weight === 0 ? 'disabled' : health.ejectedUntil ? 'ejected' : health.healthy ? 'up' : 'down';
+        return {
+          backend: backend.id,
+          url: backend.origin,
+          weight: backend.weight,
+          inFlight: backend.inFlight,
+          state,
+          inRotation: service.members.includes(backend),
+          ...health,
+        };
+      }),
+      draining: draining.filter((d) => d.service === service.name).map((d) => d.backend),
     })),
   };
 }

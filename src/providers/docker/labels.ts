@@ -42,7 +42,7 @@ export interface ContainerLabels {
   services: Map<string, LabelService>;
 }
 
-const shortKeys = ['enable', 'host', 'path', 'port', 'scheme', 'weight', 'network', 'http', 'tcp', 'services'] as const;
+const shortKeys = ['enable', 'host', 'path', 'port', 'scheme', 'weight', 'network', 'healthcheck', 'http', 'tcp', 'services'] as const;
 const httpRouterKeys = ['host', 'path', 'headers', 'entrypoint', 'service', 'priority'] as const;
 const tcpRouterKeys = ['entrypoint', 'service'] as const;
 const serviceKeys = ['port', 'scheme', 'weight', 'balancer', 'network', 'healthcheck'] as const;
@@ -111,12 +111,19 @@ export function parseLabels(
     }
     if (head === 'enable') continue;
     if (parts.length === 1) {
-      if (head === 'http' || head === 'tcp' || head === 'services') {
-        fail(label, `"${label}" needs a name and a key, for example ${prefix}${head === 'services' ? 'services.NAME.port' : `${head}.routers.NAME.entrypoint`}`);
+      if (head === 'http' || head === 'tcp' || head === 'services' || head === 'healthcheck') {
+        const example = head === 'services' ? 'services.NAME.port' : head === 'healthcheck' ? 'healthcheck.path' : `${head}.routers.NAME.entrypoint`;
+        fail(label, `"${label}" needs ${head === 'healthcheck' ? 'a key' : 'a name and a key'}, for example ${prefix}${example}`);
         continue;
       }
       const applied = applyServiceKey(short, head!, value, label, fail) || applyShortRouterKey(head!, value, label, fail, (hosts) => (shortHosts = hosts), (path) => (shortPath = path));
       if (!applied) unknown(head!, shortKeys);
+      continue;
+    }
+    if (head === 'healthcheck') {
+      const [, key, ...rest] = parts;
+      if (rest.length || !(healthcheckKeys as readonly string[]).includes(key!)) unknown(key!, healthcheckKeys);
+      else applyHealthcheckKey((short.healthcheck ??= {}), key!, value, label, fail);
       continue;
     }
     if (head === 'http' || head === 'tcp') {
@@ -164,7 +171,7 @@ export function parseLabels(
   }
 
   // The short form: one service named after the container, and a router when a host or path is given.
-  const hasShortService = short.port !== undefined || short.scheme !== undefined || short.weight !== undefined || short.network !== undefined;
+  const hasShortService = short.port !== undefined || short.scheme !== undefined || short.weight !== undefined || short.network !== undefined || short.healthcheck !== undefined;
   if (hasShortService || shortHosts || shortPath !== undefined || (services.size === 0 && routers.size === 0)) {
     services.set(options.name, { ...short, ...services.get(options.name), name: options.name });
   }
@@ -186,6 +193,12 @@ export function parseLabels(
   }
   for (const r of routers.values()) if (!services.has(r.service)) services.set(r.service, { ...short, name: r.service });
 
+  for (const svc of services.values()) {
+    const check = svc.healthcheck;
+    if (check?.intervalMs !== undefined && check.timeoutMs !== undefined && check.timeoutMs >= check.intervalMs) {
+      fail(`${prefix}${svc.name === options.name && short.healthcheck ? '' : `services.${svc.name}.`}healthcheck.timeout`, `the timeout (${check.timeoutMs}ms) must be shorter than the interval (${check.intervalMs}ms)`);
+    }
+  }
   if (errors.length) return { enabled: true, errors };
   return { enabled: true, config: { routers: [...routers.values()], services }, errors };
 }

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
-import { defaultServiceConfig } from '../../config/load.js';
+import { defaultServiceConfig, resilience } from '../../config/load.js';
 import type { DockerProviderConfig, EntrypointConfig, RouterConfig, ServerConfig, ServiceConfig } from '../../config/types.js';
 import type { DynamicConfig } from '../../control/snapshot.js';
 import { LbError } from '../../errors.js';
@@ -273,6 +273,12 @@ export class DockerProvider implements Provider {
       for (const service of parsed.config.services.values()) {
         const protocol = tcpServices.has(service.name) ? 'tcp' : 'http';
         const pool = services.get(service.name) ?? { config: defaultServiceConfig(service.name, protocol), from: container };
+        if (service.healthcheck) {
+          // Service-level, like the balancer: the newest replica's check applies to the pool.
+          const { path, port, intervalMs, timeoutMs, rise, fall } = service.healthcheck;
+          const raw = { ...(path !== undefined ? { path } : {}), ...(port !== undefined ? { port } : {}), ...(intervalMs !== undefined ? { interval: intervalMs } : {}), ...(timeoutMs !== undefined ? { timeout: timeoutMs } : {}), ...(rise !== undefined ? { rise } : {}), ...(fall !== undefined ? { fall } : {}) };
+          pool.config = { ...pool.config, ...resilience({ healthCheck: raw }, protocol) };
+        }
         if (service.balancer !== undefined) {
           if (pool.balancer !== undefined && pool.balancer !== service.balancer) {
             conflicts.push(`service ${service.name}: balancer ${pool.balancer} (${pool.from.name}) and ${service.balancer} (${container.name}) disagree; using ${service.balancer} (newest)`);
@@ -283,11 +289,6 @@ export class DockerProvider implements Provider {
         if (protocol === 'tcp') pool.config = { ...pool.config, protocol: 'tcp' };
         pool.from = container;
         services.set(service.name, pool);
-        if (service.healthcheck) {
-          this.reportOnce(`healthcheck|${service.name}`, () =>
-            this.logger.warn({ container: container.name, service: service.name }, 'healthcheck labels are validated but active health checks are not part of this build yet'),
-          );
-        }
         const placed = this.place(container, service, protocol, byId);
         if ('reason' in placed) {
           report.services.push({ service: service.name, why: placed.reason });
