@@ -178,7 +178,11 @@ export class ControlLoop {
     }
   }
 
-  /** Names are global: the first provider to define a router or service keeps it. */
+  /**
+   * Names are global. A router belongs to the first provider that defines it. A service defined
+   * by several providers keeps the first one's settings and pools every provider's servers, so
+   * that lb.yaml can tune a service whose servers are containers.
+   */
   private merge(): DynamicConfig {
     const routers = new Map<string, RouterConfig>();
     const services = new Map<string, ServiceConfig>();
@@ -188,8 +192,8 @@ export class ControlLoop {
         else routers.set(name, router);
       }
       for (const [name, service] of config.services) {
-        if (services.has(name)) this.logger.warn({ provider, service: name }, 'service defined by two providers; keeping the first');
-        else services.set(name, service);
+        const first = services.get(name);
+        services.set(name, first ? { ...first, servers: [...first.servers, ...service.servers] } : service);
       }
     }
     return { routers, services };

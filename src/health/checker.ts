@@ -26,7 +26,6 @@ interface Running {
  */
 export class HealthChecker {
   private readonly running = new Map<string, Running>();
-  private firstSync = true;
 
   constructor(private readonly report: CheckReport) {}
 
@@ -41,12 +40,10 @@ export class HealthChecker {
       if (this.running.has(k)) continue;
       const run: Running = { target, signature: JSON.stringify(target.check), timer: undefined, stopped: false };
       this.running.set(k, run);
-      // At start-up many servers appear at once: spread their first checks over one interval.
-      // A server that appears later is checked at once, so that it can join quickly.
-      const first = this.firstSync ? Math.random() * target.check.intervalMs : 0;
-      run.timer = setTimeout(() => this.tick(run), first);
+      // A new server is out until its first check passes, so check it at once; the ±10% jitter
+      // of the following checks spreads servers that appeared together.
+      run.timer = setTimeout(() => this.tick(run), 0);
     }
-    this.firstSync = false;
   }
 
   stop(): void {

@@ -1,16 +1,20 @@
 /**
  * Keeps retries under a share of a service's requests: each request earns `percent`/100 of a
- * token, a retry spends one. One token is there from the start so that a quiet service can still
- * retry once; the bucket is capped so that a long calm spell cannot fund a retry storm.
+ * token, a retry spends one. So that a quiet service can still retry, the bucket also refills by
+ * one token per second; it is capped so that a long calm spell cannot fund a retry storm.
  */
 export class RetryBudget {
   private tokens = 1;
+  private refilledAt: number;
   private readonly earn: number;
   private readonly cap: number;
+  private readonly now: () => number;
 
-  constructor(percent: number, cap = 10) {
+  constructor(percent: number, cap = 10, now: () => number = Date.now) {
     this.earn = percent / 100;
     this.cap = Math.max(1, cap);
+    this.now = now;
+    this.refilledAt = now();
   }
 
   onRequest(): void {
@@ -18,6 +22,12 @@ export class RetryBudget {
   }
 
   tryRetry(): boolean {
+    const now = this.now();
+    const seconds = Math.floor((now - this.refilledAt) / 1000);
+    if (seconds > 0) {
+      this.tokens = Math.min(this.cap, this.tokens + seconds);
+      this.refilledAt += seconds * 1000;
+    }
     if (this.tokens < 1) return false;
     this.tokens -= 1;
     return true;
