@@ -14,18 +14,27 @@ function config(settings = '', servers = 4) {
 
 test('below the panic threshold the balancer uses every server', () => {
   const c = config();
-  const onlyFirst = (_s: unknown, b: { host: string }) => b.host === '127.0.0.1';
+  const onlyFirst = (_s: unknown, b: { host: string }) => ({ usable: b.host === '127.0.0.1', known: true });
   const panicked = buildSnapshot(c.entrypoints, c, undefined, onlyFirst).services.get('s')!;
   assert.equal(panicked.panic, true);
   assert.equal(panicked.members.length, 4);
-  const halfUp = buildSnapshot(c.entrypoints, c, undefined, (_s, b) => b.host <= '127.0.0.2').services.get('s')!;
+  const halfUp = buildSnapshot(c.entrypoints, c, undefined, (_s, b) => ({ usable: b.host <= '127.0.0.2', known: true })).services.get('s')!;
   assert.equal(halfUp.panic, false, 'exactly at 50% is not panic');
   assert.equal(halfUp.members.length, 2);
 });
 
+test('in panic, servers still starting (never healthy) stay out unless none was ever healthy', () => {
+  const c = config();
+  const pool = buildSnapshot(c.entrypoints, c, undefined, (_s, b) => ({ usable: b.host === '127.0.0.1', known: b.host <= '127.0.0.2' })).services.get('s')!;
+  assert.equal(pool.panic, true);
+  assert.deepEqual(pool.members.map((b) => b.host), ['127.0.0.1', '127.0.0.2']);
+  const fresh = buildSnapshot(c.entrypoints, c, undefined, () => ({ usable: false, known: false })).services.get('s')!;
+  assert.equal(fresh.members.length, 4, 'nothing is known yet: every server');
+});
+
 test('with the threshold at 0 an all-unhealthy pool has no member (503)', () => {
   const c = config('panicThreshold: 0,');
-  const pool = buildSnapshot(c.entrypoints, c, undefined, () => false).services.get('s')!;
+  const pool = buildSnapshot(c.entrypoints, c, undefined, () => ({ usable: false, known: true })).services.get('s')!;
   assert.equal(pool.panic, false);
   assert.equal(pool.members.length, 0);
   assert.equal(pool.balancer.pick({ clientIp: '1.1.1.1' }), undefined);

@@ -125,6 +125,12 @@ export interface RetryConfig {
   budgetPercent: number;
   /** Request bodies up to this many bytes are buffered so that they can be replayed. */
   bufferBodyBytes: number;
+  /**
+   * Send non-idempotent requests (POST, PATCH, ...) on a new connection, never on an idle
+   * keep-alive one that the server may be closing: such a request may not be retried (RFC 9110
+   * §9.2.2), but a refused new connection may.
+   */
+  unsafeOnNewConnection: boolean;
 }
 
 export interface DockerProviderConfig {

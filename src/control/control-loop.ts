@@ -137,7 +137,7 @@ export class ControlLoop {
     const now = this.now();
     const snapshot = buildSnapshot(this.entrypoints, this.merged, this.current, (service, backend) => {
       const state = this.stateFor(service, backend);
-      return state.up && !state.isEjected(now);
+      return { usable: state.up && !state.isEjected(now), known: state.known };
     });
     this.metrics.snapshotBuildDuration.observe((performance.now() - started) / 1000);
     this.forgetRemoved(snapshot);

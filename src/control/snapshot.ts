@@ -21,8 +21,11 @@ export interface ServicePool {
   readonly balancer: Balancer;
 }
 
-/** Which servers may take traffic, as the health state in the control loop sees it. */
-export type UsableCheck = (service: ServiceConfig, backend: Backend) => boolean;
+/**
+ * Which servers may take traffic, as the health state in the control loop sees it: `usable` now,
+ * or at least `known` (healthy at some point), which panic falls back to.
+ */
+export type UsableCheck = (service: ServiceConfig, backend: Backend) => { usable: boolean; known: boolean };
 
 export interface HttpRoute {
   readonly router: string;
@@ -57,7 +60,7 @@ export function buildSnapshot(
   entrypoints: ReadonlyMap<string, EntrypointConfig>,
   dynamic: DynamicConfig,
   previous: RoutingSnapshot | undefined,
-  usable: UsableCheck = () => true,
+  usable: UsableCheck = () => ({ usable: true, known: true }),
 ): RoutingSnapshot {
   const services = new Map<string, ServicePool>();
   for (const [name, config] of dynamic.services) {
@@ -66,10 +69,13 @@ export function buildSnapshot(
       const fresh = new Backend(server);
       return old?.backends.find((b) => b.origin === fresh.origin && b.weight === fresh.weight) ?? fresh;
     });
-    const healthy = backends.filter((b) => usable(config, b));
+    const states = backends.map((b) => usable(config, b));
+    const healthy = backends.filter((_, i) => states[i]!.usable);
     const threshold = config.panicThresholdPercent;
     const panic = threshold > 0 && backends.length > 0 && healthy.length * 100 < backends.length * threshold;
-    const members = panic ? backends : healthy;
+    // In panic, servers that never passed a check (still starting) stay out, unless none ever did.
+    const known = backends.filter((_, i) => states[i]!.known);
+    const members = panic ? (known.length ? known : backends) : healthy;
     const reusable = old && sameBalancing(old.config, config) && sameMembers(old.members, members);
     services.set(name, Object.freeze({ name, config, backends: Object.freeze(backends), members: Object.freeze(members), panic, balancer: reusable ? old.balancer : createBalancer(config, members) }));
   }

@@ -41,6 +41,11 @@ export class ServerHealth {
     return was !== this.up;
   }
 
+  /** Has passed a check at least once (or is not checked at all). */
+  get known(): boolean {
+    return this.everUp;
+  }
+
   isEjected(now: number): boolean {
     return this.ejectedUntil > now;
   }

@@ -38,6 +38,8 @@ interface Attempt {
   /** The request itself (streamed), a buffered copy (replayable), or null (no body). */
   body: IncomingMessage | Buffer | null;
   headers?: string[];
+  /** The last attempt went out on a connection of its own (see unsafeOnNewConnection). */
+  fresh?: boolean;
 }
 
 /**
@@ -50,6 +52,9 @@ function isRetryable(error: ProxyError, attempt: Attempt): boolean {
   if (body !== null && !Buffer.isBuffer(body) && body.readableDidRead) return false;
   const cause = (error.cause as { code?: string } | undefined)?.code;
   if (error.kind === 'connect_refused' || cause === 'UND_ERR_CONNECT_TIMEOUT') return true;
+  // A reset (RST) on a connection opened for this request alone means the server never consumed
+  // the request: typically it was still in the accept queue when the server closed its listener.
+  if (attempt.fresh && cause === 'ECONNRESET') return true;
   return (error.kind === 'reset' || error.kind === 'timeout') && idempotent.has(attempt.req.method ?? '');
 }
 
@@ -150,10 +155,13 @@ export class HttpEntrypoint {
       done: (outcome) => this.record(attempt, outcome),
       retry: (error, failed) => this.retry(attempt, error, failed),
     });
-    this.context.pools.get(backend, service).dispatch(
+    const fresh = service.config.retry.unsafeOnNewConnection && !idempotent.has(req.method ?? '');
+    attempt.fresh = fresh;
+    this.context.pools.get(backend, service, fresh).dispatch(
       {
         path: req.url ?? '/',
         method: req.method ?? 'GET',
+        reset: fresh,
         headers: (attempt.headers ??= upstreamRequestHeaders(req, {
           clientIp: attempt.pick.clientIp,
           trusted: this.trusted.trusts(attempt.pick.clientIp),

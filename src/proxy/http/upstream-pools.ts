@@ -13,9 +13,10 @@ export class UpstreamPools {
   private owners = new Map<string, { services: string[]; backend: string; drainMs: number }>();
   private readonly drainingNow = new Map<Pool, { services: string[]; backend: string }>();
 
-  get(backend: Backend, service: ServicePool): Pool {
+  /** `single`: a pool whose connections carry one request each (dispatch with reset: true). */
+  get(backend: Backend, service: ServicePool, single = false): Pool {
     const connectMs = service.config.timeouts.connectMs;
-    const key = `${backend.origin}|${connectMs}`;
+    const key = `${backend.origin}|${connectMs}${single ? '|single' : ''}`;
     let pool = this.pools.get(key);
     if (!pool) {
       pool = new Pool(backend.origin, {
@@ -39,11 +40,12 @@ export class UpstreamPools {
     const owners = new Map<string, { services: string[]; backend: string; drainMs: number }>();
     for (const service of snapshot.services.values()) {
       for (const backend of service.backends) {
-        const key = `${backend.origin}|${service.config.timeouts.connectMs}`;
-        const entry = owners.get(key) ?? { services: [], backend: backend.id, drainMs: 0 };
-        entry.services.push(service.name);
-        entry.drainMs = Math.max(entry.drainMs, service.config.drainTimeoutMs);
-        owners.set(key, entry);
+        for (const key of [`${backend.origin}|${service.config.timeouts.connectMs}`, `${backend.origin}|${service.config.timeouts.connectMs}|single`]) {
+          const entry = owners.get(key) ?? { services: [], backend: backend.id, drainMs: 0 };
+          entry.services.push(service.name);
+          entry.drainMs = Math.max(entry.drainMs, service.config.drainTimeoutMs);
+          owners.set(key, entry);
+        }
       }
     }
     for (const [key, pool] of this.pools) {
