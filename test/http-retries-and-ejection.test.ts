@@ -105,23 +105,26 @@ services:
   t.diagnostic(`back ${back} ms after recovering`);
 });
 
-test('panic: an all-unhealthy pool still serves at the default threshold, and answers 503 at 0', async (t) => {
-  const a = await startBackend(t, (req, res) => res.writeHead(req.url === '/health' ? 500 : 200).end('sick but serving'));
+test('panic: a pool whose servers all fail their checks still serves at the default threshold, and answers 503 at 0', async (t) => {
+  let healthy = true;
+  const a = await startBackend(t, (req, res) => res.writeHead(req.url === '/health' && !healthy ? 500 : 200).end('sick but serving'));
   const config = (threshold: string) => `
 entrypoints: { web: { address: "127.0.0.1:0" } }
 admin: { address: "127.0.0.1:0" }
 routers: { all: { entrypoint: web, service: svc } }
 services:
-  svc: { ${threshold} healthCheck: { path: /health, interval: 200ms, timeout: 100ms }, servers: [ { url: "${a.url}" } ] }
+  svc: { ${threshold} healthCheck: { path: /health, interval: 200ms, timeout: 100ms, fall: 1 }, servers: [ { url: "${a.url}" } ] }
 `;
   const panicking = await startLb(t, config(''));
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  const strict = await startLb(t, config('panicThreshold: 0,'));
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  healthy = false;
+  await new Promise((resolve) => setTimeout(resolve, 500));
   const res = await request(panicking.url('web'));
   assert.equal(await res.body.text(), 'sick but serving');
   const metrics = await (await request(`${panicking.url('admin')}/metrics`)).body.text();
   assert.match(metrics, /^lb_service_panic\{service="svc"\} 1$/m);
-  const strict = await startLb(t, config('panicThreshold: 0,'));
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.match(metrics, /^lb_backend_up\{service="svc",backend="127\.0\.0\.1:\d+"\} 0$/m);
   const refused = await request(strict.url('web'));
   assert.equal(refused.statusCode, 503);
   await refused.body.text();

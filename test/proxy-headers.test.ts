@@ -61,7 +61,7 @@ test('hop-by-hop headers are stripped both ways; X-Forwarded-* are set; Host pas
   for (const name of ['x-secret', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'transfer-encoding']) {
     assert.equal(seen.headers[name], undefined, `${name} reached the backend`);
   }
-  assert.notEqual(seen.headers.connection, 'close', 'the client Connection header must not reach the backend');
+  assert.doesNotMatch(seen.headers.connection ?? '', /x-secret/i, 'the client Connection header must not reach the backend');
   assert.equal(seen.body, 'hello world', 'a chunked body is re-framed, not lost');
   assert.equal(seen.headers.host, 'App.Example.com:8443');
   assert.equal(seen.headers['x-custom'], 'Kept-As-Is');

@@ -59,3 +59,23 @@ test('a client that resets during the handshake does not crash lb', async (t) =>
   const res = await request(lb.url('web'));
   assert.equal(await res.body.text(), 'still serving');
 });
+
+test('an Upgrade other than websocket passes through too', async (t) => {
+  const backend = await startBackend(t, (_req, res) => res.end('plain'));
+  backend.server.on('upgrade', (req, socket) => {
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${req.headers.upgrade}\r\n\r\n`);
+    socket.pipe(socket);
+  });
+  const lb = await startLb(t, oneServiceConfig(backend.url));
+  const socket = connect(lb.port('web'), '127.0.0.1');
+  socket.on('error', () => undefined);
+  t.after(() => socket.destroy());
+  let received = '';
+  socket.setEncoding('latin1');
+  socket.on('data', (chunk: string) => (received += chunk));
+  socket.write('GET /tunnel HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: custom-echo\r\n\r\n');
+  while (!received.includes('\r\n\r\n')) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(statusOf(received), 101);
+  socket.write('echo me');
+  while (!received.endsWith('echo me')) await new Promise((r) => setTimeout(r, 10));
+});

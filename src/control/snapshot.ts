@@ -73,9 +73,9 @@ export function buildSnapshot(
     const healthy = backends.filter((_, i) => states[i]!.usable);
     const threshold = config.panicThresholdPercent;
     const panic = threshold > 0 && backends.length > 0 && healthy.length * 100 < backends.length * threshold;
-    // In panic, servers that never passed a check (still starting) stay out, unless none ever did.
-    const known = backends.filter((_, i) => states[i]!.known);
-    const members = panic ? (known.length ? known : backends) : healthy;
+    // In panic, servers that never passed a check (still starting) stay out: they are not
+    // overloaded, they are not ready.
+    const members = panic ? backends.filter((_, i) => states[i]!.known) : healthy;
     const reusable = old && sameBalancing(old.config, config) && sameMembers(old.members, members);
     services.set(name, Object.freeze({ name, config, backends: Object.freeze(backends), members: Object.freeze(members), panic, balancer: reusable ? old.balancer : createBalancer(config, members) }));
   }

@@ -29,7 +29,9 @@ const upgradeState = new WeakMap<IncomingMessage, UpgradeState>();
  *   `Transfer-Encoding: chunked` but pipes the de-chunked body, corrupting the framing: we drop
  *   the header and close-delimit the body instead;
  * - on a connect failure it ends the client socket without a response, and it has no connect
- *   timeout: we answer 502 or 504 ourselves and arm our own timer.
+ *   timeout: we answer 502 or 504 ourselves and arm our own timer;
+ * - it destroys, without a word, every upgrade that is not `Upgrade: websocket` (h2c, custom
+ *   protocols): we drop that pass, since any upgrade that routed here may go through.
  */
 export class UpgradeRelay {
   private readonly proxy = httpProxy.createProxyServer({ ws: true, xfwd: false, changeOrigin: false, prependPath: false });
@@ -40,6 +42,8 @@ export class UpgradeRelay {
     private readonly context: DataPlaneContext,
     private readonly trusted: TrustedProxies,
   ) {
+    const internals = this.proxy as unknown as { wsPasses: Array<(...args: unknown[]) => unknown> };
+    internals.wsPasses = internals.wsPasses.filter((pass) => pass.name !== 'checkMethodAndHeader');
     this.proxy.on('proxyReqWs', (proxyReq: ClientRequest, req: IncomingMessage) => this.watchUpstream(proxyReq, req));
     // Without a listener http-proxy's emitter throws on 'error'; errors are handled per call.
     this.proxy.on('error', () => undefined);
