@@ -3,6 +3,7 @@ import { AdminServer } from './admin/server.js';
 import type { LbConfig } from './config/types.js';
 import { ControlLoop } from './control/control-loop.js';
 import type { Logger } from './log.js';
+import { AccessLog } from './metrics/access-log.js';
 import { Metrics } from './metrics/metrics.js';
 import { RetryBudgets, type DataPlaneContext } from './proxy/context.js';
 import { HttpEntrypoint } from './proxy/http/server.js';
@@ -52,7 +53,10 @@ export async function startBalancer(config: LbConfig, logger: Logger): Promise<R
     pools,
     signals: { reportOutlier: (service, backend) => control.reportOutlier(service, backend), nextSnapshot: (ms) => control.nextSnapshot(ms) },
     retryBudgets: new RetryBudgets(),
+    accessLog: config.accessLog.enabled ? new AccessLog(config.accessLog.path) : undefined,
   };
+  metrics.configReloads.labels('success').inc();
+  metrics.configLastSuccess.set(Date.now() / 1000);
   const entrypoints = [...config.entrypoints.values()].map((ep) => (ep.protocol === 'tcp' ? new TcpEntrypoint(ep, context) : new HttpEntrypoint(ep, context)));
   const addresses: Record<string, AddressInfo> = {};
   const admin = new AdminServer(config.admin.address, {
@@ -68,10 +72,11 @@ export async function startBalancer(config: LbConfig, logger: Logger): Promise<R
       };
     },
     draining: () => pools.draining(),
+    onChange: (listener) => control.subscribe(listener),
     listening: () => Object.fromEntries(Object.entries(addresses).map(([name, a]) => [name, formatAddress(a)])),
     metrics,
     logger,
-  });
+  }, config.admin.token);
 
   const providers: Provider[] = [new FileProvider(config)];
   const docker = config.providers.docker.enabled ? new DockerProvider(config.providers.docker, config.entrypoints, logger, metrics) : undefined;
@@ -84,6 +89,7 @@ export async function startBalancer(config: LbConfig, logger: Logger): Promise<R
     await Promise.all(providers.map((provider) => provider.stop()));
     control.stop();
     await pools.close();
+    context.accessLog?.close();
     await admin.close();
   };
 

@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { HostPort } from '../config/types.js';
@@ -6,6 +7,7 @@ import type { RoutingSnapshot } from '../control/snapshot.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { listenOn, stopServer } from '../proxy/listen.js';
+import { dashboardPage } from './dashboard.js';
 
 export interface ServerHealthView {
   healthy: boolean;
@@ -21,22 +23,30 @@ export interface AdminSources {
   serverHealth(service: string, backend: Backend): ServerHealthView;
   /** Servers removed from pools that still finish in-flight requests. */
   draining(): Array<{ service: string; backend: string }>;
+  /** Calls back on every new routing snapshot; returns a function that stops it. */
+  onChange(listener: () => void): () => void;
   /** Where each entrypoint actually listens (it may differ from the config with port 0). */
   listening(): Record<string, string>;
   metrics: Metrics;
   logger: Logger;
 }
 
-/** The admin listener: /healthz, /metrics and /api/state. Binds to loopback unless told otherwise. */
+/**
+ * The admin listener: the dashboard (/), /healthz, /metrics, /api/state, /api/events (SSE) and
+ * /api/stats. Binds to loopback unless told otherwise; with `admin.token`, / and /api/* need it.
+ */
 export class AdminServer {
   private readonly server: Server;
   private readonly address: HostPort;
   private readonly sources: AdminSources;
+  private readonly token: Buffer | undefined;
+  private readonly streams = new Set<ServerResponse>();
   private healthy = true;
 
-  constructor(address: HostPort, sources: AdminSources) {
+  constructor(address: HostPort, sources: AdminSources, token?: string) {
     this.address = address;
     this.sources = sources;
+    this.token = token === undefined ? undefined : Buffer.from(token);
     this.server = createServer((req, res) => {
       this.route(req, res).catch((err: Error) => {
         sources.logger.error({ err: err.message, path: req.url }, 'admin request failed');
@@ -56,16 +66,40 @@ export class AdminServer {
   }
 
   async close(): Promise<void> {
+    for (const stream of this.streams) stream.end();
     await stopServer(this.server, 1000, () => this.server.closeAllConnections());
   }
 
+  /** The bearer token, from the Authorization header or (for EventSource and links) `?token=`. */
+  private authorised(req: IncomingMessage, url: URL): boolean {
+    if (!this.token) return true;
+    const header = req.headers.authorization;
+    const given = Buffer.from(header?.startsWith('Bearer ') ? header.slice(7) : url.searchParams.get('token') ?? '');
+    return given.length === this.token.length && timingSafeEqual(given, this.token);
+  }
+
+  private state() {
+    return { ...describeState(this.sources), providers: this.sources.providers() };
+  }
+
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0];
+    const url = new URL(req.url ?? '/', 'http://admin');
+    const path = url.pathname;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('allow', 'GET, HEAD');
       return send(res, 405, 'text/plain; charset=utf-8', 'method not allowed\n');
     }
+    if ((path === '/' || path.startsWith('/api/')) && !this.authorised(req, url)) {
+      res.setHeader('www-authenticate', 'Bearer realm="lb admin"');
+      return send(res, 401, 'text/plain; charset=utf-8', 'unauthorised: send Authorization: Bearer <admin.token>, or ?token=<admin.token>\n');
+    }
     switch (path) {
+      case '/':
+        return send(res, 200, 'text/html; charset=utf-8', dashboardPage);
+      case '/api/events':
+        return this.stream(req, res);
+      case '/api/stats':
+        return send(res, 200, 'application/json', JSON.stringify({ time: Date.now(), services: Object.fromEntries(this.sources.metrics.serviceTotals) }));
       case '/healthz':
         return this.healthy ? send(res, 200, 'text/plain; charset=utf-8', 'ok\n') : send(res, 503, 'text/plain; charset=utf-8', 'shutting down\n');
       case '/metrics': {
@@ -73,10 +107,33 @@ export class AdminServer {
         return send(res, 200, registry.contentType, await registry.metrics());
       }
       case '/api/state':
-        return send(res, 200, 'application/json', JSON.stringify({ ...describeState(this.sources), providers: this.sources.providers() }, null, 2));
+        return send(res, 200, 'application/json', JSON.stringify(this.state(), null, 2));
       default:
-        return send(res, 404, 'text/plain; charset=utf-8', 'not found: try /healthz, /metrics or /api/state\n');
+        return send(res, 404, 'text/plain; charset=utf-8', 'not found: try /, /healthz, /metrics, /api/state, /api/events or /api/stats\n');
     }
+  }
+
+  /** Server-sent events: the whole state at once, then again after each change (at most 4 a second). */
+  private stream(req: IncomingMessage, res: ServerResponse): void {
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+    const push = () => res.write(`event: state\ndata: ${JSON.stringify(this.state())}\n\n`);
+    push();
+    let pending: NodeJS.Timeout | undefined;
+    const unsubscribe = this.sources.onChange(() => {
+      pending ??= setTimeout(() => {
+        pending = undefined;
+        push();
+      }, 250);
+    });
+    const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+    this.streams.add(res);
+    req.socket.setTimeout(0);
+    res.once('close', () => {
+      unsubscribe();
+      clearTimeout(pending);
+      clearInterval(heartbeat);
+      this.streams.delete(res);
+    });
   }
 }
 

@@ -73,7 +73,8 @@ const schema = object({
     }, ['address']),
     { keyPattern: namePattern, keyHint: nameHint },
   ),
-  admin: object({ address: hostPort }),
+  admin: object({ address: hostPort, token: string({ check: (s) => (s.length >= 16 ? undefined : 'use a token of at least 16 characters') }) }),
+  accessLog: object({ enabled: boolean(), path: string() }),
   routers: dictionary(
     object({
       entrypoint: string(),
@@ -315,7 +316,7 @@ function normalise(raw: Partial<RawConfig>, source: string, report: Report, writ
       },
     });
   }
-  const admin = { address: parseHostPort(raw.admin?.address ?? defaults.adminAddress)! };
+  const admin = { address: parseHostPort(raw.admin?.address ?? defaults.adminAddress)!, ...(raw.admin?.token !== undefined ? { token: raw.admin.token } : {}) };
 
   const bound: Array<[KeyPath, HostPort]> = [[['admin', 'address'], admin.address]];
   for (const ep of entrypoints.values()) {
@@ -456,6 +457,7 @@ function normalise(raw: Partial<RawConfig>, source: string, report: Report, writ
       },
     },
     log: { level: raw.log?.level ?? 'info' },
+    accessLog: { enabled: raw.accessLog?.enabled ?? false, ...(raw.accessLog?.path !== undefined ? { path: raw.accessLog.path } : {}) },
     shutdownTimeoutMs: raw.shutdownTimeout ?? defaults.shutdownTimeoutMs,
   };
 }

@@ -159,7 +159,8 @@ export interface LbConfig {
   /** Path of the file the config came from, for messages. */
   source: string;
   entrypoints: Map<string, EntrypointConfig>;
-  admin: { address: HostPort };
+  admin: { address: HostPort; token?: string };
+  accessLog: { enabled: boolean; path?: string };
   routers: Map<string, RouterConfig>;
   services: Map<string, ServiceConfig>;
   providers: { docker: DockerProviderConfig };

@@ -40,24 +40,27 @@ export class ControlLoop {
     return this.current;
   }
 
-  subscribe(listener: Listener): void {
+  /** Calls `listener` with every new snapshot; returns a function that stops it. */
+  subscribe(listener: Listener): () => void {
     this.listeners.push(listener);
+    return () => {
+      const index = this.listeners.indexOf(listener);
+      if (index >= 0) this.listeners.splice(index, 1);
+    };
   }
 
   /** Resolves with the next snapshot, or undefined after `timeoutMs`. */
   nextSnapshot(timeoutMs: number): Promise<RoutingSnapshot | undefined> {
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
-        const index = this.listeners.indexOf(listener);
-        if (index >= 0) this.listeners.splice(index, 1);
+        unsubscribe();
         resolve(undefined);
       }, timeoutMs);
-      const listener: Listener = (snapshot) => {
+      const unsubscribe = this.subscribe((snapshot) => {
         clearTimeout(timer);
-        this.listeners.splice(this.listeners.indexOf(listener), 1);
+        unsubscribe();
         resolve(snapshot);
-      };
-      this.listeners.push(listener);
+      });
     });
   }
 

@@ -18,6 +18,15 @@ export interface PoolView {
 interface RequestSeries {
   requests: Counter.Internal;
   duration: Histogram.Internal<string>;
+  bytesIn: Counter.Internal;
+  bytesOut: Counter.Internal;
+  totals: ServiceTotals;
+}
+
+/** Per-service running totals, for the dashboard's rate charts. */
+export interface ServiceTotals {
+  requests: number;
+  errors: number;
 }
 
 /**
@@ -157,7 +166,32 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly requestBytes = new Counter({
+    name: 'lb_http_request_bytes_total',
+    help: 'Request body bytes received from clients and sent on, by entrypoint and service.',
+    labelNames: ['entrypoint', 'service'] as const,
+    registers: [this.registry],
+  });
+  readonly responseBytes = new Counter({
+    name: 'lb_http_response_bytes_total',
+    help: 'Response body bytes relayed to clients, by entrypoint and service.',
+    labelNames: ['entrypoint', 'service'] as const,
+    registers: [this.registry],
+  });
+  readonly configReloads = new Counter({
+    name: 'lb_config_reloads_total',
+    help: 'Configuration loads, by result (success or error); the first load at start-up counts.',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly configLastSuccess = new Gauge({
+    name: 'lb_config_last_reload_success_timestamp_seconds',
+    help: 'Unix time of the last configuration load that succeeded.',
+    registers: [this.registry],
+  });
+
   private readonly requestSeries = new Map<string, RequestSeries>();
+  readonly serviceTotals = new Map<string, ServiceTotals>();
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
@@ -168,19 +202,28 @@ export class Metrics {
     this.drainingSource = draining;
   }
 
-  observeRequest(entrypoint: string, router: string, service: string, method: string, status: number, seconds: number): void {
+  observeRequest(entrypoint: string, router: string, service: string, method: string, status: number, seconds: number, bytesIn = 0, bytesOut = 0): void {
     const verb = methodLabel(method);
     const key = `${entrypoint}\0${router}\0${service}\0${verb}\0${status}`;
     let series = this.requestSeries.get(key);
     if (!series) {
+      let totals = this.serviceTotals.get(service);
+      if (!totals) this.serviceTotals.set(service, (totals = { requests: 0, errors: 0 }));
       series = {
         requests: this.httpRequests.labels(entrypoint, router, service, verb, String(status)),
         duration: this.httpDuration.labels(entrypoint, service),
+        bytesIn: this.requestBytes.labels(entrypoint, service),
+        bytesOut: this.responseBytes.labels(entrypoint, service),
+        totals,
       };
       this.requestSeries.set(key, series);
     }
     series.requests.inc();
     series.duration.observe(seconds);
+    if (bytesIn) series.bytesIn.inc(bytesIn);
+    if (bytesOut) series.bytesOut.inc(bytesOut);
+    series.totals.requests++;
+    if (status >= 500) series.totals.errors++;
   }
 
   observeError(service: string, kind: ProxyErrorKind): void {

@@ -1,6 +1,7 @@
 import type { Backend } from '../balancer/index.js';
 import type { RoutingSnapshot, ServicePool } from '../control/snapshot.js';
 import type { Logger } from '../log.js';
+import type { AccessLog } from '../metrics/access-log.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { UpstreamPools } from './http/upstream-pools.js';
 import { RetryBudget } from './http/retry-budget.js';
@@ -21,6 +22,8 @@ export interface DataPlaneContext {
   pools: UpstreamPools;
   signals: ControlSignals;
   retryBudgets: RetryBudgets;
+  /** Undefined unless access logs are on. */
+  accessLog: AccessLog | undefined;
 }
 
 /** One retry budget per service, kept across snapshots. */

@@ -11,6 +11,9 @@ export interface ExchangeOutcome {
   backend: Backend;
   status: number;
   error: ProxyError | undefined;
+  /** Request body bytes sent upstream, response body bytes sent to the client. */
+  bytesIn: number;
+  bytesOut: number;
 }
 
 export interface ExchangeHooks {
@@ -30,6 +33,8 @@ export interface ExchangeHooks {
  */
 export class Exchange implements Dispatcher.DispatchHandler {
   private abortUpstream: ((err?: Error) => void) | undefined;
+  private bytesIn = 0;
+  private bytesOut = 0;
   private resumeUpstream: (() => void) | undefined;
   private done = false;
   private readonly onDrain = () => this.resumeUpstream?.();
@@ -70,7 +75,13 @@ export class Exchange implements Dispatcher.DispatchHandler {
     return true;
   }
 
+  /** undici 7 passes the chunk itself, although its types declare its size. */
+  onBodySent(chunk: unknown): void {
+    this.bytesIn += typeof chunk === 'number' ? chunk : (chunk as Buffer | string).length;
+  }
+
   onData(chunk: Buffer): boolean {
+    this.bytesOut += chunk.length;
     if (this.res.write(chunk)) return true;
     this.res.once('drain', this.onDrain);
     return false;
@@ -92,7 +103,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     } else {
       this.release();
       if (this.hooks.retry(error, this.backend)) return;
-      this.hooks.done({ route: this.route, backend: this.backend, status: error.status, error });
+      this.hooks.done({ route: this.route, backend: this.backend, status: error.status, error, bytesIn: this.bytesIn, bytesOut: 0 });
       sendProxyError(this.res, error);
     }
   }
@@ -105,7 +116,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   private finish(status: number, error: ProxyError | undefined): void {
     this.release();
-    this.hooks.done({ route: this.route, backend: this.backend, status, error });
+    this.hooks.done({ route: this.route, backend: this.backend, status, error, bytesIn: this.bytesIn, bytesOut: this.bytesOut });
   }
 }
 

@@ -5,6 +5,7 @@ import type { EntrypointConfig } from '../../config/types.js';
 import type { Backend, PickContext } from '../../balancer/index.js';
 import type { HttpRoute } from '../../control/snapshot.js';
 import { ProxyError } from '../../errors.js';
+import type { AccessEntry } from '../../metrics/access-log.js';
 import { recordPassive, type DataPlaneContext } from '../context.js';
 import { listenOn, stopServer } from '../listen.js';
 import { rawErrorResponse, sendProxyError } from './error-response.js';
@@ -56,6 +57,26 @@ function isRetryable(error: ProxyError, attempt: Attempt): boolean {
   // the request: typically it was still in the accept queue when the server closed its listener.
   if (attempt.fresh && cause === 'ECONNRESET') return true;
   return (error.kind === 'reset' || error.kind === 'timeout') && idempotent.has(attempt.req.method ?? '');
+}
+
+function accessEntry(req: IncomingMessage, status: number, seconds: number, route: HttpRoute | undefined, backend: Backend | undefined, retries: number, bytesIn: number, bytesOut: number, error: ProxyError | undefined): AccessEntry {
+  const url = req.url ?? '/';
+  const query = url.indexOf('?');
+  return {
+    client: clientAddress(req),
+    method: req.method ?? '',
+    host: req.headers.host ?? '',
+    path: query < 0 ? url : url.slice(0, query),
+    status,
+    bytesIn,
+    bytesOut,
+    durationMs: Math.round(seconds * 1e6) / 1000,
+    router: route?.router ?? '',
+    service: route?.service.name ?? '',
+    backend: backend?.id ?? '',
+    retries,
+    error: error?.kind,
+  };
 }
 
 /** An HTTP/1.1 entrypoint: parses with Node's strict llhttp, routes, relays through undici. */
@@ -210,18 +231,22 @@ export class HttpEntrypoint {
   private reject(req: IncomingMessage, res: ServerResponse, started: number, route: HttpRoute | undefined, error: ProxyError): void {
     sendProxyError(res, error);
     const service = route?.service.name ?? '';
-    this.context.metrics.observeRequest(this.name, route?.router ?? '', service, req.method ?? '', error.status, (performance.now() - started) / 1000);
+    const seconds = (performance.now() - started) / 1000;
+    this.context.metrics.observeRequest(this.name, route?.router ?? '', service, req.method ?? '', error.status, seconds);
     if (error.kind === 'no_backend') {
       this.context.metrics.observeError(service, error.kind);
       this.context.logger.warn({ entrypoint: this.name, router: route?.router, service, code: error.code }, error.message);
     }
+    this.context.accessLog?.write(accessEntry(req, error.status, seconds, route, undefined, 0, 0, 0, error));
   }
 
   private record(attempt: Attempt, outcome: ExchangeOutcome): void {
     const { req, started } = attempt;
-    const { route, backend, status, error } = outcome;
+    const { route, backend, status, error, bytesIn, bytesOut } = outcome;
     const service = route.service.name;
-    this.context.metrics.observeRequest(this.name, route.router, service, req.method ?? '', status, (performance.now() - started) / 1000);
+    const seconds = (performance.now() - started) / 1000;
+    this.context.metrics.observeRequest(this.name, route.router, service, req.method ?? '', status, seconds, bytesIn, bytesOut);
+    this.context.accessLog?.write(accessEntry(req, status, seconds, route, backend, attempt.retries, bytesIn, bytesOut, error));
     // Failures before the response head were counted when they happened (see retry()).
     if (!error) recordPassive(this.context.signals, route.service, backend, status >= 502 && status <= 504);
     if (!error) return;
