@@ -19,7 +19,7 @@ const { values: args } = parseArgs({
 const duration = Number(args.duration);
 const connections = Number(args.connections);
 
-const ports = { backend: 18081, direct: 18081, lb: 18090, lbTcp: 18091, lbAdmin: 18092, haproxy: 18093, haproxyTcp: 18094, nginx: 18095, httpProxy: 18096 };
+const ports = { backend: 18081, direct: 18081, lb: 18090, lbTcp: 18091, lbAdmin: 18092, haproxy: 18093, haproxyTcp: 18094, nginx: 18095, httpProxy: 18096, lbLogged: 18097, lbLoggedAdmin: 18098 };
 const work = mkdtempSync(join(tmpdir(), 'lb-bench-'));
 // nginx workers run as an unprivileged user and must read the 1 MB file.
 chmodSync(work, 0o755);
@@ -167,6 +167,15 @@ services:
   tcp: { servers: [ { address: "127.0.0.1:${ports.backend}" } ] }
 log: { level: error }
 `);
+  // The same lb with access logs on, to measure what they cost.
+  writeFileSync(join(work, 'lb-logged.yaml'), `
+entrypoints: { web: { address: "127.0.0.1:${ports.lbLogged}" } }
+admin: { address: "127.0.0.1:${ports.lbLoggedAdmin}" }
+accessLog: { enabled: true, path: "${join(work, 'access.log')}" }
+routers: { app: { entrypoint: web, match: { host: "127.0.0.1" }, service: app } }
+services: { app: { servers: [ { url: "http://127.0.0.1:${ports.backend}" } ] } }
+log: { level: error }
+`);
   writeFileSync(join(work, 'http-proxy.cjs'), `
 const http = require('node:http');
 const httpProxy = require(${JSON.stringify(new URL('../node_modules/http-proxy', import.meta.url).pathname)});
@@ -184,13 +193,15 @@ async function main(): Promise<void> {
   start('nginx', ['-c', join(work, 'proxy-nginx.conf'), '-p', work]);
   start('haproxy', ['-f', join(work, 'haproxy.cfg')]);
   start(process.execPath, [new URL('../dist/cli.js', import.meta.url).pathname, 'run', '--config', join(work, 'lb.yaml')]);
+  start(process.execPath, [new URL('../dist/cli.js', import.meta.url).pathname, 'run', '--config', join(work, 'lb-logged.yaml')]);
   start(process.execPath, [join(work, 'http-proxy.cjs')]);
-  for (const port of [ports.backend, ports.nginx, ports.haproxy, ports.haproxyTcp, ports.lb, ports.lbTcp, ports.httpProxy]) await waitForPort(port);
+  for (const port of [ports.backend, ports.nginx, ports.haproxy, ports.haproxyTcp, ports.lb, ports.lbTcp, ports.httpProxy, ports.lbLogged]) await waitForPort(port);
 
   const targets: Array<[string, number]> = [
     ['direct', ports.direct],
     ['haproxy-http', ports.haproxy],
     ['lb-http', ports.lb],
+    ['lb-http-access-log', ports.lbLogged],
     ['nginx-proxy', ports.nginx],
     ['http-proxy', ports.httpProxy],
     ['haproxy-tcp', ports.haproxyTcp],

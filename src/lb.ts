@@ -89,7 +89,7 @@ export async function startBalancer(config: LbConfig, logger: Logger): Promise<R
     await Promise.all(providers.map((provider) => provider.stop()));
     control.stop();
     await pools.close();
-    context.accessLog?.close();
+    await context.accessLog?.close();
     await admin.close();
   };
 

@@ -60,7 +60,8 @@ const el = (tag, attrs = {}, ...children) => {
   return node;
 };
 
-function sparkline(points, colour) {
+function sparkline(values, colour) {
+  const points = values.length === 1 ? [values[0], values[0]] : values;
   const svgNS = 'http://www.w3.org/2000/svg';
   const svg = document.createElementNS(svgNS, 'svg');
   svg.setAttribute('viewBox', '0 0 100 36');

@@ -1,4 +1,5 @@
-import pino, { type Logger } from 'pino';
+import { once } from 'node:events';
+import pino from 'pino';
 
 export interface AccessEntry {
   client: string;
@@ -23,19 +24,22 @@ export interface AccessEntry {
  */
 export class AccessLog {
   private readonly destination: ReturnType<typeof pino.destination>;
-  private readonly logger: Logger;
+  private readonly toStdout: boolean;
 
   constructor(path: string | undefined) {
+    this.toStdout = path === undefined;
     this.destination = pino.destination({ dest: path ?? 1, sync: false, minLength: 4096, mkdir: true });
-    this.logger = pino({ base: undefined, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: () => ({}) } }, this.destination);
   }
 
   write(entry: AccessEntry): void {
-    this.logger.info(entry);
+    this.destination.write(`${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`);
   }
 
-  close(): void {
-    this.destination.flushSync();
+  /** Flushes what is buffered and closes the file (stdout stays open for the other logs). */
+  async close(): Promise<void> {
+    if (this.toStdout) return this.destination.flushSync();
+    const closed = once(this.destination, 'close');
     this.destination.end();
+    await closed;
   }
 }

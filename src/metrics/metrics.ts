@@ -195,6 +195,10 @@ export class Metrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+    // prom-client exports these gauges with a `_total` suffix, which Prometheus reserves for
+    // counters (promtool check metrics rejects them); the handle and request counts they carry
+    // are of little use for a proxy, so they are dropped rather than renamed.
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name);
   }
 
   watchBackends(source: () => Iterable<PoolView>, draining: () => Iterable<{ service: string; backend: string }>): void {

@@ -1,0 +1,34 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { request } from 'undici';
+import { startLb } from './helpers/lb.js';
+import { namedBackend } from './helpers/servers.js';
+
+test('access logs are JSON lines with the request, the outcome and where it went', async (t) => {
+  const backend = await namedBackend(t, 'hello');
+  const file = join(mkdtempSync(join(tmpdir(), 'lb-access-')), 'access.log');
+  const lb = await startLb(t, `
+entrypoints: { web: { address: "127.0.0.1:0" } }
+admin: { address: "127.0.0.1:0" }
+accessLog: { enabled: true, path: "${file}" }
+routers: { app: { entrypoint: web, match: { host: "app.example.com" }, service: app } }
+services: { app: { servers: [ { url: "${backend.url}" } ] } }
+`);
+  await (await request(`${lb.url('web')}/greet?secret=x`, { method: 'POST', headers: { host: 'app.example.com' }, body: 'twelve bytes' })).body.text();
+  await (await request(`${lb.url('web')}/`, { headers: { host: 'other.example.com' } })).body.text();
+  await lb.stop(100);
+  const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.equal(lines.length, 2);
+  const [served, unrouted] = lines;
+  assert.match(String(served!.time), /^\d{4}-\d\d-\d\dT/);
+  assert.deepEqual(
+    { ...served, time: undefined, durationMs: undefined },
+    { time: undefined, durationMs: undefined, client: '127.0.0.1', method: 'POST', host: 'app.example.com', path: '/greet', status: 200, bytesIn: 12, bytesOut: 5, router: 'app', service: 'app', backend: `127.0.0.1:${backend.port}`, retries: 0 },
+  );
+  assert.equal(typeof served!.durationMs, 'number');
+  assert.equal(unrouted!.status, 404);
+  assert.equal(unrouted!.error, 'no_route');
+});
