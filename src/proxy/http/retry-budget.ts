@@ -1,7 +1,9 @@
 /**
  * Keeps retries under a share of a service's requests: each request earns `percent`/100 of a
  * token, a retry spends one. So that a quiet service can still retry, the bucket also refills by
- * one token per second; it is capped so that a long calm spell cannot fund a retry storm.
+ * one token per second. The cap bounds a burst: large enough for every request in flight to a
+ * server that dies at once (a killed replica under load), small enough that a long calm spell
+ * cannot fund a retry storm.
  */
 export class RetryBudget {
   private tokens = 1;
@@ -10,7 +12,7 @@ export class RetryBudget {
   private readonly cap: number;
   private readonly now: () => number;
 
-  constructor(percent: number, cap = 10, now: () => number = Date.now) {
+  constructor(percent: number, cap = 100, now: () => number = Date.now) {
     this.earn = percent / 100;
     this.cap = Math.max(1, cap);
     this.now = now;
