@@ -28,7 +28,7 @@ services:
       await (await request(lb.url('web'), { headers: { host: i % 10 ? 'shop.example.com' : 'nowhere.example.com' } })).body.text();
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
-  })();
+  })().catch(() => undefined); // lb may stop under the last request when the test fails early
   t.after(async () => {
     traffic = false;
     await load;
@@ -53,4 +53,6 @@ services:
   mkdirSync(artifacts, { recursive: true });
   await page.screenshot({ path: `${artifacts}dashboard.png`, fullPage: true });
   t.diagnostic(`screenshot: ${artifacts}dashboard.png`);
+  traffic = false;
+  await load;
 });

@@ -39,7 +39,7 @@ export class AdminServer {
   private readonly server: Server;
   private readonly address: HostPort;
   private readonly sources: AdminSources;
-  private readonly token: Buffer | undefined;
+  private token: Buffer | undefined;
   private readonly streams = new Set<ServerResponse>();
   private healthy = true;
 
@@ -58,6 +58,10 @@ export class AdminServer {
 
   listen(): Promise<AddressInfo> {
     return listenOn(this.server, this.address, 'the admin API');
+  }
+
+  setToken(token: string | undefined): void {
+    this.token = token === undefined ? undefined : Buffer.from(token);
   }
 
   /** From now on /healthz answers 503, so that an upstream balancer stops sending traffic. */

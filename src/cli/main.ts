@@ -1,10 +1,11 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, watch } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadConfigFile } from '../config/load.js';
-import { logLevels, type LogLevel } from '../config/types.js';
-import { ConfigInvalidError, LbError } from '../errors.js';
-import { startBalancer } from '../lb.js';
-import { createLogger } from '../log.js';
+import { loadConfigFile, parseConfig } from '../config/load.js';
+import { logLevels, type LbConfig, type LogLevel } from '../config/types.js';
+import { ConfigInvalidError, formatConfigIssue, LbError } from '../errors.js';
+import { startBalancer, type RunningBalancer } from '../lb.js';
+import { createLogger, type Logger } from '../log.js';
 
 const help = `lb: a dynamic L4/L7 load balancer
 
@@ -19,8 +20,9 @@ Options:
   -h, --help              show this help
   -v, --version           print the version
 
-Logs are JSON lines on stdout. SIGTERM or SIGINT stops gracefully (in-flight requests finish,
-up to shutdownTimeout); a second signal exits at once.
+Logs are JSON lines on stdout. The config file is watched and reloaded when it changes, or on
+SIGHUP; an invalid file is rejected and the running configuration stays. SIGTERM or SIGINT stops
+gracefully (in-flight requests finish, up to shutdownTimeout); a second signal exits at once.
 Docs: README.md, docs/ARCHITECTURE.md, docs/errors.md`;
 
 function version(): string {
@@ -88,15 +90,63 @@ export async function main(argv: string[]): Promise<number> {
   return run(config, (level as LogLevel | undefined) ?? config.log.level);
 }
 
-async function run(config: Parameters<typeof startBalancer>[0], level: LogLevel): Promise<number> {
+/**
+ * Reloads lb.yaml when it changes (watched with a debounce, so editors that write in several
+ * steps cause one reload) or on SIGHUP. An invalid file is reported like `lb validate` and the
+ * running configuration stays.
+ */
+function watchConfig(file: string, initialText: string, balancer: RunningBalancer, logger: Logger): () => void {
+  let applied = initialText;
+  let queue = Promise.resolve();
+  let timer: NodeJS.Timeout | undefined;
+  const reload = (trigger: string) => {
+    queue = queue.then(async () => {
+      let text: string;
+      try {
+        text = readFileSync(file, 'utf8');
+      } catch (err) {
+        logger.error({ config: file, trigger }, `reload skipped: ${(err as Error).message}`);
+        return;
+      }
+      if (text === applied && trigger !== 'SIGHUP') return;
+      try {
+        await balancer.reload(parseConfig(text, file));
+        applied = text;
+      } catch (err) {
+        balancer.metrics.configReloads.labels('error').inc();
+        if (err instanceof ConfigInvalidError) {
+          for (const issue of err.issues) logger.error({ config: file, trigger, code: err.code }, `reload rejected, keeping the running configuration: ${formatConfigIssue(issue)}`);
+        } else {
+          logger.error({ config: file, trigger, code: (err as LbError).code }, `reload failed, keeping the running configuration: ${(err as Error).message}`);
+        }
+      }
+    });
+  };
+  const onSighup = () => reload('SIGHUP');
+  process.on('SIGHUP', onSighup);
+  // Watch the folder, not the file: editors and config management replace files by renaming.
+  const watcher = watch(dirname(file), (_event, name) => {
+    if (name !== basename(file)) return;
+    clearTimeout(timer);
+    timer = setTimeout(() => reload('file changed'), 200);
+  });
+  return () => {
+    clearTimeout(timer);
+    watcher.close();
+    process.off('SIGHUP', onSighup);
+  };
+}
+
+async function run(config: LbConfig, level: LogLevel): Promise<number> {
   const logger = createLogger(level);
-  let balancer;
+  let balancer: RunningBalancer;
   try {
     balancer = await startBalancer(config, logger);
   } catch (err) {
     logger.fatal({ code: (err as LbError).code }, (err as Error).message);
     return 1;
   }
+  const stopWatching = watchConfig(config.source, readFileSync(config.source, 'utf8'), balancer, logger);
   logger.info({ config: config.source }, 'lb started');
   return new Promise<number>((resolve) => {
     let signalled = false;
@@ -106,6 +156,7 @@ async function run(config: Parameters<typeof startBalancer>[0], level: LogLevel)
         process.exit(130);
       }
       signalled = true;
+      stopWatching();
       logger.info({ signal, graceMs: config.shutdownTimeoutMs }, 'shutting down: draining open requests');
       balancer.stop().then(
         () => {

@@ -15,7 +15,7 @@ type Listener = (snapshot: RoutingSnapshot) => void;
  * providers and health signals come in, snapshots go out.
  */
 export class ControlLoop {
-  private readonly entrypoints: ReadonlyMap<string, EntrypointConfig>;
+  private entrypoints: ReadonlyMap<string, EntrypointConfig>;
   private readonly logger: Logger;
   private readonly metrics: Metrics;
   private readonly published = new Map<string, DynamicConfig>();
@@ -66,6 +66,18 @@ export class ControlLoop {
 
   async startProvider(provider: Provider): Promise<void> {
     await provider.start((config) => this.publishFrom(provider.name, config));
+  }
+
+  /** After a reload: the next snapshot is built for these entrypoints. */
+  setEntrypoints(entrypoints: ReadonlyMap<string, EntrypointConfig>): void {
+    this.entrypoints = entrypoints;
+  }
+
+  /** Forgets what a provider published (it was switched off) and publishes without it. */
+  removeProvider(name: string): void {
+    if (!this.published.delete(name)) return;
+    this.merged = this.merge();
+    this.republish(name);
   }
 
   stop(): void {

@@ -5,14 +5,22 @@ import type { Provider } from './provider.js';
 /** The routers and services written by hand in lb.yaml. */
 export class FileProvider implements Provider {
   readonly name = 'file';
-  private readonly config: DynamicConfig;
+  private config: DynamicConfig;
+  private publish: (config: DynamicConfig) => void = () => undefined;
 
   constructor(config: Pick<LbConfig, 'routers' | 'services'>) {
     this.config = { routers: config.routers, services: config.services };
   }
 
   async start(publish: (config: DynamicConfig) => void): Promise<void> {
+    this.publish = publish;
     publish(this.config);
+  }
+
+  /** A reloaded lb.yaml: publish its routers and services. */
+  update(config: Pick<LbConfig, 'routers' | 'services'>): void {
+    this.config = { routers: config.routers, services: config.services };
+    this.publish(this.config);
   }
 
   async stop(): Promise<void> {}

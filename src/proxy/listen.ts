@@ -24,11 +24,14 @@ export function listenOn(server: AnyServer, address: HostPort, what: string): Pr
 export async function stopServer(server: AnyServer, graceMs: number, forceClose: () => void): Promise<void> {
   if (!server.listening) return;
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  // Keep-alive connections are closed as soon as they fall idle, not only those idle right now.
+  const sweep = 'closeIdleConnections' in server ? setInterval(() => server.closeIdleConnections(), 50) : undefined;
   if ('closeIdleConnections' in server) server.closeIdleConnections();
   const timer = new AbortController();
   const expired = delay(graceMs, 'expired', { signal: timer.signal }).catch(() => 'cancelled');
   const outcome = await Promise.race([closed.then(() => 'closed'), expired]);
   timer.abort();
+  clearInterval(sweep);
   if (outcome === 'expired') {
     if ('closeAllConnections' in server) server.closeAllConnections();
     forceClose();

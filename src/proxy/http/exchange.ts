@@ -17,6 +17,8 @@ export interface ExchangeOutcome {
 }
 
 export interface ExchangeHooks {
+  /** Set once the entrypoint is shutting down: responses then carry Connection: close. */
+  readonly shutdown: { closing: boolean };
   /** The request is over (answered, failed or abandoned by the client). */
   done(outcome: ExchangeOutcome): void;
   /**
@@ -64,6 +66,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
     if (this.done) return false;
     this.resumeUpstream = resume;
+    if (this.hooks.shutdown.closing) this.res.shouldKeepAlive = false;
     try {
       this.res.writeHead(statusCode, statusText, downstreamResponseHeaders(rawHeaders, this.setCookie));
     } catch (err) {

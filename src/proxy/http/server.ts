@@ -82,11 +82,12 @@ function accessEntry(req: IncomingMessage, status: number, seconds: number, rout
 /** An HTTP/1.1 entrypoint: parses with Node's strict llhttp, routes, relays through undici. */
 export class HttpEntrypoint {
   readonly name: string;
-  private readonly config: EntrypointConfig;
+  private config: EntrypointConfig;
   private readonly context: DataPlaneContext;
   private readonly server: Server;
-  private readonly trusted: TrustedProxies;
+  private trusted: TrustedProxies;
   private readonly upgrades: UpgradeRelay;
+  private readonly shutdown = { closing: false };
 
   constructor(config: EntrypointConfig, context: DataPlaneContext) {
     this.name = config.name;
@@ -104,7 +105,7 @@ export class HttpEntrypoint {
       noDelay: true,
       requireHostHeader: true,
     });
-    this.upgrades = new UpgradeRelay(this.name, context, this.trusted);
+    this.upgrades = new UpgradeRelay(this.name, context, () => this.trusted);
     this.server.on('request', (req: IncomingMessage, res: ServerResponse) => this.handle(req, res));
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrades.handle(req, socket as Socket, head, this.routeFor(req)));
     this.server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
@@ -130,7 +131,16 @@ export class HttpEntrypoint {
     return listenOn(this.server, this.config.address, `entrypoint ${this.name}`);
   }
 
+  /** New settings for the same listener (a reload): timeouts and trusted proxies, in place. */
+  update(config: EntrypointConfig): void {
+    this.config = config;
+    this.trusted = new TrustedProxies(config.trustedProxies);
+    this.server.headersTimeout = config.timeouts.requestHeadersMs;
+    this.server.keepAliveTimeout = config.timeouts.idleMs;
+  }
+
   async close(graceMs: number): Promise<void> {
+    this.shutdown.closing = true;
     await stopServer(this.server, graceMs, () => this.upgrades.destroyAll());
   }
 
@@ -173,6 +183,7 @@ export class HttpEntrypoint {
       return this.reject(req, res, attempt.started, route, new ProxyError('no_backend', `service ${service.name}`));
     }
     const exchange = new Exchange(res, route, backend, service.balancer.affinityCookie?.(attempt.pick, backend), {
+      shutdown: this.shutdown,
       done: (outcome) => this.record(attempt, outcome),
       retry: (error, failed) => this.retry(attempt, error, failed),
     });

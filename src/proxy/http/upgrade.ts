@@ -40,7 +40,7 @@ export class UpgradeRelay {
   constructor(
     private readonly entrypoint: string,
     private readonly context: DataPlaneContext,
-    private readonly trusted: TrustedProxies,
+    private readonly trusted: () => TrustedProxies,
   ) {
     const internals = this.proxy as unknown as { wsPasses: Array<(...args: unknown[]) => unknown> };
     internals.wsPasses = internals.wsPasses.filter((pass) => pass.name !== 'checkMethodAndHeader');
@@ -58,7 +58,7 @@ export class UpgradeRelay {
 
     const headers = upstreamRequestHeaders(req, {
       clientIp,
-      trusted: this.trusted.trusts(clientIp),
+      trusted: this.trusted().trusts(clientIp),
       proto: 'http',
       port: socket.localPort ?? 0,
       upgrade: true,

@@ -13,7 +13,7 @@ import { listenOn, stopServer } from '../listen.js';
  */
 export class TcpEntrypoint {
   readonly name: string;
-  private readonly config: EntrypointConfig;
+  private config: EntrypointConfig;
   private readonly context: DataPlaneContext;
   private readonly server: Server;
   private readonly tunnels = new Set<Socket>();
@@ -32,6 +32,11 @@ export class TcpEntrypoint {
 
   listen(): Promise<AddressInfo> {
     return listenOn(this.server, this.config.address, `entrypoint ${this.name}`);
+  }
+
+  /** New settings for the same listener (a reload): the idle timeout of new tunnels. */
+  update(config: EntrypointConfig): void {
+    this.config = config;
   }
 
   async close(graceMs: number): Promise<void> {
