@@ -9,6 +9,8 @@ export const cliPath = new URL('../../dist/cli.js', import.meta.url).pathname;
 
 export interface LbProcess {
   child: ChildProcess;
+  /** The config file it runs on (rewrite it to test reloads). */
+  configPath: string;
   /** Every JSON log line so far. */
   logs: Array<Record<string, unknown>>;
   /** Actual port of an entrypoint or `admin`, from the startup log. */
@@ -61,5 +63,5 @@ export async function spawnLb(t: TestContext, yaml: string, extraArgs: string[] 
     const field = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(status)![1]) * 1024;
     return { rss: field('VmRSS'), peak: field('VmHWM') };
   };
-  return { child, logs, port, exited, memory };
+  return { child, configPath, logs, port, exited, memory };
 }
