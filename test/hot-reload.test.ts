@@ -131,7 +131,7 @@ test('SIGHUP reloads too, and an unchanged listener keeps its open connections',
   };
   await askThroughTunnel();
   const { readFileSync } = await import('node:fs');
-  writeFileSync(lb.configPath, readFileSync(lb.configPath, 'utf8').replace(/\{ url: "http:\/\/127\.0\.0\.1:\d+", weight: 1 \}/, `{ url: "${backends.b.url}", weight: 1 }`)));
+  writeFileSync(lb.configPath, readFileSync(lb.configPath, 'utf8').replace(/\{ url: "http:\/\/127\.0\.0\.1:\d+", weight: 1 \}/, `{ url: "${backends.b.url}", weight: 1 }`));
   lb.child.kill('SIGHUP');
   const deadline = Date.now() + 10_000;
   while (!lb.logs.some((l) => l.msg === 'configuration reloaded')) {
