@@ -59,6 +59,45 @@ function ensureBaseImage(): Promise<void> {
   return imageReady;
 }
 
+let nodeImageReady: Promise<string> | undefined;
+
+/**
+ * A base image with the host's Node.js and npm, for building lb's Dockerfile without a registry:
+ * node, npm, sh and env with their libraries, and the host's CA bundle (this machine's npm
+ * registry is reached through a TLS proxy).
+ */
+export function nodeBaseImage(): Promise<string> {
+  nodeImageReady ??= (async () => {
+    const tag = 'lb-test/node:1';
+    if (await docker('image', 'inspect', tag).then(() => true, () => false)) return tag;
+    const root = mkdtempSync(join(tmpdir(), 'lb-node-root-'));
+    try {
+      const script = [
+        'set -e',
+        'mkdir -p usr/bin usr/lib bin lib/x86_64-linux-gnu lib64 etc/ssl/certs tmp root',
+        'chmod 1777 tmp',
+        'cp /usr/bin/node /usr/bin/env usr/bin/',
+        'cp -a /usr/lib/node_modules usr/lib/',
+        'ln -s ../lib/node_modules/npm/bin/npm-cli.js usr/bin/npm',
+        'cp /bin/dash bin/sh',
+        'for l in $(ldd /usr/bin/node /bin/dash /usr/bin/env | awk \'{print $3}\' | grep / | sort -u); do cp -L "$l" lib/x86_64-linux-gnu/; done',
+        'cp -L /lib64/ld-linux-x86-64.so.2 lib64/',
+        `cp "${process.env.NODE_EXTRA_CA_CERTS ?? '/etc/ssl/certs/ca-certificates.crt'}" etc/ssl/certs/ca-certificates.crt`,
+        "printf 'root:x:0:0:root:/root:/bin/sh\\nnode:x:1000:1000:node:/tmp:/bin/sh\\n' > etc/passwd",
+        "printf 'root:x:0:\\nnode:x:1000:\\n' > etc/group",
+        `tar -cf "${root}.tar" .`,
+      ].join('\n');
+      await exec('sh', ['-c', script], { cwd: root, timeout: 60_000 });
+      await docker('import', '--change', 'ENV PATH=/usr/local/bin:/usr/bin:/bin', '--change', 'ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt', `${root}.tar`, tag);
+      return tag;
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+      rmSync(`${root}.tar`, { force: true });
+    }
+  })();
+  return nodeImageReady;
+}
+
 export interface RunOptions {
   name?: string;
   labels?: Record<string, string>;
