@@ -138,6 +138,11 @@ export class DockerProvider implements Provider {
     this.containers.clear();
     for (const info of infos) if (info) this.containers.set(info.id, info);
     for (const id of this.stopping) if (!this.containers.get(id)?.running) this.stopping.delete(id);
+    // Forget what was reported about containers that are gone, so that churn does not grow it.
+    for (const key of this.reportedOnce) {
+      const id = key.startsWith('label|') ? key.split('|')[1]! : undefined;
+      if (id && !this.containers.has(id)) this.reportedOnce.delete(key);
+    }
     this.rebuild();
     this.lastSync = Date.now();
     this.metrics.dockerLastSync.set(this.lastSync / 1000);
