@@ -1,13 +1,11 @@
 // The forwarding benchmark: lb against a direct connection, HAProxy, nginx and http-proxy, all on
 // loopback on this machine, with wrk. Every run is bounded (wrk -d), and every process started
 // here is stopped on exit. Usage: npm run bench [-- --duration 5 --connections 50]
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { benchWorkspace, waitForPort } from './lib.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -20,47 +18,12 @@ const duration = Number(args.duration);
 const connections = Number(args.connections);
 
 const ports = { backend: 18081, direct: 18081, lb: 18090, lbTcp: 18091, lbAdmin: 18092, haproxy: 18093, haproxyTcp: 18094, nginx: 18095, httpProxy: 18096, lbLogged: 18097, lbLoggedAdmin: 18098 };
-const work = mkdtempSync(join(tmpdir(), 'lb-bench-'));
-// nginx workers run as an unprivileged user and must read the 1 MB file.
-chmodSync(work, 0o755);
-const children: ChildProcess[] = [];
+const { work, start } = benchWorkspace('lb-bench-');
 
 function requireTool(name: string): void {
   if (spawnSync('sh', ['-c', `command -v ${name}`]).status !== 0) {
     console.error(`bench needs ${name}: apt-get install -y wrk haproxy nginx-light`);
     process.exit(2);
-  }
-}
-
-function start(command: string, argv: string[]): ChildProcess {
-  const child = spawn(command, argv, { stdio: ['ignore', 'ignore', 'inherit'] });
-  children.push(child);
-  return child;
-}
-
-function stopAll(): void {
-  // SIGTERM first: an nginx or HAProxy master killed outright leaves its workers behind.
-  for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
-  spawnSync('sleep', ['0.5']);
-  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
-  rmSync(work, { recursive: true, force: true });
-}
-process.on('exit', stopAll);
-process.on('SIGINT', () => process.exit(130));
-
-async function waitForPort(port: number): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.on('error', () => resolve(false));
-    });
-    if (open) return;
-    if (Date.now() > deadline) throw new Error(`nothing listens on ${port} after 10s`);
-    await delay(50);
   }
 }
 

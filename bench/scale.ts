@@ -2,38 +2,16 @@
 //  1. route lookup with 10 and with 10,000 host routes (wrk -t1 -c50, Host of the last route);
 //  2. lb's RSS with 10,000 idle keep-alive client connections.
 // Usage: npm run bench:scale   (needs wrk and nginx-light, like bench/run.ts)
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { benchWorkspace, waitForPort } from './lib.js';
 
-const work = mkdtempSync(join(tmpdir(), 'lb-scale-'));
-chmodSync(work, 0o755);
-const children: ChildProcess[] = [];
+const { work, start } = benchWorkspace('lb-scale-');
 const cli = new URL('../dist/cli.js', import.meta.url).pathname;
 const backendPort = 18181;
-
-function cleanup(): void {
-  for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
-  spawnSync('sleep', ['0.3']);
-  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
-  rmSync(work, { recursive: true, force: true });
-}
-process.on('exit', cleanup);
-
-async function waitForPort(port: number): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    const open = await new Promise<boolean>((resolve) => {
-      const s = connect(port, '127.0.0.1', () => (s.destroy(), resolve(true)));
-      s.on('error', () => resolve(false));
-    });
-    if (open) return;
-    await delay(50);
-  }
-  throw new Error(`nothing listens on ${port}`);
-}
 
 function lbConfig(port: number, routes: number): string {
   const routers = Array.from({ length: routes }, (_, i) => `  r${i}: { entrypoint: web, match: { host: "h${i}.example.com" }, service: app }`).join('\n');
@@ -43,8 +21,7 @@ function lbConfig(port: number, routes: number): string {
 async function startLb(port: number, routes: number): Promise<ChildProcess> {
   const file = join(work, `lb-${routes}.yaml`);
   writeFileSync(file, lbConfig(port, routes));
-  const child = spawn(process.execPath, [cli, 'run', '--config', file], { stdio: 'ignore' });
-  children.push(child);
+  const child = start(process.execPath, [cli, 'run', '--config', file]);
   await waitForPort(port);
   return child;
 }
@@ -62,7 +39,7 @@ async function main(): Promise<void> {
   writeFileSync(join(work, 'backend.conf'), `worker_processes 1; daemon off; pid ${work}/b.pid; error_log /dev/null;
 events { worker_connections 4096; }
 http { access_log off; keepalive_requests 1000000; server { listen 127.0.0.1:${backendPort}; location / { return 200 "hello world\\n"; } } }`);
-  children.push(spawn('nginx', ['-c', join(work, 'backend.conf'), '-p', work], { stdio: 'ignore' }));
+  start('nginx', ['-c', join(work, 'backend.conf'), '-p', work]);
   await waitForPort(backendPort);
 
   console.log('## Route lookup: wrk -t1 -c50 -d5s to the last host route\n\n| host routes | req/s |\n|---:|---:|');

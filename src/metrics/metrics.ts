@@ -75,30 +75,8 @@ export class Metrics {
   /** Read at scrape time from the live snapshot, so the hot path only bumps a counter. */
   private backendsSource: () => Iterable<PoolView> = () => [];
   private drainingSource: () => Iterable<{ service: string; backend: string }> = () => [];
-  readonly backendInFlight: Gauge<'service' | 'backend'> = new Gauge({
-    name: 'lb_backend_requests_in_flight',
-    help: 'Requests or tunnels open to each backend server.',
-    labelNames: ['service', 'backend'] as const,
-    registers: [this.registry],
-    collect: () => {
-      this.backendInFlight.reset();
-      for (const service of this.backendsSource()) {
-        for (const backend of service.backends) this.backendInFlight.labels(service.name, backend.id).set(backend.inFlight);
-      }
-    },
-  });
-  readonly backendUp: Gauge<'service' | 'backend'> = new Gauge({
-    name: 'lb_backend_up',
-    help: '1 when a server passes its health checks and is not ejected, else 0.',
-    labelNames: ['service', 'backend'] as const,
-    registers: [this.registry],
-    collect: () => {
-      this.backendUp.reset();
-      for (const service of this.backendsSource()) {
-        for (const backend of service.backends) this.backendUp.labels(service.name, backend.id).set(backend.up ? 1 : 0);
-      }
-    },
-  });
+  readonly backendInFlight = this.backendGauge('lb_backend_requests_in_flight', 'Requests or tunnels open to each backend server.', (b) => b.inFlight);
+  readonly backendUp = this.backendGauge('lb_backend_up', '1 when a server passes its health checks and is not ejected, else 0.', (b) => (b.up ? 1 : 0));
   readonly servicePanic: Gauge<'service'> = new Gauge({
     name: 'lb_service_panic',
     help: '1 while too few servers of a service are healthy and traffic goes to all of them.',
@@ -199,6 +177,23 @@ export class Metrics {
     // counters (promtool check metrics rejects them); the handle and request counts they carry
     // are of little use for a proxy, so they are dropped rather than renamed.
     for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name);
+  }
+
+  /** A {service, backend} gauge whose values are read from the live pools at scrape time. */
+  private backendGauge(name: string, help: string, read: (backend: PoolView['backends'][number]) => number): Gauge<'service' | 'backend'> {
+    const gauge: Gauge<'service' | 'backend'> = new Gauge({
+      name,
+      help,
+      labelNames: ['service', 'backend'] as const,
+      registers: [this.registry],
+      collect: () => {
+        gauge.reset();
+        for (const service of this.backendsSource()) {
+          for (const backend of service.backends) gauge.labels(service.name, backend.id).set(read(backend));
+        }
+      },
+    });
+    return gauge;
   }
 
   watchBackends(source: () => Iterable<PoolView>, draining: () => Iterable<{ service: string; backend: string }>): void {
