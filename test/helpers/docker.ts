@@ -34,11 +34,23 @@ export async function requireDocker(t: TestContext): Promise<boolean> {
   const version = await probeEngine();
   if (version) {
     await ensureBaseImage();
+    await sweepStale();
     return true;
   }
   if (process.env.LB_REQUIRE_DOCKER === '1') throw new Error('LB_REQUIRE_DOCKER=1 but no Docker engine answers `docker version`; start dockerd');
   t.skip('no Docker engine: start dockerd (or set DOCKER_HOST) to run the Docker tests');
   return false;
+}
+
+let swept: Promise<void> | undefined;
+
+/** Removes what test runs killed before their cleanup left behind (stopped, over 30 minutes old). */
+function sweepStale(): Promise<void> {
+  swept ??= (async () => {
+    await docker('container', 'prune', '-f', '--filter', 'label=lb-test.run', '--filter', 'until=30m').catch(() => undefined);
+    await docker('network', 'prune', '-f', '--filter', 'label=lb-test.run', '--filter', 'until=30m').catch(() => undefined);
+  })();
+  return swept;
 }
 
 let imageReady: Promise<void> | undefined;
