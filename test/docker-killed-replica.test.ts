@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { docker, DockerFixture, eventually, requireDocker, startDockerLb } from './helpers/docker.js';
+import { usableServers } from './helpers/lb.js';
 import { runLoad } from './helpers/load.js';
 
 test('docker kill -s KILL on one of three replicas under GET load: retries hide it', { timeout: 90_000 }, async (t) => {
@@ -13,7 +14,7 @@ test('docker kill -s KILL on one of three replicas under GET load: retries hide 
   };
   const ids: string[] = [];
   for (let i = 0; i < 3; i++) ids.push(await fixture.start({ labels, env: { NAME: `r${i}` } }));
-  const usable = () => lb.control.snapshot.services.get('kill')?.backends.filter((b) => lb.control.isUsable('kill', b)).length ?? 0;
+  const usable = () => usableServers(lb, 'kill');
   await eventually(() => (usable() === 3 ? true : undefined), 'three healthy replicas', 20_000);
 
   const stop = new AbortController();

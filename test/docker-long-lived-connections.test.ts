@@ -3,7 +3,7 @@ import { connect, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { request } from 'undici';
 import { docker, DockerFixture, eventually, requireDocker } from './helpers/docker.js';
-import { startLb } from './helpers/lb.js';
+import { startLb, usableServers } from './helpers/lb.js';
 
 function echoRoundTrip(socket: Socket, text: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -60,7 +60,7 @@ providers: { docker: { enabled: true, labelPrefix: "${fixture.prefix}" } }
     }),
     'com.docker.compose.service': 'pair',
   };
-  const usable = () => lb.control.snapshot.services.get('pair')?.backends.filter((b) => lb.control.isUsable('pair', b)).length ?? 0;
+  const usable = () => usableServers(lb, 'pair');
   await fixture.start({ labels, env: { NAME: 'A', TCP_PORT: '9000' } });
   await eventually(() => (usable() === 1 ? true : undefined), 'A healthy', 20_000);
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { docker, DockerFixture, eventually, requireDocker, startDockerLb } from './helpers/docker.js';
+import { usableServers } from './helpers/lb.js';
 import { runLoad } from './helpers/load.js';
 
 test('rolling replace of three replicas under load: every response is 2xx', { timeout: 120_000 }, async (t) => {
@@ -11,10 +12,7 @@ test('rolling replace of three replicas under load: every response is 2xx', { ti
     ...fixture.labels({ enable: 'true', host: 'roll.example.com', port: '8080', 'healthcheck.path': '/health', 'healthcheck.interval': '500ms', 'healthcheck.timeout': '250ms' }),
     'com.docker.compose.service': 'roll',
   };
-  const usable = () => {
-    const pool = lb.control.snapshot.services.get('roll');
-    return pool ? pool.backends.filter((b) => lb.control.isUsable('roll', b)).length : 0;
-  };
+  const usable = () => usableServers(lb, 'roll');
   const old: string[] = [];
   for (let i = 0; i < 3; i++) old.push(await fixture.start({ labels, env: { NAME: `v1-${i}` } }));
   await eventually(() => (usable() === 3 ? true : undefined), 'three healthy replicas', 20_000);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { request } from 'undici';
-import { startLb } from './helpers/lb.js';
+import { startLb, usableServers } from './helpers/lb.js';
 import { closedPort, namedBackend, startBackend } from './helpers/servers.js';
 
 function twoServers(dead: number, alive: string, settings: string) {
@@ -82,10 +82,7 @@ services:
     healthCheck: { path: /health, interval: 200ms, timeout: 100ms, rise: 2, fall: 2 }
     servers: [ { url: "${flapping.url}" }, { url: "${steady.url}" } ]
 `);
-  const members = () => {
-    const pool = lb.control.snapshot.services.get('svc')!;
-    return pool.backends.filter((b) => lb.control.isUsable('svc', b)).length;
-  };
+  const members = () => usableServers(lb, 'svc');
   const waitFor = async (count: number, limitMs: number) => {
     const started = Date.now();
     while (members() !== count) {

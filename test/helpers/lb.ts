@@ -35,3 +35,8 @@ routers: { all: { entrypoint: web, service: svc } }
 services: { svc: { ${serviceSettings} servers: [ { url: "${url}" } ] } }
 `;
 }
+
+/** How many servers of a service pass their checks and are not ejected. */
+export function usableServers(lb: RunningBalancer, service: string): number {
+  return lb.control.snapshot.services.get(service)?.backends.filter((b) => lb.control.isUsable(service, b)).length ?? 0;
+}

@@ -41,6 +41,8 @@ interface Attempt {
   headers?: string[];
   /** The last attempt went out on a connection of its own (see unsafeOnNewConnection). */
   fresh?: boolean;
+  /** Already held once for an empty pool (emptyPoolWait). */
+  waited?: boolean;
 }
 
 /**
@@ -179,7 +181,7 @@ export class HttpEntrypoint {
     const service = route.service;
     const backend = service.balancer.pick(attempt.pick, exclude);
     if (!backend) {
-      if (attempt.retries === 0 && service.config.emptyPoolWaitMs > 0) return void this.awaitServer(attempt);
+      if (!attempt.waited && attempt.retries === 0 && service.config.emptyPoolWaitMs > 0) return void this.awaitServer(attempt);
       return this.reject(req, res, attempt.started, route, new ProxyError('no_backend', `service ${service.name}`));
     }
     const exchange = new Exchange(res, route, backend, service.balancer.affinityCookie?.(attempt.pick, backend), {
@@ -217,7 +219,7 @@ export class HttpEntrypoint {
       const route = this.routeFor(attempt.req);
       if (route && route.service.members.length > 0) {
         attempt.route = route;
-        attempt.retries = 1; // waited once: the next empty pick answers 503
+        attempt.waited = true;
         return this.dispatch(attempt);
       }
     }
