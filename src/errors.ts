@@ -83,9 +83,20 @@ export class ProxyError extends LbError {
   }
 }
 
+/**
+ * HTTP/1.1 that lb's own parser refuses: in a backend's response (then a 502 bad_response) or in
+ * a request body (then a 400). `reason` says which rule was broken.
+ */
+export class HttpSyntaxError extends LbError {
+  constructor(reason: string) {
+    super('LB_HTTP_SYNTAX', reason);
+  }
+}
+
 /** Maps a socket or undici failure onto the stable error kinds. */
 export function classifyUpstreamError(err: unknown): ProxyError {
   if (err instanceof ProxyError) return err;
+  if (err instanceof HttpSyntaxError) return new ProxyError('bad_response', err.message, { cause: err });
   const code = (err as { code?: string } | undefined)?.code ?? '';
   const detail = code || (err as Error | undefined)?.message;
   // undici's parser errors do not always carry an HPE_ code.

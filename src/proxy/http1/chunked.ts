@@ -1,0 +1,147 @@
+import { HttpSyntaxError } from '../../errors.js';
+import { CR, HEX, LF, MAX_HEAD_BYTES, parseFieldLines, TOKEN } from './syntax.js';
+
+const enum State {
+  Size,
+  SizeLine,
+  Data,
+  DataCR,
+  DataLF,
+  Trailers,
+  Done,
+}
+
+/** Hex digits allowed in a chunk size: 2^52 is far beyond any real chunk and stays exact. */
+const MAX_SIZE_DIGITS = 13;
+
+/**
+ * Validates a chunked body (RFC 9112 §7.1) as it streams past, so that it can be relayed as is.
+ * `onData` receives the payload bytes (chunk data only), for callers that must decode. Chunk
+ * extensions must be `;token[=token]`; trailers follow the rules of header fields. Anything else
+ * throws an HttpSyntaxError, like llhttp's HPE_INVALID_CHUNK_SIZE and friends.
+ */
+export class ChunkedDecoder {
+  private state = State.Size;
+  private remaining = 0;
+  private digits = 0;
+  /** The line being read (size line or trailers), when it spans several reads. */
+  private line: Buffer[] = [];
+  private lineBytes = 0;
+  /** How much of CR LF CR LF the trailer section has matched so far. */
+  private crlfSeen = 0;
+
+  constructor(private readonly onData?: (chunk: Buffer) => void) {}
+
+  get done(): boolean {
+    return this.state === State.Done;
+  }
+
+  /** Consumes bytes from `start`; returns where the body ended, or `end` when it goes on. */
+  feed(buf: Buffer, start: number, end: number): number {
+    let i = start;
+    while (i < end) {
+      switch (this.state) {
+        case State.Size: {
+          const b = buf[i]!;
+          if (HEX[b] === 1) {
+            if (++this.digits > MAX_SIZE_DIGITS) throw new HttpSyntaxError('chunk size too large');
+            this.remaining = this.remaining * 16 + hexValue(b);
+            i++;
+            break;
+          }
+          if (this.digits === 0) throw new HttpSyntaxError('invalid chunk size');
+          this.state = State.SizeLine;
+          break;
+        }
+        case State.SizeLine: {
+          const lf = buf.indexOf(LF, i);
+          const stop = lf < 0 || lf >= end ? end : lf + 1;
+          this.collect(buf, i, stop);
+          i = stop;
+          if (stop === lf + 1) this.endSizeLine();
+          break;
+        }
+        case State.Data: {
+          const take = Math.min(this.remaining, end - i);
+          if (take > 0) this.onData?.(buf.subarray(i, i + take));
+          this.remaining -= take;
+          i += take;
+          if (this.remaining === 0) this.state = State.DataCR;
+          break;
+        }
+        case State.DataCR:
+          if (buf[i++] !== CR) throw new HttpSyntaxError('missing CRLF after chunk data');
+          this.state = State.DataLF;
+          break;
+        case State.DataLF:
+          if (buf[i++] !== LF) throw new HttpSyntaxError('missing CRLF after chunk data');
+          this.state = State.Size;
+          break;
+        case State.Trailers: {
+          // Trailers are rare and short: scan byte by byte for the CRLF CRLF that ends them (the
+          // size line's CRLF counts as the first half).
+          const from = i;
+          while (i < end && this.crlfSeen < 4) {
+            const b = buf[i++];
+            if (b === (this.crlfSeen % 2 === 0 ? CR : LF)) this.crlfSeen++;
+            else this.crlfSeen = b === CR ? 1 : 0;
+          }
+          this.collect(buf, from, i);
+          if (this.crlfSeen === 4) {
+            const block = this.takeLine();
+            if (block.length > 2) parseFieldLines(block, 0, block.length, []);
+            this.state = State.Done;
+            return i;
+          }
+          break;
+        }
+        case State.Done:
+          return i;
+      }
+    }
+    return i;
+  }
+
+  private collect(buf: Buffer, start: number, stop: number): void {
+    this.lineBytes += stop - start;
+    if (this.lineBytes > MAX_HEAD_BYTES) throw new HttpSyntaxError('chunk line or trailers too large');
+    this.line.push(buf.subarray(start, stop));
+  }
+
+  private takeLine(): Buffer {
+    const line = this.line.length === 1 ? this.line[0]! : Buffer.concat(this.line);
+    this.line = [];
+    this.lineBytes = 0;
+    return line;
+  }
+
+  /** After the size digits: extensions, then CRLF. */
+  private endSizeLine(): void {
+    const line = this.takeLine();
+    const end = line.length - 2;
+    if (end < 0 || line[end] !== CR) throw new HttpSyntaxError('bare LF in a chunk size line');
+    let i = 0;
+    while (i < end) {
+      if (line[i] !== 0x3b) throw new HttpSyntaxError('invalid chunk size');
+      const nameStart = ++i;
+      while (TOKEN[line[i]!] === 1) i++;
+      if (i === nameStart) throw new HttpSyntaxError('invalid chunk extension');
+      if (line[i] === 0x3d) {
+        const valueStart = ++i;
+        while (TOKEN[line[i]!] === 1) i++;
+        if (i === valueStart) throw new HttpSyntaxError('invalid chunk extension');
+      }
+    }
+    this.digits = 0;
+    if (this.remaining === 0) {
+      this.state = State.Trailers;
+      this.crlfSeen = 2;
+    } else {
+      this.state = State.Data;
+    }
+  }
+}
+
+function hexValue(b: number): number {
+  return b <= 0x39 ? b - 0x30 : (b | 0x20) - 0x57;
+}

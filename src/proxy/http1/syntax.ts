@@ -1,0 +1,93 @@
+// Byte classes of HTTP/1.1 (RFC 9110 §5.6, RFC 9112), shared by the request, response and
+// chunked-body parsers. Tables, so that each byte costs one array read.
+import { HttpSyntaxError } from '../../errors.js';
+
+function table(accept: (byte: number) => boolean): Uint8Array {
+  const t = new Uint8Array(256);
+  for (let b = 0; b < 256; b++) t[b] = accept(b) ? 1 : 0;
+  return t;
+}
+
+/** tchar: the characters of a token (method, header name, chunk extension). */
+export const TOKEN = table((b) => (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || "!#$%&'*+-.^_`|~".includes(String.fromCharCode(b)));
+/** field-vchar, SP and HTAB: what a header value may hold (obs-text included, as llhttp allows). */
+export const FIELD_VALUE = table((b) => b === 0x09 || (b >= 0x20 && b <= 0x7e) || b >= 0x80);
+/** Visible ASCII: the characters an origin-form request target may hold. */
+export const TARGET = table((b) => b > 0x20 && b < 0x7f);
+export const HEX = table((b) => (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x46) || (b >= 0x61 && b <= 0x66));
+
+export const CR = 0x0d;
+export const LF = 0x0a;
+export const SP = 0x20;
+export const HTAB = 0x09;
+export const COLON = 0x3a;
+
+/** Heads (request, response, trailers) larger than this are refused, as Node does by default. */
+export const MAX_HEAD_BYTES = 16 * 1024;
+
+const CRLFCRLF = Buffer.from('\r\n\r\n');
+
+/** Where the head that starts at `start` ends (just past its empty line), or -1 when incomplete. */
+export function headEnd(buf: Buffer, start: number, end: number): number {
+  const at = buf.indexOf(CRLFCRLF, start);
+  return at < 0 || at + 4 > end ? -1 : at + 4;
+}
+
+/**
+ * The header field lines between `start` and `end` (which ends with the empty line), appended to
+ * `out` as [name, value, ...] latin1 strings: names as sent, values without surrounding
+ * whitespace. Throws on anything RFC 9112 forbids: obs-fold, whitespace before the colon, an
+ * empty or non-token name, a control character or bare CR/LF in a value.
+ */
+export function parseFieldLines(buf: Buffer, start: number, end: number, out: string[]): void {
+  let i = start;
+  const last = end - 2;
+  while (i < last) {
+    const nameStart = i;
+    while (TOKEN[buf[i]!] === 1) i++;
+    if (i === nameStart) {
+      const b = buf[i];
+      throw new HttpSyntaxError(b === SP || b === HTAB ? 'obs-fold or whitespace before a header name' : 'invalid character in a header name');
+    }
+    if (buf[i] !== COLON) throw new HttpSyntaxError('invalid character in a header name');
+    const nameEnd = i++;
+    while (buf[i] === SP || buf[i] === HTAB) i++;
+    const valueStart = i;
+    let valueEnd = i;
+    for (;;) {
+      const b = buf[i]!;
+      if (b === CR) break;
+      if (FIELD_VALUE[b] !== 1) throw new HttpSyntaxError('invalid character in a header value');
+      if (b !== SP && b !== HTAB) valueEnd = i + 1;
+      i++;
+    }
+    if (buf[i + 1] !== LF) throw new HttpSyntaxError('bare CR in a header');
+    out.push(buf.toString('latin1', nameStart, nameEnd), buf.toString('latin1', valueStart, valueEnd));
+    i += 2;
+  }
+}
+
+/** Case-insensitive comparison of a header name with a lower-case constant. */
+export function isName(name: string, lower: string): boolean {
+  return name.length === lower.length && (name === lower || name.toLowerCase() === lower);
+}
+
+/** A Content-Length value: 1*DIGIT, at most 15 digits so that it stays exact. */
+export function parseContentLength(value: string): number {
+  if (value.length === 0 || value.length > 15) throw new HttpSyntaxError('invalid Content-Length');
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) throw new HttpSyntaxError('invalid Content-Length');
+  }
+  return Number(value);
+}
+
+/** Lower-case tokens of a Connection header. */
+export function connectionTokens(value: string): string[] {
+  const tokens: string[] = [];
+  for (const token of value.split(',')) {
+    const t = token.trim().toLowerCase();
+    if (t) tokens.push(t);
+  }
+  return tokens;
+}
