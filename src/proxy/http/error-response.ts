@@ -16,13 +16,17 @@ export function sendProxyError(res: ServerResponse, error: ProxyError): void {
   res.end(body);
 }
 
-/** A whole response for a raw socket (upgrade requests and parse errors), closing it after. */
-export function rawErrorResponse(status: number, text: string, code?: string): string {
+/**
+ * A whole response for a raw socket: the fast path's errors, upgrade requests and parse errors.
+ * `connection`: the Connection header to send, none for an HTTP/1.1 keep-alive.
+ */
+export function rawErrorResponse(status: number, text: string, code?: string, connection: 'close' | 'keep-alive' | undefined = 'close'): string {
   const body = errorBody(status, text);
   return (
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n` +
     `Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
     (code ? `lb-error: ${code}\r\n` : '') +
-    `Connection: close\r\n\r\n${body}`
+    (connection ? `Connection: ${connection}\r\n` : '') +
+    `\r\n${body}`
   );
 }

@@ -1,39 +1,19 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Dispatcher } from 'undici';
 import type { Backend } from '../../balancer/index.js';
 import type { HttpRoute } from '../../control/snapshot.js';
 import { classifyUpstreamError, ProxyError } from '../../errors.js';
 import { sendProxyError } from './error-response.js';
-import { downstreamResponseHeaders } from './headers.js';
-
-export interface ExchangeOutcome {
-  route: HttpRoute;
-  backend: Backend;
-  status: number;
-  error: ProxyError | undefined;
-  /** Request body bytes sent upstream, response body bytes sent to the client. */
-  bytesIn: number;
-  bytesOut: number;
-}
-
-export interface ExchangeHooks {
-  /** Set once the entrypoint is shutting down: responses then carry Connection: close. */
-  readonly shutdown: { closing: boolean };
-  /** The request is over (answered, failed or abandoned by the client). */
-  done(outcome: ExchangeOutcome): void;
-  /**
-   * The backend failed before any response byte came back. Returns true when the request was
-   * sent to another server instead; this exchange then ends without answering the client.
-   */
-  retry(error: ProxyError, backend: Backend): boolean;
-}
+import type { ResponseHead } from '../http1/response-head.js';
+import type { StreamedBody, UpstreamHandler } from '../http1/upstream-connection.js';
+import type { ClientExchange, ExchangeHooks } from './client.js';
+import { clientAddress, downstreamResponseHeaders } from './headers.js';
 
 /**
- * One request relayed to one backend, as an undici dispatch handler (its raw, fastest API):
- * the response head and body are written to the client as they arrive, with backpressure both
- * ways, and a client that goes away aborts the upstream request.
+ * One request that came through Node's http server (requests the fast path leaves to llhttp),
+ * relayed to one backend: the response head and body are written to the client as they arrive,
+ * with backpressure both ways, and a client that goes away aborts the upstream request.
  */
-export class Exchange implements Dispatcher.DispatchHandler {
+export class Exchange implements UpstreamHandler {
   private abortUpstream: ((err?: Error) => void) | undefined;
   private bytesIn = 0;
   private bytesOut = 0;
@@ -63,12 +43,12 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.done) abort(new ProxyError('client_abort'));
   }
 
-  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+  onHeaders(head: ResponseHead, resume: () => void): boolean {
     if (this.done) return false;
     this.resumeUpstream = resume;
     if (this.hooks.shutdown.closing) this.res.shouldKeepAlive = false;
     try {
-      this.res.writeHead(statusCode, statusText, downstreamResponseHeaders(rawHeaders, this.setCookie));
+      this.res.writeHead(head.status, head.statusText, downstreamResponseHeaders(head.rawHeaders, this.setCookie));
     } catch (err) {
       for (const name of this.res.getHeaderNames()) this.res.removeHeader(name);
       // Node refuses header names or values that are not valid HTTP: the backend's fault.
@@ -78,9 +58,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
     return true;
   }
 
-  /** undici 7 passes the chunk itself, although its types declare its size. */
-  onBodySent(chunk: unknown): void {
-    this.bytesIn += typeof chunk === 'number' ? chunk : (chunk as Buffer | string).length;
+  onBodySent(bytes: number): void {
+    this.bytesIn += bytes;
   }
 
   onData(chunk: Buffer): boolean {
@@ -123,7 +102,80 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 }
 
-export function requestHasBody(req: IncomingMessage): boolean {
-  const length = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+const LAST_CHUNK = Buffer.from('0\r\n\r\n');
+
+/**
+ * A request body read through Node (which decoded any chunking), framed again for the backend:
+ * as is when its length is known, otherwise re-chunked.
+ */
+function incomingBody(req: IncomingMessage): StreamedBody {
+  const chunked = req.headers['content-length'] === undefined;
+  return {
+    get started() {
+      return req.readableDidRead;
+    },
+    start(write, end) {
+      req.on('data', (chunk: Buffer) => {
+        const ok = chunked ? write(Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from('\r\n')])) : write(chunk);
+        if (!ok) req.pause();
+      });
+      req.once('end', () => {
+        if (chunked) write(LAST_CHUNK);
+        end();
+      });
+    },
+    resume() {
+      req.resume();
+    },
+  };
+}
+
+/** A request that Node's http server parsed (llhttp), answered through its ServerResponse. */
+export class NodeClient implements ClientExchange {
+  readonly method: string;
+  readonly url: string;
+  readonly host: string;
+  readonly headers: IncomingMessage['headers'];
+  readonly rawHeaders: string[];
+  readonly clientIp: string;
+  readonly localPort: number;
+  readonly contentLength: number;
+  readonly acceptsChunked = false;
+
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+  ) {
+    this.method = req.method ?? 'GET';
+    this.url = req.url ?? '/';
+    this.host = req.headers.host ?? '';
+    this.headers = req.headers;
+    this.rawHeaders = req.rawHeaders;
+    this.clientIp = clientAddress(req.socket.remoteAddress);
+    this.localPort = req.socket.localPort ?? 0;
+    const length = req.headers['content-length'];
+    this.contentLength = length !== undefined ? Number(length) : req.headers['transfer-encoding'] !== undefined ? -1 : 0;
+  }
+
+  get gone(): boolean {
+    return this.res.destroyed;
+  }
+
+  streamBody(): StreamedBody {
+    return incomingBody(this.req);
+  }
+
+  readBody(done: (body: Buffer) => void): void {
+    const chunks: Buffer[] = [];
+    this.req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    this.req.once('end', () => done(Buffer.concat(chunks)));
+  }
+
+  relay(route: HttpRoute, backend: Backend, setCookie: string | undefined, hooks: ExchangeHooks): Exchange {
+    return new Exchange(this.res, route, backend, setCookie, hooks);
+  }
+
+  sendError(error: ProxyError): void {
+    sendProxyError(this.res, error);
+  }
 }

@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { ClientRequest } from './client.js';
 import { BlockList, isIPv6 } from 'node:net';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) plus the legacy Proxy-Connection. */
@@ -12,8 +12,9 @@ const forwardedProto = 'x-forwarded-proto';
 const forwardedHost = 'x-forwarded-host';
 const forwardedPort = 'x-forwarded-port';
 
-export function clientAddress(req: IncomingMessage): string {
-  const address = req.socket.remoteAddress ?? '';
+/** A peer's address as logged and matched: IPv4-mapped IPv6 addresses as plain IPv4. */
+export function clientAddress(remoteAddress: string | undefined): string {
+  const address = remoteAddress ?? '';
   return address.startsWith('::ffff:') ? address.slice(7) : address;
 }
 
@@ -61,9 +62,10 @@ export interface ForwardingFacts {
  * and case: hop-by-hop headers removed, Host unchanged, X-Forwarded-* set (extended only when the
  * peer is a trusted proxy, otherwise replaced).
  */
-export function upstreamRequestHeaders(req: IncomingMessage, facts: ForwardingFacts): string[] {
+export function upstreamRequestHeaders(req: Pick<ClientRequest, 'rawHeaders' | 'headers' | 'host'>, facts: ForwardingFacts): string[] {
   const raw = req.rawHeaders;
-  const named = connectionTokens(req.headers.connection);
+  const connection = req.headers.connection;
+  const named = connectionTokens(Array.isArray(connection) ? connection.join(',') : connection);
   const out: string[] = [];
   let priorFor: string | undefined;
   let proto: string | undefined;
@@ -91,25 +93,37 @@ export function upstreamRequestHeaders(req: IncomingMessage, facts: ForwardingFa
   out.push(
     'X-Forwarded-For', priorFor === undefined ? facts.clientIp : `${priorFor}, ${facts.clientIp}`,
     'X-Forwarded-Proto', proto ?? facts.proto,
-    'X-Forwarded-Host', host ?? req.headers.host ?? '',
+    'X-Forwarded-Host', host ?? req.host,
     'X-Forwarded-Port', port ?? String(facts.port),
   );
   return out;
 }
 
-/** Response headers from undici's raw list, minus hop-by-hop ones, ready for writeHead. */
-export function downstreamResponseHeaders(raw: Buffer[], extraSetCookie: string | undefined): string[] {
-  const out: string[] = [];
+/** Lower-case names that a header list's Connection headers name (hop-by-hop too), if any. */
+export function connectionNamed(raw: readonly string[]): Set<string> | undefined {
   let named: Set<string> | undefined;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!.toString('latin1');
-    if (name.length === 10 && name.toLowerCase() === 'connection') named = connectionTokens(raw[i + 1]!.toString('latin1'));
+    const name = raw[i]!;
+    if (name.length === 10 && name.toLowerCase() === 'connection') {
+      for (const token of connectionTokens(raw[i + 1]) ?? []) (named ??= new Set()).add(token);
+    }
   }
+  return named;
+}
+
+/** Whether a response header stays with this hop. */
+export function isHopByHop(name: string, named: Set<string> | undefined): boolean {
+  const lower = name.toLowerCase();
+  return hopByHop.has(lower) || named?.has(lower) === true;
+}
+
+/** A response's headers, minus hop-by-hop ones, ready for writeHead. */
+export function downstreamResponseHeaders(raw: readonly string[], extraSetCookie: string | undefined): string[] {
+  const out: string[] = [];
+  const named = connectionNamed(raw);
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!.toString('latin1');
-    const lower = name.toLowerCase();
-    if (hopByHop.has(lower) || named?.has(lower)) continue;
-    out.push(name, raw[i + 1]!.toString('latin1'));
+    const name = raw[i]!;
+    if (!isHopByHop(name, named)) out.push(name, raw[i + 1]!);
   }
   if (extraSetCookie) out.push('Set-Cookie', extraSetCookie);
   return out;

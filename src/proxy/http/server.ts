@@ -8,9 +8,13 @@ import { ProxyError } from '../../errors.js';
 import type { AccessEntry } from '../../metrics/access-log.js';
 import { recordPassive, type DataPlaneContext } from '../context.js';
 import { listenOn, stopServer } from '../listen.js';
-import { rawErrorResponse, sendProxyError } from './error-response.js';
-import { Exchange, requestHasBody, type ExchangeOutcome } from './exchange.js';
-import { clientAddress, TrustedProxies, upstreamRequestHeaders } from './headers.js';
+import type { StreamedBody } from '../http1/upstream-connection.js';
+import { CONNECT_TIMEOUT } from '../http1/upstream-connection.js';
+import type { ClientExchange, ClientRequest, ExchangeOutcome } from './client.js';
+import { ClientConnection } from './client-connection.js';
+import { rawErrorResponse } from './error-response.js';
+import { NodeClient } from './exchange.js';
+import { TrustedProxies, upstreamRequestHeaders } from './headers.js';
 import { normaliseHost } from '../../control/route-table.js';
 import { UpgradeRelay } from './upgrade.js';
 
@@ -30,14 +34,13 @@ const idempotent = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'])
 
 /** One client request across its attempts. */
 interface Attempt {
-  req: IncomingMessage;
-  res: ServerResponse;
+  client: ClientExchange;
   started: number;
   route: HttpRoute;
   pick: PickContext;
   retries: number;
-  /** The request itself (streamed), a buffered copy (replayable), or null (no body). */
-  body: IncomingMessage | Buffer | null;
+  /** The body as it streams in, a buffered copy (replayable), or null (no body). */
+  body: StreamedBody | Buffer | null;
   headers?: string[];
   /** The last attempt went out on a connection of its own (see unsafeOnNewConnection). */
   fresh?: boolean;
@@ -52,22 +55,22 @@ interface Attempt {
  */
 function isRetryable(error: ProxyError, attempt: Attempt): boolean {
   const body = attempt.body;
-  if (body !== null && !Buffer.isBuffer(body) && body.readableDidRead) return false;
+  if (body !== null && !Buffer.isBuffer(body) && body.started) return false;
   const cause = (error.cause as { code?: string } | undefined)?.code;
-  if (error.kind === 'connect_refused' || cause === 'UND_ERR_CONNECT_TIMEOUT') return true;
+  if (error.kind === 'connect_refused' || cause === CONNECT_TIMEOUT) return true;
   // A reset (RST) on a connection opened for this request alone means the server never consumed
   // the request: typically it was still in the accept queue when the server closed its listener.
   if (attempt.fresh && cause === 'ECONNRESET') return true;
-  return (error.kind === 'reset' || error.kind === 'timeout') && idempotent.has(attempt.req.method ?? '');
+  return (error.kind === 'reset' || error.kind === 'timeout') && idempotent.has(attempt.client.method);
 }
 
-function accessEntry(req: IncomingMessage, status: number, seconds: number, route: HttpRoute | undefined, backend: Backend | undefined, retries: number, bytesIn: number, bytesOut: number, error: ProxyError | undefined): AccessEntry {
-  const url = req.url ?? '/';
+function accessEntry(req: ClientRequest, status: number, seconds: number, route: HttpRoute | undefined, backend: Backend | undefined, retries: number, bytesIn: number, bytesOut: number, error: ProxyError | undefined): AccessEntry {
+  const url = req.url;
   const query = url.indexOf('?');
   return {
-    client: clientAddress(req),
-    method: req.method ?? '',
-    host: req.headers.host ?? '',
+    client: req.clientIp,
+    method: req.method,
+    host: req.host,
     path: query < 0 ? url : url.slice(0, query),
     status,
     bytesIn,
@@ -81,7 +84,12 @@ function accessEntry(req: IncomingMessage, status: number, seconds: number, rout
   };
 }
 
-/** An HTTP/1.1 entrypoint: parses with Node's strict llhttp, routes, relays through undici. */
+/**
+ * An HTTP/1.1 entrypoint. Connections start on the fast path (ClientConnection: lb's strict
+ * parser on the raw socket); a request it does not accept, and upgrades, go with their connection
+ * to Node's http server (llhttp), which answers malformed requests with 400/431/408. Both paths
+ * share routing, retries, metrics and logs here, and the upstream pools.
+ */
 export class HttpEntrypoint {
   readonly name: string;
   private config: EntrypointConfig;
@@ -89,7 +97,10 @@ export class HttpEntrypoint {
   private readonly server: Server;
   private trusted: TrustedProxies;
   private readonly upgrades: UpgradeRelay;
-  private readonly shutdown = { closing: false };
+  readonly shutdown = { closing: false };
+  private readonly connections = new Set<ClientConnection>();
+  private readonly nodeConnectionListeners: Array<(socket: Socket) => void>;
+  private sweep: NodeJS.Timeout | undefined;
 
   constructor(config: EntrypointConfig, context: DataPlaneContext) {
     this.name = config.name;
@@ -103,13 +114,20 @@ export class HttpEntrypoint {
       // Uploads may legitimately take long; slow clients are bounded by the head timeout.
       requestTimeout: 0,
       keepAliveTimeout: config.timeouts.idleMs,
-      connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(headersMs / 4))),
+      connectionsCheckingInterval: this.checkEveryMs(),
       noDelay: true,
       requireHostHeader: true,
     });
     this.upgrades = new UpgradeRelay(this.name, context, () => this.trusted);
-    this.server.on('request', (req: IncomingMessage, res: ServerResponse) => this.handle(req, res));
-    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrades.handle(req, socket as Socket, head, this.routeFor(req)));
+    this.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      // Node emits 'request' before llhttp has finished checking the head (an unknown
+      // Transfer-Encoding is refused just after): wait for the end of this parse, so that a
+      // request refused there never reaches a backend.
+      process.nextTick(() => {
+        if (!req.socket.writableEnded && !res.destroyed) this.handle(new NodeClient(req, res));
+      });
+    });
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrades.handle(req, socket as Socket, head, this.routeFor(req.headers.host ?? '', req.url ?? '/', req.headers)));
     this.server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
       socket.on('error', () => undefined);
       socket.end(rawErrorResponse(405, 'CONNECT is not supported by this reverse proxy'));
@@ -122,14 +140,20 @@ export class HttpEntrypoint {
       }
       socket.end(clientErrorResponse(err.code));
     });
+    // Every connection starts on the fast path; Node's own connection handling (its parser,
+    // timeouts and connection tracking) takes over the ones that are deferred.
+    this.nodeConnectionListeners = this.server.listeners('connection') as Array<(socket: Socket) => void>;
+    this.server.removeAllListeners('connection');
     const open = context.metrics.openConnections.labels(this.name, 'http');
     this.server.on('connection', (socket: Socket) => {
       open.inc();
       socket.once('close', () => open.dec());
+      this.connections.add(new ClientConnection(socket, this));
     });
   }
 
   listen(): Promise<AddressInfo> {
+    this.sweep = setInterval(() => this.checkConnections(), this.checkEveryMs()).unref();
     return listenOn(this.server, this.config.address, `entrypoint ${this.name}`);
   }
 
@@ -143,94 +167,140 @@ export class HttpEntrypoint {
 
   async close(graceMs: number): Promise<void> {
     this.shutdown.closing = true;
-    await stopServer(this.server, graceMs, () => this.upgrades.destroyAll());
+    this.closeIdleConnections();
+    const idleSweep = setInterval(() => this.closeIdleConnections(), 50);
+    try {
+      await stopServer(this.server, graceMs, () => {
+        this.upgrades.destroyAll();
+        for (const connection of this.connections) connection.socket.destroy();
+      });
+    } finally {
+      clearInterval(idleSweep);
+      clearInterval(this.sweep);
+    }
   }
 
-  private routeFor(req: IncomingMessage): HttpRoute | undefined {
+  // ConnectionOwner: what the fast path's connections ask of their entrypoint.
+
+  defer(socket: Socket, unparsed: Buffer | undefined): void {
+    if (unparsed) socket.unshift(unparsed);
+    for (const listener of this.nodeConnectionListeners) listener.call(this.server, socket);
+  }
+
+  closed(connection: ClientConnection): void {
+    this.connections.delete(connection);
+  }
+
+  private checkEveryMs(): number {
+    return Math.min(1000, Math.max(50, Math.floor(this.config.timeouts.requestHeadersMs / 4)));
+  }
+
+  /** The fast path's timeouts: request heads that take too long (408), idle keep-alive connections. */
+  private checkConnections(): void {
+    const now = performance.now();
+    const headCutoff = now - this.config.timeouts.requestHeadersMs;
+    const idleCutoff = now - this.config.timeouts.idleMs;
+    for (const connection of this.connections) {
+      if (connection.headSince !== 0 && connection.headSince < headCutoff) connection.headTimedOut();
+      else if (connection.idle && connection.idleSince < idleCutoff) connection.socket.destroy();
+    }
+  }
+
+  private closeIdleConnections(): void {
+    for (const connection of this.connections) if (connection.idle) connection.socket.end();
+  }
+
+  private routeFor(host: string, url: string, headers: ClientRequest['headers']): HttpRoute | undefined {
     const routes = this.context.snapshot().entrypoints.get(this.name)?.routes;
     if (!routes) return undefined;
-    const url = req.url ?? '/';
     const query = url.indexOf('?');
-    return routes.lookup(normaliseHost(req.headers.host), query < 0 ? url : url.slice(0, query), req.headers);
+    return routes.lookup(normaliseHost(host), query < 0 ? url : url.slice(0, query), headers);
   }
 
-  private handle(req: IncomingMessage, res: ServerResponse): void {
+  handle(client: ClientExchange): void {
     const started = performance.now();
-    const route = this.routeFor(req);
-    if (!route) return this.reject(req, res, started, undefined, new ProxyError('no_route'));
-    const clientIp = clientAddress(req);
-    const attempt: Attempt = { req, res, started, route, pick: { clientIp, headers: req.headers }, retries: 0, body: requestHasBody(req) ? req : null };
+    const route = this.routeFor(client.host, client.url, client.headers);
+    if (!route) return this.reject(client, started, undefined, new ProxyError('no_route'));
+    const attempt: Attempt = { client, started, route, pick: { clientIp: client.clientIp, headers: client.headers }, retries: 0, body: null };
     this.context.retryBudgets.for(route.service).onRequest();
     const retry = route.service.config.retry;
-    const length = Number(req.headers['content-length']);
-    if (attempt.body && retry.attempts > 0 && length > 0 && length <= retry.bufferBodyBytes) {
+    const length = client.contentLength;
+    if (length > 0 && retry.attempts > 0 && length <= retry.bufferBodyBytes) {
       // Small bodies are read first, so that a retry can send them again.
-      const chunks: Buffer[] = [];
-      req.on('data', (chunk: Buffer) => chunks.push(chunk));
-      req.once('end', () => {
-        attempt.body = Buffer.concat(chunks);
+      client.readBody((body) => {
+        attempt.body = body;
         this.dispatch(attempt);
       });
       return;
     }
+    if (length !== 0) attempt.body = client.streamBody();
     this.dispatch(attempt);
   }
 
   private dispatch(attempt: Attempt, exclude?: Backend): void {
-    const { req, res, route } = attempt;
+    const { client, route } = attempt;
     const service = route.service;
     const backend = service.balancer.pick(attempt.pick, exclude);
     if (!backend) {
       if (!attempt.waited && attempt.retries === 0 && service.config.emptyPoolWaitMs > 0) return void this.awaitServer(attempt);
-      return this.reject(req, res, attempt.started, route, new ProxyError('no_backend', `service ${service.name}`));
+      return this.reject(client, attempt.started, route, new ProxyError('no_backend', `service ${service.name}`));
     }
-    const exchange = new Exchange(res, route, backend, service.balancer.affinityCookie?.(attempt.pick, backend), {
+    const relay = client.relay(route, backend, service.balancer.affinityCookie?.(attempt.pick, backend), {
       shutdown: this.shutdown,
       done: (outcome) => this.record(attempt, outcome),
       retry: (error, failed) => this.retry(attempt, error, failed),
     });
-    const fresh = service.config.retry.unsafeOnNewConnection && !idempotent.has(req.method ?? '');
+    const fresh = service.config.retry.unsafeOnNewConnection && !idempotent.has(client.method);
     attempt.fresh = fresh;
     this.context.pools.get(backend, service, fresh).dispatch(
       {
-        path: req.url ?? '/',
-        method: req.method ?? 'GET',
+        path: client.url,
+        method: client.method,
         reset: fresh,
-        headers: (attempt.headers ??= upstreamRequestHeaders(req, {
-          clientIp: attempt.pick.clientIp,
-          trusted: this.trusted.trusts(attempt.pick.clientIp),
-          proto: 'http',
-          port: req.socket.localPort ?? this.config.address.port,
-          upgrade: false,
-        })),
+        headers: (attempt.headers ??= this.upstreamHeaders(client)),
         body: attempt.body,
         headersTimeout: service.config.timeouts.responseHeadersMs,
         bodyTimeout: service.config.timeouts.idleMs,
+        rawChunked: client.acceptsChunked,
       },
-      exchange,
+      relay,
     );
+  }
+
+  private upstreamHeaders(client: ClientExchange): string[] {
+    const headers = upstreamRequestHeaders(client, {
+      clientIp: client.clientIp,
+      trusted: this.trusted.trusts(client.clientIp),
+      proto: 'http',
+      port: client.localPort || this.config.address.port,
+      upgrade: false,
+    });
+    // Transfer-Encoding is hop-by-hop: a body of unknown length goes on chunked.
+    if (client.contentLength < 0) headers.push('Transfer-Encoding', 'chunked');
+    return headers;
   }
 
   /** Deploy grace: hold a request for an empty pool until a server appears or emptyPoolWait ends. */
   private async awaitServer(attempt: Attempt): Promise<void> {
+    const { client } = attempt;
     const deadline = attempt.started + attempt.route.service.config.emptyPoolWaitMs;
-    while (performance.now() < deadline && !attempt.res.destroyed) {
+    while (performance.now() < deadline && !client.gone) {
       await this.context.signals.nextSnapshot(deadline - performance.now());
-      const route = this.routeFor(attempt.req);
+      const route = this.routeFor(client.host, client.url, client.headers);
       if (route && route.service.members.length > 0) {
         attempt.route = route;
         attempt.waited = true;
         return this.dispatch(attempt);
       }
     }
-    if (!attempt.res.destroyed) this.reject(attempt.req, attempt.res, attempt.started, attempt.route, new ProxyError('no_backend', `service ${attempt.route.service.name}, after waiting ${attempt.route.service.config.emptyPoolWaitMs}ms`));
+    if (!client.gone) this.reject(client, attempt.started, attempt.route, new ProxyError('no_backend', `service ${attempt.route.service.name}, after waiting ${attempt.route.service.config.emptyPoolWaitMs}ms`));
   }
 
   /** Called when a backend failed before any response byte; true when another server got the request. */
   private retry(attempt: Attempt, error: ProxyError, failed: Backend): boolean {
     const service = attempt.route.service;
     if (error.kind !== 'bad_response') recordPassive(this.context.signals, service, failed, true);
-    if (attempt.retries >= service.config.retry.attempts || attempt.res.destroyed) return false;
+    if (attempt.retries >= service.config.retry.attempts || attempt.client.gone) return false;
     if (!isRetryable(error, attempt)) return false;
     if (!service.balancer.pick(attempt.pick, failed)) return false;
     if (!this.context.retryBudgets.for(service).tryRetry()) return false;
@@ -241,30 +311,30 @@ export class HttpEntrypoint {
     return true;
   }
 
-  private reject(req: IncomingMessage, res: ServerResponse, started: number, route: HttpRoute | undefined, error: ProxyError): void {
-    sendProxyError(res, error);
+  private reject(client: ClientExchange, started: number, route: HttpRoute | undefined, error: ProxyError): void {
     const service = route?.service.name ?? '';
     const seconds = (performance.now() - started) / 1000;
-    this.context.metrics.observeRequest(this.name, route?.router ?? '', service, req.method ?? '', error.status, seconds);
+    this.context.metrics.observeRequest(this.name, route?.router ?? '', service, client.method, error.status, seconds);
     if (error.kind === 'no_backend') {
       this.context.metrics.observeError(service, error.kind);
       this.context.logger.warn({ entrypoint: this.name, router: route?.router, service, code: error.code }, error.message);
     }
-    this.context.accessLog?.write(accessEntry(req, error.status, seconds, route, undefined, 0, 0, 0, error));
+    this.context.accessLog?.write(accessEntry(client, error.status, seconds, route, undefined, 0, 0, 0, error));
+    client.sendError(error);
   }
 
   private record(attempt: Attempt, outcome: ExchangeOutcome): void {
-    const { req, started } = attempt;
+    const { client, started } = attempt;
     const { route, backend, status, error, bytesIn, bytesOut } = outcome;
     const service = route.service.name;
     const seconds = (performance.now() - started) / 1000;
-    this.context.metrics.observeRequest(this.name, route.router, service, req.method ?? '', status, seconds, bytesIn, bytesOut);
-    this.context.accessLog?.write(accessEntry(req, status, seconds, route, backend, attempt.retries, bytesIn, bytesOut, error));
+    this.context.metrics.observeRequest(this.name, route.router, service, client.method, status, seconds, bytesIn, bytesOut);
+    this.context.accessLog?.write(accessEntry(client, status, seconds, route, backend, attempt.retries, bytesIn, bytesOut, error));
     // Failures before the response head were counted when they happened (see retry()).
     if (!error) recordPassive(this.context.signals, route.service, backend, status >= 502 && status <= 504);
     if (!error) return;
     this.context.metrics.observeError(service, error.kind);
-    const fields = { entrypoint: this.name, router: route.router, service, backend: backend.id, code: error.code, method: req.method };
+    const fields = { entrypoint: this.name, router: route.router, service, backend: backend.id, code: error.code, method: client.method };
     if (error.kind === 'client_abort') this.context.logger.debug(fields, error.message);
     else this.context.logger.warn(fields, error.message);
   }

@@ -52,11 +52,11 @@ export class UpgradeRelay {
   handle(req: IncomingMessage, socket: Socket, head: Buffer, route: HttpRoute | undefined): void {
     socket.on('error', () => socket.destroy());
     if (!route) return this.refuse(socket, new ProxyError('no_route'));
-    const clientIp = clientAddress(req);
+    const clientIp = clientAddress(req.socket.remoteAddress);
     const backend = route.service.balancer.pick({ clientIp, headers: req.headers });
     if (!backend) return this.refuse(socket, new ProxyError('no_backend', `service ${route.service.name}`));
 
-    const headers = upstreamRequestHeaders(req, {
+    const headers = upstreamRequestHeaders({ rawHeaders: req.rawHeaders, headers: req.headers, host: req.headers.host ?? '' }, {
       clientIp,
       trusted: this.trusted().trusts(clientIp),
       proto: 'http',

@@ -1,6 +1,6 @@
-import { Pool } from 'undici';
 import type { Backend } from '../../balancer/index.js';
 import type { RoutingSnapshot, ServicePool } from '../../control/snapshot.js';
+import { UpstreamPool } from '../http1/upstream-pool.js';
 
 /**
  * Keep-alive connection pools to backend servers, one per server and connect timeout. Pools
@@ -8,25 +8,18 @@ import type { RoutingSnapshot, ServicePool } from '../../control/snapshot.js';
  * their idle sockets close.
  */
 export class UpstreamPools {
-  private readonly pools = new Map<string, Pool>();
+  private readonly pools = new Map<string, UpstreamPool>();
   /** Who uses each pool, as of the last snapshot: services, their drain timeout, and the backend. */
   private owners = new Map<string, { services: string[]; backend: string; drainMs: number }>();
-  private readonly drainingNow = new Map<Pool, { services: string[]; backend: string }>();
+  private readonly drainingNow = new Map<UpstreamPool, { services: string[]; backend: string }>();
 
   /** `single`: a pool whose connections carry one request each (dispatch with reset: true). */
-  get(backend: Backend, service: ServicePool, single = false): Pool {
+  get(backend: Backend, service: ServicePool, single = false): UpstreamPool {
     const connectMs = service.config.timeouts.connectMs;
     const key = `${backend.origin}|${connectMs}${single ? '|single' : ''}`;
     let pool = this.pools.get(key);
     if (!pool) {
-      pool = new Pool(backend.origin, {
-        connect: { timeout: connectMs, noDelay: true },
-        pipelining: 1,
-        // Backends (Node, nginx) commonly close idle sockets after 5s; reusing one that the
-        // server is closing at that moment is the classic keep-alive race, so stay under it.
-        keepAliveTimeout: 4_000,
-        keepAliveMaxTimeout: 60_000,
-      });
+      pool = new UpstreamPool({ host: backend.host, port: backend.port, tls: backend.scheme === 'https' }, connectMs);
       this.pools.set(key, pool);
     }
     return pool;
@@ -53,14 +46,11 @@ export class UpstreamPools {
       this.pools.delete(key);
       const owner = this.owners.get(key) ?? { services: [], backend: key.split('|')[0]!, drainMs: 30_000 };
       this.drainingNow.set(pool, owner);
-      const deadline = setTimeout(() => void pool.destroy().catch(() => undefined), owner.drainMs);
-      void pool
-        .close()
-        .catch(() => undefined)
-        .finally(() => {
-          clearTimeout(deadline);
-          this.drainingNow.delete(pool);
-        });
+      const deadline = setTimeout(() => void pool.destroy(), owner.drainMs);
+      void pool.close().then(() => {
+        clearTimeout(deadline);
+        this.drainingNow.delete(pool);
+      });
     }
     this.owners = owners;
   }
@@ -73,12 +63,12 @@ export class UpstreamPools {
   async close(): Promise<void> {
     const pools = [...this.pools.values()];
     this.pools.clear();
-    await Promise.all(pools.map((pool) => pool.close().catch(() => undefined)));
+    await Promise.all(pools.map((pool) => pool.close()));
   }
 
   async destroy(): Promise<void> {
     const pools = [...this.pools.values()];
     this.pools.clear();
-    await Promise.all(pools.map((pool) => pool.destroy().catch(() => undefined)));
+    await Promise.all(pools.map((pool) => pool.destroy()));
   }
 }

@@ -1,0 +1,431 @@
+import type { Socket } from 'node:net';
+import type { Backend } from '../../balancer/index.js';
+import type { HttpRoute } from '../../control/snapshot.js';
+import { classifyUpstreamError, HttpSyntaxError, ProxyError } from '../../errors.js';
+import { ChunkedDecoder } from '../http1/chunked.js';
+import { DEFER, INCOMPLETE, parseRequestHead, type RequestHead } from '../http1/request-head.js';
+import { CHUNKED, UNTIL_CLOSE, type ResponseHead } from '../http1/response-head.js';
+import type { StreamedBody, UpstreamHandler } from '../http1/upstream-connection.js';
+import type { ClientExchange, ExchangeHooks } from './client.js';
+import { rawErrorResponse } from './error-response.js';
+import { clientAddress, connectionNamed, isHopByHop } from './headers.js';
+
+/** What a client connection needs from its entrypoint. */
+export interface ConnectionOwner {
+  /** A parsed request, to route and forward. */
+  handle(request: FastRequest): void;
+  /** Leaves the connection to Node's http server (llhttp), with the bytes not yet parsed. */
+  defer(socket: Socket, unparsed: Buffer | undefined): void;
+  /** The connection closed. */
+  closed(connection: ClientConnection): void;
+  readonly shutdown: { closing: boolean };
+}
+
+/** Pipelined bytes held while a request is served; beyond this the socket stops being read. */
+const MAX_QUEUED_BYTES = 64 * 1024;
+
+/**
+ * One client connection on the fast path: lb's strict parser reads each request head, one request
+ * is served at a time (pipelined ones wait in order), and responses are written on the raw socket.
+ * A request the parser does not accept is left, with the whole connection, to Node's llhttp.
+ */
+export class ClientConnection {
+  private buffer: Buffer | undefined;
+  private current: FastRequest | undefined;
+  private parsing = false;
+  /** When the head being received started (0: none), for the request head timeout. */
+  headSince = 0;
+  /** When the connection last fell idle (no request in progress). */
+  idleSince = performance.now();
+  readonly clientIp: string;
+  readonly localPort: number;
+
+  constructor(
+    readonly socket: Socket,
+    private readonly owner: ConnectionOwner,
+  ) {
+    this.clientIp = clientAddress(socket.remoteAddress);
+    this.localPort = socket.localPort ?? 0;
+    socket.setNoDelay(true);
+    socket.on('data', this.onData);
+    socket.on('error', noop);
+    socket.on('end', this.onEnd);
+    socket.on('close', this.onClose);
+  }
+
+  get idle(): boolean {
+    return this.current === undefined && this.headSince === 0;
+  }
+
+  /** Bytes for the request being served (its body) or queued behind it. */
+  private readonly onData = (chunk: Buffer): void => {
+    const request = this.current;
+    if (request?.reading) {
+      const used = request.feed(chunk, 0);
+      if (used < chunk.length) this.queue(chunk.subarray(used));
+      return;
+    }
+    this.queue(chunk);
+    if (!request) this.next();
+  };
+
+  private queue(chunk: Buffer): void {
+    this.buffer = this.buffer ? Buffer.concat([this.buffer, chunk]) : chunk;
+    if (this.current && this.buffer.length > MAX_QUEUED_BYTES) this.socket.pause();
+  }
+
+  /** Takes the queued bytes (a request body's first part, read with its head). */
+  take(): Buffer | undefined {
+    const bytes = this.buffer;
+    this.buffer = undefined;
+    return bytes;
+  }
+
+  /** Returns bytes that follow the current request's body (pipelined) to the queue. */
+  putBack(bytes: Buffer): void {
+    this.buffer = this.buffer ? Buffer.concat([bytes, this.buffer]) : bytes;
+  }
+
+  /** Parses and starts the next queued request, if a whole head is there. */
+  private next(): void {
+    if (this.parsing) return;
+    this.parsing = true;
+    try {
+      while (!this.current && this.buffer && !this.socket.destroyed) {
+        const buffer = this.buffer;
+        const head = parseRequestHead(buffer, 0, buffer.length);
+        if (head === INCOMPLETE) {
+          if (this.headSince === 0) this.headSince = performance.now();
+          break;
+        }
+        if (head === DEFER) {
+          this.handOff();
+          break;
+        }
+        this.headSince = 0;
+        this.buffer = buffer.length > head.headBytes ? buffer.subarray(head.headBytes) : undefined;
+        this.current = new FastRequest(this, head);
+        this.owner.handle(this.current);
+      }
+    } finally {
+      this.parsing = false;
+    }
+    if (!this.current && this.socket.isPaused()) this.socket.resume();
+  }
+
+  /** The response to the current request is complete. */
+  finished(keepAlive: boolean): void {
+    this.current = undefined;
+    this.idleSince = performance.now();
+    if (!keepAlive || this.owner.shutdown.closing) {
+      this.socket.end();
+      return;
+    }
+    this.next();
+  }
+
+  private handOff(): void {
+    this.socket.off('data', this.onData);
+    this.socket.off('error', noop);
+    this.socket.off('end', this.onEnd);
+    this.socket.off('close', this.onClose);
+    this.owner.closed(this);
+    this.owner.defer(this.socket, this.take());
+  }
+
+  /** The request head did not arrive in time. */
+  headTimedOut(): void {
+    this.headSince = 0;
+    this.socket.end(rawErrorResponse(408, 'the request head did not arrive in time'));
+  }
+
+  /**
+   * The client half-closed. Like Node's http server (httpAllowHalfOpen off), that abandons the
+   * request in progress; an idle connection is closed back.
+   */
+  private readonly onEnd = (): void => {
+    if (this.current) {
+      this.current.clientGone();
+      this.socket.destroy();
+    } else {
+      this.socket.end();
+    }
+  };
+
+  private readonly onClose = (): void => {
+    this.current?.clientGone();
+    this.owner.closed(this);
+  };
+}
+
+function noop(): void {}
+
+const LAST_CHUNK_END = -1;
+
+/** One request read by the fast path, and the way its response goes back on the raw socket. */
+export class FastRequest implements ClientExchange, StreamedBody {
+  readonly method: string;
+  readonly url: string;
+  readonly host: string;
+  readonly headers: Record<string, string>;
+  readonly rawHeaders: string[];
+  readonly contentLength: number;
+  readonly clientIp: string;
+  readonly localPort: number;
+  readonly acceptsChunked: boolean;
+  readonly keepAlive: boolean;
+  gone = false;
+  /** Body bytes still to come (CONTENT-LENGTH), or LAST_CHUNK_END for a chunked body. */
+  private bodyLeft: number;
+  private decoder: ChunkedDecoder | undefined;
+  private sink: ((chunk: Buffer) => boolean) | undefined;
+  private sinkEnd: (() => void) | undefined;
+  started = false;
+  private relayInFlight: FastRelay | undefined;
+
+  constructor(
+    readonly connection: ClientConnection,
+    head: RequestHead,
+  ) {
+    this.method = head.method;
+    this.url = head.url;
+    this.host = head.host;
+    this.headers = head.headers;
+    this.rawHeaders = head.rawHeaders;
+    this.contentLength = head.contentLength;
+    this.clientIp = connection.clientIp;
+    this.localPort = connection.localPort;
+    this.acceptsChunked = head.versionMinor === 1;
+    this.keepAlive = head.keepAlive;
+    this.bodyLeft = head.contentLength < 0 ? LAST_CHUNK_END : head.contentLength;
+  }
+
+  /** Whether the body is being read into a sink (bytes go to feed()). */
+  get reading(): boolean {
+    return this.sink !== undefined;
+  }
+
+  /** Whether the whole body has been read, so the next request can be parsed after this one. */
+  get bodyRead(): boolean {
+    return this.bodyLeft === 0;
+  }
+
+  streamBody(): StreamedBody {
+    return this;
+  }
+
+  start(write: (chunk: Buffer) => boolean, end: () => void): void {
+    this.started = true;
+    this.sink = write;
+    this.sinkEnd = end;
+    const queued = this.connection.take();
+    if (queued) {
+      const used = this.feed(queued, 0);
+      if (used < queued.length) this.connection.putBack(queued.subarray(used));
+    }
+    if (this.reading && this.connection.socket.isPaused()) this.connection.socket.resume();
+  }
+
+  resume(): void {
+    if (this.sink) this.connection.socket.resume();
+  }
+
+  readBody(done: (body: Buffer) => void): void {
+    const parts: Buffer[] = [];
+    this.start(
+      (chunk) => {
+        parts.push(chunk);
+        return true;
+      },
+      () => done(Buffer.concat(parts)),
+    );
+  }
+
+  /** Body bytes from `at`; returns where this request's body ended in `chunk`. */
+  feed(chunk: Buffer, at: number): number {
+    let end: number;
+    try {
+      if (this.bodyLeft === LAST_CHUNK_END) {
+        this.decoder ??= new ChunkedDecoder();
+        end = this.decoder.feed(chunk, at, chunk.length);
+        if (this.decoder.done) this.bodyLeft = 0;
+      } else {
+        end = at + Math.min(this.bodyLeft, chunk.length - at);
+        this.bodyLeft -= end - at;
+      }
+    } catch (err) {
+      this.badBody(err as HttpSyntaxError);
+      return chunk.length;
+    }
+    const sink = this.sink!;
+    if (end > at && !sink(at === 0 && end === chunk.length ? chunk : chunk.subarray(at, end))) this.connection.socket.pause();
+    if (this.bodyLeft === 0) {
+      const done = this.sinkEnd!;
+      this.sink = undefined;
+      this.sinkEnd = undefined;
+      done();
+    }
+    return end;
+  }
+
+  /** A chunked body that breaks the rules: 400, and the connection closes (framing is lost). */
+  private badBody(err: HttpSyntaxError): void {
+    this.sink = undefined;
+    const relay = this.relayInFlight;
+    if (relay && !relay.answered) {
+      relay.abandon(new ProxyError('client_abort', `malformed request body (${err.message})`));
+    }
+    const socket = this.connection.socket;
+    if (relay?.answered) socket.destroy();
+    else socket.end(rawErrorResponse(400, `malformed or ambiguous request (${err.message})`, err.code));
+  }
+
+  relay(route: HttpRoute, backend: Backend, setCookie: string | undefined, hooks: ExchangeHooks): UpstreamHandler {
+    return (this.relayInFlight = new FastRelay(this, route, backend, setCookie, hooks));
+  }
+
+  sendError(error: ProxyError): void {
+    const keepAlive = this.keepAlive && this.bodyRead;
+    const text = rawErrorResponse(error.status, error.message, error.code, keepAlive ? (this.acceptsChunked ? undefined : 'keep-alive') : 'close');
+    this.connection.socket.write(text, 'latin1');
+    this.connection.finished(keepAlive);
+  }
+
+  clientGone(): void {
+    this.gone = true;
+    this.relayInFlight?.clientGone();
+  }
+}
+
+/** One attempt's response, relayed from the backend to the client's socket as it arrives. */
+class FastRelay implements UpstreamHandler {
+  private abortUpstream: ((err?: Error) => void) | undefined;
+  private resumeUpstream: (() => void) | undefined;
+  private pendingHead: string | undefined;
+  private status = 0;
+  private keepAlive = false;
+  private bytesIn = 0;
+  private bytesOut = 0;
+  private done = false;
+  /** The response head was accepted: errors after this point can only cut the connection. */
+  answered = false;
+  private readonly onDrain = () => this.resumeUpstream?.();
+
+  constructor(
+    private readonly request: FastRequest,
+    private readonly route: HttpRoute,
+    private readonly backend: Backend,
+    private readonly setCookie: string | undefined,
+    private readonly hooks: ExchangeHooks,
+  ) {
+    backend.inFlight++;
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abortUpstream = abort;
+    if (this.done) abort(new ProxyError('client_abort'));
+  }
+
+  onHeaders(head: ResponseHead, resume: () => void): boolean {
+    if (this.done) return false;
+    this.answered = true;
+    this.resumeUpstream = resume;
+    this.status = head.status;
+    const request = this.request;
+    const chunked = head.bodyLength === CHUNKED;
+    // A body that ends with the backend's connection, or chunks a HTTP/1.0 client cannot read,
+    // is delimited by closing the client's connection too.
+    this.keepAlive = request.keepAlive && !this.hooks.shutdown.closing && head.bodyLength !== UNTIL_CLOSE && !(chunked && !request.acceptsChunked);
+    let text = `HTTP/1.1 ${head.status} ${head.statusText}\r\n`;
+    const raw = head.rawHeaders;
+    const named = connectionNamed(raw);
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i]!;
+      if (isHopByHop(name, named)) continue;
+      text += `${name}: ${raw[i + 1]}\r\n`;
+    }
+    if (this.setCookie) text += `Set-Cookie: ${this.setCookie}\r\n`;
+    if (chunked && request.acceptsChunked) text += 'Transfer-Encoding: chunked\r\n';
+    if (!this.keepAlive) text += 'Connection: close\r\n';
+    else if (!request.acceptsChunked) text += 'Connection: keep-alive\r\n';
+    this.pendingHead = `${text}\r\n`;
+    return true;
+  }
+
+  onBodySent(bytes: number): void {
+    this.bytesIn += bytes;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.done) return false;
+    this.bytesOut += chunk.length;
+    const socket = this.request.connection.socket;
+    let flushed: boolean;
+    if (this.pendingHead !== undefined) {
+      const head = this.pendingHead;
+      this.pendingHead = undefined;
+      // Head and first body bytes in one write: one system call, one packet for small responses.
+      if (chunk.length <= 16 * 1024) flushed = socket.write(Buffer.concat([Buffer.from(head, 'latin1'), chunk]));
+      else {
+        socket.cork();
+        socket.write(head, 'latin1');
+        flushed = socket.write(chunk);
+        socket.uncork();
+      }
+    } else {
+      flushed = socket.write(chunk);
+    }
+    if (flushed) return true;
+    socket.once('drain', this.onDrain);
+    return false;
+  }
+
+  onComplete(): void {
+    if (this.done) return;
+    const socket = this.request.connection.socket;
+    if (this.pendingHead !== undefined) socket.write(this.pendingHead, 'latin1');
+    this.pendingHead = undefined;
+    this.finish(this.status, undefined);
+    // A body the backend did not wait for (an early answer) leaves the connection unframed.
+    this.request.connection.finished(this.keepAlive && this.request.bodyRead);
+  }
+
+  onError(err: Error): void {
+    if (this.done) return;
+    const error = classifyUpstreamError(err);
+    if (this.answered) {
+      // The status line is committed; all that can still be said is that the response is cut.
+      this.request.connection.socket.destroy();
+      this.finish(this.status, error);
+      return;
+    }
+    this.release();
+    if (this.hooks.retry(error, this.backend)) return;
+    this.hooks.done({ route: this.route, backend: this.backend, status: error.status, error, bytesIn: this.bytesIn, bytesOut: 0 });
+    if (!this.request.gone) this.request.sendError(error);
+  }
+
+  clientGone(): void {
+    if (this.done) return;
+    const error = new ProxyError('client_abort');
+    this.finish(499, error);
+    this.abortUpstream?.(error);
+  }
+
+  /** The request itself broke (a malformed body): stop without answering. */
+  abandon(error: ProxyError): void {
+    if (this.done) return;
+    this.finish(400, error);
+    this.abortUpstream?.(error);
+  }
+
+  private release(): void {
+    this.done = true;
+    this.backend.inFlight--;
+  }
+
+  private finish(status: number, error: ProxyError | undefined): void {
+    this.release();
+    this.hooks.done({ route: this.route, backend: this.backend, status, error, bytesIn: this.bytesIn, bytesOut: this.bytesOut });
+  }
+}

@@ -1,0 +1,61 @@
+import type { Backend } from '../../balancer/index.js';
+import type { HttpRoute } from '../../control/snapshot.js';
+import type { ProxyError } from '../../errors.js';
+import type { StreamedBody, UpstreamHandler } from '../http1/upstream-connection.js';
+
+/** What forwarding needs to know of a client's request, whichever parser read it. */
+export interface ClientRequest {
+  readonly method: string;
+  /** The request target as sent (origin-form). */
+  readonly url: string;
+  readonly host: string;
+  /** Lower-case names; repeated headers joined as Node joins them. */
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  /** [name, value, ...] in the client's order and case. */
+  readonly rawHeaders: readonly string[];
+  readonly clientIp: string;
+  readonly localPort: number;
+  /** The body's length: 0 for none, -1 when it is chunked (length unknown). */
+  readonly contentLength: number;
+}
+
+export interface ExchangeOutcome {
+  route: HttpRoute;
+  backend: Backend;
+  status: number;
+  error: ProxyError | undefined;
+  /** Request body bytes sent upstream, response body bytes sent to the client. */
+  bytesIn: number;
+  bytesOut: number;
+}
+
+export interface ExchangeHooks {
+  /** Set once the entrypoint is shutting down: responses then carry Connection: close. */
+  readonly shutdown: { closing: boolean };
+  /** The request is over (answered, failed or abandoned by the client). */
+  done(outcome: ExchangeOutcome): void;
+  /**
+   * The backend failed before any response byte came back. Returns true when the request was
+   * sent to another server instead; this exchange then ends without answering the client.
+   */
+  retry(error: ProxyError, backend: Backend): boolean;
+}
+
+/**
+ * A client's request and the way back to it. Two implementations: lb's own HTTP/1.1 connection
+ * (the fast path) and Node's http server (requests the fast path leaves to llhttp).
+ */
+export interface ClientExchange extends ClientRequest {
+  /** The client went away: nothing can be sent back any more. */
+  readonly gone: boolean;
+  /** The client speaks HTTP/1.1, so a chunked response can be relayed as it is. */
+  readonly acceptsChunked: boolean;
+  /** The body as it arrives, framed for the backend like the client framed it. */
+  streamBody(): StreamedBody;
+  /** Reads a (small) body whole, so that it can be sent again on a retry. */
+  readBody(done: (body: Buffer) => void): void;
+  /** A handler that relays one attempt's response to this client. */
+  relay(route: HttpRoute, backend: Backend, setCookie: string | undefined, hooks: ExchangeHooks): UpstreamHandler;
+  /** Answers with lb's own error response. */
+  sendError(error: ProxyError): void;
+}

@@ -1,0 +1,298 @@
+import { connect, isIP, type Socket } from 'node:net';
+import { connect as connectTls } from 'node:tls';
+import { classifyUpstreamError, HttpSyntaxError, ProxyError } from '../../errors.js';
+import { ChunkedDecoder } from './chunked.js';
+import { CHUNKED, parseResponseHead, UNTIL_CLOSE, type ResponseHead } from './response-head.js';
+
+/** The cause of a connect timeout: the request never reached the server, so it may be retried. */
+export const CONNECT_TIMEOUT = 'LB_CONNECT_TIMEOUT';
+
+/** A request body that arrives while it is sent (a client upload): bytes already framed. */
+export interface StreamedBody {
+  /** Starts the flow; `write` returning false asks for a pause until `resume()`. */
+  start(write: (chunk: Buffer) => boolean, end: () => void): void;
+  resume(): void;
+  /** Whether any byte was taken from the client: then the request cannot be sent again. */
+  readonly started: boolean;
+}
+
+export interface UpstreamRequest {
+  method: string;
+  path: string;
+  /** [name, value, ...], framing headers (Content-Length or Transfer-Encoding) included. */
+  headers: string[];
+  body: Buffer | StreamedBody | null;
+  /** Close the connection after this request (it is not reused). */
+  reset: boolean;
+  headersTimeout: number;
+  bodyTimeout: number;
+  /** Relay a chunked response body as sent (chunk sizes included) instead of decoding it. */
+  rawChunked: boolean;
+}
+
+/** What a request tells its caller, in order: connect, headers, data..., then complete or error. */
+export interface UpstreamHandler {
+  onConnect(abort: (err?: Error) => void): void;
+  /** Returns false to pause the body until `resume` is called. */
+  onHeaders(head: ResponseHead, resume: () => void): boolean;
+  /** Returns false to pause until the `resume` given to onHeaders is called. */
+  onData(chunk: Buffer): boolean;
+  onComplete(): void;
+  onError(err: Error): void;
+  onBodySent(bytes: number): void;
+}
+
+const enum Phase {
+  Idle,
+  Head,
+  Body,
+  Closed,
+}
+
+/**
+ * One keep-alive connection to a backend, carrying one request at a time: it writes the request
+ * head (and body), parses the response with lb's strict parser and hands it to the handler.
+ */
+export class UpstreamConnection {
+  readonly socket: Socket;
+  private phase = Phase.Idle;
+  private handler: UpstreamHandler | undefined;
+  private request: UpstreamRequest | undefined;
+  private head: ResponseHead | undefined;
+  private pending: Buffer | undefined;
+  private remaining = 0;
+  private decoder: ChunkedDecoder | undefined;
+  private requestSent = false;
+  private connected = false;
+  private sawResponseByte = false;
+  lastUsed = 0;
+
+  constructor(
+    origin: { host: string; port: number; tls: boolean },
+    connectMs: number,
+    private readonly onReusable: (conn: UpstreamConnection) => void,
+    private readonly onGone: (conn: UpstreamConnection) => void,
+  ) {
+    const { host, port } = origin;
+    this.socket = origin.tls ? connectTls({ host, port, servername: isIP(host) ? undefined : host, ALPNProtocols: ['http/1.1'] }) : connect({ port, host, noDelay: true });
+    if (origin.tls) this.socket.setNoDelay(true);
+    this.socket.setTimeout(connectMs);
+    this.socket.once(origin.tls ? 'secureConnect' : 'connect', () => {
+      this.connected = true;
+      this.socket.setTimeout(this.phase === Phase.Head ? this.request!.headersTimeout : 0);
+    });
+    this.socket.on('data', (chunk: Buffer) => this.onSocketData(chunk));
+    this.socket.on('timeout', () => this.onTimeout());
+    this.socket.on('end', () => this.onSocketEnd());
+    this.socket.on('error', (err) => this.fail(err));
+    this.socket.on('close', () => {
+      this.fail(undefined);
+      this.onGone(this);
+    });
+  }
+
+  get idle(): boolean {
+    return this.phase === Phase.Idle && this.connected;
+  }
+
+  /** Whether the connection can still carry requests (open, not closing). */
+  get usable(): boolean {
+    return this.phase !== Phase.Closed && !this.socket.destroyed;
+  }
+
+  send(request: UpstreamRequest, handler: UpstreamHandler): void {
+    this.phase = Phase.Head;
+    this.request = request;
+    this.handler = handler;
+    this.head = undefined;
+    this.requestSent = false;
+    this.sawResponseByte = false;
+    const socket = this.socket;
+    let head = `${request.method} ${request.path} HTTP/1.1\r\n`;
+    const h = request.headers;
+    for (let i = 0; i < h.length; i += 2) head += `${h[i]}: ${h[i + 1]}\r\n`;
+    head += request.reset ? 'Connection: close\r\n\r\n' : '\r\n';
+    // Until connected, the connect timeout runs; requests written before are buffered by Node.
+    if (this.connected) socket.setTimeout(request.headersTimeout);
+    const body = request.body;
+    if (body === null) {
+      socket.write(head, 'latin1');
+      this.requestSent = true;
+    } else if (Buffer.isBuffer(body)) {
+      socket.cork();
+      socket.write(head, 'latin1');
+      socket.write(body);
+      socket.uncork();
+      this.requestSent = true;
+      handler.onBodySent(body.length);
+    } else {
+      socket.write(head, 'latin1');
+      const resume = () => body.resume();
+      body.start(
+        (chunk) => {
+          if (this.handler !== handler) return true;
+          handler.onBodySent(chunk.length);
+          if (socket.write(chunk)) return true;
+          socket.once('drain', resume);
+          return false;
+        },
+        () => {
+          if (this.handler !== handler) return;
+          this.requestSent = true;
+          // The response may have finished before the upload did (an early answer).
+          if (this.phase === Phase.Idle) this.afterResponse();
+        },
+      );
+    }
+  }
+
+  /** Stops the exchange in flight: the connection cannot be reused after that. */
+  abort(err?: Error): void {
+    this.handler = undefined;
+    this.destroy(err);
+  }
+
+  destroy(err?: Error): void {
+    this.phase = Phase.Closed;
+    this.socket.destroy(err);
+  }
+
+  /** Stop waiting when paused by the handler. */
+  private readonly resume = () => {
+    if (this.phase !== Phase.Closed) this.socket.resume();
+  };
+
+  private onSocketData(chunk: Buffer): void {
+    if (!this.handler) {
+      // Bytes while no request is in flight: the backend broke HTTP; this socket is unusable.
+      this.destroy();
+      return;
+    }
+    this.sawResponseByte = true;
+    try {
+      this.consume(chunk);
+    } catch (err) {
+      this.fail(err instanceof HttpSyntaxError ? err : new HttpSyntaxError(String(err)));
+    }
+  }
+
+  private consume(chunk: Buffer): void {
+    let at = 0;
+    if (this.phase === Phase.Head) {
+      const buf = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
+      this.pending = undefined;
+      let offset = 0;
+      for (;;) {
+        const head = parseResponseHead(buf, offset, buf.length, this.request!.method === 'HEAD');
+        if (!head) {
+          this.pending = buf.subarray(offset);
+          return;
+        }
+        offset += head.headBytes;
+        // 1xx (100 Continue, 103 Early Hints) are skipped: the final response follows.
+        if (head.status >= 200) {
+          this.startBody(head);
+          break;
+        }
+        if (head.status === 101) throw new HttpSyntaxError('101 Switching Protocols to a request that did not ask for it');
+      }
+      chunk = buf;
+      at = offset;
+      const head = this.head!;
+      if (!this.handler!.onHeaders(head, this.resume)) this.socket.pause();
+      // The handler may have aborted the exchange from onHeaders.
+      if ((this.phase as Phase) === Phase.Closed) return;
+      if (head.bodyLength === 0) {
+        this.complete(at < chunk.length);
+        return;
+      }
+    }
+    if (this.phase === Phase.Body) this.consumeBody(chunk, at);
+  }
+
+  private startBody(head: ResponseHead): void {
+    this.head = head;
+    this.phase = Phase.Body;
+    this.socket.setTimeout(this.request!.bodyTimeout);
+    if (head.bodyLength === CHUNKED) {
+      const raw = this.request!.rawChunked;
+      this.decoder = new ChunkedDecoder(raw ? undefined : (data) => this.deliver(data));
+    } else {
+      this.decoder = undefined;
+      this.remaining = head.bodyLength;
+    }
+  }
+
+  private consumeBody(chunk: Buffer, at: number): void {
+    const head = this.head!;
+    if (at >= chunk.length) return;
+    if (head.bodyLength === UNTIL_CLOSE) {
+      this.deliver(at === 0 ? chunk : chunk.subarray(at));
+      return;
+    }
+    if (this.decoder) {
+      const end = this.decoder.feed(chunk, at, chunk.length);
+      if (this.request!.rawChunked) this.deliver(at === 0 && end === chunk.length ? chunk : chunk.subarray(at, end));
+      if (this.decoder.done) this.complete(end < chunk.length);
+      return;
+    }
+    const take = Math.min(this.remaining, chunk.length - at);
+    if (take > 0) {
+      this.remaining -= take;
+      this.deliver(at === 0 && take === chunk.length ? chunk : chunk.subarray(at, at + take));
+    }
+    if (this.remaining === 0) this.complete(at + take < chunk.length);
+  }
+
+  private deliver(data: Buffer): void {
+    if (data.length > 0 && this.handler && !this.handler.onData(data)) this.socket.pause();
+  }
+
+  private complete(extraBytes = false): void {
+    const handler = this.handler;
+    if (!handler) return;
+    this.phase = Phase.Idle;
+    this.decoder = undefined;
+    // Bytes beyond the response: the backend broke framing, so the connection is not reused.
+    if (extraBytes || !this.head!.keepAlive) this.phase = Phase.Closed;
+    this.handler = undefined;
+    handler.onComplete();
+    if (this.requestSent) this.afterResponse();
+  }
+
+  private afterResponse(): void {
+    if (this.phase !== Phase.Idle || this.request!.reset || this.socket.destroyed) {
+      this.destroy();
+      return;
+    }
+    this.request = undefined;
+    this.lastUsed = performance.now();
+    this.socket.setTimeout(0);
+    if (this.socket.isPaused()) this.socket.resume();
+    this.onReusable(this);
+  }
+
+  private onSocketEnd(): void {
+    if (this.phase === Phase.Body && this.head?.bodyLength === UNTIL_CLOSE) {
+      this.complete();
+      return;
+    }
+    this.fail(undefined);
+  }
+
+  private onTimeout(): void {
+    if (!this.connected) return this.fail(new ProxyError('timeout', 'connecting to the backend', { cause: Object.assign(new Error('connect timed out'), { code: CONNECT_TIMEOUT }) }));
+    if (this.phase === Phase.Head) return this.fail(new ProxyError('timeout', 'waiting for the response head'));
+    if (this.phase === Phase.Body) return this.fail(new ProxyError('timeout', 'the response body stalled'));
+  }
+
+  /** The connection ended or broke: the request in flight, if any, fails. */
+  private fail(err: Error | undefined): void {
+    const handler = this.handler;
+    this.handler = undefined;
+    this.phase = Phase.Closed;
+    if (!this.socket.destroyed) this.socket.destroy();
+    if (!handler) return;
+    handler.onError(err ? classifyUpstreamError(err) : new ProxyError('reset', this.sawResponseByte ? 'the backend closed the connection mid-response' : 'the backend closed the connection'));
+  }
+}
