@@ -1,94 +1,174 @@
-// The forwarding benchmark: lb against a direct connection, HAProxy, nginx and http-proxy, all on
-// loopback on this machine, with wrk. Every run is bounded (wrk -d), and every process started
-// here is stopped on exit. Usage: npm run bench [-- --duration 5 --connections 50]
-import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+// The forwarding benchmark: lb against a direct connection and, where installed, HAProxy, nginx and
+// http-proxy, all on loopback on this machine. Targets are measured in alternating rounds and the
+// median per target is reported, so that drift in the machine's load cancels out. Every load run is
+// bounded in time and every process started here is stopped on exit, even on error.
+// The report (markdown) is printed and written into docs/benchmarks.md between the markers
+// <!-- bench:latest:start --> and <!-- bench:latest:end --> unless --no-write is given.
+// Usage: npm run bench [-- --duration 3 --rounds 3 --scenarios small,latency --only direct,lb-http --no-write]
+// See bench/README.md.
+import { existsSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
-import { benchWorkspace, waitForPort } from './lib.js';
+import {
+  alternate,
+  benchWorkspace,
+  chooseBackend,
+  chooseLoadTool,
+  commonOptions,
+  describeMachine,
+  errorNotes,
+  fixed,
+  hasHttpProxy,
+  hasTool,
+  lbCli,
+  markdownTable,
+  nodeScript,
+  percent,
+  pinPlan,
+  positiveInt,
+  repoRoot,
+  runLoad,
+  startBackend,
+  waitForPort,
+  writeLatestRun,
+  type LoadSpec,
+  type Sample,
+  type Summary,
+} from './lib.js';
+import { idleConnections, routeLookup, type ScaleContext } from './scale.js';
 
-const { values: args } = parseArgs({
-  options: {
-    duration: { type: 'string', default: '5' },
-    connections: { type: 'string', default: '50' },
-    only: { type: 'string' },
-  },
-});
-const duration = Number(args.duration);
-const connections = Number(args.connections);
+const usage = `Usage: npm run bench [-- options]
+  --duration S        seconds per measurement (whole number, default 3)
+  --rounds N          alternating rounds per scenario; the median is reported (default 3)
+  --connections N     connections for small, post, close and tcp-echo (default 50)
+  --scenarios LIST    any of small,latency,large,post,close,tcp-echo,idle,routes (default all)
+  --only LIST         targets: direct,haproxy-http,lb-http,lb-http-access-log,nginx-proxy,
+                      http-proxy,haproxy-tcp,lb-tcp (idle and routes run when lb-http is listed)
+  --idle N            idle connections for the idle scenario (default 10000)
+  --pin               pin backend, proxies and load generator to separate cores (needs 4 cores)
+  --backend KIND      auto (nginx when installed), nginx or node (bench/backend.ts)
+  --load TOOL         auto (wrk when installed), wrk or autocannon
+  --no-write          print the report only; do not write docs/benchmarks.md
+  --doc FILE          write the report into FILE instead of docs/benchmarks.md`;
 
-const ports = { backend: 18081, direct: 18081, lb: 18090, lbTcp: 18091, lbAdmin: 18092, haproxy: 18093, haproxyTcp: 18094, nginx: 18095, httpProxy: 18096, lbLogged: 18097, lbLoggedAdmin: 18098 };
-const { work, start } = benchWorkspace('lb-bench-');
-
-function requireTool(name: string): void {
-  if (spawnSync('sh', ['-c', `command -v ${name}`]).status !== 0) {
-    console.error(`bench needs ${name}: apt-get install -y wrk haproxy nginx-light`);
+/** A bad option ends the run with its message and the usage, not a stack trace. */
+function option<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (err) {
+    console.error(`${(err as Error).message}\n\n${usage}`);
     process.exit(2);
   }
 }
 
-interface Result {
+const { values: args } = option(() => parseArgs({
+  options: {
+    ...commonOptions,
+    connections: { type: 'string', default: '50' },
+    only: { type: 'string' },
+    scenarios: { type: 'string' },
+    idle: { type: 'string', default: '10000' },
+    'no-write': { type: 'boolean', default: false },
+    doc: { type: 'string', default: join(repoRoot, 'docs', 'benchmarks.md') },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+}));
+if (args.help) {
+  console.log(usage);
+  process.exit(0);
+}
+
+const ports = {
+  backend: 18081,
+  echo: 18083,
+  lb: 18090,
+  lbTcp: 18091,
+  lbAdmin: 18092,
+  haproxy: 18093,
+  haproxyTcp: 18094,
+  nginx: 18095,
+  httpProxy: 18096,
+  lbLogged: 18097,
+  lbLoggedAdmin: 18098,
+  lbEcho: 18099,
+  haproxyEcho: 18100,
+};
+
+type Need = 'haproxy' | 'nginx' | 'http-proxy';
+interface Target {
   name: string;
-  rps: number;
-  p50ms: number;
-  p99ms: number;
-  bytesPerSec: number;
+  /** http: an HTTP proxy (or the backend itself); tcp: a byte pipe in front of the backend. */
+  mode: 'http' | 'tcp';
+  port: number;
+  /** Where the tcp-echo scenario connects for this target. */
+  echoPort?: number;
+  needs?: Need;
 }
 
-function toMs(text: string): number {
-  const match = /([\d.]+)(us|ms|s)/.exec(text);
-  if (!match) return NaN;
-  const n = Number(match[1]);
-  return match[2] === 'us' ? n / 1000 : match[2] === 's' ? n * 1000 : n;
+const allTargets: Target[] = [
+  { name: 'direct', mode: 'http', port: ports.backend, echoPort: ports.echo },
+  { name: 'haproxy-http', mode: 'http', port: ports.haproxy, needs: 'haproxy' },
+  { name: 'lb-http', mode: 'http', port: ports.lb },
+  { name: 'lb-http-access-log', mode: 'http', port: ports.lbLogged },
+  { name: 'nginx-proxy', mode: 'http', port: ports.nginx, needs: 'nginx' },
+  { name: 'http-proxy', mode: 'http', port: ports.httpProxy, needs: 'http-proxy' },
+  { name: 'haproxy-tcp', mode: 'tcp', port: ports.haproxyTcp, echoPort: ports.haproxyEcho, needs: 'haproxy' },
+  { name: 'lb-tcp', mode: 'tcp', port: ports.lbTcp, echoPort: ports.lbEcho },
+];
+
+const loadScenarios = ['small', 'latency', 'large', 'post', 'close', 'tcp-echo'] as const;
+const scaleScenarios = ['idle', 'routes'] as const;
+type LoadScenario = (typeof loadScenarios)[number];
+type ScenarioId = LoadScenario | (typeof scaleScenarios)[number];
+const allScenarios: readonly ScenarioId[] = [...loadScenarios, ...scaleScenarios];
+
+/** Which targets each load scenario measures (before --only and missing tools). */
+const scenarioTargets: Record<LoadScenario, string[]> = {
+  small: ['direct', 'haproxy-http', 'lb-http', 'lb-http-access-log', 'nginx-proxy', 'http-proxy', 'haproxy-tcp', 'lb-tcp'],
+  latency: ['direct', 'haproxy-http', 'lb-http', 'haproxy-tcp', 'lb-tcp'],
+  large: ['direct', 'haproxy-http', 'lb-http', 'haproxy-tcp', 'lb-tcp'],
+  post: ['direct', 'haproxy-http', 'lb-http', 'nginx-proxy', 'haproxy-tcp', 'lb-tcp'],
+  close: ['direct', 'haproxy-http', 'lb-http', 'nginx-proxy', 'haproxy-tcp', 'lb-tcp'],
+  'tcp-echo': ['direct', 'haproxy-tcp', 'lb-tcp'],
+};
+
+function list(text: string | undefined, valid: readonly string[], option: string): string[] | undefined {
+  if (text === undefined) return undefined;
+  const items = text.split(',').map((s) => s.trim()).filter(Boolean);
+  const unknown = items.filter((s) => !valid.includes(s));
+  if (unknown.length) throw new Error(`--${option}: unknown ${unknown.join(', ')} (valid: ${valid.join(', ')})`);
+  return items;
 }
 
-function toBytes(text: string): number {
-  const match = /([\d.]+)([KMG]?B)/.exec(text);
-  if (!match) return NaN;
-  return Number(match[1]) * { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 }[match[2] as 'B' | 'KB' | 'MB' | 'GB'];
-}
+const duration = option(() => positiveInt('duration', args.duration));
+const rounds = option(() => positiveInt('rounds', args.rounds));
+const connections = option(() => positiveInt('connections', args.connections));
+const idleCount = option(() => positiveInt('idle', args.idle));
+const only = option(() => list(args.only, allTargets.map((t) => t.name), 'only'));
+const scenarios = option(() => (list(args.scenarios, allScenarios, 'scenarios') ?? allScenarios) as ScenarioId[]);
+const postBytes = 64 * 1024;
 
-function wrk(name: string, url: string, conns = connections, seconds = duration): Result {
-  const out = spawnSync('wrk', ['-t1', `-c${conns}`, `-d${seconds}s`, '--latency', url], { encoding: 'utf8', timeout: (seconds + 30) * 1000 });
-  if (out.status !== 0) throw new Error(`wrk failed for ${name}: ${out.stderr}`);
-  const text = out.stdout;
-  const errors = /Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)/.exec(text);
-  if (errors) console.error(`  ${name}: ${errors[0]}`);
-  return {
-    name,
-    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(text)![1]),
-    p50ms: toMs(/^\s*50(?:\.0+)?%\s+(\S+)/m.exec(text)?.[1] ?? ''),
-    p99ms: toMs(/^\s*99(?:\.0+)?%\s+(\S+)/m.exec(text)?.[1] ?? ''),
-    bytesPerSec: toBytes(/Transfer\/sec:\s+(\S+)/.exec(text)![1]!),
-  };
-}
+const ws = benchWorkspace('lb-bench-');
+const { work } = ws;
 
-function writeConfigs(): void {
-  writeFileSync(join(work, 'backend.conf'), `
-worker_processes 1; daemon off; pid ${work}/backend.pid; error_log /dev/null;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:${ports.backend};
-    location / { return 200 "hello world\\n"; }
-    location = /1m { default_type application/octet-stream; alias ${work}/1m.bin; }
-  }
-}`);
-  writeFileSync(join(work, '1m.bin'), Buffer.alloc(1024 * 1024, 97));
+// ---------------------------------------------------------------------------------------------
+// Configuration of the proxies under test.
+
+function writeConfigs(withEcho: boolean): void {
   writeFileSync(join(work, 'proxy-nginx.conf'), `
 worker_processes 1; daemon off; pid ${work}/proxy.pid; error_log /dev/null;
 events { worker_connections 4096; }
 http {
   access_log off;
   keepalive_requests 1000000;
+  client_max_body_size 16m;
   upstream app { server 127.0.0.1:${ports.backend}; keepalive 64; }
   server {
-    listen 127.0.0.1:${ports.nginx};
+    listen 127.0.0.1:${ports.nginx} backlog=4096;
     location / {
       proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection "";
       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_request_buffering off;
     }
   }
 }`);
@@ -116,19 +196,26 @@ frontend tcp
 backend apptcp
   mode tcp
   server s1 127.0.0.1:${ports.backend}
-`);
+${withEcho ? `frontend echo
+  mode tcp
+  bind 127.0.0.1:${ports.haproxyEcho}
+  default_backend echo
+backend echo
+  mode tcp
+  server s1 127.0.0.1:${ports.echo}
+` : ''}`);
   writeFileSync(join(work, 'lb.yaml'), `
 entrypoints:
   web: { address: "127.0.0.1:${ports.lb}" }
   tcp: { address: "127.0.0.1:${ports.lbTcp}", protocol: tcp }
-admin: { address: "127.0.0.1:${ports.lbAdmin}" }
+${withEcho ? `  echo: { address: "127.0.0.1:${ports.lbEcho}", protocol: tcp }\n` : ''}admin: { address: "127.0.0.1:${ports.lbAdmin}" }
 routers:
   app: { entrypoint: web, match: { host: "127.0.0.1" }, service: app }
   tcp: { entrypoint: tcp, service: tcp }
-services:
+${withEcho ? '  echo: { entrypoint: echo, service: echo }\n' : ''}services:
   app: { servers: [ { url: "http://127.0.0.1:${ports.backend}" } ] }
   tcp: { servers: [ { address: "127.0.0.1:${ports.backend}" } ] }
-log: { level: error }
+${withEcho ? `  echo: { servers: [ { address: "127.0.0.1:${ports.echo}" } ] }\n` : ''}log: { level: error }
 `);
   // The same lb with access logs on, to measure what they cost.
   writeFileSync(join(work, 'lb-logged.yaml'), `
@@ -141,7 +228,7 @@ log: { level: error }
 `);
   writeFileSync(join(work, 'http-proxy.cjs'), `
 const http = require('node:http');
-const httpProxy = require(${JSON.stringify(new URL('../node_modules/http-proxy', import.meta.url).pathname)});
+const httpProxy = require(${JSON.stringify(join(repoRoot, 'node_modules', 'http-proxy'))});
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 const proxy = httpProxy.createProxyServer({ target: 'http://127.0.0.1:${ports.backend}', agent, xfwd: true });
 proxy.on('error', (err, req, res) => { res.writeHead(502); res.end(); });
@@ -149,61 +236,238 @@ http.createServer((req, res) => proxy.web(req, res)).listen(${ports.httpProxy}, 
 `);
 }
 
-async function main(): Promise<void> {
-  for (const tool of ['wrk', 'haproxy', 'nginx']) requireTool(tool);
-  writeConfigs();
-  start('nginx', ['-c', join(work, 'backend.conf'), '-p', work]);
-  start('nginx', ['-c', join(work, 'proxy-nginx.conf'), '-p', work]);
-  start('haproxy', ['-f', join(work, 'haproxy.cfg')]);
-  start(process.execPath, [new URL('../dist/cli.js', import.meta.url).pathname, 'run', '--config', join(work, 'lb.yaml')]);
-  start(process.execPath, [new URL('../dist/cli.js', import.meta.url).pathname, 'run', '--config', join(work, 'lb-logged.yaml')]);
-  start(process.execPath, [join(work, 'http-proxy.cjs')]);
-  for (const port of [ports.backend, ports.nginx, ports.haproxy, ports.haproxyTcp, ports.lb, ports.lbTcp, ports.httpProxy, ports.lbLogged]) await waitForPort(port);
+// ---------------------------------------------------------------------------------------------
+// Measurements.
 
-  const targets: Array<[string, number]> = [
-    ['direct', ports.direct],
-    ['haproxy-http', ports.haproxy],
-    ['lb-http', ports.lb],
-    ['lb-http-access-log', ports.lbLogged],
-    ['nginx-proxy', ports.nginx],
-    ['http-proxy', ports.httpProxy],
-    ['haproxy-tcp', ports.haproxyTcp],
-    ['lb-tcp', ports.lbTcp],
-  ];
-  const selected = args.only ? targets.filter(([name]) => args.only!.split(',').includes(name)) : targets;
-  for (const [, port] of selected) wrk('warm-up', `http://127.0.0.1:${port}/`, 10, 1);
+const loadTool = option(() => chooseLoadTool(args.load));
+const loadName = loadTool === 'wrk' ? 'wrk -t1' : 'autocannon';
 
-  console.log(`\n## Small responses: wrk -t1 -c${connections} -d${duration}s, 12-byte body\n`);
-  const small = selected.map(([name, port]) => wrk(name, `http://127.0.0.1:${port}/`));
-  printTable(small, 'haproxy-http');
-
-  console.log(`\n## Added latency at 1 connection: wrk -t1 -c1 -d${duration}s\n`);
-  const single = selected.filter(([name]) => ['direct', 'haproxy-http', 'lb-http'].includes(name)).map(([name, port]) => wrk(name, `http://127.0.0.1:${port}/`, 1));
-  const direct = single.find((r) => r.name === 'direct');
-  console.log('| target | p50 ms | p99 ms | p50 added over direct |\n|---|---:|---:|---:|');
-  for (const r of single) console.log(`| ${r.name} | ${r.p50ms.toFixed(3)} | ${r.p99ms.toFixed(3)} | ${direct ? (r.p50ms - direct.p50ms).toFixed(3) : '-'} ms |`);
-
-  console.log(`\n## Large responses: 1 MB body, wrk -t1 -c8 -d${duration}s\n`);
-  const large = selected.filter(([name]) => ['direct', 'haproxy-http', 'lb-http', 'haproxy-tcp', 'lb-tcp'].includes(name)).map(([name, port]) => wrk(name, `http://127.0.0.1:${port}/1m`, 8));
-  printTable(large, 'haproxy-http', true);
+function http(target: Target, spec: Omit<LoadSpec, 'url' | 'seconds'> & { path?: string }, seconds = duration): Promise<Sample> {
+  return runLoad(ws, loadTool, { ...spec, url: `http://127.0.0.1:${target.port}${spec.path ?? '/'}`, seconds });
 }
 
-function printTable(results: Result[], reference: string, bytes = false): void {
-  const ref = results.find((r) => r.name === reference);
+async function echo(target: Target, seconds = duration): Promise<Sample> {
+  const [cmd, argv] = nodeScript('./echo-client.ts', ['--port', String(target.echoPort), '--connections', String(connections), '--seconds', String(seconds), '--size', '64']);
+  const out = await ws.run(cmd, argv, { timeoutMs: (seconds + 30) * 1000, role: 'load' });
+  const line = out.stdout.trim().split('\n').pop() ?? '';
+  let json: { rps: number; p50ms: number; p99ms: number; errors: number };
+  try {
+    json = JSON.parse(line) as typeof json;
+  } catch {
+    throw new Error(`echo-client failed on ${target.name}: ${out.stderr.trim() || out.stdout.trim()}`);
+  }
+  return { rps: json.rps, p50ms: json.p50ms, p99ms: json.p99ms, bytesPerSec: json.rps * 64, errors: json.errors ? [`${json.errors} connection errors`] : [] };
+}
+
+const measures: Record<LoadScenario, (t: Target) => Promise<Sample>> = {
+  small: (t) => http(t, { connections }),
+  latency: (t) => http(t, { connections: 1 }),
+  large: (t) => http(t, { connections: 8, path: '/1m' }),
+  post: (t) => http(t, { connections, postBytes }),
+  close: (t) => http(t, { connections, headers: { Connection: 'close' } }),
+  'tcp-echo': (t) => echo(t),
+};
+
+// ---------------------------------------------------------------------------------------------
+// Tables.
+
+interface Column {
+  header: string;
+  cell: (r: Summary) => string;
+}
+
+function throughputTable(results: Summary[], o: { unit: string; value: (r: Summary) => number; digits: number; reference: string; extra?: Column[] }): string {
+  const byName = new Map(results.map((r) => [r.name, r]));
+  const direct = byName.get('direct');
+  const rows = results.map((r) => {
+    const peer = byName.get(r.name.endsWith('-tcp') ? 'haproxy-tcp' : o.reference);
+    const value = o.value(r);
+    return [
+      r.name,
+      fixed(value, o.digits),
+      ...(o.extra ?? []).map((c) => c.cell(r)),
+      fixed(r.p50ms, 3),
+      fixed(r.p99ms, 3),
+      peer ? fixed(value / o.value(peer), 2) : '-',
+      direct ? fixed(value / o.value(direct), 2) : '-',
+      percent(r.spread),
+    ];
+  });
+  return markdownTable(['target', o.unit, ...(o.extra ?? []).map((c) => c.header), 'p50 ms', 'p99 ms', '× HAProxy (same mode)', '× direct', 'spread over rounds'], rows);
+}
+
+function latencyTable(results: Summary[]): string {
   const direct = results.find((r) => r.name === 'direct');
-  const refTcp = results.find((r) => r.name === 'haproxy-tcp');
-  console.log(`| target | ${bytes ? 'MB/s' : 'req/s'} | p50 ms | p99 ms | × HAProxy (same mode) | × direct |\n|---|---:|---:|---:|---:|---:|`);
-  for (const r of results) {
-    const value = bytes ? r.bytesPerSec : r.rps;
-    const peer = r.name.endsWith('-tcp') ? refTcp : ref;
-    const peerValue = peer ? (bytes ? peer.bytesPerSec : peer.rps) : NaN;
-    const directValue = direct ? (bytes ? direct.bytesPerSec : direct.rps) : NaN;
-    console.log(`| ${r.name} | ${bytes ? (value / 1024 / 1024).toFixed(0) : value.toFixed(0)} | ${r.p50ms.toFixed(3)} | ${r.p99ms.toFixed(3)} | ${(value / peerValue).toFixed(2)} | ${(value / directValue).toFixed(2)} |`);
+  const mean = (r: Summary): number => 1000 / r.rps;
+  const rows = results.map((r) => [
+    r.name,
+    fixed(r.p50ms, 3),
+    fixed(r.p99ms, 3),
+    direct ? `${fixed(r.p50ms - direct.p50ms, 3)} ms` : '-',
+    fixed(mean(r), 3),
+    direct ? `${fixed(mean(r) - mean(direct), 3)} ms` : '-',
+    percent(r.spread),
+  ]);
+  return markdownTable(['target', 'p50 ms', 'p99 ms', 'p50 added over direct', 'mean ms (1 ÷ req/s)', 'mean added over direct', 'spread over rounds'], rows);
+}
+
+const rounding = `${rounds} round${rounds > 1 ? 's' : ''} × ${duration}s, median`;
+const titles: Record<LoadScenario, string> = {
+  small: `Small responses: GET, 12-byte body, keep-alive, ${loadName} -c${connections}, ${rounding}`,
+  latency: `Added latency at one connection: ${loadName} -c1, ${rounding}`,
+  large: `Large responses: 1 MiB body, ${loadName} -c8, ${rounding}`,
+  post: `POST with a 64 KiB body: ${loadName} -c${connections}, ${rounding}`,
+  close: `New connection per request (Connection: close): ${loadName} -c${connections}, ${rounding}`,
+  'tcp-echo': `TCP echo: 64-byte round trips, bench/echo-client.ts -c${connections}, ${rounding}`,
+};
+
+function render(scenario: LoadScenario, results: Summary[]): string {
+  const mbps = (r: Summary): number => r.bytesPerSec / 1024 ** 2;
+  switch (scenario) {
+    case 'small':
+    case 'close':
+      return throughputTable(results, { unit: 'req/s', value: (r) => r.rps, digits: 0, reference: 'haproxy-http' });
+    case 'latency':
+      return latencyTable(results);
+    case 'large':
+      return throughputTable(results, { unit: 'MB/s', value: mbps, digits: 0, reference: 'haproxy-http' });
+    case 'post':
+      return throughputTable(results, {
+        unit: 'req/s',
+        value: (r) => r.rps,
+        digits: 0,
+        reference: 'haproxy-http',
+        extra: [{ header: 'MB/s up', cell: (r) => fixed((r.rps * postBytes) / 1024 ** 2, 0) }],
+      });
+    case 'tcp-echo':
+      return throughputTable(results, { unit: 'round trips/s', value: (r) => r.rps, digits: 0, reference: 'haproxy-tcp' });
   }
 }
 
+const notes: Record<LoadScenario, string> = {
+  small: 'Per-request overhead of each proxy: parsing, routing, forwarding on pooled keep-alive connections.',
+  latency: 'One request at a time: what each hop adds to a request. The mean is 1 ÷ req/s, which has sub-millisecond resolution with either load generator.',
+  large: 'Body copying: bytes per second through each proxy (HAProxy splices in the kernel, Node copies through user space).',
+  post: 'Request bodies streamed upstream: 64 KiB per request, MB/s up is req/s × 64 KiB.',
+  close: 'Accept and close cost: every request opens a new client connection (the proxies keep their upstream connections; the tcp ones cannot).',
+  'tcp-echo': 'L4 forwarding of small messages both ways, compared with the echo server reached directly.',
+};
+
+// ---------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  if (!existsSync(lbCli)) throw new Error(`${lbCli} is missing: run npm run build first (npm run bench does)`);
+  const plan = pinPlan(args.pin);
+  ws.setPinning(plan.pinning);
+  const backendKind = chooseBackend(args.backend);
+  const available = (need: Need | undefined): boolean =>
+    need === undefined || (need === 'http-proxy' ? hasHttpProxy() : hasTool(need));
+  const installNote: Record<Need, string> = {
+    haproxy: 'haproxy is not installed (apt-get install -y haproxy)',
+    nginx: 'nginx is not installed (apt-get install -y nginx-light)',
+    'http-proxy': 'the http-proxy package is not installed (npm install)',
+  };
+
+  const selectedLoad = scenarios.filter((s): s is LoadScenario => (loadScenarios as readonly string[]).includes(s));
+  const skipped = new Map<string, string>();
+  const targetsOf = (scenario: LoadScenario): Target[] =>
+    scenarioTargets[scenario]
+      .map((name) => allTargets.find((t) => t.name === name)!)
+      .filter((t) => (!only || only.includes(t.name)) && (available(t.needs) || (skipped.set(t.name, installNote[t.needs!]), false)));
+  const wanted = new Set(selectedLoad.flatMap((s) => targetsOf(s).map((t) => t.name)));
+  const runScale = scenarios.filter((s) => (scaleScenarios as readonly string[]).includes(s) && (!only || only.includes('lb-http')));
+  const preface: string[] = [];
+  for (const [name, why] of skipped) preface.push(`Skipped ${name}: ${why}.`);
+  for (const s of scenarios) if ((scaleScenarios as readonly string[]).includes(s) && !runScale.includes(s)) preface.push(`Skipped scenario ${s}: it measures lb-http, which --only leaves out.`);
+
+  const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
+  const header = describeMachine([
+    `Command: \`${command}\``,
+    `Backend: ${backendKind === 'nginx' ? 'nginx, 1 worker' : 'bench/backend.ts (Node)'}; load generator: ${loadName}; pinning: ${plan.note}`,
+    `Targets measured in alternating rounds (${rounds} × ${duration}s); each figure is the median over the rounds. Compare ratios within one run, not absolute numbers across runs.`,
+    ...(loadTool === 'autocannon'
+      ? ['autocannon records latencies in whole milliseconds (sub-millisecond ones read 0) and, with Connection: close, counts its reconnect waits in them: read req/s and the mean column rather than p50/p99.']
+      : []),
+    ...preface,
+  ]);
+  console.log(`${header}\n`);
+
+  const loadSeconds =
+    selectedLoad.reduce((sum, s) => sum + targetsOf(s).length * rounds * duration, 0) + (runScale.includes('routes') ? 2 * rounds * duration : 0);
+  console.log(`About ${loadSeconds}s of load, plus warm-ups.\n`);
+
+  // Start what the selected scenarios need.
+  const withEcho = selectedLoad.includes('tcp-echo') && [...wanted].some((n) => allTargets.find((t) => t.name === n)!.echoPort);
+  writeConfigs(withEcho);
+  await startBackend(ws, backendKind, ports.backend);
+  if (withEcho) {
+    const [cmd, argv] = nodeScript('./echo-server.ts', ['--port', String(ports.echo)]);
+    await ws.startListening(cmd, argv, ports.echo, 'backend');
+  }
+  const starting: Array<Promise<unknown>> = [];
+  if (wanted.has('haproxy-http') || wanted.has('haproxy-tcp')) starting.push(ws.startListening('haproxy', ['-f', join(work, 'haproxy.cfg')], ports.haproxy, 'proxy'));
+  if (wanted.has('lb-http') || wanted.has('lb-tcp')) starting.push(ws.startListening(process.execPath, [lbCli, 'run', '--config', join(work, 'lb.yaml')], ports.lb, 'proxy'));
+  if (wanted.has('lb-http-access-log')) starting.push(ws.startListening(process.execPath, [lbCli, 'run', '--config', join(work, 'lb-logged.yaml')], ports.lbLogged, 'proxy'));
+  if (wanted.has('nginx-proxy')) starting.push(ws.startListening('nginx', ['-c', join(work, 'proxy-nginx.conf'), '-p', work], ports.nginx, 'proxy'));
+  if (wanted.has('http-proxy')) starting.push(ws.startListening(process.execPath, [join(work, 'http-proxy.cjs')], ports.httpProxy, 'proxy'));
+  await Promise.all(starting);
+  for (const t of allTargets) if (wanted.has(t.name)) await waitPorts(t, withEcho);
+
+  // Warm-up: one second each, so that lb's JIT and every pool are warm before the first round.
+  for (const t of allTargets) {
+    if (!wanted.has(t.name)) continue;
+    await http(t, { connections: 10 }, 1);
+    if (withEcho && t.echoPort && targetsOf('tcp-echo').includes(t)) await echo(t, 1);
+  }
+
+  const sections: string[] = [];
+  let failed = false;
+  const emit = (markdown: string): void => {
+    sections.push(markdown.trim());
+    console.log(`${markdown.trim()}\n`);
+  };
+  for (const scenario of scenarios) {
+    try {
+      if (scenario === 'idle' || scenario === 'routes') {
+        if (!runScale.includes(scenario)) continue;
+        const ctx: ScaleContext = { ws, load: loadTool, backendPort: ports.backend, duration, rounds, connections };
+        const { markdown } = scenario === 'routes' ? await routeLookup(ctx, 18190) : await idleConnections(ctx, 18194, idleCount);
+        emit(`${markdown}\n${scenario === 'routes' ? 'Route lookup cost: lb with 10,000 host routes against lb with 10, same request.' : 'Memory per idle keep-alive client connection in lb (each connection has made one request).'}`);
+        continue;
+      }
+      const targets = targetsOf(scenario);
+      if (targets.length === 0) {
+        emit(`### ${titles[scenario]}\n\nNo target left to measure.`);
+        continue;
+      }
+      const results = await alternate(targets, rounds, measures[scenario]);
+      emit(`### ${titles[scenario]}\n\n${render(scenario, results)}\n\n${notes[scenario]}\n${errorNotes(results)}`);
+    } catch (err) {
+      failed = true;
+      emit(`### ${scenario}\n\nFailed: ${(err as Error).message}`);
+    }
+  }
+
+  const report = `${header}\n\n${sections.join('\n\n')}\n`;
+  if (failed) {
+    console.error(`some scenarios failed; ${args['no-write'] ? 'nothing written' : `${args.doc} left as it was`}`);
+    process.exitCode = 1;
+    return;
+  }
+  if (!args['no-write']) {
+    writeLatestRun(args.doc, report);
+    const shown = relative(repoRoot, args.doc);
+    console.log(`wrote the report into ${shown.startsWith('..') ? args.doc : shown}`);
+  }
+}
+
+async function waitPorts(t: Target, withEcho: boolean): Promise<void> {
+  await waitForPort(t.port);
+  if (withEcho && t.echoPort) await waitForPort(t.echoPort);
+}
+
 main().then(
-  () => process.exit(0),
+  () => process.exit(process.exitCode ?? 0),
   (err: Error) => {
     console.error(err.message);
     process.exit(1);

@@ -1,79 +1,158 @@
 // Two scaling checks of the data plane, on loopback and bounded in time and count:
-//  1. route lookup with 10 and with 10,000 host routes (wrk -t1 -c50, Host of the last route);
+//  1. route lookup with 10 and with 10,000 host routes (Host of the last route), in alternating
+//     rounds, median per lb;
 //  2. lb's RSS with 10,000 idle keep-alive client connections.
-// Usage: npm run bench:scale   (needs wrk and nginx-light, like bench/run.ts)
-import { spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+// bench/run.ts runs both as its scenarios "routes" and "idle"; this file runs them alone.
+// Usage: npm run bench:scale [-- --duration 3 --rounds 3 --idle 10000 --pin --backend node --load autocannon]
+import { realpathSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { benchWorkspace, waitForPort } from './lib.js';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import {
+  alternate,
+  benchWorkspace,
+  chooseBackend,
+  chooseLoadTool,
+  commonOptions,
+  errorNotes,
+  fixed,
+  lbCli,
+  markdownTable,
+  percent,
+  pinPlan,
+  positiveInt,
+  runLoad,
+  startBackend,
+  type LoadTool,
+  type Summary,
+  type Workspace,
+} from './lib.js';
 
-const { work, start } = benchWorkspace('lb-scale-');
-const cli = new URL('../dist/cli.js', import.meta.url).pathname;
-const backendPort = 18181;
+export interface ScaleContext {
+  ws: Workspace;
+  load: LoadTool;
+  backendPort: number;
+  duration: number;
+  rounds: number;
+  connections: number;
+}
 
-function lbConfig(port: number, routes: number): string {
+function lbConfig(port: number, routes: number, backendPort: number): string {
   const routers = Array.from({ length: routes }, (_, i) => `  r${i}: { entrypoint: web, match: { host: "h${i}.example.com" }, service: app }`).join('\n');
   return `entrypoints: { web: { address: "127.0.0.1:${port}" } }\nadmin: { address: "127.0.0.1:${port + 1}" }\nrouters:\n${routers}\nservices: { app: { servers: [ { url: "http://127.0.0.1:${backendPort}" } ] } }\nlog: { level: error }\n`;
 }
 
-async function startLb(port: number, routes: number): Promise<ChildProcess> {
-  const file = join(work, `lb-${routes}.yaml`);
-  writeFileSync(file, lbConfig(port, routes));
-  const child = start(process.execPath, [cli, 'run', '--config', file]);
-  await waitForPort(port);
-  return child;
-}
-
-function rps(port: number, host: string): number {
-  const out = spawnSync('wrk', ['-t1', '-c50', '-d5s', '-H', `Host: ${host}`, `http://127.0.0.1:${port}/`], { encoding: 'utf8', timeout: 60_000 });
-  return Number(/Requests\/sec:\s+([\d.]+)/.exec(out.stdout)![1]);
+async function startLb(ctx: ScaleContext, port: number, routes: number) {
+  const file = join(ctx.ws.work, `lb-${routes}-routes.yaml`);
+  writeFileSync(file, lbConfig(port, routes, ctx.backendPort));
+  return ctx.ws.startListening(process.execPath, [lbCli, 'run', '--config', file], port, 'proxy', 60_000);
 }
 
 function rssMb(pid: number): number {
   return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 }
 
-async function main(): Promise<void> {
-  writeFileSync(join(work, 'backend.conf'), `worker_processes 1; daemon off; pid ${work}/b.pid; error_log /dev/null;
-events { worker_connections 4096; }
-http { access_log off; keepalive_requests 1000000; server { listen 127.0.0.1:${backendPort}; location / { return 200 "hello world\\n"; } } }`);
-  start('nginx', ['-c', join(work, 'backend.conf'), '-p', work]);
-  await waitForPort(backendPort);
-
-  console.log('## Route lookup: wrk -t1 -c50 -d5s to the last host route\n\n| host routes | req/s |\n|---:|---:|');
-  const results: number[] = [];
-  for (const [routes, port] of [[10, 18190], [10_000, 18192]] as const) {
-    const lb = await startLb(port, routes);
-    rps(port, `h${routes - 1}.example.com`); // warm-up
-    const value = rps(port, `h${routes - 1}.example.com`);
-    results.push(value);
-    console.log(`| ${routes} | ${value.toFixed(0)} |`);
-    lb.kill('SIGTERM');
+/** req/s through lb with 10 and with 10,000 host routes, to the last route. Ports port..port+3. */
+export async function routeLookup(ctx: ScaleContext, port = 18190): Promise<{ results: Summary[]; markdown: string }> {
+  const targets = [
+    { name: '10', routes: 10, port },
+    { name: '10000', routes: 10_000, port: port + 2 },
+  ];
+  const lbs = [];
+  for (const t of targets) lbs.push(await startLb(ctx, t.port, t.routes));
+  const measure = (t: (typeof targets)[number], seconds = ctx.duration) =>
+    runLoad(ctx.ws, ctx.load, { url: `http://127.0.0.1:${t.port}/`, connections: ctx.connections, seconds, headers: { Host: `h${t.routes - 1}.example.com` } });
+  try {
+    for (const t of targets) await measure(t, 1); // warm-up
+    const results = await alternate(targets, ctx.rounds, (t) => measure(t));
+    const base = results[0]!.rps;
+    const table = markdownTable(
+      ['host routes', 'req/s', 'p50 ms', 'p99 ms', '× 10 routes', 'spread over rounds'],
+      results.map((r) => [r.name, fixed(r.rps, 0), fixed(r.p50ms, 3), fixed(r.p99ms, 3), fixed(r.rps / base, 2), percent(r.spread)]),
+    );
+    const change = ((results[1]!.rps / base - 1) * 100).toFixed(1);
+    const rounding = `${ctx.rounds} round${ctx.rounds > 1 ? 's' : ''} × ${ctx.duration}s, median`;
+    const markdown = `### Route lookup: 10 vs 10,000 host routes, ${ctx.load === 'wrk' ? 'wrk -t1' : 'autocannon'} -c${ctx.connections} to the last route, ${rounding}\n\n${table}\n\n10,000 routes vs 10: ${change} % throughput.\n${errorNotes(results)}`;
+    return { results, markdown };
+  } finally {
+    for (const lb of lbs) lb.kill('SIGTERM');
   }
-  console.log(`\n10,000 routes vs 10: ${(((results[1]! / results[0]!) - 1) * 100).toFixed(1)} % throughput\n`);
-
-  const port = 18194;
-  const lb = await startLb(port, 1);
-  const before = rssMb(lb.pid!);
-  const sockets: Socket[] = [];
-  const total = 10_000;
-  for (let opened = 0; opened < total; opened += 500) {
-    await Promise.all(Array.from({ length: Math.min(500, total - opened) }, () => new Promise<void>((resolve, reject) => {
-      const socket = connect(port, '127.0.0.1', () => socket.write('GET / HTTP/1.1\r\nHost: h0.example.com\r\n\r\n'));
-      socket.once('data', () => resolve());
-      socket.once('error', reject);
-      sockets.push(socket);
-    })));
-  }
-  await delay(1000);
-  const after = rssMb(lb.pid!);
-  console.log(`## 10,000 idle keep-alive client connections\n\nlb RSS: ${before.toFixed(0)} MB before, ${after.toFixed(0)} MB with ${sockets.length} idle connections open (+${(after - before).toFixed(0)} MB)`);
-  for (const socket of sockets) socket.destroy();
 }
 
-main().then(() => process.exit(0), (err: Error) => {
-  console.error(err.message);
-  process.exit(1);
-});
+/** lb's RSS before and with `count` idle keep-alive client connections (each has made one request). */
+export async function idleConnections(ctx: ScaleContext, port = 18194, count = 10_000): Promise<{ beforeMb: number; afterMb: number; opened: number; markdown: string }> {
+  const lb = await startLb(ctx, port, 1);
+  const sockets: Socket[] = [];
+  try {
+    const before = rssMb(lb.pid!);
+    const open = async (): Promise<void> => {
+      for (let opened = 0; opened < count; opened += 500) {
+        await Promise.all(
+          Array.from({ length: Math.min(500, count - opened) }, () =>
+            new Promise<void>((resolve, reject) => {
+              const socket = connect(port, '127.0.0.1', () => socket.write('GET / HTTP/1.1\r\nHost: h0.example.com\r\n\r\n'));
+              socket.once('data', () => resolve());
+              socket.on('error', reject);
+              socket.once('close', () => reject(new Error('lb closed an idle connection before answering')));
+              sockets.push(socket);
+            }),
+          ),
+        );
+      }
+    };
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`opening ${count} connections took over 120s`)), 120_000);
+    });
+    const opening = open();
+    opening.catch(() => {}); // reported through the race; not again once the deadline has won it
+    try {
+      await Promise.race([opening, deadline]);
+    } finally {
+      clearTimeout(timer);
+    }
+    await delay(1000);
+    const after = rssMb(lb.pid!);
+    const perConnKb = ((after - before) * 1024) / sockets.length;
+    const table = markdownTable(
+      ['idle connections', 'lb RSS before', 'lb RSS with them', 'added', 'per connection'],
+      [[String(sockets.length), `${fixed(before, 0)} MB`, `${fixed(after, 0)} MB`, `${fixed(after - before, 0)} MB`, `${fixed(perConnKb, 1)} KB`]],
+    );
+    return { beforeMb: before, afterMb: after, opened: sockets.length, markdown: `### ${count.toLocaleString('en')} idle keep-alive client connections\n\n${table}\n` };
+  } finally {
+    for (const socket of sockets) socket.destroy();
+    lb.kill('SIGTERM');
+  }
+}
+
+async function main(): Promise<void> {
+  const { values: args } = parseArgs({ options: { ...commonOptions, connections: { type: 'string', default: '50' }, idle: { type: 'string', default: '10000' } } });
+  const ws = benchWorkspace('lb-scale-');
+  const plan = pinPlan(args.pin);
+  ws.setPinning(plan.pinning);
+  const ctx: ScaleContext = {
+    ws,
+    load: chooseLoadTool(args.load),
+    backendPort: 18181,
+    duration: positiveInt('duration', args.duration),
+    rounds: positiveInt('rounds', args.rounds),
+    connections: positiveInt('connections', args.connections),
+  };
+  const backend = chooseBackend(args.backend);
+  console.log(`backend: ${backend}, load generator: ${ctx.load}, pinning: ${plan.note}\n`);
+  await startBackend(ws, backend, ctx.backendPort);
+  console.log((await routeLookup(ctx)).markdown);
+  console.log((await idleConnections(ctx, 18194, positiveInt('idle', args.idle))).markdown);
+}
+
+if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().then(
+    () => process.exit(0),
+    (err: Error) => {
+      console.error(err.message);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,27 @@
+// The backend of the benchmarks when nginx is not installed: "hello world\n" on every path,
+// 1 MiB on /1m, request bodies read to their end before the answer. Keep-alive, no logging.
+// Usage: node --import tsx bench/backend.ts --port 18081
+import { createServer } from 'node:http';
+import { parseArgs } from 'node:util';
+
+const { values } = parseArgs({ options: { port: { type: 'string', default: '18081' } } });
+const small = Buffer.from('hello world\n');
+const large = Buffer.alloc(1024 * 1024, 97);
+
+const server = createServer((req, res) => {
+  const body = req.url === '/1m' ? large : small;
+  const answer = (): void => {
+    res.writeHead(200, { 'content-type': req.url === '/1m' ? 'application/octet-stream' : 'text/plain', 'content-length': body.length });
+    res.end(body);
+  };
+  req.on('error', () => {});
+  res.on('error', () => {});
+  req.resume();
+  if (req.method === 'GET' || req.method === 'HEAD') answer();
+  else req.on('end', answer);
+});
+server.keepAliveTimeout = 120_000;
+server.headersTimeout = 130_000;
+server.requestTimeout = 0;
+server.maxRequestsPerSocket = 0;
+server.listen(Number(values.port), '127.0.0.1', 4096);
