@@ -73,8 +73,11 @@ export class RouteTable<T> {
     this.anyHost = bucket([...anyHostRoutes]);
   }
 
-  /** `host` must already be lower-case and without port. */
-  lookup(host: string, path: string, headers: Headers): T | undefined {
+  /**
+   * `host` must already be lower-case and without port. `headers` may be given as a function, so
+   * that they are only made for routes that match on them.
+   */
+  lookup(host: string, path: string, headers: Headers | (() => Headers)): T | undefined {
     let entries = this.exact.get(host);
     if (!entries && this.wildcard.size > 0) {
       for (let suffix = parentDomain(host); suffix; suffix = parentDomain(suffix)) {
@@ -86,7 +89,7 @@ export class RouteTable<T> {
     for (let i = 0; i < entries.length; i++) {
       const entry = entries[i]!;
       if (entry.pathPrefix !== undefined && !path.startsWith(entry.pathPrefix)) continue;
-      if (entry.headers.length > 0 && !headersMatch(entry.headers, headers)) continue;
+      if (entry.headers.length > 0 && !headersMatch(entry.headers, typeof headers === 'function' ? headers() : headers)) continue;
       return entry.value;
     }
     return undefined;

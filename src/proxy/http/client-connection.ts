@@ -8,7 +8,7 @@ import { CHUNKED, UNTIL_CLOSE, type ResponseHead } from '../http1/response-head.
 import type { StreamedBody, UpstreamHandler } from '../http1/upstream-connection.js';
 import type { ClientExchange, ExchangeHooks } from './client.js';
 import { rawErrorResponse } from './error-response.js';
-import { clientAddress, connectionNamed, isHopByHop } from './headers.js';
+import { clientAddress, downstreamResponseHead, upstreamRequestHead, type ForwardingFacts } from './headers.js';
 
 /** What a client connection needs from its entrypoint. */
 export interface ConnectionOwner {
@@ -167,8 +167,6 @@ export class FastRequest implements ClientExchange, StreamedBody {
   readonly method: string;
   readonly url: string;
   readonly host: string;
-  readonly headers: Record<string, string>;
-  readonly rawHeaders: string[];
   readonly contentLength: number;
   readonly clientIp: string;
   readonly localPort: number;
@@ -185,19 +183,29 @@ export class FastRequest implements ClientExchange, StreamedBody {
 
   constructor(
     readonly connection: ClientConnection,
-    head: RequestHead,
+    private readonly head: RequestHead,
   ) {
     this.method = head.method;
     this.url = head.url;
     this.host = head.host;
-    this.headers = head.headers;
-    this.rawHeaders = head.rawHeaders;
     this.contentLength = head.contentLength;
     this.clientIp = connection.clientIp;
     this.localPort = connection.localPort;
     this.acceptsChunked = head.versionMinor === 1;
     this.keepAlive = head.keepAlive;
     this.bodyLeft = head.contentLength < 0 ? LAST_CHUNK_END : head.contentLength;
+  }
+
+  get headers(): Record<string, string> {
+    return this.head.headers;
+  }
+
+  get rawHeaders(): string[] {
+    return this.head.rawHeaders;
+  }
+
+  upstreamHead(facts: ForwardingFacts, reset: boolean): Buffer {
+    return upstreamRequestHead(this.head, facts, reset);
   }
 
   /** Whether the body is being read into a sink (bytes go to feed()). */
@@ -301,7 +309,7 @@ export class FastRequest implements ClientExchange, StreamedBody {
 class FastRelay implements UpstreamHandler {
   private abortUpstream: ((err?: Error) => void) | undefined;
   private resumeUpstream: (() => void) | undefined;
-  private pendingHead: string | undefined;
+  private pendingHead: Buffer | undefined;
   private status = 0;
   private keepAlive = false;
   private bytesIn = 0;
@@ -336,19 +344,12 @@ class FastRelay implements UpstreamHandler {
     // A body that ends with the backend's connection, or chunks a HTTP/1.0 client cannot read,
     // is delimited by closing the client's connection too.
     this.keepAlive = request.keepAlive && !this.hooks.shutdown.closing && head.bodyLength !== UNTIL_CLOSE && !(chunked && !request.acceptsChunked);
-    let text = `HTTP/1.1 ${head.status} ${head.statusText}\r\n`;
-    const raw = head.rawHeaders;
-    const named = connectionNamed(raw);
-    for (let i = 0; i < raw.length; i += 2) {
-      const name = raw[i]!;
-      if (isHopByHop(name, named)) continue;
-      text += `${name}: ${raw[i + 1]}\r\n`;
-    }
-    if (this.setCookie) text += `Set-Cookie: ${this.setCookie}\r\n`;
-    if (chunked && request.acceptsChunked) text += 'Transfer-Encoding: chunked\r\n';
-    if (!this.keepAlive) text += 'Connection: close\r\n';
-    else if (!request.acceptsChunked) text += 'Connection: keep-alive\r\n';
-    this.pendingHead = `${text}\r\n`;
+    let extra = '';
+    if (this.setCookie) extra += `Set-Cookie: ${this.setCookie}\r\n`;
+    if (chunked && request.acceptsChunked) extra += 'Transfer-Encoding: chunked\r\n';
+    if (!this.keepAlive) extra += 'Connection: close\r\n';
+    else if (!request.acceptsChunked) extra += 'Connection: keep-alive\r\n';
+    this.pendingHead = downstreamResponseHead(head, `${extra}\r\n`);
     return true;
   }
 
@@ -365,10 +366,10 @@ class FastRelay implements UpstreamHandler {
       const head = this.pendingHead;
       this.pendingHead = undefined;
       // Head and first body bytes in one write: one system call, one packet for small responses.
-      if (chunk.length <= 16 * 1024) flushed = socket.write(Buffer.concat([Buffer.from(head, 'latin1'), chunk]));
+      if (chunk.length <= 16 * 1024) flushed = socket.write(Buffer.concat([head, chunk], head.length + chunk.length));
       else {
         socket.cork();
-        socket.write(head, 'latin1');
+        socket.write(head);
         flushed = socket.write(chunk);
         socket.uncork();
       }
@@ -383,7 +384,7 @@ class FastRelay implements UpstreamHandler {
   onComplete(): void {
     if (this.done) return;
     const socket = this.request.connection.socket;
-    if (this.pendingHead !== undefined) socket.write(this.pendingHead, 'latin1');
+    if (this.pendingHead !== undefined) socket.write(this.pendingHead);
     this.pendingHead = undefined;
     this.finish(this.status, undefined);
     // A body the backend did not wait for (an early answer) leaves the connection unframed.

@@ -2,6 +2,7 @@ import type { Backend } from '../../balancer/index.js';
 import type { HttpRoute } from '../../control/snapshot.js';
 import type { ProxyError } from '../../errors.js';
 import type { StreamedBody, UpstreamHandler } from '../http1/upstream-connection.js';
+import type { ForwardingFacts } from './headers.js';
 
 /** What forwarding needs to know of a client's request, whichever parser read it. */
 export interface ClientRequest {
@@ -50,6 +51,8 @@ export interface ClientExchange extends ClientRequest {
   readonly gone: boolean;
   /** The client speaks HTTP/1.1, so a chunked response can be relayed as it is. */
   readonly acceptsChunked: boolean;
+  /** The request head for the backend (see headers.ts for the rules); `reset`: Connection: close. */
+  upstreamHead(facts: ForwardingFacts, reset: boolean): Buffer;
   /** The body as it arrives, framed for the backend like the client framed it. */
   streamBody(): StreamedBody;
   /** Reads a (small) body whole, so that it can be sent again on a retry. */

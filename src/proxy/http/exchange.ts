@@ -6,7 +6,7 @@ import { sendProxyError } from './error-response.js';
 import type { ResponseHead } from '../http1/response-head.js';
 import type { StreamedBody, UpstreamHandler } from '../http1/upstream-connection.js';
 import type { ClientExchange, ExchangeHooks } from './client.js';
-import { clientAddress, downstreamResponseHeaders } from './headers.js';
+import { clientAddress, downstreamResponseHeaders, serializeRequestHead, upstreamRequestHeaders, type ForwardingFacts } from './headers.js';
 
 /**
  * One request that came through Node's http server (requests the fast path leaves to llhttp),
@@ -159,6 +159,13 @@ export class NodeClient implements ClientExchange {
 
   get gone(): boolean {
     return this.res.destroyed;
+  }
+
+  upstreamHead(facts: ForwardingFacts, reset: boolean): Buffer {
+    const headers = upstreamRequestHeaders(this, facts);
+    // Transfer-Encoding is hop-by-hop: a body of unknown length goes on chunked.
+    if (this.contentLength < 0) headers.push('Transfer-Encoding', 'chunked');
+    return serializeRequestHead(this.method, this.url, headers, reset);
   }
 
   streamBody(): StreamedBody {

@@ -1,3 +1,6 @@
+import type { RequestHead } from '../http1/request-head.js';
+import type { ResponseHead } from '../http1/response-head.js';
+import { classifyName, Name } from '../http1/syntax.js';
 import type { ClientRequest } from './client.js';
 import { BlockList, isIPv6 } from 'node:net';
 
@@ -58,30 +61,58 @@ export interface ForwardingFacts {
 }
 
 /**
+ * The X-Forwarded-* headers of this hop. A trusted peer's own are extended (For) or kept (Proto,
+ * Host, Port: the first of each); an untrusted peer's are replaced.
+ */
+class ForwardedChain {
+  private priorFor: string | undefined;
+  private proto: string | undefined;
+  private host: string | undefined;
+  private port: string | undefined;
+
+  /** Takes a trusted peer's X-Forwarded-* header; false for one that passes on as it is. */
+  take(lower: string, value: string): boolean {
+    if (lower === forwardedFor) this.priorFor = this.priorFor === undefined ? value : `${this.priorFor}, ${value}`;
+    else if (lower === forwardedProto) this.proto ??= value;
+    else if (lower === forwardedHost) this.host ??= value;
+    else if (lower === forwardedPort) this.port ??= value;
+    else return false;
+    return true;
+  }
+
+  headers(facts: ForwardingFacts, requestHost: string): string[] {
+    return [
+      'X-Forwarded-For', this.priorFor === undefined ? facts.clientIp : `${this.priorFor}, ${facts.clientIp}`,
+      'X-Forwarded-Proto', this.proto ?? facts.proto,
+      'X-Forwarded-Host', this.host ?? requestHost,
+      'X-Forwarded-Port', this.port ?? String(facts.port),
+    ];
+  }
+
+  /** The same, as header lines, followed by the framing lines of this hop and the empty line. */
+  tail(facts: ForwardingFacts, requestHost: string, chunked: boolean, reset: boolean): string {
+    const h = this.headers(facts, requestHost);
+    return `${h[0]}: ${h[1]}\r\n${h[2]}: ${h[3]}\r\n${h[4]}: ${h[5]}\r\n${h[6]}: ${h[7]}\r\n${chunked ? 'Transfer-Encoding: chunked\r\n' : ''}${reset ? 'Connection: close\r\n' : ''}\r\n`;
+  }
+}
+
+/**
  * The request headers to send upstream, as a flat [name, value, ...] list in the client's order
  * and case: hop-by-hop headers removed, Host unchanged, X-Forwarded-* set (extended only when the
- * peer is a trusted proxy, otherwise replaced).
+ * peer is a trusted proxy, otherwise replaced). For requests that Node's parser read.
  */
 export function upstreamRequestHeaders(req: Pick<ClientRequest, 'rawHeaders' | 'headers' | 'host'>, facts: ForwardingFacts): string[] {
   const raw = req.rawHeaders;
   const connection = req.headers.connection;
   const named = connectionTokens(Array.isArray(connection) ? connection.join(',') : connection);
   const out: string[] = [];
-  let priorFor: string | undefined;
-  let proto: string | undefined;
-  let host: string | undefined;
-  let port: string | undefined;
+  const chain = new ForwardedChain();
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const lower = name.toLowerCase();
     const value = raw[i + 1]!;
     if (lower.startsWith('x-forwarded-')) {
-      if (!facts.trusted) continue;
-      if (lower === forwardedFor) priorFor = priorFor === undefined ? value : `${priorFor}, ${value}`;
-      else if (lower === forwardedProto) proto ??= value;
-      else if (lower === forwardedHost) host ??= value;
-      else if (lower === forwardedPort) port ??= value;
-      else out.push(name, value);
+      if (facts.trusted && !chain.take(lower, value)) out.push(name, value);
       continue;
     }
     if (hopByHop.has(lower) || consumed.has(lower) || named?.has(lower)) {
@@ -90,13 +121,87 @@ export function upstreamRequestHeaders(req: Pick<ClientRequest, 'rawHeaders' | '
     }
     out.push(name, value);
   }
-  out.push(
-    'X-Forwarded-For', priorFor === undefined ? facts.clientIp : `${priorFor}, ${facts.clientIp}`,
-    'X-Forwarded-Proto', proto ?? facts.proto,
-    'X-Forwarded-Host', host ?? req.host,
-    'X-Forwarded-Port', port ?? String(facts.port),
-  );
+  out.push(...chain.headers(facts, req.host));
   return out;
+}
+
+/** A whole request head for the backend from a header list (see upstreamRequestHeaders). */
+export function serializeRequestHead(method: string, url: string, headers: readonly string[], reset: boolean): Buffer {
+  let text = `${method} ${url} HTTP/1.1\r\n`;
+  for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
+  return Buffer.from(`${text}${reset ? 'Connection: close\r\n' : ''}\r\n`, 'latin1');
+}
+
+/**
+ * The request head for the backend, from a head the fast path read: the same rules as
+ * upstreamRequestHeaders, applied to bytes. Lines that pass unchanged are copied in runs, so a
+ * request costs no string per header.
+ */
+export function upstreamRequestHead(head: RequestHead, facts: ForwardingFacts, reset: boolean): Buffer {
+  const { buf, offsets } = head;
+  const chain = new ForwardedChain();
+  const named = head.connectionNamed;
+  // Runs of bytes to copy, as [start, end) pairs; a dropped line ends the current run.
+  const runs: number[] = [];
+  let runStart = head.requestLineEnd;
+  const headersEnd = buf.length - 2;
+  for (let f = 0; f < offsets.length; f += 4) {
+    const nameStart = offsets[f]!;
+    const nameEnd = offsets[f + 1]!;
+    let keep: boolean;
+    switch (classifyName(buf, nameStart, nameEnd)) {
+      case Name.Other:
+        keep = named === undefined || !named.includes(buf.toString('latin1', nameStart, nameEnd).toLowerCase());
+        break;
+      case Name.Host:
+      case Name.ContentLength:
+        keep = true;
+        break;
+      case Name.Forwarded:
+        keep = facts.trusted && !chain.take(buf.toString('latin1', nameStart, nameEnd).toLowerCase(), buf.toString('latin1', offsets[f + 2], offsets[f + 3]));
+        break;
+      default:
+        keep = false;
+    }
+    if (keep) continue;
+    if (nameStart > runStart) runs.push(runStart, nameStart);
+    runStart = f + 4 < offsets.length ? offsets[f + 4]! : headersEnd;
+  }
+  if (headersEnd > runStart) runs.push(runStart, headersEnd);
+  const tail = chain.tail(facts, head.host, head.contentLength < 0, reset);
+  const requestLine = head.versionMinor === 1 ? undefined : `${head.method} ${head.url} HTTP/1.1\r\n`;
+  const out = Buffer.allocUnsafe(buf.length + tail.length + (requestLine?.length ?? 0));
+  let at = requestLine === undefined ? buf.copy(out, 0, 0, head.requestLineEnd) : out.write(requestLine, 0, 'latin1');
+  for (let r = 0; r < runs.length; r += 2) at += buf.copy(out, at, runs[r], runs[r + 1]);
+  at += out.write(tail, at, 'latin1');
+  return out.subarray(0, at);
+}
+
+/**
+ * The response head for the client, from a backend's head: hop-by-hop lines dropped, the rest
+ * copied as they are, then `extra` (lines lb adds, and the empty line).
+ */
+export function downstreamResponseHead(head: ResponseHead, extra: string): Buffer {
+  const { buf, offsets } = head;
+  const named = head.connectionNamed;
+  const out = Buffer.allocUnsafe(buf.length + extra.length + 2);
+  let at: number;
+  if (head.versionMinor === 1) at = buf.copy(out, 0, 0, head.statusLineEnd);
+  else at = out.write(`HTTP/1.1 ${head.status} ${head.statusText}\r\n`, 0, 'latin1');
+  let runStart = head.statusLineEnd;
+  const headersEnd = buf.length - 2;
+  for (let f = 0; f < offsets.length; f += 4) {
+    const nameStart = offsets[f]!;
+    const nameEnd = offsets[f + 1]!;
+    const kind = classifyName(buf, nameStart, nameEnd);
+    const keep = kind === Name.Other ? named === undefined || !named.includes(buf.toString('latin1', nameStart, nameEnd).toLowerCase()) : kind === Name.ContentLength || kind === Name.Host || kind === Name.Forwarded || kind === Name.Expect;
+    if (keep) continue;
+    if (nameStart > runStart) at += buf.copy(out, at, runStart, nameStart);
+    runStart = f + 4 < offsets.length ? offsets[f + 4]! : headersEnd;
+  }
+  if (headersEnd > runStart) at += buf.copy(out, at, runStart, headersEnd);
+  at += out.write(extra, at, 'latin1');
+  return out.subarray(0, at);
 }
 
 /** Lower-case names that a header list's Connection headers name (hop-by-hop too), if any. */

@@ -14,7 +14,7 @@ import type { ClientExchange, ClientRequest, ExchangeOutcome } from './client.js
 import { ClientConnection } from './client-connection.js';
 import { rawErrorResponse } from './error-response.js';
 import { NodeClient } from './exchange.js';
-import { TrustedProxies, upstreamRequestHeaders } from './headers.js';
+import { TrustedProxies, type ForwardingFacts } from './headers.js';
 import { normaliseHost } from '../../control/route-table.js';
 import { UpgradeRelay } from './upgrade.js';
 
@@ -41,7 +41,8 @@ interface Attempt {
   retries: number;
   /** The body as it streams in, a buffered copy (replayable), or null (no body). */
   body: StreamedBody | Buffer | null;
-  headers?: string[];
+  /** The request head for the backend, made once for all attempts. */
+  head?: Buffer;
   /** The last attempt went out on a connection of its own (see unsafeOnNewConnection). */
   fresh?: boolean;
   /** Already held once for an empty pool (emptyPoolWait). */
@@ -210,7 +211,7 @@ export class HttpEntrypoint {
     for (const connection of this.connections) if (connection.idle) connection.socket.end();
   }
 
-  private routeFor(host: string, url: string, headers: ClientRequest['headers']): HttpRoute | undefined {
+  private routeFor(host: string, url: string, headers: ClientRequest['headers'] | (() => ClientRequest['headers'])): HttpRoute | undefined {
     const routes = this.context.snapshot().entrypoints.get(this.name)?.routes;
     if (!routes) return undefined;
     const query = url.indexOf('?');
@@ -219,9 +220,10 @@ export class HttpEntrypoint {
 
   handle(client: ClientExchange): void {
     const started = performance.now();
-    const route = this.routeFor(client.host, client.url, client.headers);
+    const route = this.routeFor(client.host, client.url, () => client.headers);
     if (!route) return this.reject(client, started, undefined, new ProxyError('no_route'));
-    const attempt: Attempt = { client, started, route, pick: { clientIp: client.clientIp, headers: client.headers }, retries: 0, body: null };
+    // The client is its own pick context: its headers are only made if a balancer reads them.
+    const attempt: Attempt = { client, started, route, pick: client, retries: 0, body: null };
     this.context.retryBudgets.for(route.service).onRequest();
     const retry = route.service.config.retry;
     const length = client.contentLength;
@@ -254,10 +256,9 @@ export class HttpEntrypoint {
     attempt.fresh = fresh;
     this.context.pools.get(backend, service, fresh).dispatch(
       {
-        path: client.url,
         method: client.method,
         reset: fresh,
-        headers: (attempt.headers ??= this.upstreamHeaders(client)),
+        head: (attempt.head ??= client.upstreamHead(this.forwardingFacts(client), fresh)),
         body: attempt.body,
         headersTimeout: service.config.timeouts.responseHeadersMs,
         bodyTimeout: service.config.timeouts.idleMs,
@@ -267,17 +268,14 @@ export class HttpEntrypoint {
     );
   }
 
-  private upstreamHeaders(client: ClientExchange): string[] {
-    const headers = upstreamRequestHeaders(client, {
+  private forwardingFacts(client: ClientExchange): ForwardingFacts {
+    return {
       clientIp: client.clientIp,
       trusted: this.trusted.trusts(client.clientIp),
       proto: 'http',
       port: client.localPort || this.config.address.port,
       upgrade: false,
-    });
-    // Transfer-Encoding is hop-by-hop: a body of unknown length goes on chunked.
-    if (client.contentLength < 0) headers.push('Transfer-Encoding', 'chunked');
-    return headers;
+    };
   }
 
   /** Deploy grace: hold a request for an empty pool until a server appears or emptyPoolWait ends. */
@@ -286,7 +284,7 @@ export class HttpEntrypoint {
     const deadline = attempt.started + attempt.route.service.config.emptyPoolWaitMs;
     while (performance.now() < deadline && !client.gone) {
       await this.context.signals.nextSnapshot(deadline - performance.now());
-      const route = this.routeFor(client.host, client.url, client.headers);
+      const route = this.routeFor(client.host, client.url, () => client.headers);
       if (route && route.service.members.length > 0) {
         attempt.route = route;
         attempt.waited = true;

@@ -1,5 +1,5 @@
 import { HttpSyntaxError } from '../../errors.js';
-import { connectionTokens, CR, HTAB, headEnd, isName, LF, MAX_HEAD_BYTES, parseContentLength, parseFieldLines, SP, TARGET } from './syntax.js';
+import { classifyName, connectionTokens, CR, fieldStrings, HTAB, headEnd, isName, LF, MAX_HEAD_BYTES, Name, parseContentLength, parseFieldLines, SP, TARGET, type Fields } from './syntax.js';
 
 /**
  * Methods the fast path forwards. Others (CONNECT, WebDAV, PRI ...) go to Node's parser, which
@@ -10,22 +10,55 @@ const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PAT
 /** Headers of which Node keeps the first when repeated (IncomingMessage#headers). */
 const firstWins = new Set(['age', 'authorization', 'content-length', 'content-type', 'etag', 'expires', 'from', 'host', 'if-modified-since', 'if-unmodified-since', 'last-modified', 'location', 'max-forwards', 'proxy-authorization', 'referer', 'retry-after', 'server', 'user-agent']);
 
-export interface RequestHead {
-  method: string;
-  /** The origin-form target, as sent. */
-  url: string;
-  /** 0 or 1 (HTTP/1.0 or HTTP/1.1). */
-  versionMinor: number;
+/** A request head as the fast path read it: the bytes, and offsets of its header fields. */
+export class RequestHead implements Fields {
+  private rawCache: string[] | undefined;
+  private recordCache: Record<string, string> | undefined;
+
+  constructor(
+    /** The head's bytes, from the request line to its empty line included. */
+    readonly buf: Buffer,
+    readonly method: string,
+    /** The origin-form target, as sent. */
+    readonly url: string,
+    /** 0 or 1 (HTTP/1.0 or HTTP/1.1). */
+    readonly versionMinor: number,
+    /** Where the request line ends (after its CRLF). */
+    readonly requestLineEnd: number,
+    readonly offsets: number[],
+    readonly host: string,
+    /** -1 when the body is chunked, otherwise its length (0: no body). */
+    readonly contentLength: number,
+    readonly keepAlive: boolean,
+    /** Lower-case names the Connection header lists besides close and keep-alive (hop-by-hop too). */
+    readonly connectionNamed: readonly string[] | undefined,
+    /** Whether any X-Forwarded-* header is present. */
+    readonly forwarded: boolean,
+  ) {}
+
+  get headBytes(): number {
+    return this.buf.length;
+  }
+
   /** [name, value, ...] as sent (names in their case, values trimmed), like Node's rawHeaders. */
-  rawHeaders: string[];
-  /** The same headers by lower-case name, repeated ones joined as Node joins them. */
-  headers: Record<string, string>;
-  host: string;
-  /** -1 when the body is chunked, otherwise its length (0: no body). */
-  contentLength: number;
-  keepAlive: boolean;
-  /** Bytes of the head, from the request line to its empty line included. */
-  headBytes: number;
+  get rawHeaders(): string[] {
+    return (this.rawCache ??= fieldStrings(this));
+  }
+
+  /** The headers by lower-case name, repeated ones joined as Node joins them. Made on first use. */
+  get headers(): Record<string, string> {
+    if (this.recordCache) return this.recordCache;
+    const record = Object.create(null) as Record<string, string>;
+    const raw = this.rawHeaders;
+    for (let h = 0; h < raw.length; h += 2) {
+      const name = raw[h]!.toLowerCase();
+      const value = raw[h + 1]!;
+      const prior = record[name];
+      if (prior === undefined) record[name] = value;
+      else if (!firstWins.has(name)) record[name] = name === 'cookie' ? `${prior}; ${value}` : `${prior}, ${value}`;
+    }
+    return (this.recordCache = record);
+  }
 }
 
 /** Returned when the fast path leaves the request to Node's own parser (llhttp). */
@@ -43,17 +76,18 @@ export function parseRequestHead(buf: Buffer, start: number, end: number): Reque
   const stop = headEnd(buf, start, Math.min(end, start + MAX_HEAD_BYTES));
   if (stop < 0) return end - start >= MAX_HEAD_BYTES ? DEFER : INCOMPLETE;
   try {
-    return parseHead(buf, start, stop);
+    return parseHead(start === 0 && stop === buf.length ? buf : buf.subarray(start, stop));
   } catch (err) {
     if (err instanceof HttpSyntaxError) return DEFER;
     throw err;
   }
 }
 
-function parseHead(buf: Buffer, start: number, stop: number): RequestHead | typeof DEFER {
-  let i = start;
+function parseHead(buf: Buffer): RequestHead | typeof DEFER {
+  const stop = buf.length;
+  let i = 0;
   while (i < stop && buf[i] !== SP) i++;
-  const method = buf.toString('latin1', start, i);
+  const method = buf.toString('latin1', 0, i);
   if (!METHODS.has(method)) return DEFER;
   const targetStart = ++i;
   if (buf[i] !== 0x2f) return DEFER; // origin-form only: '/'
@@ -66,11 +100,11 @@ function parseHead(buf: Buffer, start: number, stop: number): RequestHead | type
   const minor = buf[i + 7]! - 0x30;
   if ((minor !== 0 && minor !== 1) || buf[i + 8] !== CR || buf[i + 9] !== LF) return DEFER;
   i += 10;
+  const requestLineEnd = i;
   if (buf[i] === SP || buf[i] === HTAB) return DEFER;
 
-  const rawHeaders: string[] = [];
-  parseFieldLines(buf, i, stop, rawHeaders);
-  const headers: Record<string, string> = Object.create(null) as Record<string, string>;
+  const offsets: number[] = [];
+  parseFieldLines(buf, i, stop, offsets);
   let host: string | undefined;
   let contentLength = 0;
   let sawLength = false;
@@ -78,38 +112,43 @@ function parseHead(buf: Buffer, start: number, stop: number): RequestHead | type
   let keepAlive = minor === 1;
   // `close` wins wherever it appears, as in llhttp.
   let close = false;
-  for (let h = 0; h < rawHeaders.length; h += 2) {
-    const name = rawHeaders[h]!.toLowerCase();
-    const value = rawHeaders[h + 1]!;
-    switch (name) {
-      case 'host':
+  let named: string[] | undefined;
+  let forwarded = false;
+  for (let f = 0; f < offsets.length; f += 4) {
+    switch (classifyName(buf, offsets[f]!, offsets[f + 1]!)) {
+      case Name.Other:
+        continue;
+      case Name.Host:
         if (host !== undefined) return DEFER;
-        host = value;
+        host = buf.toString('latin1', offsets[f + 2], offsets[f + 3]);
         break;
-      case 'content-length':
+      case Name.ContentLength:
         if (sawLength) return DEFER;
         sawLength = true;
-        contentLength = parseContentLength(value);
+        contentLength = parseContentLength(buf.toString('latin1', offsets[f + 2], offsets[f + 3]));
         break;
-      case 'transfer-encoding':
-        if (chunked || !isName(value, 'chunked') || minor === 0) return DEFER;
+      case Name.TransferEncoding:
+        if (chunked || !isName(buf.toString('latin1', offsets[f + 2], offsets[f + 3]), 'chunked') || minor === 0) return DEFER;
         chunked = true;
         break;
-      case 'connection':
-        for (const token of connectionTokens(value)) {
+      case Name.Connection:
+        for (const token of connectionTokens(buf.toString('latin1', offsets[f + 2], offsets[f + 3]))) {
           if (token === 'close') close = true;
           else if (token === 'keep-alive') keepAlive = true;
           else if (token === 'upgrade') return DEFER;
+          else (named ??= []).push(token);
         }
         break;
-      case 'upgrade':
-      case 'expect':
+      case Name.Upgrade:
+      case Name.Expect:
         return DEFER;
+      case Name.Forwarded:
+        forwarded = true;
+        break;
+      case Name.HopByHop:
+        break;
     }
-    const prior = headers[name];
-    if (prior === undefined) headers[name] = value;
-    else if (!firstWins.has(name)) headers[name] = name === 'cookie' ? `${prior}; ${value}` : `${prior}, ${value}`;
   }
   if (host === undefined || (chunked && sawLength)) return DEFER;
-  return { method, url, versionMinor: minor, rawHeaders, headers, host, contentLength: chunked ? -1 : contentLength, keepAlive: keepAlive && !close, headBytes: stop - start };
+  return new RequestHead(buf, method, url, minor, requestLineEnd, offsets, host, chunked ? -1 : contentLength, keepAlive && !close, named, forwarded);
 }

@@ -1,17 +1,35 @@
 import { HttpSyntaxError } from '../../errors.js';
-import { connectionTokens, CR, headEnd, LF, MAX_HEAD_BYTES, parseContentLength, parseFieldLines, SP } from './syntax.js';
+import { classifyName, connectionTokens, CR, fieldStrings, headEnd, LF, MAX_HEAD_BYTES, Name, parseContentLength, parseFieldLines, SP, type Fields } from './syntax.js';
 
-export interface ResponseHead {
-  status: number;
-  statusText: string;
-  versionMinor: number;
+/** A backend's response head: its bytes, and offsets of its header fields. */
+export class ResponseHead implements Fields {
+  private rawCache: string[] | undefined;
+
+  constructor(
+    /** The head's bytes, status line to empty line. */
+    readonly buf: Buffer,
+    readonly status: number,
+    readonly statusText: string,
+    readonly versionMinor: number,
+    /** Where the status line ends (after its CRLF). */
+    readonly statusLineEnd: number,
+    readonly offsets: number[],
+    /** -1: chunked; -2: until the connection closes; otherwise the Content-Length. */
+    readonly bodyLength: number,
+    /** Whether the backend keeps the connection open after this response. */
+    readonly keepAlive: boolean,
+    /** Lower-case names the Connection header lists besides close and keep-alive. */
+    readonly connectionNamed: readonly string[] | undefined,
+  ) {}
+
+  get headBytes(): number {
+    return this.buf.length;
+  }
+
   /** [name, value, ...] as sent (names in their case, values trimmed). */
-  rawHeaders: string[];
-  /** -1: chunked; -2: until the connection closes; otherwise the Content-Length. */
-  bodyLength: number;
-  /** Whether the backend keeps the connection open after this response. */
-  keepAlive: boolean;
-  headBytes: number;
+  get rawHeaders(): string[] {
+    return (this.rawCache ??= fieldStrings(this));
+  }
 }
 
 export const CHUNKED = -1;
@@ -30,7 +48,12 @@ export function parseResponseHead(buf: Buffer, start: number, end: number, noBod
     return null;
   }
   if (stop - start > MAX_HEAD_BYTES) throw new HttpSyntaxError('response head larger than 16 KiB');
-  let i = start;
+  return parseHead(start === 0 && stop === buf.length ? buf : buf.subarray(start, stop), noBody);
+}
+
+function parseHead(buf: Buffer, noBody: boolean): ResponseHead {
+  const stop = buf.length;
+  let i = 0;
   // "HTTP/1.x NNN"
   if (buf[i] !== 0x48 || buf[i + 1] !== 0x54 || buf[i + 2] !== 0x54 || buf[i + 3] !== 0x50 || buf[i + 4] !== 0x2f || buf[i + 5] !== 0x31 || buf[i + 6] !== 0x2e) throw new HttpSyntaxError('invalid HTTP version in the status line');
   const minor = buf[i + 7]! - 0x30;
@@ -55,25 +78,30 @@ export function parseResponseHead(buf: Buffer, start: number, end: number, noBod
   if (buf[i] !== CR || buf[i + 1] !== LF) throw new HttpSyntaxError('invalid status line');
   i += 2;
 
-  const rawHeaders: string[] = [];
-  parseFieldLines(buf, i, stop, rawHeaders);
+  const statusLineEnd = i;
+  const offsets: number[] = [];
+  parseFieldLines(buf, i, stop, offsets);
   let length: number | undefined;
   let chunked = false;
   let keepAlive = minor === 1;
   // `close` wins wherever it appears, as in llhttp.
   let close = false;
-  for (let h = 0; h < rawHeaders.length; h += 2) {
-    const name = rawHeaders[h]!;
-    if (name.length === 14 && name.toLowerCase() === 'content-length') {
+  let named: string[] | undefined;
+  for (let f = 0; f < offsets.length; f += 4) {
+    const kind = classifyName(buf, offsets[f]!, offsets[f + 1]!);
+    if (kind === Name.Other) continue;
+    const value = () => buf.toString('latin1', offsets[f + 2], offsets[f + 3]);
+    if (kind === Name.ContentLength) {
       if (length !== undefined) throw new HttpSyntaxError('more than one Content-Length');
-      length = parseContentLength(rawHeaders[h + 1]!);
-    } else if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') {
-      if (chunked || rawHeaders[h + 1]!.toLowerCase() !== 'chunked') throw new HttpSyntaxError('Transfer-Encoding other than chunked');
+      length = parseContentLength(value());
+    } else if (kind === Name.TransferEncoding) {
+      if (chunked || value().toLowerCase() !== 'chunked') throw new HttpSyntaxError('Transfer-Encoding other than chunked');
       chunked = true;
-    } else if (name.length === 10 && name.toLowerCase() === 'connection') {
-      for (const token of connectionTokens(rawHeaders[h + 1]!)) {
+    } else if (kind === Name.Connection) {
+      for (const token of connectionTokens(value())) {
         if (token === 'close') close = true;
         else if (token === 'keep-alive') keepAlive = true;
+        else (named ??= []).push(token);
       }
     }
   }
@@ -87,5 +115,5 @@ export function parseResponseHead(buf: Buffer, start: number, end: number, noBod
   else if (chunked) bodyLength = CHUNKED;
   else if (length !== undefined) bodyLength = length;
   else bodyLength = UNTIL_CLOSE;
-  return { status, statusText, versionMinor: minor, rawHeaders, bodyLength, keepAlive, headBytes: stop - start };
+  return new ResponseHead(buf, status, statusText, minor, statusLineEnd, offsets, bodyLength, keepAlive, named);
 }

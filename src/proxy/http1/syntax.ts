@@ -35,11 +35,12 @@ export function headEnd(buf: Buffer, start: number, end: number): number {
 
 /**
  * The header field lines between `start` and `end` (which ends with the empty line), appended to
- * `out` as [name, value, ...] latin1 strings: names as sent, values without surrounding
- * whitespace. Throws on anything RFC 9112 forbids: obs-fold, whitespace before the colon, an
- * empty or non-token name, a control character or bare CR/LF in a value.
+ * `out` as offsets, four per line: name start and end, value start and end (the value without
+ * surrounding whitespace). No string is made here: a proxy copies most lines as they are.
+ * Throws on anything RFC 9112 forbids: obs-fold, whitespace before the colon, an empty or
+ * non-token name, a control character or bare CR/LF in a value.
  */
-export function parseFieldLines(buf: Buffer, start: number, end: number, out: string[]): void {
+export function parseFieldLines(buf: Buffer, start: number, end: number, out: number[]): void {
   let i = start;
   const last = end - 2;
   while (i < last) {
@@ -62,9 +63,68 @@ export function parseFieldLines(buf: Buffer, start: number, end: number, out: st
       i++;
     }
     if (buf[i + 1] !== LF) throw new HttpSyntaxError('bare CR in a header');
-    out.push(buf.toString('latin1', nameStart, nameEnd), buf.toString('latin1', valueStart, valueEnd));
+    out.push(nameStart, nameEnd, valueStart, valueEnd);
     i += 2;
   }
+}
+
+/** Header fields as offsets into the head they were read from (see parseFieldLines). */
+export interface Fields {
+  readonly buf: Buffer;
+  readonly offsets: readonly number[];
+}
+
+/** The fields as [name, value, ...] latin1 strings, names as sent (like Node's rawHeaders). */
+export function fieldStrings({ buf, offsets }: Fields): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < offsets.length; i += 4) out.push(buf.toString('latin1', offsets[i], offsets[i + 1]), buf.toString('latin1', offsets[i + 2], offsets[i + 3]));
+  return out;
+}
+
+/** Header names a proxy acts on, recognised from bytes without making strings. */
+export const enum Name {
+  Other,
+  Host,
+  ContentLength,
+  TransferEncoding,
+  Connection,
+  Upgrade,
+  Expect,
+  /** Other hop-by-hop headers (RFC 9110 §7.6.1): Keep-Alive, Proxy-Connection, TE, Trailer. */
+  HopByHop,
+  /** X-Forwarded-For, -Proto, -Host, -Port, and other X-Forwarded-* names. */
+  Forwarded,
+}
+
+const NAMES: Array<[string, Name]> = [
+  ['host', Name.Host],
+  ['content-length', Name.ContentLength],
+  ['transfer-encoding', Name.TransferEncoding],
+  ['connection', Name.Connection],
+  ['upgrade', Name.Upgrade],
+  ['expect', Name.Expect],
+  ['keep-alive', Name.HopByHop],
+  ['proxy-connection', Name.HopByHop],
+  ['te', Name.HopByHop],
+  ['trailer', Name.HopByHop],
+];
+const NAMES_BY_LENGTH: Array<Array<[Uint8Array, Name]>> = [];
+for (const [name, kind] of NAMES) (NAMES_BY_LENGTH[name.length] ??= []).push([Buffer.from(name), kind]);
+const FORWARDED_PREFIX = Buffer.from('x-forwarded-');
+
+/** Whether buf[start, end) is `lower` ignoring ASCII case (`lower`: lower-case letters, digits, '-'). */
+function equalsLower(buf: Buffer, start: number, lower: Uint8Array, length = lower.length): boolean {
+  for (let i = 0; i < length; i++) if ((buf[start + i]! | 0x20) !== lower[i]) return false;
+  return true;
+}
+
+/** Which header a name between `start` and `end` is. */
+export function classifyName(buf: Buffer, start: number, end: number): Name {
+  const length = end - start;
+  const candidates = NAMES_BY_LENGTH[length];
+  if (candidates) for (const [lower, kind] of candidates) if (equalsLower(buf, start, lower)) return kind;
+  if (length > FORWARDED_PREFIX.length && equalsLower(buf, start, FORWARDED_PREFIX)) return Name.Forwarded;
+  return Name.Other;
 }
 
 /** Case-insensitive comparison of a header name with a lower-case constant. */

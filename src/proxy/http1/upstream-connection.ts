@@ -18,9 +18,8 @@ export interface StreamedBody {
 
 export interface UpstreamRequest {
   method: string;
-  path: string;
-  /** [name, value, ...], framing headers (Content-Length or Transfer-Encoding) included. */
-  headers: string[];
+  /** The whole request head, framing and Connection headers included. */
+  head: Buffer;
   body: Buffer | StreamedBody | null;
   /** Close the connection after this request (it is not reused). */
   reset: boolean;
@@ -108,25 +107,22 @@ export class UpstreamConnection {
     this.requestSent = false;
     this.sawResponseByte = false;
     const socket = this.socket;
-    let head = `${request.method} ${request.path} HTTP/1.1\r\n`;
-    const h = request.headers;
-    for (let i = 0; i < h.length; i += 2) head += `${h[i]}: ${h[i + 1]}\r\n`;
-    head += request.reset ? 'Connection: close\r\n\r\n' : '\r\n';
+    const head = request.head;
     // Until connected, the connect timeout runs; requests written before are buffered by Node.
     if (this.connected) socket.setTimeout(request.headersTimeout);
     const body = request.body;
     if (body === null) {
-      socket.write(head, 'latin1');
+      socket.write(head);
       this.requestSent = true;
     } else if (Buffer.isBuffer(body)) {
       socket.cork();
-      socket.write(head, 'latin1');
+      socket.write(head);
       socket.write(body);
       socket.uncork();
       this.requestSent = true;
       handler.onBodySent(body.length);
     } else {
-      socket.write(head, 'latin1');
+      socket.write(head);
       const resume = () => body.resume();
       body.start(
         (chunk) => {
