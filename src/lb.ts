@@ -1,19 +1,14 @@
 import type { AddressInfo } from 'node:net';
 import { isDeepStrictEqual } from 'node:util';
 import { AdminServer } from './admin/server.js';
-import type { EntrypointConfig, LbConfig } from './config/types.js';
+import { WorkerPool } from './cluster/primary.js';
+import type { LbConfig } from './config/types.js';
 import { ControlLoop } from './control/control-loop.js';
 import type { Logger } from './log.js';
-import { AccessLog } from './metrics/access-log.js';
 import { Metrics } from './metrics/metrics.js';
-import { RetryBudgets, type DataPlaneContext } from './proxy/context.js';
-import { HttpEntrypoint } from './proxy/http/server.js';
-import { UpstreamPools } from './proxy/http/upstream-pools.js';
-import { TcpEntrypoint } from './proxy/tcp/server.js';
+import { DataPlane, formatAddress } from './proxy/data-plane.js';
 import { DockerProvider } from './providers/docker/provider.js';
 import { FileProvider } from './providers/file.js';
-
-type Entrypoint = HttpEntrypoint | TcpEntrypoint;
 
 export interface RunningBalancer {
   /** Bound addresses by entrypoint name, plus `admin`. */
@@ -26,27 +21,17 @@ export interface RunningBalancer {
   stop(graceMs?: number): Promise<void>;
 }
 
-export function formatAddress(address: AddressInfo): string {
-  return address.family === 'IPv6' ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`;
-}
-
-function sameListener(a: EntrypointConfig, b: EntrypointConfig): boolean {
-  return a.protocol === b.protocol && a.address.host === b.address.host && a.address.port === b.address.port;
-}
-
 /**
- * One balancer: providers feed the control loop, the control loop publishes snapshots, and
- * entrypoints serve from the latest snapshot. At start, either every listener opens or none stays
- * open. A reload changes only what differs: unchanged listeners keep their sockets and
- * connections, pools change in place, removed servers drain.
+ * One balancer: providers feed the control loop, the control loop publishes snapshots, and the
+ * data plane serves from the latest one: in this process (`workers: 1`), or in N worker processes
+ * that the snapshots are pushed to (see cluster/). Either every listener opens or none stays open.
  */
 class Balancer implements RunningBalancer {
   readonly addresses: Record<string, AddressInfo> = {};
-  readonly metrics = new Metrics();
+  readonly metrics: Metrics;
   readonly control: ControlLoop;
-  private readonly pools = new UpstreamPools();
-  private readonly context: DataPlaneContext;
-  private readonly entrypoints = new Map<string, Entrypoint>();
+  /** The data plane: in process, or its workers. */
+  private readonly plane: DataPlane | WorkerPool;
   private readonly fileProvider: FileProvider;
   private docker: DockerProvider | undefined;
   private readonly admin: AdminServer;
@@ -56,10 +41,11 @@ class Balancer implements RunningBalancer {
     private config: LbConfig,
     private readonly logger: Logger,
   ) {
-    const { metrics, pools } = this;
-    this.control = new ControlLoop(config.entrypoints, logger, metrics);
-    const control = this.control;
-    control.subscribe((snapshot) => pools.retain(snapshot));
+    const clustered = config.workers > 1;
+    const metrics = (this.metrics = new Metrics(clustered ? 'control' : 'all'));
+    const control = (this.control = new ControlLoop(config.entrypoints, logger, metrics));
+    const plane = (this.plane = clustered ? new WorkerPool(config, control, logger) : new DataPlane(config, control, metrics, logger));
+    const draining = () => (plane instanceof WorkerPool ? plane.draining() : plane.pools.draining());
     metrics.watchBackends(
       () =>
         [...control.snapshot.services.values()].map((service) => ({
@@ -67,17 +53,8 @@ class Balancer implements RunningBalancer {
           panic: service.panic,
           backends: service.backends.map((b) => ({ id: b.id, inFlight: b.inFlight, up: control.isUsable(service.name, b) })),
         })),
-      () => pools.draining(),
+      draining,
     );
-    this.context = {
-      snapshot: () => control.snapshot,
-      metrics,
-      logger,
-      pools,
-      signals: { reportOutlier: (service, backend) => control.reportOutlier(service, backend), nextSnapshot: (ms) => control.nextSnapshot(ms) },
-      retryBudgets: new RetryBudgets(),
-      accessLog: config.accessLog.enabled ? new AccessLog(config.accessLog.path) : undefined,
-    };
     this.fileProvider = new FileProvider(config);
     this.admin = new AdminServer(config.admin.address, {
       snapshot: () => control.snapshot,
@@ -92,9 +69,13 @@ class Balancer implements RunningBalancer {
           lastCheck: health?.lastCheck ? { ...health.lastCheck, at: new Date(health.lastCheck.at).toISOString() } : null,
         };
       },
-      draining: () => pools.draining(),
+      draining,
       onChange: (listener) => control.subscribe(listener),
-      metrics,
+      metricsText: async () => {
+        const own = await metrics.registry.metrics();
+        return plane instanceof WorkerPool ? `${own}\n${await plane.metricsText()}` : own;
+      },
+      serviceTotals: () => (plane instanceof WorkerPool ? plane.serviceTotals() : Object.fromEntries(metrics.serviceTotals)),
       logger,
     }, config.admin.token);
   }
@@ -104,7 +85,8 @@ class Balancer implements RunningBalancer {
     await this.control.startProvider(this.fileProvider);
     await this.startDocker();
     try {
-      for (const ep of this.config.entrypoints.values()) await this.open(ep);
+      await this.plane.start();
+      Object.assign(this.addresses, this.plane.addresses);
       this.addresses.admin = await this.admin.listen();
       this.logger.info({ address: formatAddress(this.addresses.admin) }, 'admin API listening (/, /healthz, /metrics, /api/state)');
     } catch (err) {
@@ -115,52 +97,26 @@ class Balancer implements RunningBalancer {
 
   async reload(next: LbConfig): Promise<void> {
     const previous = this.config;
-    // Listeners first: a new one that cannot bind fails the reload before anything changed.
-    const opened: string[] = [];
+    if (next.workers !== previous.workers) this.logger.warn({ from: previous.workers, to: next.workers }, 'workers changes take effect at the next restart');
+    const nextForPlane = { ...next, workers: previous.workers };
+    // Snapshots for new entrypoints must reach the data plane before it listens on them.
+    this.control.setEntrypoints(next.entrypoints);
     try {
-      for (const ep of next.entrypoints.values()) {
-        const current = this.entrypoints.get(ep.name);
-        if (current && sameListener(previous.entrypoints.get(ep.name)!, ep)) continue;
-        if (current) {
-          // Same name, new address or protocol: free the old listener (it drains), then bind.
-          this.entrypoints.delete(ep.name);
-          void current.close(next.shutdownTimeoutMs);
-        }
-        await this.open(ep);
-        opened.push(ep.name);
-      }
+      await this.plane.reload(nextForPlane);
     } catch (err) {
-      for (const name of opened) void this.entrypoints.get(name)?.close(0);
-      for (const name of opened) this.entrypoints.delete(name);
-      this.metrics.configReloads.labels('error').inc();
+      this.control.setEntrypoints(previous.entrypoints);
       throw err;
     }
-    for (const [name, ep] of this.entrypoints) {
-      const wanted = next.entrypoints.get(name);
-      if (!wanted) {
-        this.entrypoints.delete(name);
-        delete this.addresses[name];
-        this.logger.info({ entrypoint: name }, 'entrypoint removed: draining its connections');
-        void ep.close(next.shutdownTimeoutMs);
-      } else if (!opened.includes(name)) {
-        ep.update(wanted);
-      }
-    }
-
-    this.config = next;
+    for (const name of Object.keys(this.addresses)) if (name !== 'admin' && !next.entrypoints.has(name)) delete this.addresses[name];
+    Object.assign(this.addresses, this.plane.addresses);
+    this.config = nextForPlane;
     this.logger.level = next.log.level;
-    this.control.setEntrypoints(next.entrypoints);
     this.fileProvider.update(next);
     if (!isDeepStrictEqual(previous.providers.docker, next.providers.docker)) {
       await this.docker?.stop();
       this.docker = undefined;
       this.control.removeProvider('docker');
       await this.startDocker();
-    }
-    if (!isDeepStrictEqual(previous.accessLog, next.accessLog)) {
-      const old = this.context.accessLog;
-      this.context.accessLog = next.accessLog.enabled ? new AccessLog(next.accessLog.path) : undefined;
-      await old?.close();
     }
     this.admin.setToken(next.admin.token);
     if (previous.admin.address.text !== next.admin.address.text) {
@@ -185,21 +141,12 @@ class Balancer implements RunningBalancer {
     await this.control.startProvider(this.docker);
   }
 
-  private async open(config: EntrypointConfig): Promise<void> {
-    const ep = config.protocol === 'tcp' ? new TcpEntrypoint(config, this.context) : new HttpEntrypoint(config, this.context);
-    const address = await ep.listen();
-    this.entrypoints.set(config.name, ep);
-    this.addresses[config.name] = address;
-    this.logger.info({ entrypoint: config.name, protocol: config.protocol, address: formatAddress(address) }, 'entrypoint listening');
-  }
-
   private async shutdown(graceMs: number): Promise<void> {
     this.admin.markShuttingDown();
-    await Promise.all([...this.entrypoints.values()].map((ep) => ep.close(graceMs)));
+    if (this.plane instanceof WorkerPool) await this.plane.stop(graceMs);
+    else await this.plane.close(graceMs);
     await Promise.all([this.fileProvider.stop(), this.docker?.stop()]);
     this.control.stop();
-    await this.pools.close();
-    await this.context.accessLog?.close();
     await this.admin.close();
   }
 }

@@ -5,7 +5,7 @@ import type { HostPort } from '../config/types.js';
 import type { Backend } from '../balancer/index.js';
 import type { RoutingSnapshot } from '../control/snapshot.js';
 import type { Logger } from '../log.js';
-import type { Metrics } from '../metrics/metrics.js';
+import { prometheusContentType, type ServiceTotals } from '../metrics/metrics.js';
 import { listenOn, stopServer } from '../proxy/listen.js';
 import { dashboardPage } from './dashboard.js';
 
@@ -27,7 +27,10 @@ export interface AdminSources {
   onChange(listener: () => void): () => void;
   /** Where each entrypoint actually listens (it may differ from the config with port 0). */
   listening(): Record<string, string>;
-  metrics: Metrics;
+  /** The Prometheus exposition: this process's metrics, and the data-plane workers' when there are any. */
+  metricsText(): Promise<string>;
+  /** Requests and errors so far per service, for the dashboard's rates. */
+  serviceTotals(): Record<string, ServiceTotals>;
   logger: Logger;
 }
 
@@ -103,13 +106,11 @@ export class AdminServer {
       case '/api/events':
         return this.stream(req, res);
       case '/api/stats':
-        return send(res, 200, 'application/json', JSON.stringify({ time: Date.now(), services: Object.fromEntries(this.sources.metrics.serviceTotals) }));
+        return send(res, 200, 'application/json', JSON.stringify({ time: Date.now(), services: this.sources.serviceTotals() }));
       case '/healthz':
         return this.healthy ? send(res, 200, 'text/plain; charset=utf-8', 'ok\n') : send(res, 503, 'text/plain; charset=utf-8', 'shutting down\n');
-      case '/metrics': {
-        const registry = this.sources.metrics.registry;
-        return send(res, 200, registry.contentType, await registry.metrics());
-      }
+      case '/metrics':
+        return send(res, 200, prometheusContentType, await this.sources.metricsText());
       case '/api/state':
         return send(res, 200, 'application/json', JSON.stringify(this.state(), null, 2));
       default:

@@ -1,9 +1,11 @@
+import cluster from 'node:cluster';
 import { readFileSync, watch } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfigFile, parseConfig } from '../config/load.js';
 import { logLevels, type LbConfig, type LogLevel } from '../config/types.js';
 import { ConfigInvalidError, formatConfigIssue, LbError } from '../errors.js';
+import { runWorker } from '../cluster/worker.js';
 import { startBalancer, type RunningBalancer } from '../lb.js';
 import { createLogger, type Logger } from '../log.js';
 
@@ -58,6 +60,11 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const command = positionals[0] ?? 'run';
+  // Started by the primary with `workers: N`: the configuration arrives over IPC.
+  if (command === 'worker' && cluster.isWorker) {
+    runWorker();
+    return new Promise<number>(() => undefined);
+  }
   if (positionals.length > 1 || (command !== 'run' && command !== 'validate')) {
     process.stderr.write(`lb: unknown command "${positionals.join(' ')}"; expected "run" or "validate". Run "lb --help" for usage.\n`);
     return 2;

@@ -1,11 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
 import { ConfigInvalidError, ConfigReadError, type ConfigIssue } from '../errors.js';
 import { didYouMean } from './suggest.js';
 import {
   boolean, dictionary, duration, formatPath, integer, list, object, oneOrMany, string,
-  type KeyPath, type Output, type Problem,
+  type KeyPath, type Output, type Problem, type Validator,
 } from './schema.js';
 import {
   balancerKinds, logLevels, type EntrypointConfig, type HealthCheckConfig, type HostPort, type LbConfig, type Protocol,
@@ -135,9 +136,20 @@ const schema = object({
   }),
   log: object({ level: string({ oneOf: logLevels }) }),
   shutdownTimeout: duration(),
+  workers: workerCount(),
 });
 
 type RawConfig = NonNullable<Output<typeof schema>>;
+
+/** `workers: auto` (one per CPU the process may use) or a count from 1 to 256. */
+function workerCount(): Validator<number> {
+  return (value, path, problems) => {
+    if (value === 'auto') return availableParallelism();
+    if (typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= 256) return value;
+    problems.push({ path, message: `expected "auto" or a whole number from 1 to 256, got ${JSON.stringify(value)}` });
+    return undefined;
+  };
+}
 
 /** Finds the YAML node at a key path, to report positions. */
 function nodeAt(root: Node | null | undefined, path: KeyPath, atKey: boolean): Node | undefined {
@@ -459,6 +471,7 @@ function normalise(raw: Partial<RawConfig>, source: string, report: Report, writ
     log: { level: raw.log?.level ?? 'info' },
     accessLog: { enabled: raw.accessLog?.enabled ?? false, ...(raw.accessLog?.path !== undefined ? { path: raw.accessLog.path } : {}) },
     shutdownTimeoutMs: raw.shutdownTimeout ?? defaults.shutdownTimeoutMs,
+    workers: raw.workers ?? 1,
   };
 }
 

@@ -166,4 +166,6 @@ export interface LbConfig {
   providers: { docker: DockerProviderConfig };
   log: { level: LogLevel };
   shutdownTimeoutMs: number;
+  /** Data-plane processes (1: the control plane serves too; more: a primary and N workers). */
+  workers: number;
 }

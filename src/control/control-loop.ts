@@ -5,9 +5,8 @@ import { ejectionAllowance, ServerHealth } from '../health/server-health.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Provider } from '../providers/provider.js';
+import { SnapshotListeners } from './snapshot-listeners.js';
 import { buildSnapshot, type DynamicConfig, type RoutingSnapshot } from './snapshot.js';
-
-type Listener = (snapshot: RoutingSnapshot) => void;
 
 /**
  * Merges what the providers publish, and what health checks and passive signals say, into one
@@ -19,7 +18,7 @@ export class ControlLoop {
   private readonly logger: Logger;
   private readonly metrics: Metrics;
   private readonly published = new Map<string, DynamicConfig>();
-  private readonly listeners: Listener[] = [];
+  private readonly listeners = new SnapshotListeners();
   private readonly health = new Map<string, ServerHealth>();
   private readonly checker: HealthChecker;
   private readonly ejectionTimers = new Map<string, NodeJS.Timeout>();
@@ -41,27 +40,23 @@ export class ControlLoop {
   }
 
   /** Calls `listener` with every new snapshot; returns a function that stops it. */
-  subscribe(listener: Listener): () => void {
-    this.listeners.push(listener);
-    return () => {
-      const index = this.listeners.indexOf(listener);
-      if (index >= 0) this.listeners.splice(index, 1);
-    };
+  subscribe(listener: (snapshot: RoutingSnapshot) => void): () => void {
+    return this.listeners.subscribe(listener);
   }
 
   /** Resolves with the next snapshot, or undefined after `timeoutMs`. */
   nextSnapshot(timeoutMs: number): Promise<RoutingSnapshot | undefined> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        unsubscribe();
-        resolve(undefined);
-      }, timeoutMs);
-      const unsubscribe = this.subscribe((snapshot) => {
-        clearTimeout(timer);
-        unsubscribe();
-        resolve(snapshot);
-      });
-    });
+    return this.listeners.nextSnapshot(timeoutMs);
+  }
+
+  /** The routers and services every provider published, merged (what snapshots are built from). */
+  get dynamic(): DynamicConfig {
+    return this.merged;
+  }
+
+  /** The entrypoints snapshots are built for. */
+  get entrypointConfigs(): ReadonlyMap<string, EntrypointConfig> {
+    return this.entrypoints;
   }
 
   async startProvider(provider: Provider): Promise<void> {
@@ -169,7 +164,7 @@ export class ControlLoop {
       if (!service.panic && before?.panic) this.logger.info({ service: service.name }, 'panic over');
     }
     if (providerName) this.logger.info({ provider: providerName, version: snapshot.version, routers: snapshot.routers.size, services: snapshot.services.size }, 'routing snapshot published');
-    for (const listener of [...this.listeners]) listener(snapshot);
+    this.listeners.notify(snapshot);
   }
 
   private stateFor(service: ServiceConfig, backend: Backend): ServerHealth {

@@ -29,6 +29,18 @@ export interface ServiceTotals {
   errors: number;
 }
 
+export const prometheusContentType = Registry.PROMETHEUS_CONTENT_TYPE;
+
+/**
+ * Where a Metrics registry lives: `all` in a single process; with data-plane workers, `control` in
+ * the primary (health, Docker, config, pool state) and `data` in each worker (requests,
+ * connections, in-flight), which the primary sums with prom-client's AggregatorRegistry.
+ */
+export type MetricsRole = 'all' | 'control' | 'data';
+
+/** The families the control plane owns; every other family (and Node's own) belongs to the data plane. */
+const controlFamilies = ['lb_backend_up', 'lb_service_panic', 'lb_health_checks_total', 'lb_backend_ejections_total', 'lb_snapshot_build_duration_seconds', 'lb_docker_connected', 'lb_docker_last_sync_timestamp_seconds', 'lb_docker_label_errors_total', 'lb_docker_events_total', 'lb_config_reloads_total', 'lb_config_last_reload_success_timestamp_seconds'];
+
 /**
  * Every metric lb exports (docs/metrics.md). Label children used per request are cached, so
  * the hot path does one map lookup per request rather than prom-client's label hashing.
@@ -91,6 +103,8 @@ export class Metrics {
     name: 'lb_backend_draining',
     help: '1 while a server removed from its pool still finishes in-flight requests.',
     labelNames: ['service', 'backend'] as const,
+    // Across workers: draining in any of them, not a count.
+    aggregator: 'max',
     registers: [this.registry],
     collect: () => {
       this.backendDraining.reset();
@@ -171,12 +185,19 @@ export class Metrics {
   private readonly requestSeries = new Map<string, RequestSeries>();
   readonly serviceTotals = new Map<string, ServiceTotals>();
 
-  constructor() {
-    collectDefaultMetrics({ register: this.registry });
+  constructor(readonly role: MetricsRole = 'all') {
+    if (role === 'control') {
+      for (const name of this.registry.getMetricsAsArray().map((m) => m.name)) if (!controlFamilies.includes(name)) this.registry.removeSingleMetric(name);
+    } else if (role === 'data') {
+      for (const name of controlFamilies) this.registry.removeSingleMetric(name);
+    }
+    // With workers, each worker reports its own process; the primary's are told apart by a prefix.
+    const prefix = role === 'control' ? 'lb_primary_' : '';
+    collectDefaultMetrics({ register: this.registry, prefix });
     // prom-client exports these gauges with a `_total` suffix, which Prometheus reserves for
     // counters (promtool check metrics rejects them); the handle and request counts they carry
     // are of little use for a proxy, so they are dropped rather than renamed.
-    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name);
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(prefix + name);
   }
 
   /** A {service, backend} gauge whose values are read from the live pools at scrape time. */

@@ -1,0 +1,44 @@
+// What the primary and its data-plane workers say to each other over cluster IPC (advanced
+// serialization, so Maps travel as they are).
+import type { AddressInfo } from 'node:net';
+import type { EntrypointConfig, LbConfig, RouterConfig, ServiceConfig } from '../config/types.js';
+import type { ServiceTotals } from '../metrics/metrics.js';
+
+/** A routing snapshot as its inputs: a worker rebuilds the same snapshot from them. */
+export interface SnapshotMessage {
+  type: 'lb:snapshot';
+  entrypoints: ReadonlyMap<string, EntrypointConfig>;
+  routers: ReadonlyMap<string, RouterConfig>;
+  services: ReadonlyMap<string, ServiceConfig>;
+  /** [service, backend origin, usable, known] for every server, from the control loop's health state. */
+  states: Array<[string, string, boolean, boolean]>;
+}
+
+export type ToWorker =
+  | { type: 'lb:start'; config: LbConfig }
+  | { type: 'lb:reload'; config: LbConfig }
+  | SnapshotMessage
+  | { type: 'lb:stop'; graceMs: number };
+
+/** What a worker reports every second: traffic totals, draining servers, requests in flight. */
+export interface WorkerReport {
+  type: 'lb:report';
+  totals: Record<string, ServiceTotals>;
+  draining: Array<{ service: string; backend: string }>;
+  /** [service, backend origin, requests in flight] */
+  inFlight: Array<[string, string, number]>;
+}
+
+export type FromWorker =
+  /** The worker listens for messages: anything sent before would be lost. */
+  | { type: 'lb:ready' }
+  | { type: 'lb:listening'; addresses: Record<string, AddressInfo> }
+  | { type: 'lb:failed'; message: string }
+  | { type: 'lb:reloaded' }
+  | { type: 'lb:reload-failed'; message: string }
+  | { type: 'lb:outlier'; service: string; origin: string }
+  | WorkerReport;
+
+export function isFromWorker(message: unknown): message is FromWorker {
+  return typeof message === 'object' && message !== null && typeof (message as { type?: unknown }).type === 'string' && (message as { type: string }).type.startsWith('lb:');
+}

@@ -1,0 +1,205 @@
+import cluster, { type Worker } from 'node:cluster';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { AggregatorRegistry } from 'prom-client';
+import type { LbConfig } from '../config/types.js';
+import type { ControlLoop } from '../control/control-loop.js';
+import type { RoutingSnapshot } from '../control/snapshot.js';
+import { LbError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { ServiceTotals } from '../metrics/metrics.js';
+import { isFromWorker, type FromWorker, type SnapshotMessage, type WorkerReport } from './messages.js';
+
+/** How long a worker may take to bind its listeners or apply a reload. */
+const ANSWER_MS = 15_000;
+
+interface WorkerState {
+  worker: Worker;
+  report: WorkerReport | undefined;
+  /** Waiting for this worker's answer to start or reload. */
+  pending: ((message: FromWorker) => void) | undefined;
+}
+
+export class WorkerStartError extends LbError {
+  constructor(detail: string) {
+    super('LB_WORKER_START', `a data-plane worker could not start: ${detail}`);
+  }
+}
+
+/**
+ * The data-plane workers of `workers: N`, seen from the primary: it forks them (Node's cluster
+ * shares each listener), pushes every routing snapshot to them, takes their passive signals to
+ * the control loop, replaces a worker that dies, and sums their reports for the admin API.
+ * Their metrics are read at scrape time through prom-client's AggregatorRegistry.
+ */
+export class WorkerPool {
+  readonly addresses: Record<string, AddressInfo> = {};
+  private readonly workers = new Map<number, WorkerState>();
+  private readonly aggregator = new AggregatorRegistry();
+  private readonly unsubscribe: () => void;
+  private stopping = false;
+  private restarts = 0;
+
+  constructor(
+    private config: LbConfig,
+    private readonly control: ControlLoop,
+    private readonly logger: Logger,
+  ) {
+    // The worker runs the CLI's `worker` command, from the build (dist/) or, under tsx, the sources.
+    const cli = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '../cli.ts' : '../cli.js', import.meta.url));
+    cluster.setupPrimary({ exec: cli, args: ['worker'], serialization: 'advanced' });
+    this.unsubscribe = control.subscribe((snapshot) => this.broadcast(this.snapshotMessage(snapshot)));
+  }
+
+  /** Starts every worker; resolves when all of them listen, rejects (and stops them) when one cannot. */
+  async start(): Promise<void> {
+    try {
+      const answers = await Promise.all(Array.from({ length: this.config.workers }, () => this.fork()));
+      Object.assign(this.addresses, answers[0]);
+    } catch (err) {
+      await this.stop(0);
+      throw err;
+    }
+    this.logger.info({ workers: this.config.workers }, 'data-plane workers listening');
+  }
+
+  async reload(next: LbConfig): Promise<void> {
+    this.config = next;
+    const answers = await Promise.all([...this.workers.values()].map((state) => this.ask(state, { type: 'lb:reload', config: next })));
+    const failed = answers.find((answer) => answer.type === 'lb:reload-failed');
+    if (failed?.type === 'lb:reload-failed') throw new WorkerStartError(failed.message);
+    for (const name of Object.keys(this.addresses)) if (!next.entrypoints.has(name)) delete this.addresses[name];
+  }
+
+  /** Drains every worker (in-flight requests finish for up to `graceMs`), then waits for them to exit. */
+  async stop(graceMs: number): Promise<void> {
+    this.stopping = true;
+    this.unsubscribe();
+    const exits = [...this.workers.values()].map(
+      ({ worker }) =>
+        new Promise<void>((resolve) => {
+          if (worker.isDead()) return resolve();
+          const timer = setTimeout(() => worker.kill('SIGKILL'), graceMs + 5_000);
+          worker.once('exit', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          worker.send({ type: 'lb:stop', graceMs });
+        }),
+    );
+    await Promise.all(exits);
+  }
+
+  /** The workers' metrics, summed (gauges that must not be summed say how in their definition). */
+  metricsText(): Promise<string> {
+    return this.aggregator.clusterMetrics();
+  }
+
+  serviceTotals(): Record<string, ServiceTotals> {
+    const sum: Record<string, ServiceTotals> = {};
+    for (const { report } of this.workers.values()) {
+      for (const [service, totals] of Object.entries(report?.totals ?? {})) {
+        const entry = (sum[service] ??= { requests: 0, errors: 0 });
+        entry.requests += totals.requests;
+        entry.errors += totals.errors;
+      }
+    }
+    return sum;
+  }
+
+  draining(): Array<{ service: string; backend: string }> {
+    const seen = new Map<string, { service: string; backend: string }>();
+    for (const { report } of this.workers.values()) for (const entry of report?.draining ?? []) seen.set(`${entry.service}\0${entry.backend}`, entry);
+    return [...seen.values()];
+  }
+
+  private fork(): Promise<Record<string, AddressInfo>> {
+    const worker = cluster.fork();
+    const state: WorkerState = { worker, report: undefined, pending: undefined };
+    this.workers.set(worker.id, state);
+    worker.on('message', (message: unknown) => {
+      if (isFromWorker(message)) this.onMessage(state, message);
+    });
+    worker.once('exit', (code, signal) => this.onExit(state, code, signal));
+    return this.ask(state)
+      .then((ready) => {
+        if (ready.type !== 'lb:ready') throw new WorkerStartError(ready.type === 'lb:failed' ? ready.message : `unexpected answer ${ready.type}`);
+        // The first snapshot before the listeners, so that the worker never serves without routes.
+        worker.send(this.snapshotMessage(this.control.snapshot));
+        return this.ask(state, { type: 'lb:start', config: this.config });
+      })
+      .then((answer) => {
+        if (answer.type !== 'lb:listening') throw new WorkerStartError(answer.type === 'lb:failed' ? answer.message : `unexpected answer ${answer.type}`);
+        return answer.addresses;
+      });
+  }
+
+  /** Sends `message` (if any) and waits for the worker's next answer. */
+  private ask(state: WorkerState, message?: { type: 'lb:start' | 'lb:reload'; config: LbConfig }): Promise<FromWorker> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new WorkerStartError(`worker ${state.worker.id} did not answer ${message?.type ?? 'at start'} within ${ANSWER_MS / 1000}s`)), ANSWER_MS);
+      state.pending = (answer) => {
+        clearTimeout(timer);
+        state.pending = undefined;
+        resolve(answer);
+      };
+      if (message) state.worker.send(message);
+    });
+  }
+
+  private onMessage(state: WorkerState, message: FromWorker): void {
+    switch (message.type) {
+      case 'lb:outlier': {
+        const backend = this.control.snapshot.services.get(message.service)?.backends.find((b) => b.origin === message.origin);
+        if (backend) this.control.reportOutlier(message.service, backend);
+        break;
+      }
+      case 'lb:report':
+        state.report = message;
+        this.sumInFlight();
+        break;
+      default:
+        state.pending?.(message);
+    }
+  }
+
+  /** The control loop's Backend objects carry no traffic here: they show the workers' sum. */
+  private sumInFlight(): void {
+    const sums = new Map<string, number>();
+    for (const { report } of this.workers.values()) {
+      for (const [service, origin, count] of report?.inFlight ?? []) sums.set(`${service}\0${origin}`, (sums.get(`${service}\0${origin}`) ?? 0) + count);
+    }
+    for (const service of this.control.snapshot.services.values()) {
+      for (const backend of service.backends) backend.inFlight = sums.get(`${service.name}\0${backend.origin}`) ?? 0;
+    }
+  }
+
+  private onExit(state: WorkerState, code: number | null, signal: string | null): void {
+    this.workers.delete(state.worker.id);
+    state.pending?.({ type: 'lb:failed', message: `worker exited (code ${code}, signal ${signal})` });
+    if (this.stopping) return;
+    // A worker that dies while serving is replaced; quickly at first, more slowly if it keeps dying.
+    const delayMs = Math.min(10_000, 250 * 2 ** Math.min(this.restarts++, 6));
+    this.logger.error({ worker: state.worker.id, code, signal, restartInMs: delayMs }, 'data-plane worker exited; starting a new one');
+    setTimeout(() => {
+      if (this.stopping) return;
+      this.fork().then(
+        () => this.logger.info('replacement worker listening'),
+        (err: Error) => this.logger.error({ err: err.message }, 'replacement worker failed to start'),
+      );
+    }, delayMs).unref();
+  }
+
+  private broadcast(message: SnapshotMessage): void {
+    for (const { worker } of this.workers.values()) if (worker.isConnected()) worker.send(message);
+  }
+
+  private snapshotMessage(snapshot: RoutingSnapshot): SnapshotMessage {
+    const states: SnapshotMessage['states'] = [];
+    for (const service of snapshot.services.values()) {
+      for (const backend of service.backends) states.push([service.name, backend.origin, this.control.isUsable(service.name, backend), this.control.healthOf(service.name, backend)?.known ?? false]);
+    }
+    const { routers, services } = this.control.dynamic;
+    return { type: 'lb:snapshot', entrypoints: this.control.entrypointConfigs, routers, services, states };
+  }
+}

@@ -1,0 +1,117 @@
+import cluster from 'node:cluster';
+import { AggregatorRegistry } from 'prom-client';
+import type { Backend } from '../balancer/index.js';
+import type { LbConfig } from '../config/types.js';
+import { SnapshotListeners } from '../control/snapshot-listeners.js';
+import { buildSnapshot, type RoutingSnapshot } from '../control/snapshot.js';
+import { createLogger, type Logger } from '../log.js';
+import { Metrics } from '../metrics/metrics.js';
+import { DataPlane, type SnapshotSource } from '../proxy/data-plane.js';
+import type { FromWorker, SnapshotMessage, ToWorker } from './messages.js';
+
+const REPORT_EVERY_MS = 1_000;
+
+function tell(message: FromWorker): void {
+  process.send?.(message);
+}
+
+/**
+ * A worker's view of routing: it rebuilds each snapshot the primary sends from the same inputs, so
+ * that it holds its own Backend objects (in-flight counts, balancer state), and sends passive
+ * signals back to the primary's control loop.
+ */
+class SnapshotFollower implements SnapshotSource {
+  private current: RoutingSnapshot = buildSnapshot(new Map(), { routers: new Map(), services: new Map() }, undefined);
+  private readonly listeners = new SnapshotListeners();
+
+  get snapshot(): RoutingSnapshot {
+    return this.current;
+  }
+
+  subscribe(listener: (snapshot: RoutingSnapshot) => void): () => void {
+    return this.listeners.subscribe(listener);
+  }
+
+  nextSnapshot(timeoutMs: number): Promise<RoutingSnapshot | undefined> {
+    return this.listeners.nextSnapshot(timeoutMs);
+  }
+
+  reportOutlier(service: string, backend: Backend): void {
+    tell({ type: 'lb:outlier', service, origin: backend.origin });
+  }
+
+  apply(message: SnapshotMessage): void {
+    const states = new Map(message.states.map(([service, origin, usable, known]) => [`${service}\0${origin}`, { usable, known }]));
+    this.current = buildSnapshot(message.entrypoints, message, this.current, (service, backend) => states.get(`${service.name}\0${backend.origin}`) ?? { usable: false, known: false });
+    this.listeners.notify(this.current);
+  }
+}
+
+/**
+ * A data-plane worker (`workers: N`): it runs the entrypoints of the configuration the primary
+ * sends, serves from the snapshots the primary pushes, and exposes its registry to the primary's
+ * AggregatorRegistry. It stops when the primary says so, or when the primary is gone.
+ */
+export function runWorker(): void {
+  if (!cluster.isWorker) throw new Error('`lb worker` is started by lb itself when lb.yaml sets workers above 1');
+  const id = cluster.worker!.id;
+  const follower = new SnapshotFollower();
+  const metrics = new Metrics('data');
+  // As prom-client's cluster example does: constructing an AggregatorRegistry in the worker is what
+  // makes it answer the primary's requests, and setRegistries says which registry to answer with.
+  new AggregatorRegistry();
+  AggregatorRegistry.setRegistries([metrics.registry]);
+  let logger: Logger | undefined;
+  let dataPlane: DataPlane | undefined;
+  // Signals sent to the whole process group (Ctrl-C) are the primary's to handle: it drains the
+  // workers in order.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => undefined);
+
+  const start = async (config: LbConfig) => {
+    logger = createLogger(config.log.level).child({ worker: id });
+    dataPlane = new DataPlane(config, follower, metrics, logger);
+    const plane = dataPlane;
+    metrics.watchBackends(
+      () => [...follower.snapshot.services.values()].map((service) => ({ name: service.name, panic: service.panic, backends: service.backends.map((b) => ({ id: b.id, inFlight: b.inFlight, up: true })) })),
+      () => plane.pools.draining(),
+    );
+    try {
+      await plane.start();
+    } catch (err) {
+      tell({ type: 'lb:failed', message: (err as Error).message });
+      process.exit(1);
+    }
+    tell({ type: 'lb:listening', addresses: plane.addresses });
+    setInterval(() => report(plane), REPORT_EVERY_MS).unref();
+  };
+
+  const report = (plane: DataPlane) => {
+    const inFlight: Array<[string, string, number]> = [];
+    for (const service of follower.snapshot.services.values()) for (const backend of service.backends) inFlight.push([service.name, backend.origin, backend.inFlight]);
+    tell({ type: 'lb:report', totals: Object.fromEntries(metrics.serviceTotals), draining: plane.pools.draining(), inFlight });
+  };
+
+  process.on('message', (message: ToWorker) => {
+    switch (message.type) {
+      case 'lb:snapshot':
+        follower.apply(message);
+        break;
+      case 'lb:start':
+        void start(message.config);
+        break;
+      case 'lb:reload':
+        void dataPlane?.reload(message.config).then(
+          () => {
+            logger!.level = message.config.log.level;
+            tell({ type: 'lb:reloaded' });
+          },
+          (err: Error) => tell({ type: 'lb:reload-failed', message: err.message }),
+        );
+        break;
+      case 'lb:stop':
+        void (dataPlane?.close(message.graceMs) ?? Promise.resolve()).finally(() => process.exit(0));
+        break;
+    }
+  });
+  tell({ type: 'lb:ready' });
+}

@@ -1,0 +1,127 @@
+import type { AddressInfo } from 'node:net';
+import { isDeepStrictEqual } from 'node:util';
+import type { Backend } from '../balancer/index.js';
+import type { EntrypointConfig, LbConfig } from '../config/types.js';
+import type { RoutingSnapshot } from '../control/snapshot.js';
+import type { Logger } from '../log.js';
+import { AccessLog } from '../metrics/access-log.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { RetryBudgets, type DataPlaneContext } from './context.js';
+import { HttpEntrypoint } from './http/server.js';
+import { UpstreamPools } from './http/upstream-pools.js';
+import { TcpEntrypoint } from './tcp/server.js';
+
+type Entrypoint = HttpEntrypoint | TcpEntrypoint;
+
+/** Where the data plane gets its routing, and where its passive signals go. */
+export interface SnapshotSource {
+  readonly snapshot: RoutingSnapshot;
+  subscribe(listener: (snapshot: RoutingSnapshot) => void): () => void;
+  nextSnapshot(timeoutMs: number): Promise<RoutingSnapshot | undefined>;
+  reportOutlier(service: string, backend: Backend): void;
+}
+
+export function formatAddress(address: AddressInfo): string {
+  return address.family === 'IPv6' ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`;
+}
+
+function sameListener(a: EntrypointConfig, b: EntrypointConfig): boolean {
+  return a.protocol === b.protocol && a.address.host === b.address.host && a.address.port === b.address.port;
+}
+
+/**
+ * The entrypoints of one process and what they share: upstream pools, retry budgets, the access
+ * log. It serves from the snapshots of its source, in the same process as the control loop or in a
+ * worker. At start, either every listener opens or none stays open; a reload changes only what
+ * differs, so unchanged listeners keep their sockets and connections.
+ */
+export class DataPlane {
+  readonly addresses: Record<string, AddressInfo> = {};
+  private readonly entrypoints = new Map<string, Entrypoint>();
+  private readonly context: DataPlaneContext;
+  readonly pools = new UpstreamPools();
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    private config: LbConfig,
+    source: SnapshotSource,
+    metrics: Metrics,
+    private readonly logger: Logger,
+  ) {
+    this.unsubscribe = source.subscribe((snapshot) => this.pools.retain(snapshot));
+    this.context = {
+      snapshot: () => source.snapshot,
+      metrics,
+      logger,
+      pools: this.pools,
+      signals: { reportOutlier: (service, backend) => source.reportOutlier(service, backend), nextSnapshot: (ms) => source.nextSnapshot(ms) },
+      retryBudgets: new RetryBudgets(),
+      accessLog: config.accessLog.enabled ? new AccessLog(config.accessLog.path) : undefined,
+    };
+  }
+
+  async start(): Promise<void> {
+    try {
+      for (const ep of this.config.entrypoints.values()) await this.open(ep);
+    } catch (err) {
+      await this.close(0);
+      throw err;
+    }
+  }
+
+  async reload(next: LbConfig): Promise<void> {
+    const previous = this.config;
+    // Listeners first: a new one that cannot bind fails the reload before anything changed.
+    const opened: string[] = [];
+    try {
+      for (const ep of next.entrypoints.values()) {
+        const current = this.entrypoints.get(ep.name);
+        if (current && sameListener(previous.entrypoints.get(ep.name)!, ep)) continue;
+        if (current) {
+          // Same name, new address or protocol: free the old listener (it drains), then bind.
+          this.entrypoints.delete(ep.name);
+          void current.close(next.shutdownTimeoutMs);
+        }
+        await this.open(ep);
+        opened.push(ep.name);
+      }
+    } catch (err) {
+      for (const name of opened) void this.entrypoints.get(name)?.close(0);
+      for (const name of opened) this.entrypoints.delete(name);
+      throw err;
+    }
+    for (const [name, ep] of this.entrypoints) {
+      const wanted = next.entrypoints.get(name);
+      if (!wanted) {
+        this.entrypoints.delete(name);
+        delete this.addresses[name];
+        this.logger.info({ entrypoint: name }, 'entrypoint removed: draining its connections');
+        void ep.close(next.shutdownTimeoutMs);
+      } else if (!opened.includes(name)) {
+        ep.update(wanted);
+      }
+    }
+    this.config = next;
+    if (!isDeepStrictEqual(previous.accessLog, next.accessLog)) {
+      const old = this.context.accessLog;
+      this.context.accessLog = next.accessLog.enabled ? new AccessLog(next.accessLog.path) : undefined;
+      await old?.close();
+    }
+  }
+
+  /** Stops accepting, lets open requests finish for up to `graceMs`, then closes everything. */
+  async close(graceMs: number): Promise<void> {
+    await Promise.all([...this.entrypoints.values()].map((ep) => ep.close(graceMs)));
+    this.unsubscribe();
+    await this.pools.close();
+    await this.context.accessLog?.close();
+  }
+
+  private async open(config: EntrypointConfig): Promise<void> {
+    const ep = config.protocol === 'tcp' ? new TcpEntrypoint(config, this.context) : new HttpEntrypoint(config, this.context);
+    const address = await ep.listen();
+    this.entrypoints.set(config.name, ep);
+    this.addresses[config.name] = address;
+    this.logger.info({ entrypoint: config.name, protocol: config.protocol, address: formatAddress(address) }, 'entrypoint listening');
+  }
+}
