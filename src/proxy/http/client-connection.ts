@@ -5,7 +5,7 @@ import { classifyUpstreamError, HttpSyntaxError, ProxyError } from '../../errors
 import { ChunkedDecoder } from '../http1/chunked.js';
 import { DEFER, INCOMPLETE, parseRequestHead, type RequestHead } from '../http1/request-head.js';
 import { CHUNKED, UNTIL_CLOSE, type ResponseHead } from '../http1/response-head.js';
-import type { StreamedBody, UpstreamHandler } from '../http1/upstream-connection.js';
+import type { BodyFlow, StreamedBody, UpstreamHandler } from '../http1/upstream-connection.js';
 import type { ClientExchange, ExchangeHooks } from './client.js';
 import { rawErrorResponse } from './error-response.js';
 import { clientAddress, downstreamResponseHead, upstreamRequestHead, type ForwardingFacts } from './headers.js';
@@ -308,7 +308,7 @@ export class FastRequest implements ClientExchange, StreamedBody {
 /** One attempt's response, relayed from the backend to the client's socket as it arrives. */
 class FastRelay implements UpstreamHandler {
   private abortUpstream: ((err?: Error) => void) | undefined;
-  private resumeUpstream: (() => void) | undefined;
+  private flow: BodyFlow | undefined;
   private pendingHead: Buffer | undefined;
   private status = 0;
   private keepAlive = false;
@@ -317,7 +317,7 @@ class FastRelay implements UpstreamHandler {
   private done = false;
   /** The response head was accepted: errors after this point can only cut the connection. */
   answered = false;
-  private readonly onDrain = () => this.resumeUpstream?.();
+  private readonly onDrain = () => this.flow?.resume();
 
   constructor(
     private readonly request: FastRequest,
@@ -334,10 +334,10 @@ class FastRelay implements UpstreamHandler {
     if (this.done) abort(new ProxyError('client_abort'));
   }
 
-  onHeaders(head: ResponseHead, resume: () => void): boolean {
+  onHeaders(head: ResponseHead, flow: BodyFlow): boolean {
     if (this.done) return false;
     this.answered = true;
-    this.resumeUpstream = resume;
+    this.flow = flow;
     this.status = head.status;
     const request = this.request;
     const chunked = head.bodyLength === CHUNKED;
@@ -376,6 +376,8 @@ class FastRelay implements UpstreamHandler {
     } else {
       flushed = socket.write(chunk);
     }
+    // A write that did not complete at once still points into the upstream's read buffer.
+    if (socket.writableLength > 0) this.flow!.keep();
     if (flushed) return true;
     socket.once('drain', this.onDrain);
     return false;

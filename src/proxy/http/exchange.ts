@@ -4,7 +4,7 @@ import type { HttpRoute } from '../../control/snapshot.js';
 import { classifyUpstreamError, ProxyError } from '../../errors.js';
 import { sendProxyError } from './error-response.js';
 import type { ResponseHead } from '../http1/response-head.js';
-import type { StreamedBody, UpstreamHandler } from '../http1/upstream-connection.js';
+import type { BodyFlow, StreamedBody, UpstreamHandler } from '../http1/upstream-connection.js';
 import type { ClientExchange, ExchangeHooks } from './client.js';
 import { clientAddress, downstreamResponseHeaders, serializeRequestHead, upstreamRequestHeaders, type ForwardingFacts } from './headers.js';
 
@@ -17,9 +17,9 @@ export class Exchange implements UpstreamHandler {
   private abortUpstream: ((err?: Error) => void) | undefined;
   private bytesIn = 0;
   private bytesOut = 0;
-  private resumeUpstream: (() => void) | undefined;
+  private flow: BodyFlow | undefined;
   private done = false;
-  private readonly onDrain = () => this.resumeUpstream?.();
+  private readonly onDrain = () => this.flow?.resume();
   private readonly onClientClose = () => {
     if (this.done) return;
     const error = new ProxyError('client_abort');
@@ -43,9 +43,9 @@ export class Exchange implements UpstreamHandler {
     if (this.done) abort(new ProxyError('client_abort'));
   }
 
-  onHeaders(head: ResponseHead, resume: () => void): boolean {
+  onHeaders(head: ResponseHead, flow: BodyFlow): boolean {
     if (this.done) return false;
-    this.resumeUpstream = resume;
+    this.flow = flow;
     if (this.hooks.shutdown.closing) this.res.shouldKeepAlive = false;
     try {
       this.res.writeHead(head.status, head.statusText, downstreamResponseHeaders(head.rawHeaders, this.setCookie));
@@ -64,6 +64,8 @@ export class Exchange implements UpstreamHandler {
 
   onData(chunk: Buffer): boolean {
     this.bytesOut += chunk.length;
+    // ServerResponse may hold the chunk in its own queue: the upstream must not read over it.
+    this.flow!.keep();
     if (this.res.write(chunk)) return true;
     this.res.once('drain', this.onDrain);
     return false;

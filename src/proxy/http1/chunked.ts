@@ -105,7 +105,8 @@ export class ChunkedDecoder {
   private collect(buf: Buffer, start: number, stop: number): void {
     this.lineBytes += stop - start;
     if (this.lineBytes > MAX_HEAD_BYTES) throw new HttpSyntaxError('chunk line or trailers too large');
-    this.line.push(buf.subarray(start, stop));
+    // Copied: the line may span reads, and the caller's buffer may be reused.
+    this.line.push(Buffer.from(buf.subarray(start, stop)));
   }
 
   private takeLine(): Buffer {
