@@ -3,6 +3,17 @@ import type { ProxyErrorKind } from '../errors.js';
 
 const standardMethods = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
 
+/** Method → a small number for series keys (0: OTHER). */
+const methodIndex = new Map([...standardMethods].map((method, i) => [method, i + 1]));
+
+function child<K, V>(map: Map<K, Map<string, V>>, key: K): Map<string, V>;
+function child<K, V>(map: Map<K, Map<number, V>>, key: K): Map<number, V>;
+function child<K, V>(map: Map<K, Map<unknown, V>>, key: K): Map<unknown, V> {
+  let inner = map.get(key);
+  if (!inner) map.set(key, (inner = new Map()));
+  return inner;
+}
+
 /** Keeps label cardinality bounded: an unknown verb is `OTHER`, never the raw client value. */
 export function methodLabel(method: string | undefined): string {
   return method && standardMethods.has(method) ? method : 'OTHER';
@@ -182,7 +193,8 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  private readonly requestSeries = new Map<string, RequestSeries>();
+  /** entrypoint → router → service → method and status → series */
+  private readonly requestSeries = new Map<string, Map<string, Map<string, Map<number, RequestSeries>>>>();
   readonly serviceTotals = new Map<string, ServiceTotals>();
 
   constructor(readonly role: MetricsRole = 'all') {
@@ -223,10 +235,13 @@ export class Metrics {
   }
 
   observeRequest(entrypoint: string, router: string, service: string, method: string, status: number, seconds: number, bytesIn = 0, bytesOut = 0): void {
-    const verb = methodLabel(method);
-    const key = `${entrypoint}\0${router}\0${service}\0${verb}\0${status}`;
-    let series = this.requestSeries.get(key);
+    // Nested maps keyed by the config's own strings (their hashes are cached) and a number for
+    // method and status: no key string is built per request.
+    const bySeries = child(child(child(this.requestSeries, entrypoint), router), service);
+    const key = (methodIndex.get(method) ?? 0) * 1000 + status;
+    let series = bySeries.get(key);
     if (!series) {
+      const verb = methodLabel(method);
       let totals = this.serviceTotals.get(service);
       if (!totals) this.serviceTotals.set(service, (totals = { requests: 0, errors: 0 }));
       series = {
@@ -236,7 +251,7 @@ export class Metrics {
         bytesOut: this.responseBytes.labels(entrypoint, service),
         totals,
       };
-      this.requestSeries.set(key, series);
+      bySeries.set(key, series);
     }
     series.requests.inc();
     series.duration.observe(seconds);
