@@ -42,7 +42,7 @@ const usage = `Usage: npm run bench [-- options]
   --rounds N          alternating rounds per scenario; the median is reported (default 3)
   --connections N     connections for small, post, close and tcp-echo (default 50)
   --scenarios LIST    any of small,latency,large,post,close,tcp-echo,idle,routes (default all)
-  --only LIST         targets: direct,haproxy-http,lb-http,lb-http-access-log,lb-http-2-workers,nginx-proxy,
+  --only LIST         targets: direct,haproxy-http,lb-http,lb-http-access-log,lb-http-2-workers,lb-http-reuse-unsafe,nginx-proxy,
                       http-proxy,haproxy-tcp,lb-tcp (idle and routes run when lb-http is listed)
   --idle N            idle connections for the idle scenario (default 10000)
   --pin               pin backend, proxies and load generator to separate cores (needs 4 cores)
@@ -94,6 +94,8 @@ const ports = {
   haproxyEcho: 18100,
   lbWorkers: 18101,
   lbWorkersAdmin: 18102,
+  lbReuse: 18103,
+  lbReuseAdmin: 18104,
 };
 
 type Need = 'haproxy' | 'nginx' | 'http-proxy';
@@ -113,6 +115,7 @@ const allTargets: Target[] = [
   { name: 'lb-http', mode: 'http', port: ports.lb },
   { name: 'lb-http-access-log', mode: 'http', port: ports.lbLogged },
   { name: 'lb-http-2-workers', mode: 'http', port: ports.lbWorkers },
+  { name: 'lb-http-reuse-unsafe', mode: 'http', port: ports.lbReuse },
   { name: 'nginx-proxy', mode: 'http', port: ports.nginx, needs: 'nginx' },
   { name: 'http-proxy', mode: 'http', port: ports.httpProxy, needs: 'http-proxy' },
   { name: 'haproxy-tcp', mode: 'tcp', port: ports.haproxyTcp, echoPort: ports.haproxyEcho, needs: 'haproxy' },
@@ -130,7 +133,7 @@ const scenarioTargets: Record<LoadScenario, string[]> = {
   small: ['direct', 'haproxy-http', 'lb-http', 'lb-http-access-log', 'lb-http-2-workers', 'nginx-proxy', 'http-proxy', 'haproxy-tcp', 'lb-tcp'],
   latency: ['direct', 'haproxy-http', 'lb-http', 'haproxy-tcp', 'lb-tcp'],
   large: ['direct', 'haproxy-http', 'lb-http', 'lb-http-2-workers', 'haproxy-tcp', 'lb-tcp'],
-  post: ['direct', 'haproxy-http', 'lb-http', 'lb-http-2-workers', 'nginx-proxy', 'haproxy-tcp', 'lb-tcp'],
+  post: ['direct', 'haproxy-http', 'lb-http', 'lb-http-reuse-unsafe', 'lb-http-2-workers', 'nginx-proxy', 'haproxy-tcp', 'lb-tcp'],
   close: ['direct', 'haproxy-http', 'lb-http', 'lb-http-2-workers', 'nginx-proxy', 'haproxy-tcp', 'lb-tcp'],
   'tcp-echo': ['direct', 'haproxy-tcp', 'lb-tcp'],
 };
@@ -236,6 +239,15 @@ entrypoints: { web: { address: "127.0.0.1:${ports.lbWorkers}" } }
 admin: { address: "127.0.0.1:${ports.lbWorkersAdmin}" }
 routers: { app: { entrypoint: web, match: { host: "127.0.0.1" }, service: app } }
 services: { app: { servers: [ { url: "http://127.0.0.1:${ports.backend}" } ] } }
+log: { level: error }
+`);
+  // lb sending POSTs on pooled connections (unsafeOnNewConnection: false), as HAProxy with
+  // http-reuse always does: faster, but a POST can fail when a server closes an idle connection.
+  writeFileSync(join(work, 'lb-reuse.yaml'), `
+entrypoints: { web: { address: "127.0.0.1:${ports.lbReuse}" } }
+admin: { address: "127.0.0.1:${ports.lbReuseAdmin}" }
+routers: { app: { entrypoint: web, match: { host: "127.0.0.1" }, service: app } }
+services: { app: { unsafeOnNewConnection: false, servers: [ { url: "http://127.0.0.1:${ports.backend}" } ] } }
 log: { level: error }
 `);
   writeFileSync(join(work, 'http-proxy.cjs'), `
@@ -420,6 +432,7 @@ async function main(): Promise<void> {
   if (wanted.has('haproxy-http') || wanted.has('haproxy-tcp')) starting.push(ws.startListening('haproxy', ['-f', join(work, 'haproxy.cfg')], ports.haproxy, 'proxy'));
   if (wanted.has('lb-http') || wanted.has('lb-tcp')) starting.push(ws.startListening(process.execPath, [lbCli, 'run', '--config', join(work, 'lb.yaml')], ports.lb, 'proxy'));
   if (wanted.has('lb-http-access-log')) starting.push(ws.startListening(process.execPath, [lbCli, 'run', '--config', join(work, 'lb-logged.yaml')], ports.lbLogged, 'proxy'));
+  if (wanted.has('lb-http-reuse-unsafe')) starting.push(ws.startListening(process.execPath, [lbCli, 'run', '--config', join(work, 'lb-reuse.yaml')], ports.lbReuse, 'proxy'));
   if (wanted.has('lb-http-2-workers')) starting.push(ws.startListening(process.execPath, [lbCli, 'run', '--config', join(work, 'lb-workers.yaml')], ports.lbWorkers, 'proxy'));
   if (wanted.has('nginx-proxy')) starting.push(ws.startListening('nginx', ['-c', join(work, 'proxy-nginx.conf'), '-p', work], ports.nginx, 'proxy'));
   if (wanted.has('http-proxy')) starting.push(ws.startListening(process.execPath, [join(work, 'http-proxy.cjs')], ports.httpProxy, 'proxy'));

@@ -72,7 +72,8 @@ export async function routeLookup(ctx: ScaleContext, port = 18190): Promise<{ re
       ['host routes', 'req/s', 'p50 ms', 'p99 ms', '× 10 routes', 'spread over rounds'],
       results.map((r) => [r.name, fixed(r.rps, 0), fixed(r.p50ms, 3), fixed(r.p99ms, 3), fixed(r.rps / base, 2), percent(r.spread)]),
     );
-    const change = ((results[1]!.rps / base - 1) * 100).toFixed(1);
+    const delta = (results[1]!.rps / base - 1) * 100;
+    const change = `${delta >= 0 ? '+' : ''}${delta.toFixed(1)}`;
     const rounding = `${ctx.rounds} round${ctx.rounds > 1 ? 's' : ''} × ${ctx.duration}s, median`;
     const markdown = `### Route lookup: 10 vs 10,000 host routes, ${ctx.load === 'wrk' ? 'wrk -t1' : 'autocannon'} -c${ctx.connections} to the last route, ${rounding}\n\n${table}\n\n10,000 routes vs 10: ${change} % throughput.\n${errorNotes(results)}`;
     return { results, markdown };

@@ -75,6 +75,8 @@ const proxyErrorCodes: Record<ProxyErrorKind, { code: string; status: number; te
 export class ProxyError extends LbError {
   readonly kind: ProxyErrorKind;
   readonly status: number;
+  /** Some of the backend's response had arrived: the backend saw the request. */
+  responseStarted = false;
   constructor(kind: ProxyErrorKind, detail?: string, options?: { cause?: unknown }) {
     const entry = proxyErrorCodes[kind];
     super(entry.code, detail ? `${entry.text} (${detail})` : entry.text, options);

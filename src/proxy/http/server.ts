@@ -43,25 +43,25 @@ interface Attempt {
   body: StreamedBody | Buffer | null;
   /** The request head for the backend, made once for all attempts. */
   head?: Buffer;
-  /** The last attempt went out on a connection of its own (see unsafeOnNewConnection). */
-  fresh?: boolean;
   /** Already held once for an empty pool (emptyPoolWait). */
   waited?: boolean;
 }
 
 /**
  * Whether a failed attempt may go to another server: always when the connection was never
- * established; for idempotent methods also when it broke before any response byte. Never when
- * a streamed body has already been read.
+ * established or the server reset it unread; for idempotent methods also when it broke before any
+ * response byte. Never when a streamed body has already been read.
  */
 function isRetryable(error: ProxyError, attempt: Attempt): boolean {
   const body = attempt.body;
   if (body !== null && !Buffer.isBuffer(body) && body.started) return false;
   const cause = (error.cause as { code?: string } | undefined)?.code;
   if (error.kind === 'connect_refused' || cause === CONNECT_TIMEOUT) return true;
-  // A reset (RST) on a connection opened for this request alone means the server never consumed
-  // the request: typically it was still in the accept queue when the server closed its listener.
-  if (attempt.fresh && cause === 'ECONNRESET') return true;
+  // A reset (RST) before any response byte means the server never read the request: Linux sends
+  // RST, not FIN, when a socket is closed with unread data. That is the race of a server closing
+  // an idle keep-alive connection (or its accept queue, on a new one) as the request arrives, and
+  // it is safe to retry whatever the method.
+  if (cause === 'ECONNRESET' && !error.responseStarted) return true;
   return (error.kind === 'reset' || error.kind === 'timeout') && idempotent.has(attempt.client.method);
 }
 
@@ -253,7 +253,6 @@ export class HttpEntrypoint {
       retry: (error, failed) => this.retry(attempt, error, failed),
     });
     const fresh = service.config.retry.unsafeOnNewConnection && !idempotent.has(client.method);
-    attempt.fresh = fresh;
     this.context.pools.get(backend, service, fresh).dispatch(
       {
         method: client.method,

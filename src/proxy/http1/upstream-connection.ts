@@ -1,11 +1,12 @@
 import { connect, isIP, type Socket } from 'node:net';
 import { connect as connectTls } from 'node:tls';
 import { classifyUpstreamError, HttpSyntaxError, ProxyError } from '../../errors.js';
+import { ReadBuffer } from '../read-buffers.js';
 import { ChunkedDecoder } from './chunked.js';
 import { CHUNKED, parseResponseHead, UNTIL_CLOSE, type ResponseHead } from './response-head.js';
 
-/** Node reads at most 64 KiB at a time into stream sockets; the same here. */
-const READ_BUFFER_BYTES = 64 * 1024;
+/** How long a connection that will not be reused waits for the server to close it first. */
+const RETIRE_MS = 1_000;
 
 /** The cause of a connect timeout: the request never reached the server, so it may be retried. */
 export const CONNECT_TIMEOUT = 'LB_CONNECT_TIMEOUT';
@@ -76,8 +77,7 @@ export class UpstreamConnection {
   private request: UpstreamRequest | undefined;
   private head: ResponseHead | undefined;
   private pending: Buffer | undefined;
-  private readBuffer: Buffer | undefined;
-  private readBufferKept = false;
+  private readonly readBuffer = new ReadBuffer();
   private remaining = 0;
   private decoder: ChunkedDecoder | undefined;
   private requestSent = false;
@@ -99,7 +99,7 @@ export class UpstreamConnection {
           host,
           noDelay: true,
           onread: {
-            buffer: () => this.nextReadBuffer(),
+            buffer: () => this.readBuffer.next(),
             callback: (bytes, buf) => {
               this.onSocketData((buf as Buffer).subarray(0, bytes));
               // Pauses go through socket.pause(), which onread sockets honour too.
@@ -119,6 +119,7 @@ export class UpstreamConnection {
     this.socket.on('end', () => this.onSocketEnd());
     this.socket.on('error', (err) => this.fail(err));
     this.socket.on('close', () => {
+      this.readBuffer.release();
       this.fail(undefined);
       this.onGone(this);
     });
@@ -192,21 +193,9 @@ export class UpstreamConnection {
     resume: () => {
       if (this.phase !== Phase.Closed) this.socket.resume();
     },
-    keep: () => {
-      this.readBufferKept = true;
-    },
+    keep: () => this.readBuffer.keep(),
   };
 
-  /**
-   * The buffer for the next read (Node's `onread`): the same one again unless a handler kept part
-   * of it. Reading into one buffer spares an allocation per read, which is what limits large
-   * responses (1.4 -> 1.9 GB/s measured, docs/benchmarks.md).
-   */
-  private nextReadBuffer(): Buffer {
-    if (this.readBuffer && !this.readBufferKept) return this.readBuffer;
-    this.readBufferKept = false;
-    return (this.readBuffer = Buffer.allocUnsafeSlow(READ_BUFFER_BYTES));
-  }
 
   private onSocketData(chunk: Buffer): void {
     if (!this.handler) {
@@ -298,25 +287,42 @@ export class UpstreamConnection {
   private complete(extraBytes = false): void {
     const handler = this.handler;
     if (!handler) return;
-    this.phase = Phase.Idle;
+    this.phase = this.head!.keepAlive ? Phase.Idle : Phase.Closed;
     this.decoder = undefined;
-    // Bytes beyond the response: the backend broke framing, so the connection is not reused.
-    if (extraBytes || !this.head!.keepAlive) this.phase = Phase.Closed;
     this.handler = undefined;
     handler.onComplete();
-    if (this.requestSent) this.afterResponse();
+    // Bytes beyond the response: the backend broke framing; nothing more can be read from it.
+    if (extraBytes) this.destroy();
+    else if (this.requestSent) this.afterResponse();
   }
 
   private afterResponse(): void {
-    if (this.phase !== Phase.Idle || this.request!.reset || this.socket.destroyed) {
-      this.destroy();
+    if (this.socket.destroyed) return;
+    if (this.phase === Phase.Idle && !this.request!.reset) {
+      this.request = undefined;
+      this.lastUsed = performance.now();
+      this.socket.setTimeout(0);
+      if (this.socket.isPaused()) this.socket.resume();
+      this.onReusable(this);
       return;
     }
-    this.request = undefined;
-    this.lastUsed = performance.now();
-    this.socket.setTimeout(0);
+    this.retire();
+  }
+
+  /**
+   * A connection that is done after this response (Connection: close either way). The server is
+   * about to close it, so lb waits for its FIN rather than sending the first one: the TIME_WAIT
+   * state then stays with the server, and lb's ephemeral ports are not used up when every
+   * request opens a connection (unsafeOnNewConnection).
+   */
+  private retire(): void {
+    this.phase = Phase.Closed;
+    if (this.socket.readableEnded) {
+      this.socket.destroy();
+      return;
+    }
+    this.socket.setTimeout(RETIRE_MS);
     if (this.socket.isPaused()) this.socket.resume();
-    this.onReusable(this);
   }
 
   private onSocketEnd(): void {
@@ -328,6 +334,7 @@ export class UpstreamConnection {
   }
 
   private onTimeout(): void {
+    if (this.phase === Phase.Closed) return this.destroy();
     if (!this.connected) return this.fail(new ProxyError('timeout', 'connecting to the backend', { cause: Object.assign(new Error('connect timed out'), { code: CONNECT_TIMEOUT }) }));
     if (this.phase === Phase.Head) return this.fail(new ProxyError('timeout', 'waiting for the response head'));
     if (this.phase === Phase.Body) return this.fail(new ProxyError('timeout', 'the response body stalled'));
@@ -340,6 +347,8 @@ export class UpstreamConnection {
     this.phase = Phase.Closed;
     if (!this.socket.destroyed) this.socket.destroy();
     if (!handler) return;
-    handler.onError(err ? classifyUpstreamError(err) : new ProxyError('reset', this.sawResponseByte ? 'the backend closed the connection mid-response' : 'the backend closed the connection'));
+    const error = err ? classifyUpstreamError(err) : new ProxyError('reset', this.sawResponseByte ? 'the backend closed the connection mid-response' : 'the backend closed the connection');
+    error.responseStarted = this.sawResponseByte;
+    handler.onError(error);
   }
 }

@@ -5,6 +5,7 @@ import type { ServicePool } from '../../control/snapshot.js';
 import { classifyUpstreamError } from '../../errors.js';
 import { recordPassive, type DataPlaneContext } from '../context.js';
 import { listenOn, stopServer } from '../listen.js';
+import { ReadBuffer } from '../read-buffers.js';
 
 /**
  * An L4 entrypoint: each client connection is piped to one server of the router's service.
@@ -67,7 +68,28 @@ export class TcpEntrypoint {
 
   private dial(client: Socket, service: ServicePool, backend: Backend, clientIp: string, mayRetry: boolean): void {
     const timeouts = service.config.timeouts;
-    const upstream = connect({ host: backend.host, port: backend.port, allowHalfOpen: true, noDelay: true });
+    // Server to client: read into a reused buffer and written on at once (see ReadBuffer).
+    const readBuffer = new ReadBuffer();
+    const upstream = connect({
+      host: backend.host,
+      port: backend.port,
+      allowHalfOpen: true,
+      noDelay: true,
+      onread: {
+        buffer: () => readBuffer.next(),
+        callback: (bytes, buf) => {
+          if (client.destroyed) return false;
+          const flushed = client.write((buf as Buffer).subarray(0, bytes));
+          if (client.writableLength > 0) readBuffer.keep();
+          if (!flushed) {
+            upstream.pause();
+            client.once('drain', () => upstream.resume());
+          }
+          return true;
+        },
+      },
+    });
+    upstream.once('close', () => readBuffer.release());
     upstream.setTimeout(timeouts.connectMs);
     const onConnectTimeout = () => upstream.destroy(Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' }));
     upstream.once('timeout', onConnectTimeout);
@@ -115,7 +137,8 @@ export class TcpEntrypoint {
     client.setTimeout(idleMs, onIdle);
     upstream.setTimeout(idleMs, onIdle);
     client.pipe(upstream);
-    upstream.pipe(client);
+    // The server's FIN is passed on while the client may still send (half-close).
+    upstream.once('end', () => client.end());
     client.resume();
     let closed = 0;
     const onClose = () => {
