@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { request } from 'undici';
+import { formatAccessEntry } from '../src/metrics/access-log.js';
 import { startLb } from './helpers/lb.js';
 import { namedBackend } from './helpers/servers.js';
 
@@ -31,4 +32,35 @@ services: { app: { servers: [ { url: "${backend.url}" } ] } }
   assert.equal(typeof served!.durationMs, 'number');
   assert.equal(unrouted!.status, 404);
   assert.equal(unrouted!.error, 'no_route');
+});
+
+test('an access line reaches the file within about a second, without waiting for more traffic', async (t) => {
+  const backend = await namedBackend(t, 'hello');
+  const file = join(mkdtempSync(join(tmpdir(), 'lb-access-')), 'access.log');
+  const lb = await startLb(t, `
+entrypoints: { web: { address: "127.0.0.1:0" } }
+admin: { address: "127.0.0.1:0" }
+accessLog: { enabled: true, path: "${file}" }
+routers: { app: { entrypoint: web, service: app } }
+services: { app: { servers: [ { url: "${backend.url}" } ] } }
+`);
+  await (await request(`${lb.url('web')}/once`)).body.text();
+  const deadline = Date.now() + 3_000;
+  let text = '';
+  while (Date.now() < deadline && !text.includes('/once')) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  }
+  assert.match(text, /"path":"\/once"/, 'the line is still buffered after 3s');
+});
+
+test('access lines are valid JSON whatever the client sent', () => {
+  const tricky = ['quote " inside', 'back\\slash', 'tab\tand\nnewline', 'ctrl \u0001', 'ünïcödé', '\u2028', ''];
+  for (const text of tricky) {
+    const entry = { client: '::1', method: 'GET', host: text, path: `/${text}`, status: 200, bytesIn: 0, bytesOut: 5, durationMs: 0.25, router: 'r', service: 's', backend: 'b:1', retries: 0, error: text || undefined };
+    const line = formatAccessEntry(entry);
+    assert.ok(line.endsWith('}\n'));
+    const parsed = JSON.parse(line) as Record<string, unknown>;
+    assert.deepEqual({ ...parsed, time: undefined }, { ...JSON.parse(JSON.stringify(entry)), time: undefined });
+  }
 });
