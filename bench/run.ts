@@ -371,7 +371,7 @@ function render(scenario: LoadScenario, results: Summary[]): string {
 const notes: Record<LoadScenario, string> = {
   small: 'Per-request overhead of each proxy: parsing, routing, forwarding on pooled keep-alive connections.',
   latency: 'One request at a time: what each hop adds to a request. The mean is 1 ÷ req/s, which has sub-millisecond resolution with either load generator.',
-  large: 'Body copying: bytes per second through each proxy (HAProxy splices in the kernel, Node copies through user space).',
+  large: 'Body copying: bytes per second through each proxy; lb reads into reused buffers and writes each chunk on at once.',
   post: 'Request bodies streamed upstream: 64 KiB per request, MB/s up is req/s × 64 KiB.',
   close: 'Accept and close cost: every request opens a new client connection (the proxies keep their upstream connections; the tcp ones cannot).',
   'tcp-echo': 'L4 forwarding of small messages both ways, compared with the echo server reached directly.',
