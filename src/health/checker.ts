@@ -1,6 +1,5 @@
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
+import { Agent, request } from 'undici';
 import type { Backend } from '../balancer/index.js';
 import type { HealthCheckConfig } from '../config/types.js';
 
@@ -86,27 +85,34 @@ export function probe(target: CheckTarget): Promise<string> {
   return check.type === 'tcp' ? probeTcp(backend.host, port, check) : probeHttp(backend, port, check);
 }
 
-function probeHttp(backend: Backend, port: number, check: HealthCheckConfig): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const request = backend.scheme === 'https' ? httpsRequest : httpRequest;
-    const headers: Record<string, string> = { 'user-agent': 'lb-health-check', host: check.host ?? `${backend.host}:${port}` };
-    for (const [name, value] of check.headers) headers[name] = value;
-    const req = request(
-      { host: backend.host, port, path: check.path, method: 'GET', headers, agent: false, timeout: check.timeoutMs, rejectUnauthorized: false },
-      (res) => {
-        res.resume();
-        const status = res.statusCode ?? 0;
-        const accepted = check.expectStatus.some(([low, high]) => status >= low && status <= high);
-        if (accepted) resolve(`HTTP ${status}`);
-        else reject(new Error(`HTTP ${status}, expected ${check.expectStatus.map(([l, h]) => (l === h ? l : `${l}-${h}`)).join(',')}`));
-      },
-    );
-    const timer = setTimeout(() => req.destroy(new Error(`no answer within ${check.timeoutMs}ms`)), check.timeoutMs);
-    req.on('close', () => clearTimeout(timer));
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${check.timeoutMs}ms`)));
-    req.on('error', (err: NodeJS.ErrnoException) => reject(new Error(err.code ?? err.message)));
-    req.end();
-  });
+/**
+ * HTTP checks go through undici, on a connection of their own each time (as HAProxy's do), so
+ * that a server that accepts no new connections fails its check. Certificates are not verified:
+ * a check asks whether the server answers.
+ */
+const checkAgent = new Agent({ connect: { rejectUnauthorized: false } });
+
+async function probeHttp(backend: Backend, port: number, check: HealthCheckConfig): Promise<string> {
+  const headers: Record<string, string> = { 'user-agent': 'lb-health-check', host: check.host ?? `${backend.host}:${port}` };
+  for (const [name, value] of check.headers) headers[name] = value;
+  const host = backend.host.includes(':') ? `[${backend.host}]` : backend.host;
+  let status: number;
+  try {
+    const res = await request(`${backend.scheme === 'https' ? 'https' : 'http'}://${host}:${port}${check.path}`, {
+      method: 'GET',
+      headers,
+      reset: true,
+      dispatcher: checkAgent,
+      signal: AbortSignal.timeout(check.timeoutMs),
+    });
+    status = res.statusCode;
+    await res.body.dump();
+  } catch (err) {
+    const { name, code, message } = err as NodeJS.ErrnoException;
+    throw new Error(name === 'TimeoutError' || name === 'AbortError' ? `no answer within ${check.timeoutMs}ms` : (code ?? message));
+  }
+  if (check.expectStatus.some(([low, high]) => status >= low && status <= high)) return `HTTP ${status}`;
+  throw new Error(`HTTP ${status}, expected ${check.expectStatus.map(([l, h]) => (l === h ? l : `${l}-${h}`)).join(',')}`);
 }
 
 function probeTcp(host: string, port: number, check: HealthCheckConfig): Promise<string> {
