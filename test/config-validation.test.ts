@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { availableParallelism } from 'node:os';
 import { test } from 'node:test';
 import { parseConfig } from '../src/config/load.js';
 import { ConfigInvalidError, formatConfigIssue } from '../src/errors.js';
@@ -116,4 +117,14 @@ test('with Docker on, routers may name services that containers will provide', (
 test('a bad Docker endpoint is reported with its expected form', () => {
   const errors = errorsOf(`${valid}providers:\n  docker: { enabled: true, endpoint: "/var/run/docker.sock" }\n`);
   assert.match(errors[0]!, /providers\.docker\.endpoint: expected unix:\/\/\/path\/to\/docker\.sock or tcp:\/\/host:port/);
+});
+
+test('workers: auto or a count; workerListen: reusePort only where Node has it', () => {
+  assert.equal(parseConfig(`${valid}workers: auto\n`, 'lb.yaml').workers, availableParallelism());
+  assert.equal(parseConfig(`${valid}workers: 3\n`, 'lb.yaml').workers, 3);
+  assert.deepEqual(errorsOf(`${valid}workers: many\n`), ['lb.yaml:10:10: workers: expected "auto" or a whole number from 1 to 256, got "many"']);
+  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+  const supported = major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
+  if (supported) assert.equal(parseConfig(`${valid}workerListen: reusePort\n`, 'lb.yaml').workerListen, 'reusePort');
+  else assert.match(errorsOf(`${valid}workerListen: reusePort\n`)[0]!, /^lb\.yaml:10:15: workerListen: reusePort needs Node\.js 22\.12 or later/);
 });

@@ -137,9 +137,16 @@ const schema = object({
   log: object({ level: string({ oneOf: logLevels }) }),
   shutdownTimeout: duration(),
   workers: workerCount(),
+  workerListen: string({ oneOf: ['shared', 'reusePort'] as const, check: (value) => (value === 'reusePort' && !reusePortSupported() ? `reusePort needs Node.js 22.12 or later (this is ${process.version}); use "shared"` : undefined) }),
 });
 
 type RawConfig = NonNullable<Output<typeof schema>>;
+
+/** SO_REUSEPORT for TCP listeners came in Node 23.1 and 22.12. */
+function reusePortSupported(): boolean {
+  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
+}
 
 /** `workers: auto` (one per CPU the process may use) or a count from 1 to 256. */
 function workerCount(): Validator<number> {
@@ -472,6 +479,7 @@ function normalise(raw: Partial<RawConfig>, source: string, report: Report, writ
     accessLog: { enabled: raw.accessLog?.enabled ?? false, ...(raw.accessLog?.path !== undefined ? { path: raw.accessLog.path } : {}) },
     shutdownTimeoutMs: raw.shutdownTimeout ?? defaults.shutdownTimeoutMs,
     workers: raw.workers ?? 1,
+    workerListen: raw.workerListen ?? 'shared',
   };
 }
 

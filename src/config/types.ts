@@ -168,4 +168,6 @@ export interface LbConfig {
   shutdownTimeoutMs: number;
   /** Data-plane processes (1: the control plane serves too; more: a primary and N workers). */
   workers: number;
+  /** How workers share a listening port: the socket cluster shares, or their own with SO_REUSEPORT. */
+  workerListen: 'shared' | 'reusePort';
 }

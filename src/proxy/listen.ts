@@ -6,11 +6,17 @@ import { ListenError } from '../errors.js';
 
 type AnyServer = NetServer | HttpServer;
 
-export function listenOn(server: AnyServer, address: HostPort, what: string): Promise<AddressInfo> {
+/**
+ * Binds `server`. `reusePort`: a socket of its own with SO_REUSEPORT, so that the kernel spreads
+ * connections between the workers that bind the same port (Node 22.12 and later), instead of
+ * the socket cluster shares from the primary.
+ */
+export function listenOn(server: AnyServer, address: HostPort, what: string, reusePort = false): Promise<AddressInfo> {
   return new Promise((resolve, reject) => {
     const onError = (err: Error) => reject(new ListenError(what, address.text, err));
     server.once('error', onError);
-    server.listen({ host: address.host, port: address.port }, () => {
+    const own = reusePort && address.port !== 0;
+    server.listen({ host: address.host, port: address.port, ...(own ? { reusePort: true, exclusive: true } : {}) }, () => {
       server.off('error', onError);
       resolve(server.address() as AddressInfo);
     });

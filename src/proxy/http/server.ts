@@ -153,9 +153,9 @@ export class HttpEntrypoint {
     });
   }
 
-  listen(): Promise<AddressInfo> {
+  listen(reusePort = false): Promise<AddressInfo> {
     this.sweep = setInterval(() => this.checkConnections(), this.checkEveryMs()).unref();
-    return listenOn(this.server, this.config.address, `entrypoint ${this.name}`);
+    return listenOn(this.server, this.config.address, `entrypoint ${this.name}`, reusePort);
   }
 
   /** New settings for the same listener (a reload): timeouts and trusted proxies, in place. */

@@ -31,8 +31,8 @@ export class TcpEntrypoint {
     });
   }
 
-  listen(): Promise<AddressInfo> {
-    return listenOn(this.server, this.config.address, `entrypoint ${this.name}`);
+  listen(reusePort = false): Promise<AddressInfo> {
+    return listenOn(this.server, this.config.address, `entrypoint ${this.name}`, reusePort);
   }
 
   /** New settings for the same listener (a reload): the idle timeout of new tunnels. */
