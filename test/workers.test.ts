@@ -134,18 +134,21 @@ test('a worker that dies is replaced, and SIGTERM stops the primary and its work
   for (const pid of workers) assert.throws(() => execFileSync('kill', ['-0', String(pid)], { stdio: 'ignore' }), `worker ${pid} outlived the primary`);
 });
 
-test('workerListen: reusePort gives each worker a listening socket of its own', async (t) => {
+test('workerListen: reusePort gives each worker a socket of its own, or a clear error on older Node', async (t) => {
   const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
-  if (!(major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12))) {
-    t.skip(`SO_REUSEPORT listeners need Node.js 22.12 or later; this is ${process.version}`);
-    return;
-  }
+  const supported = major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
   const probe = createServer().listen(0, '127.0.0.1');
   await once(probe, 'listening');
   const port = (probe.address() as AddressInfo).port;
   await new Promise((resolve) => probe.close(resolve));
   const backend = await startBackend(t, (_req, res) => res.end('a'));
-  const lb = await spawnLb(t, config({ a: backend.url }).replace('workers: 2', 'workers: 2\nworkerListen: reusePort').replace('127.0.0.1:0" } }', `127.0.0.1:${port}" } }`));
+  const yaml = config({ a: backend.url }).replace('workers: 2', 'workers: 2\nworkerListen: reusePort').replace('127.0.0.1:0" } }', `127.0.0.1:${port}" } }`);
+  if (!supported) {
+    // Node 20 has no SO_REUSEPORT option: lb refuses the setting and starts nothing.
+    await assert.rejects(spawnLb(t, yaml), /exited with 1 before starting; stderr: .*workerListen: reusePort needs Node\.js 22\.12 or later/s);
+    return;
+  }
+  const lb = await spawnLb(t, yaml);
   const listeners = spawnSync('ss', ['-ltnH', `sport = :${port}`], { encoding: 'utf8' }).stdout.trim().split('\n');
   assert.equal(listeners.length, 2, `one socket per worker: ${listeners.join(' / ')}`);
   for (let i = 0; i < 20; i++) assert.equal((await get(port, 'a.test')).status, 200);
