@@ -95,14 +95,12 @@ export class HttpSyntaxError extends LbError {
   }
 }
 
-/** Maps a socket or undici failure onto the stable error kinds. */
+/** Maps a socket, parser or Node HTTP client failure onto the stable error kinds. */
 export function classifyUpstreamError(err: unknown): ProxyError {
   if (err instanceof ProxyError) return err;
   if (err instanceof HttpSyntaxError) return new ProxyError('bad_response', err.message, { cause: err });
   const code = (err as { code?: string } | undefined)?.code ?? '';
   const detail = code || (err as Error | undefined)?.message;
-  // undici's parser errors do not always carry an HPE_ code.
-  if ((err as Error | undefined)?.name === 'HTTPParserError') return new ProxyError('bad_response', (err as Error).message, { cause: err });
   switch (code) {
     case 'ECONNREFUSED':
     case 'EHOSTUNREACH':
@@ -110,25 +108,13 @@ export function classifyUpstreamError(err: unknown): ProxyError {
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
       return new ProxyError('connect_refused', detail, { cause: err });
-    case 'UND_ERR_CONNECT_TIMEOUT':
-    case 'UND_ERR_HEADERS_TIMEOUT':
-    case 'UND_ERR_BODY_TIMEOUT':
     case 'ETIMEDOUT':
       return new ProxyError('timeout', detail, { cause: err });
-    case 'HPE_INVALID_CONSTANT':
-    case 'HPE_INVALID_HEADER_TOKEN':
-    case 'HPE_INVALID_CONTENT_LENGTH':
-    case 'HPE_UNEXPECTED_CONTENT_LENGTH':
-    case 'HPE_INVALID_CHUNK_SIZE':
-    case 'HPE_INVALID_STATUS':
-    case 'HPE_INVALID_VERSION':
-    case 'HPE_HEADER_OVERFLOW':
-    case 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH':
-    case 'UND_ERR_RES_EXCEEDED_MAX_SIZE':
     case 'ERR_INVALID_CHAR':
     case 'ERR_INVALID_HTTP_TOKEN':
       return new ProxyError('bad_response', detail, { cause: err });
     default:
+      // llhttp's codes, from Node's HTTP client (WebSocket handshakes through http-proxy).
       if (code.startsWith('HPE_')) return new ProxyError('bad_response', detail, { cause: err });
       return new ProxyError('reset', detail, { cause: err });
   }
