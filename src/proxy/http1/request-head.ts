@@ -2,10 +2,20 @@ import { HttpSyntaxError } from '../../errors.js';
 import { classifyName, connectionTokens, CR, fieldStrings, HTAB, headEnd, isName, LF, MAX_HEAD_BYTES, Name, parseContentLength, parseFieldLines, SP, TARGET, type Fields } from './syntax.js';
 
 /**
- * Methods the fast path forwards. Others (CONNECT, WebDAV, PRI ...) go to Node's parser, which
- * knows which of them are valid.
+ * Methods the fast path forwards, as constant strings (a request's method costs no new string).
+ * Others (CONNECT, WebDAV, PRI ...) go to Node's parser, which knows which of them are valid.
  */
-const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH']);
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH'].map((name) => ({ name, bytes: Buffer.from(`${name} `) }));
+
+/** The method that starts `buf`, followed by a space; undefined for any other. */
+function methodAt(buf: Buffer): string | undefined {
+  next: for (const { name, bytes } of METHODS) {
+    if (buf.length <= bytes.length) continue;
+    for (let i = 0; i < bytes.length; i++) if (buf[i] !== bytes[i]) continue next;
+    return name;
+  }
+  return undefined;
+}
 
 /** Headers of which Node keeps the first when repeated (IncomingMessage#headers). */
 const firstWins = new Set(['age', 'authorization', 'content-length', 'content-type', 'etag', 'expires', 'from', 'host', 'if-modified-since', 'if-unmodified-since', 'last-modified', 'location', 'max-forwards', 'proxy-authorization', 'referer', 'retry-after', 'server', 'user-agent']);
@@ -85,10 +95,9 @@ export function parseRequestHead(buf: Buffer, start: number, end: number): Reque
 
 function parseHead(buf: Buffer): RequestHead | typeof DEFER {
   const stop = buf.length;
-  let i = 0;
-  while (i < stop && buf[i] !== SP) i++;
-  const method = buf.toString('latin1', 0, i);
-  if (!METHODS.has(method)) return DEFER;
+  const method = methodAt(buf);
+  if (method === undefined) return DEFER;
+  let i = method.length;
   const targetStart = ++i;
   if (buf[i] !== 0x2f) return DEFER; // origin-form only: '/'
   while (TARGET[buf[i]!] === 1) i++;
