@@ -2,6 +2,9 @@
 // the fast parser leaves to llhttp in the middle of a connection, chunked responses for HTTP/1.1
 // and HTTP/1.0 clients, informational responses.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
 import { test } from 'node:test';
 import { oneServiceConfig, startLb } from './helpers/lb.js';
 import { rawRequest, statusOf } from './helpers/raw-http.js';
@@ -64,4 +67,21 @@ test('informational responses are not relayed; the final one is', async (t) => {
   assert.equal(statusOf(text), 200);
   assert.doesNotMatch(text, /103/);
   assert.ok(text.endsWith('GET /hints '));
+});
+
+test('a head that arrives a few bytes at a time is served (llhttp takes it over)', async (t) => {
+  const backend = await echoBackend(t);
+  const lb = await startLb(t, oneServiceConfig(backend.url));
+  const socket = connect(lb.port('web'), '127.0.0.1');
+  await once(socket, 'connect');
+  const head = 'GET /slow HTTP/1.1\r\nHost: a\r\nX-Padding: some bytes to drip\r\nConnection: close\r\n\r\n';
+  let reply = '';
+  socket.setEncoding('latin1').on('data', (chunk: string) => (reply += chunk));
+  for (let i = 0; i < head.length; i += 3) {
+    socket.write(head.slice(i, i + 3));
+    await delay(2);
+  }
+  await once(socket, 'close');
+  assert.equal(statusOf(reply), 200);
+  assert.ok(reply.endsWith('GET /slow '));
 });

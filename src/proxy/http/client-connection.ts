@@ -23,6 +23,12 @@ export interface ConnectionOwner {
 
 /** Pipelined bytes held while a request is served; beyond this the socket stops being read. */
 const MAX_QUEUED_BYTES = 64 * 1024;
+/**
+ * A head still incomplete after this many reads goes to llhttp, which parses as bytes arrive:
+ * the fast path joins and rescans the whole head on every read, which a client sending a byte at
+ * a time would turn into quadratic work.
+ */
+const MAX_HEAD_READS = 8;
 
 /**
  * One client connection on the fast path: lb's strict parser reads each request head, one request
@@ -35,6 +41,7 @@ export class ClientConnection {
   private parsing = false;
   /** When the head being received started (0: none), for the request head timeout. */
   headSince = 0;
+  private headReads = 0;
   /** When the connection last fell idle (no request in progress). */
   idleSince = performance.now();
   readonly clientIp: string;
@@ -96,6 +103,7 @@ export class ClientConnection {
         const head = parseRequestHead(buffer, 0, buffer.length);
         if (head === INCOMPLETE) {
           if (this.headSince === 0) this.headSince = performance.now();
+          if (++this.headReads > MAX_HEAD_READS) this.handOff();
           break;
         }
         if (head === DEFER) {
@@ -103,6 +111,7 @@ export class ClientConnection {
           break;
         }
         this.headSince = 0;
+        this.headReads = 0;
         this.buffer = buffer.length > head.headBytes ? buffer.subarray(head.headBytes) : undefined;
         this.current = new FastRequest(this, head);
         this.owner.handle(this.current);

@@ -205,7 +205,7 @@ export function downstreamResponseHead(head: ResponseHead, extra: string): Buffe
 }
 
 /** Lower-case names that a header list's Connection headers name (hop-by-hop too), if any. */
-export function connectionNamed(raw: readonly string[]): Set<string> | undefined {
+function connectionNamed(raw: readonly string[]): Set<string> | undefined {
   let named: Set<string> | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
@@ -217,7 +217,7 @@ export function connectionNamed(raw: readonly string[]): Set<string> | undefined
 }
 
 /** Whether a response header stays with this hop. */
-export function isHopByHop(name: string, named: Set<string> | undefined): boolean {
+function isHopByHop(name: string, named: Set<string> | undefined): boolean {
   const lower = name.toLowerCase();
   return hopByHop.has(lower) || named?.has(lower) === true;
 }

@@ -125,10 +125,6 @@ export class UpstreamConnection {
     });
   }
 
-  get idle(): boolean {
-    return this.phase === Phase.Idle && this.connected;
-  }
-
   /** Whether the connection can still carry requests (open, not closing). */
   get usable(): boolean {
     return this.phase !== Phase.Closed && !this.socket.destroyed;

@@ -21,11 +21,6 @@ export class UpstreamPool {
     this.sweep = setInterval(() => this.closeStale(), Math.min(1_000, keepAliveMs)).unref();
   }
 
-  /** Requests in flight on this pool's connections. */
-  get busy(): number {
-    return this.open.size - this.idle.length;
-  }
-
   dispatch(request: UpstreamRequest, handler: UpstreamHandler): void {
     let conn: UpstreamConnection | undefined;
     if (!request.reset) while ((conn = this.idle.pop()) && !conn.usable);
