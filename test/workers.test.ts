@@ -70,6 +70,8 @@ test('two workers serve, and /metrics sums them into one valid exposition', asyn
   assert.match(text, /^lb_backend_up\{service="a",backend="127\.0\.0\.1:\d+"\} 1$/m, 'control-plane gauges come from the primary, once');
   assert.match(text, /^lb_primary_process_cpu_user_seconds_total /m, "the primary's own process metrics are prefixed");
   assert.match(text, /^nodejs_version_info\{[^}]*\} 1$/m, 'info gauges are not summed across workers');
+  const fds = (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1]);
+  assert.equal(fds('process_max_fds'), fds('lb_primary_process_max_fds'), 'a per-process limit is not summed');
   if (requireTool(t, 'promtool', 'prometheus')) {
     const check = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
     assert.equal(check.status, 0, `promtool: ${check.stdout}${check.stderr}`);

@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type Metric } from 'prom-client';
 import type { ProxyErrorKind } from '../errors.js';
 
 const standardMethods = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
@@ -210,6 +210,9 @@ export class Metrics {
     // counters (promtool check metrics rejects them); the handle and request counts they carry
     // are of little use for a proxy, so they are dropped rather than renamed.
     for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(prefix + name);
+    // Summed across workers, a per-process limit would read N times too high.
+    const maxFds = this.registry.getSingleMetric(`${prefix}process_max_fds`) as (Metric & { aggregator: string }) | undefined;
+    if (maxFds) maxFds.aggregator = 'max';
   }
 
   /** A {service, backend} gauge whose values are read from the live pools at scrape time. */
