@@ -22,11 +22,11 @@ export interface LbProcess {
 }
 
 /** Runs the built CLI (`dist/cli.js`) on a temporary config; killed when the test ends. */
-export async function spawnLb(t: TestContext, yaml: string, extraArgs: string[] = []): Promise<LbProcess> {
+export async function spawnLb(t: TestContext, yaml: string, extraArgs: string[] = [], env: NodeJS.ProcessEnv = process.env): Promise<LbProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'lb-test-'));
   const configPath = join(dir, 'lb.yaml');
   writeFileSync(configPath, yaml);
-  const child = spawn(process.execPath, [cliPath, 'run', '--config', configPath, ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [cliPath, 'run', '--config', configPath, ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'], env });
   t.after(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });

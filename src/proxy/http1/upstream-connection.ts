@@ -336,6 +336,16 @@ export class UpstreamConnection {
     if (this.phase === Phase.Body) return this.fail(new ProxyError('timeout', 'the response body stalled'));
   }
 
+  /**
+   * Before the connection is established (TCP connect, then the TLS handshake), any failure means
+   * the request never reached the server: a refused connection, a certificate lb does not trust.
+   */
+  private classify(err: Error): ProxyError {
+    const error = classifyUpstreamError(err);
+    if (this.connected || error.kind === 'timeout' || error.kind === 'connect_refused') return error;
+    return new ProxyError('connect_refused', (err as NodeJS.ErrnoException).code ?? err.message, { cause: err });
+  }
+
   /** The connection ended or broke: the request in flight, if any, fails. */
   private fail(err: Error | undefined): void {
     const handler = this.handler;
@@ -343,7 +353,7 @@ export class UpstreamConnection {
     this.phase = Phase.Closed;
     if (!this.socket.destroyed) this.socket.destroy();
     if (!handler) return;
-    const error = err ? classifyUpstreamError(err) : new ProxyError('reset', this.sawResponseByte ? 'the backend closed the connection mid-response' : 'the backend closed the connection');
+    const error = err ? this.classify(err) : new ProxyError('reset', this.sawResponseByte ? 'the backend closed the connection mid-response' : 'the backend closed the connection');
     error.responseStarted = this.sawResponseByte;
     handler.onError(error);
   }
