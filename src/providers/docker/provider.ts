@@ -182,8 +182,12 @@ export class DockerProvider implements Provider {
     else if (event.Type === 'network' && (action === 'connect' || action === 'disconnect')) id = event.Actor?.Attributes?.container;
     if (!id) return;
     this.metrics.dockerEvents.labels(action).inc();
+    // A stopping container stays out until it starts again, not merely until it dies: an inspect
+    // issued before the die (on the kill event) can answer "running" after it, and would put the
+    // dead container's address back for a moment, an address Docker may already have given to
+    // another container.
     if (action === 'kill' && stopSignals.has(event.Actor?.Attributes?.signal ?? '15')) this.stopping.add(id);
-    else if (action === 'start' || action === 'restart' || action === 'unpause' || action === 'die' || action === 'destroy') this.stopping.delete(id);
+    else if (action === 'start' || action === 'restart' || action === 'unpause' || action === 'destroy') this.stopping.delete(id);
     if (action === 'destroy') {
       this.containers.delete(id);
       this.rebuild();
