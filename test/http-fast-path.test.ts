@@ -73,6 +73,8 @@ test('a head that arrives a few bytes at a time is served (llhttp takes it over)
   const backend = await echoBackend(t);
   const lb = await startLb(t, oneServiceConfig(backend.url));
   const socket = connect(lb.port('web'), '127.0.0.1');
+  const errors: string[] = [];
+  socket.on('error', (err: NodeJS.ErrnoException) => errors.push(err.code ?? err.message));
   await once(socket, 'connect');
   const head = 'GET /slow HTTP/1.1\r\nHost: a\r\nX-Padding: some bytes to drip\r\nConnection: close\r\n\r\n';
   let reply = '';
@@ -82,6 +84,7 @@ test('a head that arrives a few bytes at a time is served (llhttp takes it over)
     await delay(2);
   }
   await once(socket, 'close');
+  assert.deepEqual(errors, [], 'lb closes the connection cleanly');
   assert.equal(statusOf(reply), 200);
   assert.ok(reply.endsWith('GET /slow '));
 });
