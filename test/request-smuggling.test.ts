@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { test } from 'node:test';
 import { oneServiceConfig, startLb } from './helpers/lb.js';
 import { rawRequest, statusOf } from './helpers/raw-http.js';
@@ -61,4 +63,30 @@ admin: { address: "127.0.0.1:0" }
   assert.equal(statusOf(text), 408);
   assert.ok(closed);
   assert.ok(Date.now() - started < 3_000);
+});
+
+test('after an early answer to a request whose body is unread, the rest of the body is never read as a request', async (t) => {
+  const seen: string[] = [];
+  const backend = await startBackend(t, (req, res) => {
+    seen.push(`${req.method} ${req.url}`);
+    req.on('error', () => undefined);
+    // Answers before reading the upload, as a server refusing it would.
+    res.end('early');
+  });
+  const lb = await startLb(t, oneServiceConfig(backend.url));
+  const socket = connect(lb.port('web'), '127.0.0.1');
+  socket.on('error', () => undefined);
+  await once(socket, 'connect');
+  let reply = '';
+  socket.setEncoding('latin1').on('data', (chunk: string) => (reply += chunk));
+  socket.write('POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 200000\r\n\r\nstart');
+  const deadline = Date.now() + 5_000;
+  while (!reply.includes('early') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.match(reply, /early$/);
+  // The "body" goes on with what would be a second request if lb parsed it.
+  socket.write('GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n');
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  socket.destroy();
+  assert.deepEqual(seen, ['POST /upload'], 'nothing after the early answer reached the backend');
+  assert.match(reply, /connection: close/i, 'the connection closes, since the body is unread');
 });

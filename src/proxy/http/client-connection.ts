@@ -42,6 +42,8 @@ export class ClientConnection {
   /** When the head being received started (0: none), for the request head timeout. */
   headSince = 0;
   private headReads = 0;
+  /** The connection is closing after its last response: input is ignored. */
+  private ending = false;
   /** When the connection last fell idle (no request in progress). */
   idleSince = performance.now();
   readonly clientIp: string;
@@ -66,6 +68,9 @@ export class ClientConnection {
 
   /** Bytes for the request being served (its body) or queued behind it. */
   private readonly onData = (chunk: Buffer): void => {
+    // After a response that ends the connection, nothing more is read as a request: the rest of
+    // an unread body must never be taken for the next request head.
+    if (this.ending) return;
     const request = this.current;
     if (request?.reading) {
       const used = request.feed(chunk, 0);
@@ -127,10 +132,18 @@ export class ClientConnection {
     this.current = undefined;
     this.idleSince = performance.now();
     if (!keepAlive || this.owner.shutdown.closing) {
-      this.socket.end();
+      this.end();
       return;
     }
     this.next();
+  }
+
+  /** Sends `last` (if any) and closes; whatever the client still sends is ignored. */
+  end(last?: string): void {
+    this.ending = true;
+    this.buffer = undefined;
+    if (last === undefined) this.socket.end();
+    else this.socket.end(last, 'latin1');
   }
 
   private handOff(): void {
@@ -145,7 +158,7 @@ export class ClientConnection {
   /** The request head did not arrive in time. */
   headTimedOut(): void {
     this.headSince = 0;
-    this.socket.end(rawErrorResponse(408, 'the request head did not arrive in time'));
+    this.end(rawErrorResponse(408, 'the request head did not arrive in time'));
   }
 
   /**
@@ -292,9 +305,8 @@ export class FastRequest implements ClientExchange, StreamedBody {
     if (relay && !relay.answered) {
       relay.abandon(new ProxyError('client_abort', `malformed request body (${err.message})`));
     }
-    const socket = this.connection.socket;
-    if (relay?.answered) socket.destroy();
-    else socket.end(rawErrorResponse(400, `malformed or ambiguous request (${err.message})`, err.code));
+    if (relay?.answered) this.connection.socket.destroy();
+    else this.connection.end(rawErrorResponse(400, `malformed or ambiguous request (${err.message})`, err.code));
   }
 
   relay(route: HttpRoute, backend: Backend, setCookie: string | undefined, hooks: ExchangeHooks): UpstreamHandler {
@@ -352,7 +364,9 @@ class FastRelay implements UpstreamHandler {
     const chunked = head.bodyLength === CHUNKED;
     // A body that ends with the backend's connection, or chunks a HTTP/1.0 client cannot read,
     // is delimited by closing the client's connection too.
-    this.keepAlive = request.keepAlive && !this.hooks.shutdown.closing && head.bodyLength !== UNTIL_CLOSE && !(chunked && !request.acceptsChunked);
+    // So is a request whose body is not all read yet: an answer that does not wait for the body
+    // leaves the rest of it on the connection, where no request can be found any more.
+    this.keepAlive = request.keepAlive && request.bodyRead && !this.hooks.shutdown.closing && head.bodyLength !== UNTIL_CLOSE && !(chunked && !request.acceptsChunked);
     let extra = '';
     if (this.setCookie) extra += `Set-Cookie: ${this.setCookie}\r\n`;
     if (chunked && request.acceptsChunked) extra += 'Transfer-Encoding: chunked\r\n';
