@@ -74,7 +74,8 @@ test('after an early answer to a request whose body is unread, the rest of the b
     res.end('early');
   });
   const lb = await startLb(t, oneServiceConfig(backend.url));
-  const socket = connect(lb.port('web'), '127.0.0.1');
+  // Half-open, so that the client can go on sending after lb's FIN, as an attacker would.
+  const socket = connect({ port: lb.port('web'), host: '127.0.0.1', allowHalfOpen: true });
   socket.on('error', () => undefined);
   await once(socket, 'connect');
   let reply = '';
