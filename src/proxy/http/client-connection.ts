@@ -300,7 +300,7 @@ export class FastRequest implements ClientExchange, StreamedBody {
 
   /** A chunked body that breaks the rules: 400, and the connection closes (framing is lost). */
   private badBody(err: HttpSyntaxError): void {
-    this.sink = undefined;
+    this.stopBody();
     const relay = this.relayInFlight;
     if (relay && !relay.answered) {
       relay.abandon(new ProxyError('client_abort', `malformed request body (${err.message})`));
@@ -323,6 +323,12 @@ export class FastRequest implements ClientExchange, StreamedBody {
   clientGone(): void {
     this.gone = true;
     this.relayInFlight?.clientGone();
+  }
+
+  /** No more body bytes are relayed (the request was answered, or it broke). */
+  stopBody(): void {
+    this.sink = undefined;
+    this.sinkEnd = undefined;
   }
 }
 
@@ -412,8 +418,14 @@ class FastRelay implements UpstreamHandler {
     if (this.pendingHead !== undefined) socket.write(this.pendingHead);
     this.pendingHead = undefined;
     this.finish(this.status, undefined);
-    // A body the backend did not wait for (an early answer) leaves the connection unframed.
-    this.request.connection.finished(this.keepAlive && this.request.bodyRead);
+    // A body the backend did not wait for (an early answer) leaves both connections unframed:
+    // the client's closes after this response, the backend's is dropped with the rest unsent.
+    const bodyRead = this.request.bodyRead;
+    this.request.connection.finished(this.keepAlive && bodyRead);
+    if (!bodyRead) {
+      this.request.stopBody();
+      this.abortUpstream?.(new ProxyError('client_abort', 'answered before the request body ended'));
+    }
   }
 
   onError(err: Error): void {

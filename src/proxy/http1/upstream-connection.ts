@@ -334,6 +334,8 @@ export class UpstreamConnection {
     if (!this.connected) return this.fail(new ProxyError('timeout', 'connecting to the backend', { cause: Object.assign(new Error('connect timed out'), { code: CONNECT_TIMEOUT }) }));
     if (this.phase === Phase.Head) return this.fail(new ProxyError('timeout', 'waiting for the response head'));
     if (this.phase === Phase.Body) return this.fail(new ProxyError('timeout', 'the response body stalled'));
+    // Answered, but the request body never finished (its client went away): nothing will.
+    if (this.request && !this.requestSent) this.destroy();
   }
 
   /**
