@@ -129,7 +129,20 @@ export async function idleConnections(ctx: ScaleContext, port = 18194, count = 1
 }
 
 async function main(): Promise<void> {
-  const { values: args } = parseArgs({ options: { ...commonOptions, connections: { type: 'string', default: '50' }, idle: { type: 'string', default: '10000' } } });
+  const { values: args } = parseArgs({ options: { ...commonOptions, connections: { type: 'string', default: '50' }, idle: { type: 'string', default: '10000' }, help: { type: 'boolean', short: 'h', default: false } } });
+  if (args.help) {
+    process.stdout.write(`npm run bench:scale [-- options]: lb's RSS with N idle keep-alive connections, and
+throughput with 10 against 10,000 host routes, on loopback (see bench/README.md).
+  --idle N          idle connections (default 10000)
+  --connections N   wrk connections for the routes scenario (default 50)
+  --duration S      seconds per measurement (default 3)
+  --rounds N        alternating rounds, medians reported (default 3)
+  --pin             pin backend, lb and load generator to separate cores (4 cores or more)
+  --backend KIND    nginx | node (default: nginx when installed)
+  --load TOOL       wrk | autocannon (default: wrk when installed)
+`);
+    return;
+  }
   const ws = benchWorkspace('lb-scale-');
   const plan = pinPlan(args.pin);
   ws.setPinning(plan.pinning);
