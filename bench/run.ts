@@ -223,33 +223,21 @@ ${withEcho ? '  echo: { entrypoint: echo, service: echo }\n' : ''}services:
   tcp: { servers: [ { address: "127.0.0.1:${ports.backend}" } ] }
 ${withEcho ? `  echo: { servers: [ { address: "127.0.0.1:${ports.echo}" } ] }\n` : ''}log: { level: error }
 `);
-  // The same lb with access logs on, to measure what they cost.
-  writeFileSync(join(work, 'lb-logged.yaml'), `
-entrypoints: { web: { address: "127.0.0.1:${ports.lbLogged}" } }
-admin: { address: "127.0.0.1:${ports.lbLoggedAdmin}" }
-accessLog: { enabled: true, path: "${join(work, 'access.log')}" }
+  // Variants of the HTTP lb, one setting each, to measure what it costs or buys:
+  // access logs on; two data-plane workers; POSTs on pooled connections (unsafeOnNewConnection:
+  // false, as HAProxy's http-reuse always sends them: faster, but a POST can fail when a server
+  // closes an idle connection).
+  const variant = (file: string, port: number, adminPort: number, top: string, service: string) =>
+    writeFileSync(join(work, file), `${top}
+entrypoints: { web: { address: "127.0.0.1:${port}" } }
+admin: { address: "127.0.0.1:${adminPort}" }
 routers: { app: { entrypoint: web, match: { host: "127.0.0.1" }, service: app } }
-services: { app: { servers: [ { url: "http://127.0.0.1:${ports.backend}" } ] } }
+services: { app: { ${service}servers: [ { url: "http://127.0.0.1:${ports.backend}" } ] } }
 log: { level: error }
 `);
-  // The same lb with two data-plane workers (workers: 2): what a second core buys.
-  writeFileSync(join(work, 'lb-workers.yaml'), `
-workers: 2
-entrypoints: { web: { address: "127.0.0.1:${ports.lbWorkers}" } }
-admin: { address: "127.0.0.1:${ports.lbWorkersAdmin}" }
-routers: { app: { entrypoint: web, match: { host: "127.0.0.1" }, service: app } }
-services: { app: { servers: [ { url: "http://127.0.0.1:${ports.backend}" } ] } }
-log: { level: error }
-`);
-  // lb sending POSTs on pooled connections (unsafeOnNewConnection: false), as HAProxy with
-  // http-reuse always does: faster, but a POST can fail when a server closes an idle connection.
-  writeFileSync(join(work, 'lb-reuse.yaml'), `
-entrypoints: { web: { address: "127.0.0.1:${ports.lbReuse}" } }
-admin: { address: "127.0.0.1:${ports.lbReuseAdmin}" }
-routers: { app: { entrypoint: web, match: { host: "127.0.0.1" }, service: app } }
-services: { app: { unsafeOnNewConnection: false, servers: [ { url: "http://127.0.0.1:${ports.backend}" } ] } }
-log: { level: error }
-`);
+  variant('lb-logged.yaml', ports.lbLogged, ports.lbLoggedAdmin, `accessLog: { enabled: true, path: "${join(work, 'access.log')}" }`, '');
+  variant('lb-workers.yaml', ports.lbWorkers, ports.lbWorkersAdmin, 'workers: 2', '');
+  variant('lb-reuse.yaml', ports.lbReuse, ports.lbReuseAdmin, '', 'unsafeOnNewConnection: false, ');
   writeFileSync(join(work, 'http-proxy.cjs'), `
 const http = require('node:http');
 const httpProxy = require(${JSON.stringify(join(repoRoot, 'node_modules', 'http-proxy'))});

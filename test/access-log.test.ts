@@ -2,22 +2,28 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { request } from 'undici';
 import { formatAccessEntry } from '../src/metrics/access-log.js';
 import { startLb } from './helpers/lb.js';
 import { namedBackend } from './helpers/servers.js';
 
-test('access logs are JSON lines with the request, the outcome and where it went', async (t) => {
+/** lb with access logs to a new file, and one router (`match`, if given) to a backend. */
+async function loggingLb(t: TestContext, match = '') {
   const backend = await namedBackend(t, 'hello');
   const file = join(mkdtempSync(join(tmpdir(), 'lb-access-')), 'access.log');
   const lb = await startLb(t, `
 entrypoints: { web: { address: "127.0.0.1:0" } }
 admin: { address: "127.0.0.1:0" }
 accessLog: { enabled: true, path: "${file}" }
-routers: { app: { entrypoint: web, match: { host: "app.example.com" }, service: app } }
+routers: { app: { entrypoint: web, ${match ? `match: ${match}, ` : ''}service: app } }
 services: { app: { servers: [ { url: "${backend.url}" } ] } }
 `);
+  return { lb, file, backend };
+}
+
+test('access logs are JSON lines with the request, the outcome and where it went', async (t) => {
+  const { lb, file, backend } = await loggingLb(t, '{ host: "app.example.com" }');
   await (await request(`${lb.url('web')}/greet?secret=x`, { method: 'POST', headers: { host: 'app.example.com' }, body: 'twelve bytes' })).body.text();
   await (await request(`${lb.url('web')}/`, { headers: { host: 'other.example.com' } })).body.text();
   await lb.stop(100);
@@ -35,15 +41,7 @@ services: { app: { servers: [ { url: "${backend.url}" } ] } }
 });
 
 test('an access line reaches the file within about a second, without waiting for more traffic', async (t) => {
-  const backend = await namedBackend(t, 'hello');
-  const file = join(mkdtempSync(join(tmpdir(), 'lb-access-')), 'access.log');
-  const lb = await startLb(t, `
-entrypoints: { web: { address: "127.0.0.1:0" } }
-admin: { address: "127.0.0.1:0" }
-accessLog: { enabled: true, path: "${file}" }
-routers: { app: { entrypoint: web, service: app } }
-services: { app: { servers: [ { url: "${backend.url}" } ] } }
-`);
+  const { lb, file } = await loggingLb(t);
   await (await request(`${lb.url('web')}/once`)).body.text();
   const deadline = Date.now() + 3_000;
   let text = '';

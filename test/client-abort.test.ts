@@ -1,17 +1,10 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
-import { setTimeout as delay } from 'node:timers/promises';
 import { test } from 'node:test';
 import { oneServiceConfig, startLb } from './helpers/lb.js';
 import { startBackend } from './helpers/servers.js';
+import { eventually } from './helpers/wait.js';
 
-async function waitFor(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await delay(20);
-  }
-}
 
 test('a client that aborts mid-upload aborts the upstream request and leaks nothing', async (t) => {
   let upstreamAborted = 0;
@@ -33,14 +26,14 @@ test('a client that aborts mid-upload aborts the upstream request and leaks noth
     await new Promise((resolve) => socket.once('connect', resolve));
     socket.write('POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n');
     socket.write(Buffer.alloc(64 * 1024, 1));
-    await waitFor(() => requestsSeen > round, 'the backend to see the request');
+    await eventually(() => requestsSeen > round, 'the backend to see the request', 5_000);
     socket.destroy();
   }
-  await waitFor(() => upstreamAborted === 5, 'the backend to see all five requests aborted');
+  await eventually(() => upstreamAborted === 5, 'the backend to see all five requests aborted', 5_000);
   const service = lb.control.snapshot.services.get('svc')!;
-  await waitFor(() => service.backends[0]!.inFlight === 0, 'in-flight count back to zero');
+  await eventually(() => service.backends[0]!.inFlight === 0, 'in-flight count back to zero', 5_000);
   // Aborted upstream requests must not leave sockets behind: back to the keep-alive baseline.
-  await waitFor(async () => (await backend.connections()) <= Math.max(baseline, 1), 'backend sockets back to baseline');
+  await eventually(async () => (await backend.connections()) <= Math.max(baseline, 1), 'backend sockets back to baseline', 5_000);
   assert.equal(process.listenerCount('warning'), listenersBefore);
 });
 
@@ -58,9 +51,9 @@ test('a client that gives up waiting for a slow response aborts the upstream req
   socket.on('error', () => undefined);
   await new Promise((resolve) => socket.once('connect', resolve));
   socket.write('GET /slow HTTP/1.1\r\nHost: x\r\n\r\n');
-  await waitFor(async () => (await backend.connections()) === 1, 'the request to reach the backend');
+  await eventually(async () => (await backend.connections()) === 1, 'the request to reach the backend', 5_000);
   socket.destroy();
-  await waitFor(() => closedEarly === 1, 'the upstream request to be aborted');
-  await waitFor(async () => (await backend.connections()) === 0, 'the upstream socket to close');
+  await eventually(() => closedEarly === 1, 'the upstream request to be aborted', 5_000);
+  await eventually(async () => (await backend.connections()) === 0, 'the upstream socket to close', 5_000);
   assert.equal(lb.control.snapshot.services.get('svc')!.backends[0]!.inFlight, 0);
 });

@@ -7,10 +7,10 @@ import { writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { request } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
-import { setTimeout as delay } from 'node:timers/promises';
 import { test } from 'node:test';
 import { spawnLb, type LbProcess } from './helpers/lb-process.js';
 import { startBackend } from './helpers/servers.js';
+import { eventually } from './helpers/wait.js';
 import { requireTool } from './helpers/tools.js';
 
 function get(port: number, host: string, path = '/'): Promise<{ status: number; body: string }> {
@@ -36,13 +36,6 @@ function workerPids(lb: LbProcess): number[] {
   return out.stdout.split('\n').filter(Boolean).map(Number);
 }
 
-async function eventually(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await delay(50);
-  }
-}
 
 function config(backends: Record<string, string>, extra = ''): string {
   const routers = Object.keys(backends).map((name) => `  ${name}: { entrypoint: web, match: { host: "${name}.test" }, service: ${name} }`).join('\n');

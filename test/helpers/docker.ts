@@ -6,7 +6,6 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { startLb, type TestBalancer } from './lb.js';
 import type { TestContext } from 'node:test';
-import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
 
 const exec = promisify(execFile);
@@ -167,21 +166,7 @@ export class DockerFixture {
   }
 }
 
-/** Polls `check` every 25 ms until it returns a value, or fails after `timeoutMs`. */
-export async function eventually<T>(check: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined && value !== false) return value;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}`);
-    await delay(25);
-  }
-}
+export { eventually } from './wait.js';
 
 /** lb with the Docker provider on, reading only this fixture's labels. */
 export function startDockerLb(t: TestContext, fixture: DockerFixture, dockerSettings = '', extraYaml = ''): Promise<TestBalancer> {

@@ -1,11 +1,12 @@
 import type { Socket } from 'node:net';
 import type { Backend } from '../../balancer/index.js';
 import type { HttpRoute } from '../../control/snapshot.js';
-import { classifyUpstreamError, HttpSyntaxError, ProxyError } from '../../errors.js';
+import { HttpSyntaxError, ProxyError } from '../../errors.js';
 import { ChunkedDecoder } from '../http1/chunked.js';
 import { DEFER, INCOMPLETE, parseRequestHead, type RequestHead } from '../http1/request-head.js';
 import { CHUNKED, UNTIL_CLOSE, type ResponseHead } from '../http1/response-head.js';
 import type { BodyFlow, StreamedBody, UpstreamHandler } from '../http1/upstream-connection.js';
+import { Relay } from './relay.js';
 import type { ClientExchange, ExchangeHooks } from './client.js';
 import { rawErrorResponse } from './error-response.js';
 import { clientAddress, downstreamResponseHead, upstreamRequestHead, type ForwardingFacts } from './headers.js';
@@ -303,7 +304,7 @@ export class FastRequest implements ClientExchange, StreamedBody {
     this.stopBody();
     const relay = this.relayInFlight;
     if (relay && !relay.answered) {
-      relay.abandon(new ProxyError('client_abort', `malformed request body (${err.message})`));
+      relay.stop(400, new ProxyError('client_abort', `malformed request body (${err.message})`));
     }
     if (relay?.answered) this.connection.socket.destroy();
     else this.connection.end(rawErrorResponse(400, `malformed or ambiguous request (${err.message})`, err.code));
@@ -322,7 +323,7 @@ export class FastRequest implements ClientExchange, StreamedBody {
 
   clientGone(): void {
     this.gone = true;
-    this.relayInFlight?.clientGone();
+    this.relayInFlight?.stop(499, new ProxyError('client_abort'));
   }
 
   /** No more body bytes are relayed (the request was answered, or it broke). */
@@ -333,39 +334,36 @@ export class FastRequest implements ClientExchange, StreamedBody {
 }
 
 /** One attempt's response, relayed from the backend to the client's socket as it arrives. */
-class FastRelay implements UpstreamHandler {
-  private abortUpstream: ((err?: Error) => void) | undefined;
-  private flow: BodyFlow | undefined;
+class FastRelay extends Relay {
   private pendingHead: Buffer | undefined;
-  private status = 0;
+  private headStatus = 0;
   private keepAlive = false;
-  private bytesIn = 0;
-  private bytesOut = 0;
-  private done = false;
   /** The response head was accepted: errors after this point can only cut the connection. */
   answered = false;
-  private readonly onDrain = () => this.flow?.resume();
 
   constructor(
     private readonly request: FastRequest,
-    private readonly route: HttpRoute,
-    private readonly backend: Backend,
-    private readonly setCookie: string | undefined,
-    private readonly hooks: ExchangeHooks,
+    route: HttpRoute,
+    backend: Backend,
+    setCookie: string | undefined,
+    hooks: ExchangeHooks,
   ) {
-    backend.inFlight++;
+    super(route, backend, setCookie, hooks);
   }
 
-  onConnect(abort: (err?: Error) => void): void {
-    this.abortUpstream = abort;
-    if (this.done) abort(new ProxyError('client_abort'));
+  protected get responseStarted(): boolean {
+    return this.answered;
+  }
+
+  protected get status(): number {
+    return this.headStatus;
   }
 
   onHeaders(head: ResponseHead, flow: BodyFlow): boolean {
     if (this.done) return false;
     this.answered = true;
     this.flow = flow;
-    this.status = head.status;
+    this.headStatus = head.status;
     const request = this.request;
     const chunked = head.bodyLength === CHUNKED;
     // A body that ends with the backend's connection, or chunks a HTTP/1.0 client cannot read,
@@ -380,10 +378,6 @@ class FastRelay implements UpstreamHandler {
     else if (!request.acceptsChunked) extra += 'Connection: keep-alive\r\n';
     this.pendingHead = downstreamResponseHead(head, `${extra}\r\n`);
     return true;
-  }
-
-  onBodySent(bytes: number): void {
-    this.bytesIn += bytes;
   }
 
   onData(chunk: Buffer): boolean {
@@ -417,7 +411,7 @@ class FastRelay implements UpstreamHandler {
     const socket = this.request.connection.socket;
     if (this.pendingHead !== undefined) socket.write(this.pendingHead);
     this.pendingHead = undefined;
-    this.finish(this.status, undefined);
+    this.finish(this.headStatus, undefined);
     // A body the backend did not wait for (an early answer) leaves both connections unframed:
     // the client's closes after this response, the backend's is dropped with the rest unsent.
     const bodyRead = this.request.bodyRead;
@@ -428,42 +422,11 @@ class FastRelay implements UpstreamHandler {
     }
   }
 
-  onError(err: Error): void {
-    if (this.done) return;
-    const error = classifyUpstreamError(err);
-    if (this.answered) {
-      // The status line is committed; all that can still be said is that the response is cut.
-      this.request.connection.socket.destroy();
-      this.finish(this.status, error);
-      return;
-    }
-    this.release();
-    if (this.hooks.retry(error, this.backend)) return;
-    this.hooks.done({ route: this.route, backend: this.backend, status: error.status, error, bytesIn: this.bytesIn, bytesOut: 0 });
+  protected cut(): void {
+    this.request.connection.socket.destroy();
+  }
+
+  protected answer(error: ProxyError): void {
     if (!this.request.gone) this.request.sendError(error);
-  }
-
-  clientGone(): void {
-    if (this.done) return;
-    const error = new ProxyError('client_abort');
-    this.finish(499, error);
-    this.abortUpstream?.(error);
-  }
-
-  /** The request itself broke (a malformed body): stop without answering. */
-  abandon(error: ProxyError): void {
-    if (this.done) return;
-    this.finish(400, error);
-    this.abortUpstream?.(error);
-  }
-
-  private release(): void {
-    this.done = true;
-    this.backend.inFlight--;
-  }
-
-  private finish(status: number, error: ProxyError | undefined): void {
-    this.release();
-    this.hooks.done({ route: this.route, backend: this.backend, status, error, bytesIn: this.bytesIn, bytesOut: this.bytesOut });
   }
 }

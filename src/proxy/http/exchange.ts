@@ -1,11 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Backend } from '../../balancer/index.js';
 import type { HttpRoute } from '../../control/snapshot.js';
-import { classifyUpstreamError, ProxyError } from '../../errors.js';
+import { ProxyError } from '../../errors.js';
 import { sendProxyError } from './error-response.js';
 import type { ResponseHead } from '../http1/response-head.js';
-import type { BodyFlow, StreamedBody, UpstreamHandler } from '../http1/upstream-connection.js';
+import type { BodyFlow, StreamedBody } from '../http1/upstream-connection.js';
 import type { ClientExchange, ExchangeHooks } from './client.js';
+import { Relay } from './relay.js';
 import { clientAddress, downstreamResponseHeaders, serializeRequestHead, upstreamRequestHeaders, type ForwardingFacts } from './headers.js';
 
 /**
@@ -13,34 +14,26 @@ import { clientAddress, downstreamResponseHeaders, serializeRequestHead, upstrea
  * relayed to one backend: the response head and body are written to the client as they arrive,
  * with backpressure both ways, and a client that goes away aborts the upstream request.
  */
-export class Exchange implements UpstreamHandler {
-  private abortUpstream: ((err?: Error) => void) | undefined;
-  private bytesIn = 0;
-  private bytesOut = 0;
-  private flow: BodyFlow | undefined;
-  private done = false;
-  private readonly onDrain = () => this.flow?.resume();
-  private readonly onClientClose = () => {
-    if (this.done) return;
-    const error = new ProxyError('client_abort');
-    this.finish(499, error);
-    this.abortUpstream?.(error);
-  };
+export class Exchange extends Relay {
+  private readonly onClientClose = () => this.stop(499, new ProxyError('client_abort'));
 
   constructor(
     private readonly res: ServerResponse,
-    private readonly route: HttpRoute,
-    private readonly backend: Backend,
-    private readonly setCookie: string | undefined,
-    private readonly hooks: ExchangeHooks,
+    route: HttpRoute,
+    backend: Backend,
+    setCookie: string | undefined,
+    hooks: ExchangeHooks,
   ) {
-    backend.inFlight++;
+    super(route, backend, setCookie, hooks);
     res.once('close', this.onClientClose);
   }
 
-  onConnect(abort: (err?: Error) => void): void {
-    this.abortUpstream = abort;
-    if (this.done) abort(new ProxyError('client_abort'));
+  protected get responseStarted(): boolean {
+    return this.res.headersSent;
+  }
+
+  protected get status(): number {
+    return this.res.statusCode;
   }
 
   onHeaders(head: ResponseHead, flow: BodyFlow): boolean {
@@ -58,10 +51,6 @@ export class Exchange implements UpstreamHandler {
     return true;
   }
 
-  onBodySent(bytes: number): void {
-    this.bytesIn += bytes;
-  }
-
   onData(chunk: Buffer): boolean {
     this.bytesOut += chunk.length;
     // ServerResponse may hold the chunk in its own queue: the upstream must not read over it.
@@ -77,30 +66,17 @@ export class Exchange implements UpstreamHandler {
     this.finish(this.res.statusCode, undefined);
   }
 
-  onError(err: Error): void {
-    if (this.done) return;
-    const error = classifyUpstreamError(err);
-    if (this.res.headersSent) {
-      // The status line is gone; all we can still say is that the response is incomplete.
-      this.res.destroy(error);
-      this.finish(this.res.statusCode, error);
-    } else {
-      this.release();
-      if (this.hooks.retry(error, this.backend)) return;
-      this.hooks.done({ route: this.route, backend: this.backend, status: error.status, error, bytesIn: this.bytesIn, bytesOut: 0 });
-      sendProxyError(this.res, error);
-    }
+  protected cut(error: ProxyError): void {
+    this.res.destroy(error);
   }
 
-  private release(): void {
-    this.done = true;
-    this.backend.inFlight--;
+  protected answer(error: ProxyError): void {
+    sendProxyError(this.res, error);
+  }
+
+  protected override release(): void {
+    super.release();
     this.res.off('close', this.onClientClose);
-  }
-
-  private finish(status: number, error: ProxyError | undefined): void {
-    this.release();
-    this.hooks.done({ route: this.route, backend: this.backend, status, error, bytesIn: this.bytesIn, bytesOut: this.bytesOut });
   }
 }
 

@@ -1,11 +1,11 @@
+import { BlockList, isIPv6 } from 'node:net';
 import type { RequestHead } from '../http1/request-head.js';
 import type { ResponseHead } from '../http1/response-head.js';
-import { classifyName, Name } from '../http1/syntax.js';
+import { classifyName, connectionTokens, HOP_BY_HOP_NAMES, Name } from '../http1/syntax.js';
 import type { ClientRequest } from './client.js';
-import { BlockList, isIPv6 } from 'node:net';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) plus the legacy Proxy-Connection. */
-const hopByHop = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+const hopByHop = new Set(HOP_BY_HOP_NAMES);
 
 /** Headers Node already acted on, which must not travel on: `expect` (Node answered 100-continue). */
 const consumed = new Set(['expect']);
@@ -41,14 +41,8 @@ export class TrustedProxies {
 }
 
 /** Lower-case names listed in Connection headers: they are hop-by-hop too. */
-function connectionTokens(value: string | undefined): Set<string> | undefined {
-  if (!value) return undefined;
-  const tokens = new Set<string>();
-  for (const token of value.split(',')) {
-    const name = token.trim().toLowerCase();
-    if (name) tokens.add(name);
-  }
-  return tokens;
+function connectionNames(value: string | undefined): Set<string> | undefined {
+  return value ? new Set(connectionTokens(value)) : undefined;
 }
 
 export interface ForwardingFacts {
@@ -104,7 +98,7 @@ class ForwardedChain {
 export function upstreamRequestHeaders(req: Pick<ClientRequest, 'rawHeaders' | 'headers' | 'host'>, facts: ForwardingFacts): string[] {
   const raw = req.rawHeaders;
   const connection = req.headers.connection;
-  const named = connectionTokens(Array.isArray(connection) ? connection.join(',') : connection);
+  const named = connectionNames(Array.isArray(connection) ? connection.join(',') : connection);
   const out: string[] = [];
   const chain = new ForwardedChain();
   for (let i = 0; i < raw.length; i += 2) {
@@ -210,7 +204,7 @@ function connectionNamed(raw: readonly string[]): Set<string> | undefined {
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     if (name.length === 10 && name.toLowerCase() === 'connection') {
-      for (const token of connectionTokens(raw[i + 1]) ?? []) (named ??= new Set()).add(token);
+      for (const token of connectionTokens(raw[i + 1]!)) (named ??= new Set()).add(token);
     }
   }
   return named;

@@ -55,10 +55,20 @@ export class ChunkedDecoder {
         }
         case State.SizeLine: {
           const lf = buf.indexOf(LF, i);
+          if (this.lineBytes === 0 && lf >= 0 && lf < end) {
+            // The whole line is in this buffer (the usual case): checked in place, not copied.
+            if (lf + 1 - i > MAX_HEAD_BYTES) throw new HttpSyntaxError('chunk line or trailers too large');
+            this.endSizeLine(buf, i, lf + 1);
+            i = lf + 1;
+            break;
+          }
           const stop = lf < 0 || lf >= end ? end : lf + 1;
           this.collect(buf, i, stop);
           i = stop;
-          if (stop === lf + 1) this.endSizeLine();
+          if (stop === lf + 1) {
+            const line = this.takeLine();
+            this.endSizeLine(line, 0, line.length);
+          }
           break;
         }
         case State.Data: {
@@ -116,12 +126,11 @@ export class ChunkedDecoder {
     return line;
   }
 
-  /** After the size digits: extensions, then CRLF. */
-  private endSizeLine(): void {
-    const line = this.takeLine();
-    const end = line.length - 2;
-    if (end < 0 || line[end] !== CR) throw new HttpSyntaxError('bare LF in a chunk size line');
-    let i = 0;
+  /** After the size digits: extensions, then CRLF (the line is line[start, stop), LF included). */
+  private endSizeLine(line: Buffer, start: number, stop: number): void {
+    const end = stop - 2;
+    if (end < start || line[end] !== CR) throw new HttpSyntaxError('bare LF in a chunk size line');
+    let i = start;
     while (i < end) {
       if (line[i] !== 0x3b) throw new HttpSyntaxError('invalid chunk size');
       const nameStart = ++i;

@@ -108,6 +108,8 @@ const NAMES: Array<[string, Name]> = [
   ['te', Name.HopByHop],
   ['trailer', Name.HopByHop],
 ];
+/** Hop-by-hop header names (RFC 9110 §7.6.1), lower-case: what stays with one connection. */
+export const HOP_BY_HOP_NAMES: readonly string[] = NAMES.filter(([, kind]) => kind === Name.TransferEncoding || kind === Name.Connection || kind === Name.Upgrade || kind === Name.HopByHop).map(([name]) => name);
 const NAMES_BY_LENGTH: Array<Array<[Uint8Array, Name]>> = [];
 for (const [name, kind] of NAMES) (NAMES_BY_LENGTH[name.length] ??= []).push([Buffer.from(name), kind]);
 const FORWARDED_PREFIX = Buffer.from('x-forwarded-');
