@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type Metric } from 'prom-client';
 import type { ProxyErrorKind } from '../errors.js';
+import { CellCounter, CellHistogram, type CounterCell, type HistogramCell } from './cells.js';
 
 const standardMethods = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
 
@@ -27,10 +28,10 @@ export interface PoolView {
 }
 
 interface RequestSeries {
-  requests: Counter.Internal;
-  duration: Histogram.Internal<string>;
-  bytesIn: Counter.Internal;
-  bytesOut: Counter.Internal;
+  requests: CounterCell;
+  duration: HistogramCell;
+  bytesIn: CounterCell;
+  bytesOut: CounterCell;
   totals: ServiceTotals;
 }
 
@@ -53,24 +54,24 @@ export type MetricsRole = 'all' | 'control' | 'data';
 const controlFamilies = ['lb_backend_up', 'lb_service_panic', 'lb_health_checks_total', 'lb_backend_ejections_total', 'lb_snapshot_build_duration_seconds', 'lb_docker_connected', 'lb_docker_last_sync_timestamp_seconds', 'lb_docker_label_errors_total', 'lb_docker_events_total', 'lb_config_reloads_total', 'lb_config_last_reload_success_timestamp_seconds'];
 
 /**
- * Every metric lb exports (docs/metrics.md). Label children used per request are cached, so
- * the hot path does one map lookup per request rather than prom-client's label hashing.
+ * Every metric lb exports (docs/metrics.md). The figures counted per request live in cells
+ * (cells.ts) found through nested maps, so the hot path builds no label string.
  */
 export class Metrics {
   readonly registry = new Registry();
-  readonly httpRequests = new Counter({
-    name: 'lb_http_requests_total',
-    help: 'HTTP requests answered, by entrypoint, router, service, method and status code.',
-    labelNames: ['entrypoint', 'router', 'service', 'method', 'code'] as const,
-    registers: [this.registry],
-  });
-  readonly httpDuration = new Histogram({
-    name: 'lb_http_request_duration_seconds',
-    help: 'Time from the request head to the end of the response, by entrypoint and service.',
-    labelNames: ['entrypoint', 'service'] as const,
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    registers: [this.registry],
-  });
+  readonly httpRequests = new CellCounter(
+    'lb_http_requests_total',
+    'HTTP requests answered, by entrypoint, router, service, method and status code.',
+    ['entrypoint', 'router', 'service', 'method', 'code'],
+    this.registry,
+  );
+  readonly httpDuration = new CellHistogram(
+    'lb_http_request_duration_seconds',
+    'Time from the request head to the end of the response, by entrypoint and service.',
+    ['entrypoint', 'service'],
+    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    this.registry,
+  );
   readonly httpErrors = new Counter({
     name: 'lb_http_errors_total',
     help: 'Requests that failed in the proxy, by service and kind of failure.',
@@ -169,18 +170,18 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  readonly requestBytes = new Counter({
-    name: 'lb_http_request_bytes_total',
-    help: 'Request body bytes received from clients and sent on, by entrypoint and service.',
-    labelNames: ['entrypoint', 'service'] as const,
-    registers: [this.registry],
-  });
-  readonly responseBytes = new Counter({
-    name: 'lb_http_response_bytes_total',
-    help: 'Response body bytes relayed to clients, by entrypoint and service.',
-    labelNames: ['entrypoint', 'service'] as const,
-    registers: [this.registry],
-  });
+  readonly requestBytes = new CellCounter(
+    'lb_http_request_bytes_total',
+    'Request body bytes received from clients and sent on, by entrypoint and service.',
+    ['entrypoint', 'service'],
+    this.registry,
+  );
+  readonly responseBytes = new CellCounter(
+    'lb_http_response_bytes_total',
+    'Response body bytes relayed to clients, by entrypoint and service.',
+    ['entrypoint', 'service'],
+    this.registry,
+  );
   readonly configReloads = new Counter({
     name: 'lb_config_reloads_total',
     help: 'Configuration loads, by result (success or error); the first load at start-up counts.',
@@ -244,22 +245,22 @@ export class Metrics {
     const key = (methodIndex.get(method) ?? 0) * 1000 + status;
     let series = bySeries.get(key);
     if (!series) {
-      const verb = methodLabel(method);
       let totals = this.serviceTotals.get(service);
       if (!totals) this.serviceTotals.set(service, (totals = { requests: 0, errors: 0 }));
+      const flow = { entrypoint, service };
       series = {
-        requests: this.httpRequests.labels(entrypoint, router, service, verb, String(status)),
-        duration: this.httpDuration.labels(entrypoint, service),
-        bytesIn: this.requestBytes.labels(entrypoint, service),
-        bytesOut: this.responseBytes.labels(entrypoint, service),
+        requests: this.httpRequests.cell({ entrypoint, router, service, method: methodLabel(method), code: String(status) }),
+        duration: this.httpDuration.cell(flow),
+        bytesIn: this.requestBytes.cell(flow),
+        bytesOut: this.responseBytes.cell(flow),
         totals,
       };
       bySeries.set(key, series);
     }
-    series.requests.inc();
+    series.requests.value++;
     series.duration.observe(seconds);
-    if (bytesIn) series.bytesIn.inc(bytesIn);
-    if (bytesOut) series.bytesOut.inc(bytesOut);
+    series.bytesIn.value += bytesIn;
+    series.bytesOut.value += bytesOut;
     series.totals.requests++;
     if (status >= 500) series.totals.errors++;
   }

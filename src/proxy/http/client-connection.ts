@@ -9,7 +9,7 @@ import type { BodyFlow, StreamedBody, UpstreamHandler } from '../http1/upstream-
 import { Relay } from './relay.js';
 import type { ClientExchange, ExchangeHooks } from './client.js';
 import { rawErrorResponse } from './error-response.js';
-import { clientAddress, downstreamResponseHead, upstreamRequestHead, type ForwardingFacts } from './headers.js';
+import { clientAddress, downstreamResponseHead, ForwardedLines, upstreamRequestHead, type ForwardingFacts } from './headers.js';
 
 /** What a client connection needs from its entrypoint. */
 export interface ConnectionOwner {
@@ -49,6 +49,7 @@ export class ClientConnection {
   idleSince = performance.now();
   readonly clientIp: string;
   readonly localPort: number;
+  readonly forwardedLines = new ForwardedLines();
 
   constructor(
     readonly socket: Socket,
@@ -185,6 +186,9 @@ function noop(): void {}
 
 const LAST_CHUNK_END = -1;
 
+/** Bodies up to this size go out in the same write as the response head. */
+const SMALL_BODY_BYTES = 16 * 1024;
+
 /** One request read by the fast path, and the way its response goes back on the raw socket. */
 export class FastRequest implements ClientExchange, StreamedBody {
   readonly method: string;
@@ -228,7 +232,7 @@ export class FastRequest implements ClientExchange, StreamedBody {
   }
 
   upstreamHead(facts: ForwardingFacts, reset: boolean): Buffer {
-    return upstreamRequestHead(this.head, facts, reset);
+    return upstreamRequestHead(this.head, facts, reset, this.connection.forwardedLines);
   }
 
   /** Whether the body is being read into a sink (bytes go to feed()). */
@@ -335,7 +339,10 @@ export class FastRequest implements ClientExchange, StreamedBody {
 
 /** One attempt's response, relayed from the backend to the client's socket as it arrives. */
 class FastRelay extends Relay {
+  /** The response head, not written yet: it goes out with the first body bytes. */
   private pendingHead: Buffer | undefined;
+  /** Free bytes at the end of pendingHead, where a small body is copied to go out with it. */
+  private pendingRoom = 0;
   private headStatus = 0;
   private keepAlive = false;
   /** The response head was accepted: errors after this point can only cut the connection. */
@@ -376,7 +383,8 @@ class FastRelay extends Relay {
     if (chunked && request.acceptsChunked) extra += 'Transfer-Encoding: chunked\r\n';
     if (!this.keepAlive) extra += 'Connection: close\r\n';
     else if (!request.acceptsChunked) extra += 'Connection: keep-alive\r\n';
-    this.pendingHead = downstreamResponseHead(head, `${extra}\r\n`);
+    this.pendingRoom = head.bodyLength > 0 && head.bodyLength <= SMALL_BODY_BYTES ? head.bodyLength : 0;
+    this.pendingHead = downstreamResponseHead(head, `${extra}\r\n`, this.pendingRoom);
     return true;
   }
 
@@ -387,12 +395,17 @@ class FastRelay extends Relay {
     let flushed: boolean;
     if (this.pendingHead !== undefined) {
       const head = this.pendingHead;
+      const headLength = head.length - this.pendingRoom;
       this.pendingHead = undefined;
       // Head and first body bytes in one write: one system call, one packet for small responses.
-      if (chunk.length <= 16 * 1024) flushed = socket.write(Buffer.concat([head, chunk], head.length + chunk.length));
-      else {
+      if (chunk.length <= this.pendingRoom) {
+        chunk.copy(head, headLength);
+        flushed = socket.write(head.subarray(0, headLength + chunk.length));
+      } else if (chunk.length <= SMALL_BODY_BYTES) {
+        flushed = socket.write(Buffer.concat([head.subarray(0, headLength), chunk]));
+      } else {
         socket.cork();
-        socket.write(head);
+        socket.write(head.subarray(0, headLength));
         flushed = socket.write(chunk);
         socket.uncork();
       }
@@ -409,7 +422,7 @@ class FastRelay extends Relay {
   onComplete(): void {
     if (this.done) return;
     const socket = this.request.connection.socket;
-    if (this.pendingHead !== undefined) socket.write(this.pendingHead);
+    if (this.pendingHead !== undefined) socket.write(this.pendingHead.subarray(0, this.pendingHead.length - this.pendingRoom));
     this.pendingHead = undefined;
     this.finish(this.headStatus, undefined);
     // A body the backend did not wait for (an early answer) leaves both connections unframed:

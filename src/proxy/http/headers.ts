@@ -10,6 +10,8 @@ const hopByHop = new Set(HOP_BY_HOP_NAMES);
 /** Headers Node already acted on, which must not travel on: `expect` (Node answered 100-continue). */
 const consumed = new Set(['expect']);
 
+const CRLF = '\r\n';
+
 const forwardedFor = 'x-forwarded-for';
 const forwardedProto = 'x-forwarded-proto';
 const forwardedHost = 'x-forwarded-host';
@@ -63,6 +65,11 @@ class ForwardedChain {
   private proto: string | undefined;
   private host: string | undefined;
   private port: string | undefined;
+
+  /** Whether no X-Forwarded-* header was taken: the lines then depend only on this hop. */
+  get empty(): boolean {
+    return this.priorFor === undefined && this.proto === undefined && this.host === undefined && this.port === undefined;
+  }
 
   /** Takes a trusted peer's X-Forwarded-* header; false for one that passes on as it is. */
   take(lower: string, value: string): boolean {
@@ -127,11 +134,20 @@ export function serializeRequestHead(method: string, url: string, headers: reado
 }
 
 /**
+ * The X-Forwarded-* lines last made for a client connection. Between its requests they change
+ * only with Host (the address and port are the connection's), so most requests reuse the bytes.
+ */
+export class ForwardedLines {
+  host = '';
+  bytes: Buffer | undefined;
+}
+
+/**
  * The request head for the backend, from a head the fast path read: the same rules as
  * upstreamRequestHeaders, applied to bytes. Lines that pass unchanged are copied in runs, so a
  * request costs no string per header.
  */
-export function upstreamRequestHead(head: RequestHead, facts: ForwardingFacts, reset: boolean): Buffer {
+export function upstreamRequestHead(head: RequestHead, facts: ForwardingFacts, reset: boolean, last: ForwardedLines): Buffer {
   const { buf, offsets } = head;
   const chain = new ForwardedChain();
   const named = head.connectionNamed;
@@ -162,23 +178,32 @@ export function upstreamRequestHead(head: RequestHead, facts: ForwardingFacts, r
     runStart = f + 4 < offsets.length ? offsets[f + 4]! : headersEnd;
   }
   if (headersEnd > runStart) runs.push(runStart, headersEnd);
-  const tail = chain.tail(facts, head.host, head.contentLength < 0, reset);
+  const usual = chain.empty && head.contentLength >= 0 && !reset;
+  let tail = usual && last.host === head.host ? last.bytes : undefined;
+  if (!tail) {
+    tail = Buffer.from(chain.tail(facts, head.host, head.contentLength < 0, reset), 'latin1');
+    if (usual) {
+      last.host = head.host;
+      last.bytes = tail;
+    }
+  }
   const requestLine = head.versionMinor === 1 ? undefined : `${head.method} ${head.url} HTTP/1.1\r\n`;
   const out = Buffer.allocUnsafe(buf.length + tail.length + (requestLine?.length ?? 0));
   let at = requestLine === undefined ? buf.copy(out, 0, 0, head.requestLineEnd) : out.write(requestLine, 0, 'latin1');
   for (let r = 0; r < runs.length; r += 2) at += buf.copy(out, at, runs[r], runs[r + 1]);
-  at += out.write(tail, at, 'latin1');
+  at += tail.copy(out, at);
   return out.subarray(0, at);
 }
 
 /**
  * The response head for the client, from a backend's head: hop-by-hop lines dropped, the rest
- * copied as they are, then `extra` (lines lb adds, and the empty line).
+ * copied as they are, then `extra` (lines lb adds, and the empty line). `room` more bytes are left
+ * free at the end of the buffer, so that a small body can join the head in one write.
  */
-export function downstreamResponseHead(head: ResponseHead, extra: string): Buffer {
+export function downstreamResponseHead(head: ResponseHead, extra: string, room = 0): Buffer {
   const { buf, offsets } = head;
   const named = head.connectionNamed;
-  const out = Buffer.allocUnsafe(buf.length + extra.length + 2);
+  const out = Buffer.allocUnsafe(buf.length + extra.length + 2 + room);
   let at: number;
   if (head.versionMinor === 1) at = buf.copy(out, 0, 0, head.statusLineEnd);
   else at = out.write(`HTTP/1.1 ${head.status} ${head.statusText}\r\n`, 0, 'latin1');
@@ -194,8 +219,13 @@ export function downstreamResponseHead(head: ResponseHead, extra: string): Buffe
     runStart = f + 4 < offsets.length ? offsets[f + 4]! : headersEnd;
   }
   if (headersEnd > runStart) at += buf.copy(out, at, runStart, headersEnd);
-  at += out.write(extra, at, 'latin1');
-  return out.subarray(0, at);
+  if (extra === CRLF) {
+    out[at++] = 0x0d;
+    out[at++] = 0x0a;
+  } else {
+    at += out.write(extra, at, 'latin1');
+  }
+  return out.subarray(0, at + room);
 }
 
 /** Lower-case names that a header list's Connection headers name (hop-by-hop too), if any. */

@@ -1,5 +1,5 @@
 import { HttpSyntaxError } from '../../errors.js';
-import { classifyName, connectionTokens, CR, fieldStrings, HTAB, headEnd, isName, LF, MAX_HEAD_BYTES, Name, parseContentLength, parseFieldLines, SP, TARGET, type Fields } from './syntax.js';
+import { classifyName, connectionTokensAt, contentLengthAt, CR, fieldStrings, HTAB, headEnd, isName, LF, MAX_HEAD_BYTES, Name, parseFieldLines, SP, TARGET, type Fields } from './syntax.js';
 
 /**
  * Methods the fast path forwards, as constant strings (a request's method costs no new string).
@@ -134,14 +134,14 @@ function parseHead(buf: Buffer): RequestHead | typeof DEFER {
       case Name.ContentLength:
         if (sawLength) return DEFER;
         sawLength = true;
-        contentLength = parseContentLength(buf.toString('latin1', offsets[f + 2], offsets[f + 3]));
+        contentLength = contentLengthAt(buf, offsets[f + 2]!, offsets[f + 3]!);
         break;
       case Name.TransferEncoding:
         if (chunked || !isName(buf.toString('latin1', offsets[f + 2], offsets[f + 3]), 'chunked') || minor === 0) return DEFER;
         chunked = true;
         break;
       case Name.Connection:
-        for (const token of connectionTokens(buf.toString('latin1', offsets[f + 2], offsets[f + 3]))) {
+        for (const token of connectionTokensAt(buf, offsets[f + 2]!, offsets[f + 3]!)) {
           if (token === 'close') close = true;
           else if (token === 'keep-alive') keepAlive = true;
           else if (token === 'upgrade') return DEFER;

@@ -1,5 +1,5 @@
 import { HttpSyntaxError } from '../../errors.js';
-import { classifyName, connectionTokens, CR, fieldStrings, headEnd, LF, MAX_HEAD_BYTES, Name, parseContentLength, parseFieldLines, SP, type Fields } from './syntax.js';
+import { classifyName, connectionTokensAt, contentLengthAt, CR, fieldStrings, headEnd, LF, MAX_HEAD_BYTES, Name, parseFieldLines, SP, type Fields } from './syntax.js';
 
 /** A backend's response head: its bytes, and offsets of its header fields. */
 export class ResponseHead implements Fields {
@@ -9,7 +9,9 @@ export class ResponseHead implements Fields {
     /** The head's bytes, status line to empty line. */
     readonly buf: Buffer,
     readonly status: number,
-    readonly statusText: string,
+    /** Where the reason phrase is in `buf` (read only when an HTTP/1.0 status line is rewritten). */
+    private readonly textStart: number,
+    private readonly textEnd: number,
     readonly versionMinor: number,
     /** Where the status line ends (after its CRLF). */
     readonly statusLineEnd: number,
@@ -21,6 +23,10 @@ export class ResponseHead implements Fields {
     /** Lower-case names the Connection header lists besides close and keep-alive. */
     readonly connectionNamed: readonly string[] | undefined,
   ) {}
+
+  get statusText(): string {
+    return this.buf.toString('latin1', this.textStart, this.textEnd);
+  }
 
   get headBytes(): number {
     return this.buf.length;
@@ -65,16 +71,16 @@ function parseHead(buf: Buffer, noBody: boolean): ResponseHead {
   if (d0 < 1 || d0 > 5 || d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9) throw new HttpSyntaxError('invalid status code');
   const status = d0 * 100 + d1 * 10 + d2;
   i += 3;
-  let statusText = '';
+  let textStart = i;
   if (buf[i] === SP) {
-    const textStart = ++i;
+    textStart = ++i;
     while (buf[i] !== CR) {
       const b = buf[i]!;
       if (b !== 0x09 && (b < 0x20 || b === 0x7f)) throw new HttpSyntaxError('invalid character in the reason phrase');
       i++;
     }
-    statusText = buf.toString('latin1', textStart, i);
   }
+  const textEnd = i;
   if (buf[i] !== CR || buf[i + 1] !== LF) throw new HttpSyntaxError('invalid status line');
   i += 2;
 
@@ -90,15 +96,16 @@ function parseHead(buf: Buffer, noBody: boolean): ResponseHead {
   for (let f = 0; f < offsets.length; f += 4) {
     const kind = classifyName(buf, offsets[f]!, offsets[f + 1]!);
     if (kind === Name.Other) continue;
-    const value = () => buf.toString('latin1', offsets[f + 2], offsets[f + 3]);
+    const valueStart = offsets[f + 2]!;
+    const valueEnd = offsets[f + 3]!;
     if (kind === Name.ContentLength) {
       if (length !== undefined) throw new HttpSyntaxError('more than one Content-Length');
-      length = parseContentLength(value());
+      length = contentLengthAt(buf, valueStart, valueEnd);
     } else if (kind === Name.TransferEncoding) {
-      if (chunked || value().toLowerCase() !== 'chunked') throw new HttpSyntaxError('Transfer-Encoding other than chunked');
+      if (chunked || buf.toString('latin1', valueStart, valueEnd).toLowerCase() !== 'chunked') throw new HttpSyntaxError('Transfer-Encoding other than chunked');
       chunked = true;
     } else if (kind === Name.Connection) {
-      for (const token of connectionTokens(value())) {
+      for (const token of connectionTokensAt(buf, valueStart, valueEnd)) {
         if (token === 'close') close = true;
         else if (token === 'keep-alive') keepAlive = true;
         else (named ??= []).push(token);
@@ -115,5 +122,5 @@ function parseHead(buf: Buffer, noBody: boolean): ResponseHead {
   else if (chunked) bodyLength = CHUNKED;
   else if (length !== undefined) bodyLength = length;
   else bodyLength = UNTIL_CLOSE;
-  return new ResponseHead(buf, status, statusText, minor, statusLineEnd, offsets, bodyLength, keepAlive, named);
+  return new ResponseHead(buf, status, textStart, textEnd, minor, statusLineEnd, offsets, bodyLength, keepAlive, named);
 }

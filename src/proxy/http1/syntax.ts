@@ -134,14 +134,16 @@ export function isName(name: string, lower: string): boolean {
   return name.length === lower.length && (name === lower || name.toLowerCase() === lower);
 }
 
-/** A Content-Length value: 1*DIGIT, at most 15 digits so that it stays exact. */
-export function parseContentLength(value: string): number {
-  if (value.length === 0 || value.length > 15) throw new HttpSyntaxError('invalid Content-Length');
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if (c < 0x30 || c > 0x39) throw new HttpSyntaxError('invalid Content-Length');
+/** A Content-Length value in buf[start, end): 1*DIGIT, at most 15 digits so that it stays exact. */
+export function contentLengthAt(buf: Buffer, start: number, end: number): number {
+  if (end === start || end - start > 15) throw new HttpSyntaxError('invalid Content-Length');
+  let length = 0;
+  for (let i = start; i < end; i++) {
+    const digit = buf[i]! - 0x30;
+    if (digit < 0 || digit > 9) throw new HttpSyntaxError('invalid Content-Length');
+    length = length * 10 + digit;
   }
-  return Number(value);
+  return length;
 }
 
 /** Lower-case tokens of a Connection header. */
@@ -152,4 +154,17 @@ export function connectionTokens(value: string): string[] {
     if (t) tokens.push(t);
   }
   return tokens;
+}
+
+const KEEP_ALIVE = Buffer.from('keep-alive');
+const CLOSE = Buffer.from('close');
+const KEEP_ALIVE_TOKENS: readonly string[] = ['keep-alive'];
+const CLOSE_TOKENS: readonly string[] = ['close'];
+
+/** Lower-case tokens of the Connection value in buf[start, end); the usual single ones without a string. */
+export function connectionTokensAt(buf: Buffer, start: number, end: number): readonly string[] {
+  const length = end - start;
+  if (length === KEEP_ALIVE.length && equalsLower(buf, start, KEEP_ALIVE)) return KEEP_ALIVE_TOKENS;
+  if (length === CLOSE.length && equalsLower(buf, start, CLOSE)) return CLOSE_TOKENS;
+  return connectionTokens(buf.toString('latin1', start, end));
 }
