@@ -12,17 +12,28 @@ export class UpstreamPools {
   /** Who uses each pool, as of the last snapshot: services, their drain timeout, and the backend. */
   private owners = new Map<string, { services: string[]; backend: string; drainMs: number }>();
   private readonly drainingNow = new Map<UpstreamPool, { services: string[]; backend: string }>();
+  /**
+   * Each snapshot backend's two pools (keep-alive, single), found by identity: the key string
+   * would be built and hashed on every request. A backend belongs to one service, so its connect
+   * timeout is fixed until the next snapshot, which drops the cache.
+   */
+  private byBackend = new WeakMap<Backend, [UpstreamPool | undefined, UpstreamPool | undefined]>();
 
   /** `single`: a pool whose connections carry one request each (dispatch with reset: true). */
   get(backend: Backend, service: ServicePool, single = false): UpstreamPool {
+    let cached = this.byBackend.get(backend);
+    if (!cached) this.byBackend.set(backend, (cached = [undefined, undefined]));
+    const slot = single ? 1 : 0;
+    let pool = cached[slot];
+    if (pool) return pool;
     const connectMs = service.config.timeouts.connectMs;
     const key = `${backend.origin}|${connectMs}${single ? '|single' : ''}`;
-    let pool = this.pools.get(key);
+    pool = this.pools.get(key);
     if (!pool) {
       pool = new UpstreamPool({ host: backend.host, port: backend.port, tls: backend.scheme === 'https' }, connectMs);
       this.pools.set(key, pool);
     }
-    return pool;
+    return (cached[slot] = pool);
   }
 
   /**
@@ -30,6 +41,7 @@ export class UpstreamPools {
    * in-flight requests may finish for up to the service's drainTimeout, then the pool is destroyed.
    */
   retain(snapshot: RoutingSnapshot): void {
+    this.byBackend = new WeakMap();
     const owners = new Map<string, { services: string[]; backend: string; drainMs: number }>();
     for (const service of snapshot.services.values()) {
       for (const backend of service.backends) {
@@ -63,12 +75,14 @@ export class UpstreamPools {
   async close(): Promise<void> {
     const pools = [...this.pools.values()];
     this.pools.clear();
+    this.byBackend = new WeakMap();
     await Promise.all(pools.map((pool) => pool.close()));
   }
 
   async destroy(): Promise<void> {
     const pools = [...this.pools.values()];
     this.pools.clear();
+    this.byBackend = new WeakMap();
     await Promise.all(pools.map((pool) => pool.destroy()));
   }
 }

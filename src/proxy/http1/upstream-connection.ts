@@ -3,6 +3,7 @@ import { connect as connectTls } from 'node:tls';
 import { classifyUpstreamError, HttpSyntaxError, ProxyError } from '../../errors.js';
 import { ReadBuffer } from '../read-buffers.js';
 import { ChunkedDecoder } from './chunked.js';
+import { unwatch, watch, type Timed } from './deadlines.js';
 import { CHUNKED, parseResponseHead, UNTIL_CLOSE, type ResponseHead } from './response-head.js';
 
 /** How long a connection that will not be reused waits for the server to close it first. */
@@ -70,8 +71,10 @@ const enum Phase {
  * One keep-alive connection to a backend, carrying one request at a time: it writes the request
  * head (and body), parses the response with lb's strict parser and hands it to the handler.
  */
-export class UpstreamConnection {
+export class UpstreamConnection implements Timed {
   readonly socket: Socket;
+  /** When the response head or the next body bytes are due (see deadlines.ts); 0: nothing due. */
+  deadline = 0;
   private phase = Phase.Idle;
   private handler: UpstreamHandler | undefined;
   private request: UpstreamRequest | undefined;
@@ -108,17 +111,21 @@ export class UpstreamConnection {
           },
         });
     if (origin.tls) this.socket.setNoDelay(true);
+    // The socket's own timeout covers connecting and retiring; requests have deadlines.
     this.socket.setTimeout(connectMs);
     this.socket.once(origin.tls ? 'secureConnect' : 'connect', () => {
       this.connected = true;
-      this.socket.setTimeout(this.phase === Phase.Head ? this.request!.headersTimeout : 0);
+      this.socket.setTimeout(0);
+      if (this.phase === Phase.Head) this.deadline = performance.now() + this.request!.headersTimeout;
     });
+    watch(this);
     // TLS sockets read as streams: every chunk is a new buffer.
     if (origin.tls) this.socket.on('data', (chunk: Buffer) => this.onSocketData(chunk));
     this.socket.on('timeout', () => this.onTimeout());
     this.socket.on('end', () => this.onSocketEnd());
     this.socket.on('error', (err) => this.fail(err));
     this.socket.on('close', () => {
+      unwatch(this);
       this.readBuffer.release();
       this.fail(undefined);
       this.onGone(this);
@@ -140,7 +147,7 @@ export class UpstreamConnection {
     const socket = this.socket;
     const head = request.head;
     // Until connected, the connect timeout runs; requests written before are buffered by Node.
-    if (this.connected) socket.setTimeout(request.headersTimeout);
+    if (this.connected) this.deadline = performance.now() + request.headersTimeout;
     const body = request.body;
     if (body === null) {
       socket.write(head);
@@ -159,6 +166,8 @@ export class UpstreamConnection {
         (chunk) => {
           if (this.handler !== handler) return true;
           handler.onBodySent(chunk.length);
+          // An upload that moves keeps its request alive, as a socket timeout would.
+          if (this.connected) this.deadline = performance.now() + (this.phase === Phase.Head ? request.headersTimeout : request.bodyTimeout);
           if (socket.write(chunk)) return true;
           socket.once('drain', resume);
           return false;
@@ -204,7 +213,9 @@ export class UpstreamConnection {
       this.consume(chunk);
     } catch (err) {
       this.fail(err instanceof HttpSyntaxError ? err : new HttpSyntaxError(String(err)));
+      return;
     }
+    if (this.phase === Phase.Body) this.deadline = performance.now() + this.request!.bodyTimeout;
   }
 
   private consume(chunk: Buffer): void {
@@ -245,7 +256,6 @@ export class UpstreamConnection {
   private startBody(head: ResponseHead): void {
     this.head = head;
     this.phase = Phase.Body;
-    this.socket.setTimeout(this.request!.bodyTimeout);
     if (head.bodyLength === CHUNKED) {
       const raw = this.request!.rawChunked;
       this.decoder = new ChunkedDecoder(raw ? undefined : (data) => this.deliver(data));
@@ -297,7 +307,7 @@ export class UpstreamConnection {
     if (this.phase === Phase.Idle && !this.request!.reset) {
       this.request = undefined;
       this.lastUsed = performance.now();
-      this.socket.setTimeout(0);
+      this.deadline = 0;
       if (this.socket.isPaused()) this.socket.resume();
       this.onReusable(this);
       return;
@@ -313,6 +323,7 @@ export class UpstreamConnection {
    */
   private retire(): void {
     this.phase = Phase.Closed;
+    this.deadline = 0;
     if (this.socket.readableEnded) {
       this.socket.destroy();
       return;
@@ -329,9 +340,14 @@ export class UpstreamConnection {
     this.fail(undefined);
   }
 
+  /** The socket timeout: connecting took too long, or a retiring connection was not closed by the server. */
   private onTimeout(): void {
     if (this.phase === Phase.Closed) return this.destroy();
-    if (!this.connected) return this.fail(new ProxyError('timeout', 'connecting to the backend', { cause: Object.assign(new Error('connect timed out'), { code: CONNECT_TIMEOUT }) }));
+    if (!this.connected) this.fail(new ProxyError('timeout', 'connecting to the backend', { cause: Object.assign(new Error('connect timed out'), { code: CONNECT_TIMEOUT }) }));
+  }
+
+  /** The request's deadline passed. */
+  expired(): void {
     if (this.phase === Phase.Head) return this.fail(new ProxyError('timeout', 'waiting for the response head'));
     if (this.phase === Phase.Body) return this.fail(new ProxyError('timeout', 'the response body stalled'));
     // Answered, but the request body never finished (its client went away): nothing will.
