@@ -43,7 +43,7 @@ const usage = `Usage: npm run bench [-- options]
   --connections N     connections for small, post, close and tcp-echo (default 50)
   --scenarios LIST    any of small,latency,large,post,close,tcp-echo,idle,routes (default all)
   --only LIST         targets: direct,haproxy-http,lb-http,lb-http-access-log,lb-http-2-workers,lb-http-reuse-unsafe,nginx-proxy,
-                      http-proxy,haproxy-tcp,lb-tcp (idle and routes run when lb-http is listed)
+                      http-proxy,node-hello,haproxy-tcp,lb-tcp (idle and routes run when lb-http is listed)
   --idle N            idle connections for the idle scenario (default 10000)
   --pin               pin backend, proxies and load generator to separate cores (needs 4 cores)
   --backend KIND      auto (nginx when installed), nginx or node (bench/backend.ts)
@@ -96,6 +96,7 @@ const ports = {
   lbWorkersAdmin: 18102,
   lbReuse: 18103,
   lbReuseAdmin: 18104,
+  nodeHello: 18105,
 };
 
 type Need = 'haproxy' | 'nginx' | 'http-proxy';
@@ -118,6 +119,8 @@ const allTargets: Target[] = [
   { name: 'lb-http-reuse-unsafe', mode: 'http', port: ports.lbReuse },
   { name: 'nginx-proxy', mode: 'http', port: ports.nginx, needs: 'nginx' },
   { name: 'http-proxy', mode: 'http', port: ports.httpProxy, needs: 'http-proxy' },
+  // Not a proxy: Node's own http server answering by itself, the ceiling of any proxy in Node.
+  { name: 'node-hello', mode: 'http', port: ports.nodeHello },
   { name: 'haproxy-tcp', mode: 'tcp', port: ports.haproxyTcp, echoPort: ports.haproxyEcho, needs: 'haproxy' },
   { name: 'lb-tcp', mode: 'tcp', port: ports.lbTcp, echoPort: ports.lbEcho },
 ];
@@ -130,7 +133,7 @@ const allScenarios: readonly ScenarioId[] = [...loadScenarios, ...scaleScenarios
 
 /** Which targets each load scenario measures (before --only and missing tools). */
 const scenarioTargets: Record<LoadScenario, string[]> = {
-  small: ['direct', 'haproxy-http', 'lb-http', 'lb-http-access-log', 'lb-http-2-workers', 'nginx-proxy', 'http-proxy', 'haproxy-tcp', 'lb-tcp'],
+  small: ['direct', 'haproxy-http', 'lb-http', 'lb-http-access-log', 'lb-http-2-workers', 'nginx-proxy', 'http-proxy', 'node-hello', 'haproxy-tcp', 'lb-tcp'],
   latency: ['direct', 'haproxy-http', 'lb-http', 'haproxy-tcp', 'lb-tcp'],
   large: ['direct', 'haproxy-http', 'lb-http', 'lb-http-2-workers', 'haproxy-tcp', 'lb-tcp'],
   post: ['direct', 'haproxy-http', 'lb-http', 'lb-http-reuse-unsafe', 'lb-http-2-workers', 'nginx-proxy', 'haproxy-tcp', 'lb-tcp'],
@@ -424,6 +427,11 @@ async function main(): Promise<void> {
   if (wanted.has('lb-http-2-workers')) starting.push(ws.startListening(process.execPath, [lbCli, 'run', '--config', join(work, 'lb-workers.yaml')], ports.lbWorkers, 'proxy'));
   if (wanted.has('nginx-proxy')) starting.push(ws.startListening('nginx', ['-c', join(work, 'proxy-nginx.conf'), '-p', work], ports.nginx, 'proxy'));
   if (wanted.has('http-proxy')) starting.push(ws.startListening(process.execPath, [join(work, 'http-proxy.cjs')], ports.httpProxy, 'proxy'));
+  if (wanted.has('node-hello')) {
+    // On the proxies' cores when pinned: it stands where a proxy would.
+    const [cmd, argv] = nodeScript('./backend.ts', ['--port', String(ports.nodeHello)]);
+    starting.push(ws.startListening(cmd, argv, ports.nodeHello, 'proxy'));
+  }
   await Promise.all(starting);
   for (const t of allTargets) if (wanted.has(t.name)) await waitPorts(t, withEcho);
 
