@@ -400,7 +400,7 @@ class FastRelay extends Relay {
       // Head and first body bytes in one write: one system call, one packet for small responses.
       if (chunk.length <= this.pendingRoom) {
         chunk.copy(head, headLength);
-        flushed = socket.write(head.subarray(0, headLength + chunk.length));
+        flushed = socket.write(chunk.length === this.pendingRoom ? head : head.subarray(0, headLength + chunk.length));
       } else if (chunk.length <= SMALL_BODY_BYTES) {
         flushed = socket.write(Buffer.concat([head.subarray(0, headLength), chunk]));
       } else {

@@ -188,11 +188,13 @@ export function upstreamRequestHead(head: RequestHead, facts: ForwardingFacts, r
     }
   }
   const requestLine = head.versionMinor === 1 ? undefined : `${head.method} ${head.url} HTTP/1.1\r\n`;
-  const out = Buffer.allocUnsafe(buf.length + tail.length + (requestLine?.length ?? 0));
+  let size = (requestLine?.length ?? head.requestLineEnd) + tail.length;
+  for (let r = 0; r < runs.length; r += 2) size += runs[r + 1]! - runs[r]!;
+  const out = Buffer.allocUnsafe(size);
   let at = requestLine === undefined ? buf.copy(out, 0, 0, head.requestLineEnd) : out.write(requestLine, 0, 'latin1');
   for (let r = 0; r < runs.length; r += 2) at += buf.copy(out, at, runs[r], runs[r + 1]);
-  at += tail.copy(out, at);
-  return out.subarray(0, at);
+  tail.copy(out, at);
+  return out;
 }
 
 /**
