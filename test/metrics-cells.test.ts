@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { AggregatorRegistry, Counter, Histogram, Registry } from 'prom-client';
-import { CellCounter, CellHistogram } from '../src/metrics/cells.js';
+import { AggregatorRegistry, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { CellCounter, CellGauge, CellHistogram } from '../src/metrics/cells.js';
 
 // The cells replace prom-client's Counter and Histogram on the hot path: the text a scrape reads,
 // and the sums across workers, must be the same as prom-client's own for the same observations.
@@ -46,6 +46,20 @@ test('cells sum across workers as prom-client metrics do', async () => {
   const text = await summed.metrics();
   assert.equal(text, await reference.metrics());
   assert.match(text, /t_requests_total\{entrypoint="web",service="api"\} 8/);
+});
+
+test('a gauge cell goes up and down and scrapes as a prom-client Gauge', async () => {
+  const cells = new Registry();
+  const reference = new Registry();
+  const open = new CellGauge('t_open', 'Open.', ['entrypoint'] as const, cells).cell({ entrypoint: 'web' });
+  const gauge = new Gauge({ name: 't_open', help: 'Open.', labelNames: ['entrypoint'] as const, registers: [reference] });
+  for (const step of [1, 1, 1, -1, 1, -1]) {
+    open.value += step;
+    gauge.labels('web').inc(step);
+  }
+  const text = await cells.metrics();
+  assert.equal(text, await reference.metrics());
+  assert.match(text, /# TYPE t_open gauge\nt_open\{entrypoint="web"\} 2\n/);
 });
 
 test('reset starts the cells again from zero, and a held cell still counts', async () => {

@@ -19,7 +19,7 @@ interface Value {
 
 abstract class CellMetric<T extends string, Cell> {
   readonly aggregator = 'sum';
-  abstract readonly type: 'counter' | 'histogram';
+  abstract readonly type: 'counter' | 'gauge' | 'histogram';
   private readonly cells = new Map<string, { labels: Labels<T>; cell: Cell }>();
 
   constructor(
@@ -61,7 +61,7 @@ export class CounterCell {
 }
 
 export class CellCounter<T extends string> extends CellMetric<T, CounterCell> {
-  readonly type = 'counter';
+  readonly type: 'counter' | 'gauge' = 'counter';
 
   protected newCell(): CounterCell {
     return new CounterCell();
@@ -74,6 +74,11 @@ export class CellCounter<T extends string> extends CellMetric<T, CounterCell> {
   protected zero(cell: CounterCell): void {
     cell.value = 0;
   }
+}
+
+/** A gauge counted the same way: its cells go up and down (open connections). */
+export class CellGauge<T extends string> extends CellCounter<T> {
+  override readonly type = 'gauge';
 }
 
 export class HistogramCell {

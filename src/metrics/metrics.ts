@@ -1,6 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type Metric } from 'prom-client';
 import type { ProxyErrorKind } from '../errors.js';
-import { CellCounter, CellHistogram, type CounterCell, type HistogramCell } from './cells.js';
+import { CellCounter, CellGauge, CellHistogram, type CounterCell, type HistogramCell } from './cells.js';
 
 const standardMethods = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
 
@@ -78,24 +78,24 @@ export class Metrics {
     labelNames: ['service', 'kind'] as const,
     registers: [this.registry],
   });
-  readonly openConnections = new Gauge({
-    name: 'lb_entrypoint_open_connections',
-    help: 'Client connections currently open, by entrypoint and protocol.',
-    labelNames: ['entrypoint', 'protocol'] as const,
-    registers: [this.registry],
-  });
-  readonly tcpConnections = new Counter({
-    name: 'lb_tcp_connections_total',
-    help: 'TCP connections accepted and routed, by entrypoint and service.',
-    labelNames: ['entrypoint', 'service'] as const,
-    registers: [this.registry],
-  });
-  readonly tcpBytes = new Counter({
-    name: 'lb_tcp_bytes_total',
-    help: 'Bytes relayed by TCP entrypoints; direction is "in" (client to server) or "out".',
-    labelNames: ['entrypoint', 'service', 'direction'] as const,
-    registers: [this.registry],
-  });
+  readonly openConnections = new CellGauge(
+    'lb_entrypoint_open_connections',
+    'Client connections currently open, by entrypoint and protocol.',
+    ['entrypoint', 'protocol'],
+    this.registry,
+  );
+  readonly tcpConnections = new CellCounter(
+    'lb_tcp_connections_total',
+    'TCP connections accepted and routed, by entrypoint and service.',
+    ['entrypoint', 'service'],
+    this.registry,
+  );
+  readonly tcpBytes = new CellCounter(
+    'lb_tcp_bytes_total',
+    'Bytes relayed by TCP entrypoints; direction is "in" (client to server) or "out".',
+    ['entrypoint', 'service', 'direction'],
+    this.registry,
+  );
   /** Read at scrape time from the live snapshot, so the hot path only bumps a counter. */
   private backendsSource: () => Iterable<PoolView> = () => [];
   private drainingSource: () => Iterable<{ service: string; backend: string }> = () => [];

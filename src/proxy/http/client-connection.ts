@@ -20,6 +20,8 @@ export interface ConnectionOwner {
   /** The connection closed. */
   closed(connection: ClientConnection): void;
   readonly shutdown: { closing: boolean };
+  /** The port connections arrive on. */
+  readonly localPort: number;
 }
 
 /** Pipelined bytes held while a request is served; beyond this the socket stops being read. */
@@ -56,7 +58,7 @@ export class ClientConnection {
     private readonly owner: ConnectionOwner,
   ) {
     this.clientIp = clientAddress(socket.remoteAddress);
-    this.localPort = socket.localPort ?? 0;
+    this.localPort = owner.localPort;
     socket.setNoDelay(true);
     socket.on('data', this.onData);
     socket.on('error', noop);
@@ -171,7 +173,8 @@ export class ClientConnection {
     if (this.current) {
       this.current.clientGone();
       this.socket.destroy();
-    } else {
+    } else if (!this.socket.writableEnded) {
+      // Ending twice would cost an ERR_STREAM_ALREADY_FINISHED, stack trace included, per connection.
       this.socket.end();
     }
   };

@@ -99,6 +99,8 @@ export class HttpEntrypoint {
   private trusted: TrustedProxies;
   private readonly upgrades: UpgradeRelay;
   readonly shutdown = { closing: false };
+  /** The port this entrypoint listens on: every connection's local port (getsockname spared). */
+  localPort = 0;
   private readonly connections = new Set<ClientConnection>();
   private readonly nodeConnectionListeners: Array<(socket: Socket) => void>;
   private sweep: NodeJS.Timeout | undefined;
@@ -145,17 +147,19 @@ export class HttpEntrypoint {
     // timeouts and connection tracking) takes over the ones that are deferred.
     this.nodeConnectionListeners = this.server.listeners('connection') as Array<(socket: Socket) => void>;
     this.server.removeAllListeners('connection');
-    const open = context.metrics.openConnections.labels(this.name, 'http');
+    const open = context.metrics.openConnections.cell({ entrypoint: this.name, protocol: 'http' });
     this.server.on('connection', (socket: Socket) => {
-      open.inc();
-      socket.once('close', () => open.dec());
+      open.value++;
+      socket.once('close', () => open.value--);
       this.connections.add(new ClientConnection(socket, this));
     });
   }
 
-  listen(reusePort = false): Promise<AddressInfo> {
+  async listen(reusePort = false): Promise<AddressInfo> {
     this.sweep = setInterval(() => this.checkConnections(), this.checkEveryMs()).unref();
-    return listenOn(this.server, this.config.address, `entrypoint ${this.name}`, reusePort);
+    const bound = await listenOn(this.server, this.config.address, `entrypoint ${this.name}`, reusePort);
+    this.localPort = bound.port;
+    return bound;
   }
 
   /** New settings for the same listener (a reload): timeouts and trusted proxies, in place. */

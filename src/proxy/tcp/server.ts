@@ -5,6 +5,7 @@ import type { ServicePool } from '../../control/snapshot.js';
 import { classifyUpstreamError } from '../../errors.js';
 import { recordPassive, type DataPlaneContext } from '../context.js';
 import { listenOn, stopServer } from '../listen.js';
+import type { CounterCell } from '../../metrics/cells.js';
 import { ReadBuffer } from '../read-buffers.js';
 
 /**
@@ -18,16 +19,18 @@ export class TcpEntrypoint {
   private readonly context: DataPlaneContext;
   private readonly server: Server;
   private readonly tunnels = new Set<Socket>();
+  /** Each service's metric cells, found once (by the service's own name string). */
+  private readonly serviceCells = new Map<string, { connections: CounterCell; bytesIn: CounterCell; bytesOut: CounterCell }>();
 
   constructor(config: EntrypointConfig, context: DataPlaneContext) {
     this.name = config.name;
     this.config = config;
     this.context = context;
     this.server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (client) => this.accept(client));
-    const open = context.metrics.openConnections.labels(this.name, 'tcp');
+    const open = context.metrics.openConnections.cell({ entrypoint: this.name, protocol: 'tcp' });
     this.server.on('connection', (socket: Socket) => {
-      open.inc();
-      socket.once('close', () => open.dec());
+      open.value++;
+      socket.once('close', () => open.value--);
     });
   }
 
@@ -126,8 +129,8 @@ export class TcpEntrypoint {
   }
 
   private relay(client: Socket, upstream: Socket, service: ServicePool, backend: Backend): void {
-    const metrics = this.context.metrics;
-    metrics.tcpConnections.labels(this.name, service.name).inc();
+    const cells = this.cellsOf(service.name);
+    cells.connections.value++;
     backend.inFlight++;
     const idleMs = Math.min(this.config.timeouts.idleMs, service.config.timeouts.idleMs);
     const onIdle = () => {
@@ -144,10 +147,25 @@ export class TcpEntrypoint {
     const onClose = () => {
       if (++closed < 2) return;
       backend.inFlight--;
-      metrics.tcpBytes.labels(this.name, service.name, 'in').inc(client.bytesRead);
-      metrics.tcpBytes.labels(this.name, service.name, 'out').inc(upstream.bytesRead);
+      cells.bytesIn.value += client.bytesRead;
+      cells.bytesOut.value += upstream.bytesRead;
     };
     client.once('close', onClose);
     upstream.once('close', onClose);
+  }
+
+  private cellsOf(service: string): { connections: CounterCell; bytesIn: CounterCell; bytesOut: CounterCell } {
+    let cells = this.serviceCells.get(service);
+    if (!cells) {
+      const { tcpConnections, tcpBytes } = this.context.metrics;
+      const entrypoint = this.name;
+      cells = {
+        connections: tcpConnections.cell({ entrypoint, service }),
+        bytesIn: tcpBytes.cell({ entrypoint, service, direction: 'in' }),
+        bytesOut: tcpBytes.cell({ entrypoint, service, direction: 'out' }),
+      };
+      this.serviceCells.set(service, cells);
+    }
+    return cells;
   }
 }
