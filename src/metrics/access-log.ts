@@ -59,11 +59,28 @@ export class AccessLog {
   private readonly toStdout: boolean;
   private readonly flusher: NodeJS.Timeout;
   private batch = '';
+  private unflushed = false;
+  /** A process that exits without close() (a second signal, a lost primary) still writes its lines. */
+  private readonly onExit = (): void => {
+    this.handOver();
+    try {
+      this.destination.flushSync();
+    } catch {
+      // Exiting: nowhere left to report a failed write.
+    }
+  };
 
   constructor(path: string | undefined) {
     this.toStdout = path === undefined;
-    this.destination = pino.destination({ dest: path ?? 1, sync: false, mkdir: true });
-    this.flusher = setInterval(() => this.handOver(), FLUSH_EVERY_MS).unref();
+    // minLength keeps the lines in sonic-boom's buffer between writes, where flushSync() reaches them.
+    this.destination = pino.destination({ dest: path ?? 1, sync: false, minLength: BATCH_CHARS, mkdir: true });
+    this.flusher = setInterval(() => {
+      this.handOver();
+      if (!this.unflushed) return;
+      this.unflushed = false;
+      this.destination.flush();
+    }, FLUSH_EVERY_MS).unref();
+    process.once('exit', this.onExit);
   }
 
   write(entry: AccessEntry): void {
@@ -75,11 +92,13 @@ export class AccessLog {
     if (this.batch === '') return;
     this.destination.write(this.batch);
     this.batch = '';
+    this.unflushed = true;
   }
 
   /** Writes what is batched and closes the file (stdout stays open for the other logs). */
   async close(): Promise<void> {
     clearInterval(this.flusher);
+    process.off('exit', this.onExit);
     this.handOver();
     if (this.toStdout) return this.destination.flushSync();
     const closed = once(this.destination, 'close');

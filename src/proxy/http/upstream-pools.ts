@@ -17,23 +17,24 @@ export class UpstreamPools {
    * would be built and hashed on every request. A backend belongs to one service, so its connect
    * timeout is fixed until the next snapshot, which drops the cache.
    */
-  private byBackend = new WeakMap<Backend, [UpstreamPool | undefined, UpstreamPool | undefined]>();
+  private byBackend = new WeakMap<Backend, { connectMs: number; pools: [UpstreamPool | undefined, UpstreamPool | undefined] }>();
 
   /** `single`: a pool whose connections carry one request each (dispatch with reset: true). */
   get(backend: Backend, service: ServicePool, single = false): UpstreamPool {
-    let cached = this.byBackend.get(backend);
-    if (!cached) this.byBackend.set(backend, (cached = [undefined, undefined]));
-    const slot = single ? 1 : 0;
-    let pool = cached[slot];
-    if (pool) return pool;
     const connectMs = service.config.timeouts.connectMs;
+    let cached = this.byBackend.get(backend);
+    // A request that began before a reload may still carry the old service (and connect timeout).
+    if (!cached || cached.connectMs !== connectMs) this.byBackend.set(backend, (cached = { connectMs, pools: [undefined, undefined] }));
+    const slot = single ? 1 : 0;
+    let pool = cached.pools[slot];
+    if (pool) return pool;
     const key = `${backend.origin}|${connectMs}${single ? '|single' : ''}`;
     pool = this.pools.get(key);
     if (!pool) {
       pool = new UpstreamPool({ host: backend.host, port: backend.port, tls: backend.scheme === 'https' }, connectMs);
       this.pools.set(key, pool);
     }
-    return (cached[slot] = pool);
+    return (cached.pools[slot] = pool);
   }
 
   /**
