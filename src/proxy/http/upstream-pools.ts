@@ -13,9 +13,8 @@ export class UpstreamPools {
   private owners = new Map<string, { services: string[]; backend: string; drainMs: number }>();
   private readonly drainingNow = new Map<UpstreamPool, { services: string[]; backend: string }>();
   /**
-   * Each snapshot backend's two pools (keep-alive, single), found by identity: the key string
-   * would be built and hashed on every request. A backend belongs to one service, so its connect
-   * timeout is fixed until the next snapshot, which drops the cache.
+   * Each backend's two pools (keep-alive, single), found by identity: the key string would be
+   * built and hashed on every request. Dropped with every snapshot, whose pools may be draining.
    */
   private byBackend = new WeakMap<Backend, { connectMs: number; pools: [UpstreamPool | undefined, UpstreamPool | undefined] }>();
 

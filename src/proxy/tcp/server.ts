@@ -5,7 +5,6 @@ import type { ServicePool } from '../../control/snapshot.js';
 import { classifyUpstreamError } from '../../errors.js';
 import { recordPassive, type DataPlaneContext } from '../context.js';
 import { listenOn, stopServer } from '../listen.js';
-import type { CounterCell } from '../../metrics/cells.js';
 import { ReadBuffer } from '../read-buffers.js';
 
 /**
@@ -19,8 +18,6 @@ export class TcpEntrypoint {
   private readonly context: DataPlaneContext;
   private readonly server: Server;
   private readonly tunnels = new Set<Socket>();
-  /** Each service's metric cells, found once (by the service's own name string). */
-  private readonly serviceCells = new Map<string, { connections: CounterCell; bytesIn: CounterCell; bytesOut: CounterCell }>();
 
   constructor(config: EntrypointConfig, context: DataPlaneContext) {
     this.name = config.name;
@@ -129,8 +126,9 @@ export class TcpEntrypoint {
   }
 
   private relay(client: Socket, upstream: Socket, service: ServicePool, backend: Backend): void {
-    const cells = this.cellsOf(service.name);
-    cells.connections.value++;
+    const { tcpConnections, tcpBytes } = this.context.metrics;
+    const labels = { entrypoint: this.name, service: service.name };
+    tcpConnections.cell(labels).value++;
     backend.inFlight++;
     const idleMs = Math.min(this.config.timeouts.idleMs, service.config.timeouts.idleMs);
     const onIdle = () => {
@@ -147,25 +145,10 @@ export class TcpEntrypoint {
     const onClose = () => {
       if (++closed < 2) return;
       backend.inFlight--;
-      cells.bytesIn.value += client.bytesRead;
-      cells.bytesOut.value += upstream.bytesRead;
+      tcpBytes.cell({ ...labels, direction: 'in' }).value += client.bytesRead;
+      tcpBytes.cell({ ...labels, direction: 'out' }).value += upstream.bytesRead;
     };
     client.once('close', onClose);
     upstream.once('close', onClose);
-  }
-
-  private cellsOf(service: string): { connections: CounterCell; bytesIn: CounterCell; bytesOut: CounterCell } {
-    let cells = this.serviceCells.get(service);
-    if (!cells) {
-      const { tcpConnections, tcpBytes } = this.context.metrics;
-      const entrypoint = this.name;
-      cells = {
-        connections: tcpConnections.cell({ entrypoint, service }),
-        bytesIn: tcpBytes.cell({ entrypoint, service, direction: 'in' }),
-        bytesOut: tcpBytes.cell({ entrypoint, service, direction: 'out' }),
-      };
-      this.serviceCells.set(service, cells);
-    }
-    return cells;
   }
 }
