@@ -112,7 +112,7 @@ const schema = object({
       retries: integer({ min: 0, max: 10 }),
       retryBudget: integer({ min: 0, max: 100 }),
       retryBufferBytes: integer({ min: 0, max: 16 * 1024 * 1024 }),
-      unsafeOnNewConnection: boolean(),
+      unsafeReuse: string({ oneOf: ['never', 'safe', 'always'] }),
       drainTimeout: duration(),
       emptyPoolWait: duration(),
     }),
@@ -252,7 +252,7 @@ export function parseStatusRange(text: string): [number, number] | undefined {
 }
 
 /** Health, outlier, retry and draining settings with their defaults (docs/configuration.md). */
-export function resilience(svc: Partial<Pick<RawService, 'healthCheck' | 'panicThreshold' | 'outlierDetection' | 'retries' | 'retryBudget' | 'retryBufferBytes' | 'unsafeOnNewConnection' | 'drainTimeout' | 'emptyPoolWait'>>, protocol: Protocol) {
+export function resilience(svc: Partial<Pick<RawService, 'healthCheck' | 'panicThreshold' | 'outlierDetection' | 'retries' | 'retryBudget' | 'retryBufferBytes' | 'unsafeReuse' | 'drainTimeout' | 'emptyPoolWait'>>, protocol: Protocol) {
   const hc = svc.healthCheck;
   const intervalMs = hc?.interval ?? defaults.healthIntervalMs;
   const healthCheck: HealthCheckConfig | undefined = hc
@@ -281,7 +281,7 @@ export function resilience(svc: Partial<Pick<RawService, 'healthCheck' | 'panicT
       maxEjectionMs: svc.outlierDetection?.maxEjectionTime ?? 300_000,
       maxEjectionPercent: svc.outlierDetection?.maxEjectionPercent ?? 50,
     },
-    retry: { attempts: svc.retries ?? 1, budgetPercent: svc.retryBudget ?? 20, bufferBodyBytes: svc.retryBufferBytes ?? 64 * 1024, unsafeOnNewConnection: svc.unsafeOnNewConnection ?? true },
+    retry: { attempts: svc.retries ?? 1, budgetPercent: svc.retryBudget ?? 20, bufferBodyBytes: svc.retryBufferBytes ?? 64 * 1024, unsafeReuse: svc.unsafeReuse ?? 'never' },
     drainTimeoutMs: svc.drainTimeout ?? 30_000,
     emptyPoolWaitMs: svc.emptyPoolWait ?? 0,
   };

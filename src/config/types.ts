@@ -125,13 +125,20 @@ export interface RetryConfig {
   budgetPercent: number;
   /** Request bodies up to this many bytes are buffered so that they can be replayed. */
   bufferBodyBytes: number;
-  /**
-   * Send non-idempotent requests (POST, PATCH, ...) on a new connection, never on an idle
-   * keep-alive one that the server may be closing: such a request may not be retried (RFC 9110
-   * §9.2.2), but a refused new connection may.
-   */
-  unsafeOnNewConnection: boolean;
+  /** When non-idempotent requests (POST, PATCH, ...) may use idle keep-alive connections. */
+  unsafeReuse: UnsafeReuse;
 }
+
+/**
+ * A non-idempotent request may not be retried once a server may have read it (RFC 9110 §9.2.2),
+ * and an idle keep-alive connection may be closing as the request crosses it. `never`: each one
+ * gets a new connection, which lb may retry if it is refused. `safe` (HAProxy's default): only
+ * the first request of a client connection does; later ones use pooled connections, and if such
+ * a connection closes before any answer, lb closes the client's connection without one, as the
+ * server would have, so that the client retries as it would against the server itself.
+ * `always`: pooled connections, and a 502 when one closes under the request.
+ */
+export type UnsafeReuse = 'never' | 'safe' | 'always';
 
 export interface DockerProviderConfig {
   enabled: boolean;

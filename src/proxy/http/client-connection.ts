@@ -45,6 +45,7 @@ export class ClientConnection {
   /** When the head being received started (0: none), for the request head timeout. */
   headSince = 0;
   private headReads = 0;
+  private requests = 0;
   /** The connection is closing after its last response: input is ignored. */
   private ending = false;
   /** When the connection last fell idle (no request in progress). */
@@ -122,7 +123,7 @@ export class ClientConnection {
         this.headSince = 0;
         this.headReads = 0;
         this.buffer = buffer.length > head.headBytes ? buffer.subarray(head.headBytes) : undefined;
-        this.current = new FastRequest(this, head);
+        this.current = new FastRequest(this, head, this.requests++ === 0);
         this.owner.handle(this.current);
       }
     } finally {
@@ -214,6 +215,7 @@ export class FastRequest implements ClientExchange, StreamedBody {
   constructor(
     readonly connection: ClientConnection,
     private readonly head: RequestHead,
+    readonly firstOnConnection: boolean,
   ) {
     this.method = head.method;
     this.url = head.url;
@@ -268,14 +270,14 @@ export class FastRequest implements ClientExchange, StreamedBody {
     if (this.sink) this.connection.socket.resume();
   }
 
-  readBody(done: (body: Buffer) => void): void {
-    const parts: Buffer[] = [];
+  readBody(done: (chunks: Buffer[]) => void): void {
+    const chunks: Buffer[] = [];
     this.start(
       (chunk) => {
-        parts.push(chunk);
+        chunks.push(chunk);
         return true;
       },
-      () => done(Buffer.concat(parts)),
+      () => done(chunks),
     );
   }
 

@@ -40,6 +40,12 @@ export interface ExchangeHooks {
    * sent to another server instead; this exchange then ends without answering the client.
    */
   retry(error: ProxyError, backend: Backend): boolean;
+  /**
+   * The failure, not retried, is one the client would have seen from the server itself on a
+   * keep-alive connection: the client's connection is then closed without an answer, so that the
+   * client retries as it would have (`unsafeReuse: safe`).
+   */
+  hangUp(error: ProxyError): boolean;
 }
 
 /**
@@ -51,12 +57,14 @@ export interface ClientExchange extends ClientRequest {
   readonly gone: boolean;
   /** The client speaks HTTP/1.1, so a chunked response can be relayed as it is. */
   readonly acceptsChunked: boolean;
+  /** No request came before this one on the client's connection. */
+  readonly firstOnConnection: boolean;
   /** The request head for the backend (see headers.ts for the rules); `reset`: Connection: close. */
   upstreamHead(facts: ForwardingFacts, reset: boolean): Buffer;
   /** The body as it arrives, framed for the backend like the client framed it. */
   streamBody(): StreamedBody;
-  /** Reads a (small) body whole, so that it can be sent again on a retry. */
-  readBody(done: (body: Buffer) => void): void;
+  /** Reads a (small) body whole, so that it can be sent again on a retry; `done` gets its chunks. */
+  readBody(done: (chunks: Buffer[]) => void): void;
   /** A handler that relays one attempt's response to this client. */
   relay(route: HttpRoute, backend: Backend, setCookie: string | undefined, hooks: ExchangeHooks): UpstreamHandler;
   /** Answers with lb's own error response. */

@@ -108,6 +108,9 @@ function incomingBody(req: IncomingMessage): StreamedBody {
   };
 }
 
+/** Client connections on which Node's server has already read a request. */
+const servedSockets = new WeakSet<object>();
+
 /** A request that Node's http server parsed (llhttp), answered through its ServerResponse. */
 export class NodeClient implements ClientExchange {
   readonly method: string;
@@ -119,6 +122,7 @@ export class NodeClient implements ClientExchange {
   readonly localPort: number;
   readonly contentLength: number;
   readonly acceptsChunked = false;
+  readonly firstOnConnection: boolean;
 
   constructor(
     private readonly req: IncomingMessage,
@@ -131,6 +135,8 @@ export class NodeClient implements ClientExchange {
     this.rawHeaders = req.rawHeaders;
     this.clientIp = clientAddress(req.socket.remoteAddress);
     this.localPort = req.socket.localPort ?? 0;
+    this.firstOnConnection = !servedSockets.has(req.socket);
+    servedSockets.add(req.socket);
     const length = req.headers['content-length'];
     this.contentLength = length !== undefined ? Number(length) : req.headers['transfer-encoding'] !== undefined ? -1 : 0;
   }
@@ -150,10 +156,10 @@ export class NodeClient implements ClientExchange {
     return incomingBody(this.req);
   }
 
-  readBody(done: (body: Buffer) => void): void {
+  readBody(done: (chunks: Buffer[]) => void): void {
     const chunks: Buffer[] = [];
     this.req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    this.req.once('end', () => done(Buffer.concat(chunks)));
+    this.req.once('end', () => done(chunks));
   }
 
   relay(route: HttpRoute, backend: Backend, setCookie: string | undefined, hooks: ExchangeHooks): Exchange {

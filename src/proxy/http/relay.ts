@@ -35,7 +35,7 @@ export abstract class Relay implements UpstreamHandler {
   protected abstract get responseStarted(): boolean;
   /** The status of the response being relayed. */
   protected abstract get status(): number;
-  /** Cuts a response already started. */
+  /** Closes the client's connection: a response already started, or a hang-up. */
   protected abstract cut(error: ProxyError): void;
   /** Answers with lb's own error response. */
   protected abstract answer(error: ProxyError): void;
@@ -60,7 +60,8 @@ export abstract class Relay implements UpstreamHandler {
     this.release();
     if (this.hooks.retry(error, this.backend)) return;
     this.hooks.done({ route: this.route, backend: this.backend, status: error.status, error, bytesIn: this.bytesIn, bytesOut: 0 });
-    this.answer(error);
+    if (this.hooks.hangUp(error)) this.cut(error);
+    else this.answer(error);
   }
 
   /** Ends the exchange without an answer (the client left, or its request broke) and aborts upstream. */

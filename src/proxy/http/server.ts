@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { EntrypointConfig } from '../../config/types.js';
+import type { EntrypointConfig, UnsafeReuse } from '../../config/types.js';
 import type { Backend, PickContext } from '../../balancer/index.js';
 import type { HttpRoute } from '../../control/snapshot.js';
 import { ProxyError } from '../../errors.js';
@@ -40,7 +40,7 @@ interface Attempt {
   pick: PickContext;
   retries: number;
   /** The body as it streams in, a buffered copy (replayable), or null (no body). */
-  body: StreamedBody | Buffer | null;
+  body: StreamedBody | Buffer[] | null;
   /** The request head for the backend, made once for all attempts. */
   head?: Buffer;
   /** Already held once for an empty pool (emptyPoolWait). */
@@ -54,7 +54,7 @@ interface Attempt {
  */
 function isRetryable(error: ProxyError, attempt: Attempt): boolean {
   const body = attempt.body;
-  if (body !== null && !Buffer.isBuffer(body) && body.started) return false;
+  if (body !== null && !Array.isArray(body) && body.started) return false;
   const cause = (error.cause as { code?: string } | undefined)?.code;
   if (error.kind === 'connect_refused' || cause === CONNECT_TIMEOUT) return true;
   // A reset (RST) before any response byte means the server never read the request: Linux sends
@@ -63,6 +63,12 @@ function isRetryable(error: ProxyError, attempt: Attempt): boolean {
   // it is safe to retry whatever the method.
   if (cause === 'ECONNRESET' && !error.responseStarted) return true;
   return (error.kind === 'reset' || error.kind === 'timeout') && idempotent.has(attempt.client.method);
+}
+
+/** Whether a request goes on a connection of its own rather than an idle pooled one (UnsafeReuse). */
+function opensOwnConnection(client: ClientExchange, reuse: UnsafeReuse): boolean {
+  if (reuse === 'always' || idempotent.has(client.method)) return false;
+  return reuse === 'never' || client.firstOnConnection;
 }
 
 function accessEntry(req: ClientRequest, status: number, seconds: number, route: HttpRoute | undefined, backend: Backend | undefined, retries: number, bytesIn: number, bytesOut: number, error: ProxyError | undefined): AccessEntry {
@@ -255,8 +261,9 @@ export class HttpEntrypoint {
       shutdown: this.shutdown,
       done: (outcome) => this.record(attempt, outcome),
       retry: (error, failed) => this.retry(attempt, error, failed),
+      hangUp: (error) => error.kind === 'reset' && !client.firstOnConnection && service.config.retry.unsafeReuse === 'safe' && !idempotent.has(client.method),
     });
-    const fresh = service.config.retry.unsafeOnNewConnection && !idempotent.has(client.method);
+    const fresh = opensOwnConnection(client, service.config.retry.unsafeReuse);
     this.context.pools.get(backend, service, fresh).dispatch(
       {
         method: client.method,

@@ -25,7 +25,8 @@ export interface UpstreamRequest {
   method: string;
   /** The whole request head, framing and Connection headers included. */
   head: Buffer;
-  body: Buffer | StreamedBody | null;
+  /** A body read whole comes as the chunks it was read in: joining them would copy it. */
+  body: Buffer[] | StreamedBody | null;
   /** Close the connection after this request (it is not reused). */
   reset: boolean;
   headersTimeout: number;
@@ -152,13 +153,17 @@ export class UpstreamConnection implements Timed {
     if (body === null) {
       socket.write(head);
       this.requestSent = true;
-    } else if (Buffer.isBuffer(body)) {
+    } else if (Array.isArray(body)) {
       socket.cork();
       socket.write(head);
-      socket.write(body);
+      let bytes = 0;
+      for (const chunk of body) {
+        socket.write(chunk);
+        bytes += chunk.length;
+      }
       socket.uncork();
       this.requestSent = true;
-      handler.onBodySent(body.length);
+      handler.onBodySent(bytes);
     } else {
       socket.write(head);
       const resume = () => body.resume();
