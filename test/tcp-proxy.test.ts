@@ -82,3 +82,28 @@ test('an idle tunnel is closed after the idle timeout', async (t) => {
   const elapsed = Date.now() - started;
   assert.ok(elapsed >= 250 && elapsed < 3_000, `closed after ${elapsed}ms`);
 });
+
+test('a server that stops reading stops the client too (backpressure), and every byte arrives in order', { timeout: 30_000 }, async (t) => {
+  // More than the kernel's socket buffers on both hops can hold, so that lb must stop reading.
+  const payload = Buffer.alloc(96 * 1024 * 1024);
+  for (let i = 0; i < payload.length; i += 4096) payload.writeUInt32BE(i, i);
+  let server: Socket | undefined;
+  let received: (digest: string) => void = () => undefined;
+  const digest = new Promise<string>((resolve) => (received = resolve));
+  const backend = await startTcpServer(t, (socket) => {
+    server = socket;
+    socket.pause();
+    const hash = createHash('sha256');
+    socket.on('data', (part: Buffer) => hash.update(part));
+    socket.once('end', () => received(hash.digest('hex')));
+  }, { allowHalfOpen: true });
+  const lb = await startLb(t, tcpConfig(`{ address: "127.0.0.1:${backend.port}" }`));
+  const client = connect({ port: lb.port('db'), host: '127.0.0.1', allowHalfOpen: true });
+  t.after(() => client.destroy());
+  client.end(payload);
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  // Without backpressure lb would have read the whole payload into its memory by now.
+  assert.ok(client.writableLength > 0, 'the client is held back while the server does not read');
+  server!.resume();
+  assert.equal(await digest, createHash('sha256').update(payload).digest('hex'));
+});

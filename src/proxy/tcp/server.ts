@@ -1,5 +1,5 @@
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import type { Backend } from '../../balancer/index.js';
+import type { Backend, PickContext } from '../../balancer/index.js';
 import type { EntrypointConfig } from '../../config/types.js';
 import type { ServicePool } from '../../control/snapshot.js';
 import { classifyUpstreamError } from '../../errors.js';
@@ -7,9 +7,28 @@ import { recordPassive, type DataPlaneContext } from '../context.js';
 import { listenOn, stopServer } from '../listen.js';
 import { ReadBuffer } from '../read-buffers.js';
 
+/** A connection as balancers see it: the client's address is read (getpeername) only if one hashes on it. */
+class TcpPick implements PickContext {
+  constructor(private readonly client: Socket) {}
+
+  get clientIp(): string {
+    return this.client.remoteAddress ?? '';
+  }
+}
+
+/**
+ * The FIN of one side, passed on to `dest`. When `dest` has sent its own FIN already and nothing
+ * is queued for it, it is closed outright: close() sends the FIN after the bytes in the kernel,
+ * one system call instead of shutdown() and close().
+ */
+function passFin(dest: Socket): void {
+  if (dest.readableEnded && dest.writableLength === 0) dest.destroy();
+  else dest.end();
+}
+
 /**
  * An L4 entrypoint: each client connection is piped to one server of the router's service.
- * Both directions keep backpressure (pipe), and a FIN in one direction is passed on while the
+ * Both directions keep backpressure, and a FIN in one direction is passed on while the
  * other keeps flowing (half-close), as HAProxy does in `mode tcp`.
  */
 export class TcpEntrypoint {
@@ -56,17 +75,17 @@ export class TcpEntrypoint {
       client.destroy();
       return;
     }
-    const clientIp = client.remoteAddress ?? '';
-    const first = route.service.balancer.pick({ clientIp });
+    const pick = new TcpPick(client);
+    const first = route.service.balancer.pick(pick);
     if (!first) {
       this.context.logger.warn({ entrypoint: this.name, service: route.service.name }, 'TCP connection closed: no backend server is available');
       client.destroy();
       return;
     }
-    this.dial(client, route.service, first, clientIp, true);
+    this.dial(client, route.service, first, pick, true);
   }
 
-  private dial(client: Socket, service: ServicePool, backend: Backend, clientIp: string, mayRetry: boolean): void {
+  private dial(client: Socket, service: ServicePool, backend: Backend, pick: TcpPick, mayRetry: boolean): void {
     const timeouts = service.config.timeouts;
     // Server to client: read into a reused buffer and written on at once (see ReadBuffer).
     const readBuffer = new ReadBuffer();
@@ -98,16 +117,16 @@ export class TcpEntrypoint {
       const error = classifyUpstreamError(err);
       this.context.metrics.observeError(service.name, error.kind);
       recordPassive(this.context.signals, service, backend, true);
-      const next = mayRetry && error.kind === 'connect_refused' ? service.balancer.pick({ clientIp }, backend) : undefined;
+      const next = mayRetry && error.kind === 'connect_refused' ? service.balancer.pick(pick, backend) : undefined;
       this.context.logger.warn(
         { entrypoint: this.name, service: service.name, backend: backend.id, code: error.code, retry: next?.id },
         `TCP connect failed: ${error.message}`,
       );
-      if (next && !client.destroyed) this.dial(client, service, next, clientIp, false);
+      if (next && !client.destroyed) this.dial(client, service, next, pick, false);
       else client.destroy();
     };
     upstream.once('error', onEarlyError);
-    // A clean client close has already passed its FIN on through the pipe; only an abrupt one
+    // A clean client close has already passed its FIN on; only an abrupt one
     // (reset, idle timeout) must tear the upstream down.
     client.once('close', () => {
       if (!client.readableEnded) upstream.destroy();
@@ -137,9 +156,15 @@ export class TcpEntrypoint {
     };
     client.setTimeout(idleMs, onIdle);
     upstream.setTimeout(idleMs, onIdle);
-    client.pipe(upstream);
-    // The server's FIN is passed on while the client may still send (half-close).
-    upstream.once('end', () => client.end());
+    const resumeClient = () => client.resume();
+    client.on('data', (chunk: Buffer) => {
+      if (upstream.write(chunk)) return;
+      client.pause();
+      upstream.once('drain', resumeClient);
+    });
+    // Each FIN is passed on while the other side may still send (half-close).
+    client.once('end', () => passFin(upstream));
+    upstream.once('end', () => passFin(client));
     client.resume();
     let closed = 0;
     const onClose = () => {
