@@ -77,6 +77,11 @@ export class ProxyError extends LbError {
   readonly status: number;
   /** Some of the backend's response had arrived: the backend saw the request. */
   responseStarted = false;
+  /**
+   * The request went on a keep-alive connection that had carried requests before: a close before
+   * any answer may be the server closing it as idle, without having read the request.
+   */
+  reusedConnection = false;
   constructor(kind: ProxyErrorKind, detail?: string, options?: { cause?: unknown }) {
     const entry = proxyErrorCodes[kind];
     super(entry.code, detail ? `${entry.text} (${detail})` : entry.text, options);

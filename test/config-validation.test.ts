@@ -41,6 +41,11 @@ test('an unknown key names file:line:col, the key path and a suggestion', () => 
   assert.deepEqual(errors, ['lb.yaml:7:5: services.app.balancr: unknown key "balancr" (did you mean "balancer"?)']);
 });
 
+test('a key that was replaced names its successor', () => {
+  const errors = errorsOf(valid.replace('    servers:', '    unsafeOnNewConnection: false\n    servers:'));
+  assert.deepEqual(errors, ['lb.yaml:7:5: services.app.unsafeOnNewConnection: unknown key "unsafeOnNewConnection": it was replaced by unsafeReuse (true: never, false: always)']);
+});
+
 test('a bad server URL points at services.app.servers[1].url', () => {
   const errors = errorsOf(valid.replace('http://127.0.0.1:3002', 'ftp://nowhere'));
   assert.deepEqual(errors, ['lb.yaml:9:14: services.app.servers[1].url: expected an http://, https:// or tcp:// URL, got "ftp://nowhere"']);

@@ -17,7 +17,12 @@ async function recordingBackend(t: TestContext): Promise<{ url: string; seen: Se
   const backend = await startBackend(t, (req, res) => {
     seen.push({ method: req.method!, port: req.socket.remotePort!, connection: req.headers.connection ?? '' });
     req.resume();
-    req.on('end', () => (req.url === '/drop' ? req.socket.destroy() : res.end('ok')));
+    req.on('end', () => {
+      if (req.url === '/drop') return void req.socket.destroy();
+      // `/last` answers and closes the connection, so that the pool has none left.
+      if (req.url === '/last') res.setHeader('connection', 'close');
+      res.end('ok');
+    });
   });
   return { url: backend.url, seen };
 }
@@ -63,9 +68,9 @@ async function keepAliveClient(t: TestContext, port: number, expectContinue: boo
     }
   };
 
-  return (method: string, path = '/') => {
+  return (method: string, path = '/', viaNode = expectContinue) => {
     const body = method === 'GET' ? '' : 'payload';
-    const expect = expectContinue ? 'Expect: 100-continue\r\n' : '';
+    const expect = viaNode ? 'Expect: 100-continue\r\n' : '';
     socket.write(`${method} ${path} HTTP/1.1\r\nHost: app\r\n${expect}Content-Length: ${body.length}\r\n\r\n${body}`);
     return response();
   };
@@ -85,6 +90,16 @@ for (const expectContinue of [false, true]) {
     assert.equal(get!.port, get2!.port, 'GETs share the pooled connection');
     assert.equal(distinct([get!.port, post1!.port, post2!.port]), 3, 'each POST on a new connection');
     assert.deepEqual([post1!.connection, post2!.connection], ['close', 'close']);
+  });
+
+  test(`unsafeReuse safe: a pooled connection that closes under a later POST closes the client connection unanswered (${path})`, async (t) => {
+    const backend = await recordingBackend(t);
+    const lb = await startLb(t, oneServiceConfig(backend.url, 'unsafeReuse: safe, retries: 0,'));
+    const send = await keepAliveClient(t, lb.port('web'), expectContinue);
+    assert.equal(await send('GET'), 200);
+    // The server closes as the POST arrives, as a server closing an idle connection would: the
+    // client sees what it would have seen from the server itself, and may retry.
+    assert.equal(await send('POST', '/drop'), null);
   });
 
   test(`unsafeReuse safe: the first request of a client connection gets its own, later POSTs are pooled (${path})`, async (t) => {
@@ -110,18 +125,33 @@ test('unsafeReuse always: a POST takes an idle pooled connection, even as the fi
   assert.notEqual(post!.connection, 'close');
 });
 
-test('unsafeReuse safe: a pooled connection that closes under a later POST closes the client connection unanswered; a first POST gets 502', async (t) => {
+test('unsafeReuse safe: a first POST that loses its connection is answered 502, and its connection goes on', async (t) => {
   const backend = await recordingBackend(t);
   const lb = await startLb(t, oneServiceConfig(backend.url, 'unsafeReuse: safe, retries: 0,'));
   const send = await keepAliveClient(t, lb.port('web'), false);
+  assert.equal(await send('POST', '/drop'), 502);
   assert.equal(await send('GET'), 200);
-  // The server closes as the POST arrives, as a server closing an idle connection would: the
-  // client sees what it would have seen from the server itself, and may retry.
-  assert.equal(await send('POST', '/drop'), null, 'closed without an answer');
+});
 
-  const fresh = await keepAliveClient(t, lb.port('web'), false);
-  assert.equal(await fresh('POST', '/drop'), 502, 'the first request of a connection is answered');
-  assert.equal(await fresh('GET'), 200, 'and its connection goes on');
+test('unsafeReuse safe: a later POST on a new upstream connection that closes is answered 502 (the server read it)', async (t) => {
+  const backend = await recordingBackend(t);
+  const lb = await startLb(t, oneServiceConfig(backend.url, 'unsafeReuse: safe, retries: 0,'));
+  const send = await keepAliveClient(t, lb.port('web'), false);
+  assert.equal(await send('GET', '/last'), 200);
+  assert.equal(await send('POST', '/drop'), 502);
+  assert.equal(await send('GET'), 200, 'and the client connection goes on');
+  assert.notEqual(backend.seen[0]!.port, backend.seen[1]!.port);
+});
+
+test('unsafeReuse safe: a connection the fast path served before it left it to Node still counts its requests', async (t) => {
+  const backend = await recordingBackend(t);
+  const lb = await startLb(t, oneServiceConfig(backend.url, 'unsafeReuse: safe,'));
+  const send = await keepAliveClient(t, lb.port('web'), false);
+  assert.equal(await send('GET'), 200);
+  assert.equal(await send('POST', '/', true), 200, 'Expect: 100-continue is left to Node');
+  const [get, post] = backend.seen;
+  assert.equal(post!.port, get!.port, 'the POST is not the first of its connection: pooled');
+  assert.notEqual(post!.connection, 'close');
 });
 
 test('unsafeReuse never: a POST that loses its connection is answered 502, on any request of a client connection', async (t) => {

@@ -115,7 +115,7 @@ const schema = object({
       unsafeReuse: string({ oneOf: ['never', 'safe', 'always'] }),
       drainTimeout: duration(),
       emptyPoolWait: duration(),
-    }),
+    }, [], { unsafeOnNewConnection: 'unsafeReuse (true: never, false: always)' }),
     { keyPattern: namePattern, keyHint: nameHint },
   ),
   providers: object({

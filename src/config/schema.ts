@@ -150,8 +150,11 @@ export function dictionary<T>(entry: Validator<T>, options: { keyPattern?: RegEx
 type Fields = Record<string, Validator<unknown>>;
 export type ObjectOutput<F extends Fields, R extends keyof F> = { [K in R]: Output<F[K]> } & { [K in Exclude<keyof F, R>]?: Output<F[K]> };
 
-/** A mapping with known keys; unknown keys are errors with a "did you mean" suggestion. */
-export function object<F extends Fields, R extends keyof F & string = never>(fields: F, required: readonly R[] = []): Validator<ObjectOutput<F, R>> {
+/**
+ * A mapping with known keys; unknown keys are errors with a "did you mean" suggestion, or, for a
+ * key in `renamed`, the key that replaced it.
+ */
+export function object<F extends Fields, R extends keyof F & string = never>(fields: F, required: readonly R[] = [], renamed: Readonly<Record<string, string>> = {}): Validator<ObjectOutput<F, R>> {
   const known = Object.keys(fields);
   return (value, path, problems) => {
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
@@ -163,7 +166,8 @@ export function object<F extends Fields, R extends keyof F & string = never>(fie
     let complete = true;
     for (const key of Object.keys(record)) {
       if (!Object.hasOwn(fields, key)) {
-        problems.push({ path: [...path, key], atKey: true, message: `unknown key "${key}"${didYouMean(key, known)}` });
+        const hint = Object.hasOwn(renamed, key) ? `: it was replaced by ${renamed[key]}` : didYouMean(key, known);
+        problems.push({ path: [...path, key], atKey: true, message: `unknown key "${key}"${hint}` });
         complete = false;
       }
     }

@@ -15,8 +15,8 @@ import { clientAddress, downstreamResponseHead, ForwardedLines, upstreamRequestH
 export interface ConnectionOwner {
   /** A parsed request, to route and forward. */
   handle(request: FastRequest): void;
-  /** Leaves the connection to Node's http server (llhttp), with the bytes not yet parsed. */
-  defer(socket: Socket, unparsed: Buffer | undefined): void;
+  /** Leaves the connection to Node's http server (llhttp), with the bytes not yet parsed; `served`: requests came before. */
+  defer(socket: Socket, unparsed: Buffer | undefined, served: boolean): void;
   /** The connection closed. */
   closed(connection: ClientConnection): void;
   readonly shutdown: { closing: boolean };
@@ -163,7 +163,7 @@ export class ClientConnection {
     this.socket.off('end', this.onEnd);
     this.socket.off('close', this.onClose);
     this.owner.closed(this);
-    this.owner.defer(this.socket, this.take());
+    this.owner.defer(this.socket, this.take(), this.requests > 0);
   }
 
   /** The request head did not arrive in time. */
@@ -452,6 +452,12 @@ class FastRelay extends Relay {
 
   protected cut(): void {
     this.request.connection.socket.destroy();
+  }
+
+  protected hangUp(): void {
+    // Ended, not destroyed: the end of an earlier response may still be queued on the socket.
+    this.request.stopBody();
+    this.request.connection.finished(false);
   }
 
   protected answer(error: ProxyError): void {

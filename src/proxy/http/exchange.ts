@@ -70,6 +70,11 @@ export class Exchange extends Relay {
     this.res.destroy(error);
   }
 
+  protected hangUp(): void {
+    // Ended, not destroyed: the end of an earlier response may still be queued on the socket.
+    this.res.socket?.end();
+  }
+
   protected answer(error: ProxyError): void {
     sendProxyError(this.res, error);
   }
@@ -108,8 +113,13 @@ function incomingBody(req: IncomingMessage): StreamedBody {
   };
 }
 
-/** Client connections on which Node's server has already read a request. */
+/** Client connections that have already carried a request (on either path). */
 const servedSockets = new WeakSet<object>();
+
+/** A connection the fast path served requests on before it left it to Node's parser. */
+export function markServed(socket: object): void {
+  servedSockets.add(socket);
+}
 
 /** A request that Node's http server parsed (llhttp), answered through its ServerResponse. */
 export class NodeClient implements ClientExchange {

@@ -35,8 +35,10 @@ export abstract class Relay implements UpstreamHandler {
   protected abstract get responseStarted(): boolean;
   /** The status of the response being relayed. */
   protected abstract get status(): number;
-  /** Closes the client's connection: a response already started, or a hang-up. */
+  /** Closes the client's connection: a response already started. */
   protected abstract cut(error: ProxyError): void;
+  /** Closes the client's connection without an answer, as the server closed lb's (ExchangeHooks.hangUp). */
+  protected abstract hangUp(): void;
   /** Answers with lb's own error response. */
   protected abstract answer(error: ProxyError): void;
 
@@ -59,9 +61,14 @@ export abstract class Relay implements UpstreamHandler {
     }
     this.release();
     if (this.hooks.retry(error, this.backend)) return;
+    if (this.hooks.hangUp(error)) {
+      const closed = new ProxyError(error.kind, 'the backend closed a reused connection; the client connection was closed unanswered, so that the client may retry', { cause: error });
+      this.hooks.done({ route: this.route, backend: this.backend, status: error.status, error: closed, bytesIn: this.bytesIn, bytesOut: 0 });
+      this.hangUp();
+      return;
+    }
     this.hooks.done({ route: this.route, backend: this.backend, status: error.status, error, bytesIn: this.bytesIn, bytesOut: 0 });
-    if (this.hooks.hangUp(error)) this.cut(error);
-    else this.answer(error);
+    this.answer(error);
   }
 
   /** Ends the exchange without an answer (the client left, or its request broke) and aborts upstream. */

@@ -13,7 +13,7 @@ import { CONNECT_TIMEOUT } from '../http1/upstream-connection.js';
 import type { ClientExchange, ClientRequest, ExchangeOutcome } from './client.js';
 import { ClientConnection } from './client-connection.js';
 import { rawErrorResponse } from './error-response.js';
-import { NodeClient } from './exchange.js';
+import { markServed, NodeClient } from './exchange.js';
 import { TrustedProxies, type ForwardingFacts } from './headers.js';
 import { normaliseHost } from '../../control/route-table.js';
 import { UpgradeRelay } from './upgrade.js';
@@ -69,6 +69,15 @@ function isRetryable(error: ProxyError, attempt: Attempt): boolean {
 function opensOwnConnection(client: ClientExchange, reuse: UnsafeReuse): boolean {
   if (reuse === 'always' || idempotent.has(client.method)) return false;
   return reuse === 'never' || client.firstOnConnection;
+}
+
+/**
+ * `unsafeReuse: safe`: a non-idempotent request that lost a reused keep-alive connection before
+ * any answer is left to the client, whose own connection is closed as the server's was. On a new
+ * connection, a close means the server read the request, and the client gets a 502.
+ */
+function hangsUp(error: ProxyError, client: ClientExchange): boolean {
+  return error.kind === 'reset' && error.reusedConnection && !error.responseStarted && !idempotent.has(client.method);
 }
 
 function accessEntry(req: ClientRequest, status: number, seconds: number, route: HttpRoute | undefined, backend: Backend | undefined, retries: number, bytesIn: number, bytesOut: number, error: ProxyError | undefined): AccessEntry {
@@ -193,8 +202,9 @@ export class HttpEntrypoint {
 
   // ConnectionOwner: what the fast path's connections ask of their entrypoint.
 
-  defer(socket: Socket, unparsed: Buffer | undefined): void {
+  defer(socket: Socket, unparsed: Buffer | undefined, served: boolean): void {
     if (unparsed) socket.unshift(unparsed);
+    if (served) markServed(socket);
     for (const listener of this.nodeConnectionListeners) listener.call(this.server, socket);
   }
 
@@ -261,7 +271,7 @@ export class HttpEntrypoint {
       shutdown: this.shutdown,
       done: (outcome) => this.record(attempt, outcome),
       retry: (error, failed) => this.retry(attempt, error, failed),
-      hangUp: (error) => error.kind === 'reset' && !client.firstOnConnection && service.config.retry.unsafeReuse === 'safe' && !idempotent.has(client.method),
+      hangUp: (error) => service.config.retry.unsafeReuse === 'safe' && hangsUp(error, client),
     });
     const fresh = opensOwnConnection(client, service.config.retry.unsafeReuse);
     this.context.pools.get(backend, service, fresh).dispatch(

@@ -85,6 +85,8 @@ export class UpstreamConnection implements Timed {
   private remaining = 0;
   private decoder: ChunkedDecoder | undefined;
   private requestSent = false;
+  /** Requests sent on this connection, the one in flight included. */
+  private requests = 0;
   private connected = false;
   private sawResponseByte = false;
   lastUsed = 0;
@@ -145,6 +147,7 @@ export class UpstreamConnection implements Timed {
     this.head = undefined;
     this.requestSent = false;
     this.sawResponseByte = false;
+    this.requests++;
     const socket = this.socket;
     const head = request.head;
     // Until connected, the connect timeout runs; requests written before are buffered by Node.
@@ -378,6 +381,7 @@ export class UpstreamConnection implements Timed {
     if (!handler) return;
     const error = err ? this.classify(err) : new ProxyError('reset', this.sawResponseByte ? 'the backend closed the connection mid-response' : 'the backend closed the connection');
     error.responseStarted = this.sawResponseByte;
+    error.reusedConnection = this.requests > 1;
     handler.onError(error);
   }
 }
