@@ -27,7 +27,7 @@ function passFin(dest: Socket): void {
 }
 
 /**
- * An L4 entrypoint: each client connection is piped to one server of the router's service.
+ * An L4 entrypoint: each client connection is relayed to one server of the router's service.
  * Both directions keep backpressure, and a FIN in one direction is passed on while the
  * other keeps flowing (half-close), as HAProxy does in `mode tcp`.
  */
