@@ -381,6 +381,10 @@ class FastRelay extends Relay {
     return this.headStatus;
   }
 
+  protected get method(): string {
+    return this.request.method;
+  }
+
   onHeaders(head: ResponseHead, flow: BodyFlow): boolean {
     if (this.done) return false;
     this.answered = true;

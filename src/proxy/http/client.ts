@@ -4,6 +4,9 @@ import type { ProxyError } from '../../errors.js';
 import type { StreamedBody, UpstreamHandler } from '../http1/upstream-connection.js';
 import type { ForwardingFacts } from './headers.js';
 
+/** Methods a request may be sent again with, if a server may have read it (RFC 9110 §9.2.2). */
+export const idempotentMethods: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+
 /** What forwarding needs to know of a client's request, whichever parser read it. */
 export interface ClientRequest {
   readonly method: string;
@@ -40,12 +43,6 @@ export interface ExchangeHooks {
    * sent to another server instead; this exchange then ends without answering the client.
    */
   retry(error: ProxyError, backend: Backend): boolean;
-  /**
-   * The failure, not retried, is one the client would have seen from the server itself on a
-   * keep-alive connection: the client's connection is then closed without an answer, so that the
-   * client retries as it would have (`unsafeReuse: safe`).
-   */
-  hangUp(error: ProxyError): boolean;
 }
 
 /**

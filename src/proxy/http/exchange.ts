@@ -36,6 +36,10 @@ export class Exchange extends Relay {
     return this.res.statusCode;
   }
 
+  protected get method(): string {
+    return this.res.req.method ?? 'GET';
+  }
+
   onHeaders(head: ResponseHead, flow: BodyFlow): boolean {
     if (this.done) return false;
     this.flow = flow;

@@ -3,7 +3,17 @@ import type { HttpRoute } from '../../control/snapshot.js';
 import { classifyUpstreamError, ProxyError } from '../../errors.js';
 import type { ResponseHead } from '../http1/response-head.js';
 import type { BodyFlow, UpstreamHandler } from '../http1/upstream-connection.js';
-import type { ExchangeHooks } from './client.js';
+import { idempotentMethods, type ExchangeHooks } from './client.js';
+
+/**
+ * `unsafeReuse: safe`: a non-idempotent request that lost a reused keep-alive connection before
+ * any answer is left to the client, whose own connection is closed as the server's was, so that
+ * the client retries as it would have against the server. On a new connection, a close means the
+ * server read the request, and the client gets a 502.
+ */
+function hangsUp(error: ProxyError, route: HttpRoute, method: string): boolean {
+  return route.service.config.retry.unsafeReuse === 'safe' && error.kind === 'reset' && error.reusedConnection && !error.responseStarted && !idempotentMethods.has(method);
+}
 
 /**
  * One attempt's response on its way to the client: what both client sides share (the in-flight
@@ -35,9 +45,11 @@ export abstract class Relay implements UpstreamHandler {
   protected abstract get responseStarted(): boolean;
   /** The status of the response being relayed. */
   protected abstract get status(): number;
+  /** The client request's method. */
+  protected abstract get method(): string;
   /** Closes the client's connection: a response already started. */
   protected abstract cut(error: ProxyError): void;
-  /** Closes the client's connection without an answer, as the server closed lb's (ExchangeHooks.hangUp). */
+  /** Closes the client's connection without an answer, as the server closed lb's (see hangsUp). */
   protected abstract hangUp(): void;
   /** Answers with lb's own error response. */
   protected abstract answer(error: ProxyError): void;
@@ -61,14 +73,11 @@ export abstract class Relay implements UpstreamHandler {
     }
     this.release();
     if (this.hooks.retry(error, this.backend)) return;
-    if (this.hooks.hangUp(error)) {
-      const closed = new ProxyError(error.kind, 'the backend closed a reused connection; the client connection was closed unanswered, so that the client may retry', { cause: error });
-      this.hooks.done({ route: this.route, backend: this.backend, status: error.status, error: closed, bytesIn: this.bytesIn, bytesOut: 0 });
-      this.hangUp();
-      return;
-    }
-    this.hooks.done({ route: this.route, backend: this.backend, status: error.status, error, bytesIn: this.bytesIn, bytesOut: 0 });
-    this.answer(error);
+    const hangUp = hangsUp(error, this.route, this.method);
+    const reported = hangUp ? new ProxyError(error.kind, 'the backend closed a reused connection; the client connection was closed unanswered, so that the client may retry', { cause: error }) : error;
+    this.hooks.done({ route: this.route, backend: this.backend, status: error.status, error: reported, bytesIn: this.bytesIn, bytesOut: 0 });
+    if (hangUp) this.hangUp();
+    else this.answer(error);
   }
 
   /** Ends the exchange without an answer (the client left, or its request broke) and aborts upstream. */

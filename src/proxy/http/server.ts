@@ -10,7 +10,7 @@ import { recordPassive, type DataPlaneContext } from '../context.js';
 import { listenOn, stopServer } from '../listen.js';
 import type { StreamedBody } from '../http1/upstream-connection.js';
 import { CONNECT_TIMEOUT } from '../http1/upstream-connection.js';
-import type { ClientExchange, ClientRequest, ExchangeOutcome } from './client.js';
+import { idempotentMethods, type ClientExchange, type ClientRequest, type ExchangeOutcome } from './client.js';
 import { ClientConnection } from './client-connection.js';
 import { rawErrorResponse } from './error-response.js';
 import { markServed, NodeClient } from './exchange.js';
@@ -30,7 +30,6 @@ function clientErrorResponse(code: string | undefined): string {
   }
 }
 
-const idempotent = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 
 /** One client request across its attempts. */
 interface Attempt {
@@ -62,22 +61,13 @@ function isRetryable(error: ProxyError, attempt: Attempt): boolean {
   // an idle keep-alive connection (or its accept queue, on a new one) as the request arrives, and
   // it is safe to retry whatever the method.
   if (cause === 'ECONNRESET' && !error.responseStarted) return true;
-  return (error.kind === 'reset' || error.kind === 'timeout') && idempotent.has(attempt.client.method);
+  return (error.kind === 'reset' || error.kind === 'timeout') && idempotentMethods.has(attempt.client.method);
 }
 
 /** Whether a request goes on a connection of its own rather than an idle pooled one (UnsafeReuse). */
 function opensOwnConnection(client: ClientExchange, reuse: UnsafeReuse): boolean {
-  if (reuse === 'always' || idempotent.has(client.method)) return false;
+  if (reuse === 'always' || idempotentMethods.has(client.method)) return false;
   return reuse === 'never' || client.firstOnConnection;
-}
-
-/**
- * `unsafeReuse: safe`: a non-idempotent request that lost a reused keep-alive connection before
- * any answer is left to the client, whose own connection is closed as the server's was. On a new
- * connection, a close means the server read the request, and the client gets a 502.
- */
-function hangsUp(error: ProxyError, client: ClientExchange): boolean {
-  return error.kind === 'reset' && error.reusedConnection && !error.responseStarted && !idempotent.has(client.method);
 }
 
 function accessEntry(req: ClientRequest, status: number, seconds: number, route: HttpRoute | undefined, backend: Backend | undefined, retries: number, bytesIn: number, bytesOut: number, error: ProxyError | undefined): AccessEntry {
@@ -271,7 +261,6 @@ export class HttpEntrypoint {
       shutdown: this.shutdown,
       done: (outcome) => this.record(attempt, outcome),
       retry: (error, failed) => this.retry(attempt, error, failed),
-      hangUp: (error) => service.config.retry.unsafeReuse === 'safe' && hangsUp(error, client),
     });
     const fresh = opensOwnConnection(client, service.config.retry.unsafeReuse);
     this.context.pools.get(backend, service, fresh).dispatch(
