@@ -58,7 +58,8 @@ test('--network container:<id> uses the target container network; none is unrout
   assert.equal(await eventually(async () => ((await fetchVia(lb, 'side.example.com')) === '200 sidecar' ? 'ok' : undefined), 'sidecar routing'), 'ok');
 
   const none = await fixture.start({ labels: fixture.labels({ enable: 'true', host: 'none.example.com', port: '8080' }), args: ['--network', 'none'] });
-  const entry = await eventually(async () => (await dockerState(lb)).containers.find((c) => none.startsWith(c.id)), 'the none container to be seen');
+  // lb may first see it between create and start ("not running"); `docker run -d` has started it.
+  const entry = await eventually(async () => (await dockerState(lb)).containers.find((c) => none.startsWith(c.id) && c.reason !== 'not running'), 'the none container to be seen running');
   assert.equal(entry.inPool, false);
   assert.match(entry.reason!, /network_mode none/);
   assert.match(await fetchVia(lb, 'none.example.com'), /^503 /);
