@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { availableParallelism } from 'node:os';
 import { test } from 'node:test';
 import { parseConfig } from '../src/config/load.js';
+import { string, type Problem } from '../src/config/validate.js';
 import { ConfigInvalidError, formatConfigIssue } from '../src/errors.js';
 
 function errorsOf(yaml: string): string[] {
@@ -124,12 +125,36 @@ test('a bad Docker endpoint is reported with its expected form', () => {
   assert.match(errors[0]!, /providers\.docker\.endpoint: expected unix:\/\/\/path\/to\/docker\.sock or tcp:\/\/host:port/);
 });
 
-test('workers: auto or a count; workerListen: reusePort only where Node has it', () => {
+test('workers: auto or a count; workerListen: reuse_port only where Node has it', () => {
   assert.equal(parseConfig(`${valid}workers: auto\n`, 'lb.yaml').workers, availableParallelism());
   assert.equal(parseConfig(`${valid}workers: 3\n`, 'lb.yaml').workers, 3);
   assert.deepEqual(errorsOf(`${valid}workers: many\n`), ['lb.yaml:10:10: workers: expected "auto" or a whole number from 1 to 256, got "many"']);
   const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
   const supported = major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
-  if (supported) assert.equal(parseConfig(`${valid}workerListen: reusePort\n`, 'lb.yaml').workerListen, 'reusePort');
-  else assert.match(errorsOf(`${valid}workerListen: reusePort\n`)[0]!, /^lb\.yaml:10:15: workerListen: reusePort needs Node\.js 22\.12 or later/);
+  if (supported) {
+    assert.equal(parseConfig(`${valid}workerListen: reuse_port\n`, 'lb.yaml').workerListen, 'reuse_port');
+    const old = parseConfig(`${valid}workerListen: reusePort\n`, 'lb.yaml');
+    assert.equal(old.workerListen, 'reuse_port');
+    assert.deepEqual(old.warnings.map(formatConfigIssue), ['lb.yaml:10:15: workerListen: "reusePort" is deprecated; write "reuse_port"']);
+  } else {
+    assert.match(errorsOf(`${valid}workerListen: reuse_port\n`)[0]!, /^lb\.yaml:10:15: workerListen: reuse_port needs Node\.js 22\.12 or later/);
+    assert.match(errorsOf(`${valid}workerListen: reusePort\n`)[0]!, /^lb\.yaml:10:15: workerListen: reuse_port needs Node\.js 22\.12 or later/, 'the old spelling is read as the new one');
+  }
+});
+
+test('a renamed value keeps working, with a warning that names the new spelling', () => {
+  const problems: Problem[] = [];
+  const kind = string({ oneOf: ['round_robin', 'least_request'], deprecated: { roundRobin: 'round_robin' } });
+  assert.equal(kind('roundRobin', ['services', 'app', 'balancer'], problems), 'round_robin');
+  assert.deepEqual(problems, [{ path: ['services', 'app', 'balancer'], warning: true, message: '"roundRobin" is deprecated; write "round_robin"' }]);
+});
+
+test('a health-check timeout is checked against the default interval too', () => {
+  const errors = errorsOf(valid.replace('    servers:', '    healthCheck: { path: /h, timeout: 10s }\n    servers:'));
+  assert.deepEqual(errors, ['lb.yaml:7:39: services.app.healthCheck.timeout: the timeout (10000ms) must be shorter than the interval (5000ms)']);
+});
+
+test('a host name may end with a dot, and is matched without it', () => {
+  const config = parseConfig(valid.replace('"app.example.com"', '"App.Example.com."'), 'lb.yaml');
+  assert.deepEqual(config.routers.get('app')!.match.hosts, ['app.example.com']);
 });

@@ -129,7 +129,7 @@ test('a worker that dies is replaced, and SIGTERM stops the primary and its work
   for (const pid of workers) assert.throws(() => execFileSync('kill', ['-0', String(pid)], { stdio: 'ignore' }), `worker ${pid} outlived the primary`);
 });
 
-test('workerListen: reusePort gives each worker a socket of its own, or a clear error on older Node', async (t) => {
+test('workerListen: reuse_port gives each worker a socket of its own, or a clear error on older Node', async (t) => {
   const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
   const supported = major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
   const probe = createServer().listen(0, '127.0.0.1');
@@ -137,10 +137,10 @@ test('workerListen: reusePort gives each worker a socket of its own, or a clear 
   const port = (probe.address() as AddressInfo).port;
   await new Promise((resolve) => probe.close(resolve));
   const backend = await startBackend(t, (_req, res) => res.end('a'));
-  const yaml = config({ a: backend.url }).replace('workers: 2', 'workers: 2\nworkerListen: reusePort').replace('127.0.0.1:0" } }', `127.0.0.1:${port}" } }`);
+  const yaml = config({ a: backend.url }).replace('workers: 2', 'workers: 2\nworkerListen: reuse_port').replace('127.0.0.1:0" } }', `127.0.0.1:${port}" } }`);
   if (!supported) {
     // Node 20 has no SO_REUSEPORT option: lb refuses the setting and starts nothing.
-    await assert.rejects(spawnLb(t, yaml), /exited with 1 before starting; stderr: .*workerListen: reusePort needs Node\.js 22\.12 or later/s);
+    await assert.rejects(spawnLb(t, yaml), /exited with 1 before starting; stderr: .*workerListen: reuse_port needs Node\.js 22\.12 or later/s);
     return;
   }
   const lb = await spawnLb(t, yaml);

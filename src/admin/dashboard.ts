@@ -9,6 +9,7 @@ export const dashboardPage = `<!doctype html>
 <style>
   :root { --up: #1a7f37; --down: #cf222e; --ejected: #bc4c00; --draining: #0969da; --off: #8c959f; --fg: #1f2328; --muted: #656d76; --line: #d0d7de; }
   * { box-sizing: border-box; }
+  tr.shadowed td { color: var(--ejected); }
   body { margin: 0; font: 14px/1.4 system-ui, sans-serif; color: var(--fg); background: #f6f8fa; }
   header { display: flex; gap: 16px; align-items: baseline; padding: 12px 20px; background: #fff; border-bottom: 1px solid var(--line); }
   header h1 { margin: 0; font-size: 18px; }
@@ -122,7 +123,8 @@ function render() {
   routers.replaceChildren(el('tr', {}, el('th', {}, 'router'), el('th', {}, 'entrypoint'), el('th', {}, 'match'), el('th', {}, 'service')));
   for (const r of state.routers) {
     const match = [r.match.host.join(', '), r.match.pathPrefix, Object.entries(r.match.headers).map(([k, v]) => k + '=' + v).join(', ')].filter(Boolean).join(' · ') || 'everything';
-    routers.append(el('tr', {}, el('td', {}, r.name), el('td', {}, r.entrypoint), el('td', {}, match), el('td', {}, r.service)));
+    const shadow = (state.conflicts || []).find((c) => c.router === r.name && c.entrypoint === r.entrypoint);
+    routers.append(el('tr', shadow ? { class: 'shadowed', title: shadow.reason } : {}, el('td', {}, r.name, shadow ? ' (never wins: ' + shadow.by + ' first)' : ''), el('td', {}, r.entrypoint), el('td', {}, match), el('td', {}, r.service)));
   }
   const docker = state.providers && state.providers.docker;
   document.getElementById('docker-section').hidden = !docker;

@@ -166,6 +166,7 @@ export function describeState(sources: Pick<AdminSources, 'snapshot' | 'listenin
       priority: router.priority ?? null,
       match: { host: router.match.hosts, pathPrefix: router.match.pathPrefix ?? null, headers: Object.fromEntries(router.match.headers) },
     })),
+    conflicts: snapshot.shadowed.map((s) => ({ ...s, reason: `router "${s.router}" can never win: router "${s.by}" has the same entrypoint, match and priority` })),
     services: [...snapshot.services.values()].map((service) => ({
       name: service.name,
       protocol: service.config.protocol,

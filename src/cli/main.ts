@@ -91,6 +91,7 @@ export async function main(argv: string[]): Promise<number> {
     throw err;
   }
   if (command === 'validate') {
+    for (const warning of config.warnings) process.stderr.write(`warning: ${formatConfigIssue(warning)}\n`);
     process.stdout.write(`${values.config}: ok (${config.entrypoints.size} entrypoints, ${config.routers.size} routers, ${config.services.size} services)\n`);
     return 0;
   }
@@ -117,7 +118,9 @@ function watchConfig(file: string, initialText: string, balancer: RunningBalance
       }
       if (text === applied && trigger !== 'SIGHUP') return;
       try {
-        await balancer.reload(parseConfig(text, file));
+        const next = parseConfig(text, file);
+        for (const warning of next.warnings) logger.warn({ config: file, trigger }, `config warning: ${formatConfigIssue(warning)}`);
+        await balancer.reload(next);
         applied = text;
       } catch (err) {
         balancer.metrics.configReloads.labels('error').inc();
@@ -146,6 +149,7 @@ function watchConfig(file: string, initialText: string, balancer: RunningBalance
 
 async function run(config: LbConfig, level: LogLevel): Promise<number> {
   const logger = createLogger(level);
+  for (const warning of config.warnings) logger.warn({ config: config.source }, `config warning: ${formatConfigIssue(warning)}`);
   let balancer: RunningBalancer;
   try {
     balancer = await startBalancer(config, logger);

@@ -1,189 +1,216 @@
-// A small declarative validator. Each validator returns the checked value, or undefined after
-// recording a problem with the exact key path, so that the loader can point at file:line:col.
-import { parseDuration } from './duration.js';
-import { didYouMean } from './suggest.js';
+// The one schema of lb's configuration, with its defaults. lb.yaml is validated by `configSchema`;
+// container labels are validated by the same `routerSchema` and `serviceSchema` (and
+// `labelServerSchema` for what only a container can say about itself), so a rule or a default
+// exists once. docs/configuration.md is checked against it by test/docs-configuration-sync.test.ts.
+import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
+import {
+  boolean, dictionary, documentedDefault, duration, integer, list, object, oneOrMany, string, withDefault,
+  type KeyPath, type Output, type Problem, type Validator,
+} from './validate.js';
+import { balancerKinds, logLevels, type HostPort } from './types.js';
 
-export type KeyPath = ReadonlyArray<string | number>;
+export const namePattern = /^[A-Za-z0-9][\w.-]*$/;
+const nameHint = 'start with a letter or digit, then use letters, digits, ".", "-" and "_"';
+const tokenPattern = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
-export interface Problem {
-  path: KeyPath;
-  message: string;
-  /** Point at the key itself rather than its value (unknown keys). */
-  atKey?: boolean;
+export function parseHostPort(text: string): HostPort | undefined {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s[\]]*)):(\d{1,5})$/.exec(text.trim());
+  if (!match) return undefined;
+  const port = Number(match[3]);
+  if (port > 65535) return undefined;
+  const host = match[1] ?? (match[2] || '0.0.0.0');
+  if (match[1] !== undefined && isIP(host) !== 6) return undefined;
+  return { host, port, text };
 }
 
-export type Validator<T> = (value: unknown, path: KeyPath, problems: Problem[]) => T | undefined;
-
-export type Output<V> = V extends Validator<infer T> ? T : never;
-
-export function formatPath(path: KeyPath): string {
-  let text = '';
-  for (const step of path) {
-    if (typeof step === 'number') text += `[${step}]`;
-    else if (/^[A-Za-z_][\w-]*$/.test(step)) text += text ? `.${step}` : step;
-    else text += `[${JSON.stringify(step)}]`;
-  }
-  return text;
+export function parseStatusRange(text: string): [number, number] | undefined {
+  const match = /^([1-5]\d\d)(?:-([1-5]\d\d))?$/.exec(text.trim());
+  if (!match) return undefined;
+  const low = Number(match[1]);
+  const high = match[2] ? Number(match[2]) : low;
+  return low <= high ? [low, high] : undefined;
 }
 
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'a list';
-  if (typeof value === 'object') return 'a mapping';
-  if (typeof value === 'string') return `"${value}"`;
-  return `${typeof value} ${String(value)}`;
+const hostPort = string({
+  check: (s) => (parseHostPort(s) ? undefined : `expected host:port such as "0.0.0.0:8080" or "[::1]:8080", got "${s}"`),
+});
+
+const cidr = string({
+  check: (s) => {
+    const [address, bits, extra] = s.split('/');
+    const family = isIP(address ?? '');
+    const max = family === 6 ? 128 : 32;
+    const prefix = bits === undefined ? max : Number(bits);
+    if (!family || extra !== undefined || !Number.isInteger(prefix) || prefix < 0 || prefix > max) {
+      return `expected an IP address or CIDR such as "10.0.0.0/8", got "${s}"`;
+    }
+    return undefined;
+  },
+});
+
+const hostPattern = string({
+  check: (s) =>
+    /^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$/.test(s)
+      ? undefined
+      : `expected a host name such as "app.example.com" or "*.example.com", got "${s}"`,
+});
+
+const serverUrl = string({
+  check: (s) => {
+    try {
+      const url = new URL(s);
+      if (!['http:', 'https:', 'tcp:'].includes(url.protocol)) return `expected an http://, https:// or tcp:// URL, got "${s}"`;
+      if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.hash) return `a server URL has no path or query, got "${s}"`;
+      if (!url.hostname) return `expected a URL with a host, got "${s}"`;
+      return undefined;
+    } catch {
+      return `expected a URL such as "http://127.0.0.1:3000", got "${s}"`;
+    }
+  },
+});
+
+const absolutePath = (what: string) => string({ check: (s) => (s.startsWith('/') ? undefined : `${what} starts with "/", got "${s}"`) });
+const headerMap = () => dictionary(string(), { keyPattern: tokenPattern, keyHint: 'a header name is an HTTP token' });
+const port = integer({ min: 1, max: 65535 });
+const weight = withDefault(integer({ min: 0, max: 10_000 }), 1);
+
+export const routerSchema = object({
+  entrypoint: string(),
+  service: string(),
+  priority: documentedDefault(integer({ min: -1_000_000, max: 1_000_000 }), '`0`'),
+  match: object({
+    host: documentedDefault(oneOrMany(hostPattern), 'any host'),
+    pathPrefix: documentedDefault(absolutePath('a path prefix'), 'any path'),
+    headers: headerMap(),
+  }),
+}, ['entrypoint', 'service']);
+
+const healthCheckSchema = object({
+  type: documentedDefault(string({ oneOf: ['http', 'tcp'] }), 'http with a path, else tcp'),
+  path: documentedDefault(absolutePath('a path'), '/'),
+  port: documentedDefault(port, 'the server port'),
+  interval: withDefault(duration({ min: 100 }), '5s'),
+  unhealthyInterval: documentedDefault(duration({ min: 100 }), 'interval'),
+  timeout: documentedDefault(duration({ min: 10 }), '2s, at most half the interval'),
+  rise: withDefault(integer({ min: 1, max: 100 }), 2),
+  fall: withDefault(integer({ min: 1, max: 100 }), 3),
+  expectStatus: withDefault(oneOrMany(string({ check: (s) => (parseStatusRange(s) ? undefined : `expected a status such as "200" or a range such as "200-399", got "${s}"`) })), '200-399'),
+  host: documentedDefault(string(), 'the server address'),
+  headers: headerMap(),
+  send: string(),
+  expect: string(),
+});
+
+/** Every key of a service but its servers: what lb.yaml and labels can both set. */
+const serviceSettings = {
+  balancer: documentedDefault(string({ oneOf: balancerKinds }), 'round_robin'),
+  hash: object({ on: withDefault(string({ oneOf: ['client_ip', 'header', 'cookie'] }), 'client_ip'), name: string() }),
+  sticky: object({
+    cookie: withDefault(string({ check: (s) => (tokenPattern.test(s) ? undefined : `invalid cookie name "${s}"`) }), 'lb_sticky'),
+    secure: withDefault(boolean(), false),
+  }),
+  timeouts: withDefault(object({
+    connect: withDefault(duration({ min: 1 }), '5s'),
+    responseHeaders: documentedDefault(duration({ min: 1 }), '30s'),
+    idle: documentedDefault(duration({ min: 1 }), '60s (http), 1h (tcp)'),
+  }), {}),
+  healthCheck: healthCheckSchema,
+  panicThreshold: withDefault(integer({ min: 0, max: 100 }), 50),
+  outlierDetection: withDefault(object({
+    consecutiveFailures: withDefault(integer({ min: 1, max: 1000 }), 5),
+    baseEjectionTime: withDefault(duration({ min: 1 }), '30s'),
+    maxEjectionTime: withDefault(duration({ min: 1 }), '300s'),
+    maxEjectionPercent: withDefault(integer({ min: 0, max: 100 }), 50),
+  }), {}),
+  retries: withDefault(integer({ min: 0, max: 10 }), 1),
+  retryBudget: withDefault(integer({ min: 0, max: 100 }), 20),
+  retryBufferBytes: withDefault(integer({ min: 0, max: 16 * 1024 * 1024 }), 65536),
+  unsafeReuse: withDefault(string({ oneOf: ['never', 'safe', 'always'] }), 'never'),
+  drainTimeout: withDefault(duration(), '30s'),
+  emptyPoolWait: withDefault(duration(), '0s'),
+};
+
+const renamedServiceKeys = { unsafeOnNewConnection: 'unsafeReuse (true: never, false: always)' };
+
+export const serviceSchema = object(serviceSettings, [], renamedServiceKeys);
+
+const serverSchema = object({ url: serverUrl, address: hostPort, weight });
+
+const yamlServiceSchema = object({ ...serviceSettings, servers: withDefault(list(serverSchema), []) }, [], renamedServiceKeys);
+
+/** What a container's labels say about the server it is, beside the service's settings. */
+export const labelServerSchema = object({
+  port: documentedDefault(port, 'the only exposed port'),
+  scheme: withDefault(string({ oneOf: ['http', 'https'] }), 'http'),
+  weight,
+  network: documentedDefault(string({ check: (s) => (s ? undefined : 'expected a network name') }), 'see the address rules'),
+});
+
+export const dockerProviderSchema = object({
+  enabled: withDefault(boolean(), false),
+  endpoint: documentedDefault(string({ check: (s) => (/^(unix:\/\/\/.+|tcp:\/\/[^/]+:\d+)$/.test(s) ? undefined : `expected unix:///path/to/docker.sock or tcp://host:port, got "${s}"`) }), 'DOCKER_HOST, else unix:///var/run/docker.sock'),
+  labelPrefix: withDefault(string({ check: (s) => (/^[a-z0-9][a-z0-9._-]*$/.test(s) ? undefined : `a label prefix uses lower-case letters, digits, ".", "-" and "_", got "${s}"`) }), 'lb'),
+  exposedByDefault: withDefault(boolean(), false),
+  entrypoint: documentedDefault(string(), 'web, else the first HTTP entrypoint'),
+  network: documentedDefault(oneOrMany(string()), 'none'),
+  hostAddress: withDefault(string(), '127.0.0.1'),
+  useBindPort: withDefault(boolean(), false),
+  resyncInterval: withDefault(duration({ min: 1000 }), '30s'),
+  includeOneOff: withDefault(boolean(), false),
+  serveStarting: withDefault(boolean(), false),
+  serveUnhealthy: withDefault(boolean(), false),
+});
+
+/** SO_REUSEPORT for TCP listeners came in Node 23.1 and 22.12. */
+function reusePortSupported(): boolean {
+  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
 }
 
-export function string<const E extends string = string>(options: { oneOf?: readonly E[]; check?: (s: string) => string | undefined } = {}): Validator<E> {
-  return (value, path, problems) => {
-    if (typeof value !== 'string') {
-      problems.push({ path, message: `expected a string, got ${describe(value)}` });
-      return undefined;
-    }
-    if (options.oneOf && !(options.oneOf as readonly string[]).includes(value)) {
-      problems.push({
-        path,
-        message: `must be one of ${options.oneOf.join(', ')}, got "${value}"${didYouMean(value, options.oneOf)}`,
-      });
-      return undefined;
-    }
-    const complaint = options.check?.(value);
-    if (complaint) {
-      problems.push({ path, message: complaint });
-      return undefined;
-    }
-    return value as E;
-  };
-}
+/** `workers: auto` (one per CPU the process may use) or a count from 1 to 256. */
+const workerCount = Object.assign(
+  (value: unknown, path: KeyPath, problems: Problem[]): number | undefined => {
+    if (value === 'auto') return availableParallelism();
+    if (typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= 256) return value;
+    problems.push({ path, message: `expected "auto" or a whole number from 1 to 256, got ${JSON.stringify(value)}` });
+    return undefined;
+  },
+  { fromText: (text: string): unknown => text, defaultValue: 1, defaulted: true as const },
+) satisfies Validator<number>;
 
-export function integer(options: { min?: number; max?: number } = {}): Validator<number> {
-  return (value, path, problems) => {
-    if (typeof value !== 'number' || !Number.isInteger(value)) {
-      problems.push({ path, message: `expected a whole number, got ${describe(value)}` });
-      return undefined;
-    }
-    if ((options.min !== undefined && value < options.min) || (options.max !== undefined && value > options.max)) {
-      problems.push({ path, message: `must be between ${options.min ?? '-∞'} and ${options.max ?? '∞'}, got ${value}` });
-      return undefined;
-    }
-    return value;
-  };
-}
+export const configSchema = object({
+  entrypoints: withDefault(dictionary(
+    object({
+      address: hostPort,
+      protocol: withDefault(string({ oneOf: ['http', 'tcp'] }), 'http'),
+      trustedProxies: withDefault(list(cidr), []),
+      timeouts: withDefault(object({
+        requestHeaders: withDefault(duration({ min: 1 }), '10s'),
+        idle: documentedDefault(duration({ min: 1 }), '60s (http), 1h (tcp)'),
+      }), {}),
+    }, ['address']),
+    { keyPattern: namePattern, keyHint: nameHint },
+  ), {}),
+  admin: withDefault(object({
+    address: withDefault(hostPort, '127.0.0.1:9090'),
+    token: string({ check: (s) => (s.length >= 16 ? undefined : 'use a token of at least 16 characters') }),
+  }), {}),
+  accessLog: withDefault(object({ enabled: withDefault(boolean(), false), path: documentedDefault(string(), 'stdout') }), {}),
+  routers: withDefault(dictionary(routerSchema, { keyPattern: namePattern, keyHint: nameHint }), {}),
+  services: withDefault(dictionary(yamlServiceSchema, { keyPattern: namePattern, keyHint: nameHint }), {}),
+  providers: withDefault(object({ docker: withDefault(dockerProviderSchema, {}) }), {}),
+  log: withDefault(object({ level: withDefault(string({ oneOf: logLevels }), 'info') }), {}),
+  shutdownTimeout: withDefault(duration(), '30s'),
+  workers: workerCount,
+  workerListen: withDefault(string({
+    oneOf: ['shared', 'reuse_port'] as const,
+    deprecated: { reusePort: 'reuse_port' },
+    check: (value) => (value === 'reuse_port' && !reusePortSupported() ? `reuse_port needs Node.js 22.12 or later (this is ${process.version}); use "shared"` : undefined),
+  }), 'shared'),
+});
 
-export function boolean(): Validator<boolean> {
-  return (value, path, problems) => {
-    if (typeof value !== 'boolean') {
-      problems.push({ path, message: `expected true or false, got ${describe(value)}` });
-      return undefined;
-    }
-    return value;
-  };
-}
-
-/** A duration such as `500ms`, `5s`, `1m`, returned in milliseconds. */
-export function duration(options: { min?: number } = {}): Validator<number> {
-  return (value, path, problems) => {
-    const ms = typeof value === 'string' ? parseDuration(value) : undefined;
-    if (ms === undefined) {
-      const hint = typeof value === 'number' ? `; add a unit, for example "${value}s"` : '';
-      problems.push({ path, message: `expected a duration like 500ms, 5s or 1m, got ${describe(value)}${hint}` });
-      return undefined;
-    }
-    if (options.min !== undefined && ms < options.min) {
-      problems.push({ path, message: `must be at least ${options.min}ms, got ${String(value)}` });
-      return undefined;
-    }
-    return ms;
-  };
-}
-
-export function list<T>(item: Validator<T>, options: { minItems?: number } = {}): Validator<T[]> {
-  return (value, path, problems) => {
-    if (!Array.isArray(value)) {
-      problems.push({ path, message: `expected a list, got ${describe(value)}` });
-      return undefined;
-    }
-    if (options.minItems !== undefined && value.length < options.minItems) {
-      problems.push({ path, message: `needs at least ${options.minItems} item(s)` });
-      return undefined;
-    }
-    const out: T[] = [];
-    value.forEach((entry, index) => {
-      const checked = item(entry, [...path, index], problems);
-      if (checked !== undefined) out.push(checked);
-    });
-    return out;
-  };
-}
-
-/** A single value or a list of them, always returned as a list. */
-export function oneOrMany<T>(item: Validator<T>): Validator<T[]> {
-  const asList = list(item, { minItems: 1 });
-  return (value, path, problems) => {
-    if (Array.isArray(value)) return asList(value, path, problems);
-    const single = item(value, path, problems);
-    return single === undefined ? undefined : [single];
-  };
-}
-
-/** A mapping from user-chosen names to values of one shape (entrypoints, services, ...). */
-export function dictionary<T>(entry: Validator<T>, options: { keyPattern?: RegExp; keyHint?: string } = {}): Validator<Map<string, T>> {
-  return (value, path, problems) => {
-    if (value === null || value === undefined) return new Map();
-    if (typeof value !== 'object' || Array.isArray(value)) {
-      problems.push({ path, message: `expected a mapping of names, got ${describe(value)}` });
-      return undefined;
-    }
-    const out = new Map<string, T>();
-    for (const [key, child] of Object.entries(value)) {
-      if (options.keyPattern && !options.keyPattern.test(key)) {
-        problems.push({ path: [...path, key], atKey: true, message: `invalid name "${key}": ${options.keyHint ?? 'use letters, digits, - and _'}` });
-        continue;
-      }
-      const checked = entry(child, [...path, key], problems);
-      if (checked !== undefined) out.set(key, checked);
-    }
-    return out;
-  };
-}
-
-type Fields = Record<string, Validator<unknown>>;
-export type ObjectOutput<F extends Fields, R extends keyof F> = { [K in R]: Output<F[K]> } & { [K in Exclude<keyof F, R>]?: Output<F[K]> };
-
-/**
- * A mapping with known keys; unknown keys are errors with a "did you mean" suggestion, or, for a
- * key in `renamed`, the key that replaced it.
- */
-export function object<F extends Fields, R extends keyof F & string = never>(fields: F, required: readonly R[] = [], renamed: Readonly<Record<string, string>> = {}): Validator<ObjectOutput<F, R>> {
-  const known = Object.keys(fields);
-  return (value, path, problems) => {
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-      problems.push({ path, message: `expected a mapping with keys ${known.join(', ')}, got ${describe(value)}` });
-      return undefined;
-    }
-    const record = value as Record<string, unknown>;
-    const out: Record<string, unknown> = {};
-    let complete = true;
-    for (const key of Object.keys(record)) {
-      if (!Object.hasOwn(fields, key)) {
-        const hint = Object.hasOwn(renamed, key) ? `: it was replaced by ${renamed[key]}` : didYouMean(key, known);
-        problems.push({ path: [...path, key], atKey: true, message: `unknown key "${key}"${hint}` });
-        complete = false;
-      }
-    }
-    for (const key of known) {
-      const child = record[key];
-      if (child === undefined || child === null) {
-        if ((required as readonly string[]).includes(key)) {
-          problems.push({ path, message: `missing required key "${key}"` });
-          complete = false;
-        }
-        continue;
-      }
-      const checked = fields[key]!(child, [...path, key], problems);
-      if (checked === undefined) complete = false;
-      else out[key] = checked;
-    }
-    return complete ? (out as ObjectOutput<F, R>) : undefined;
-  };
-}
+export type RawConfig = NonNullable<Output<typeof configSchema>>;
+export type RawRouter = NonNullable<Output<typeof routerSchema>>;
+export type RawServiceSettings = NonNullable<Output<typeof serviceSchema>>;
+export type RawLabelServer = NonNullable<Output<typeof labelServerSchema>>;

@@ -1,4 +1,5 @@
 // The validated, normalised configuration. Everything downstream reads these types, never raw YAML.
+import type { ConfigIssue } from '../errors.js';
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 export const logLevels: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
@@ -176,5 +177,7 @@ export interface LbConfig {
   /** Data-plane processes (1: the control plane serves too; more: a primary and N workers). */
   workers: number;
   /** How workers share a listening port: the socket cluster shares, or their own with SO_REUSEPORT. */
-  workerListen: 'shared' | 'reusePort';
+  workerListen: 'shared' | 'reuse_port';
+  /** Accepted, but worth a word: deprecated spellings, with where they were written. */
+  warnings: ConfigIssue[];
 }

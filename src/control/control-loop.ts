@@ -163,8 +163,22 @@ export class ControlLoop {
       if (service.panic && !before?.panic) this.logger.warn({ service: service.name, threshold: service.config.panicThresholdPercent }, 'panic: too few healthy servers, sending traffic to all of them');
       if (!service.panic && before?.panic) this.logger.info({ service: service.name }, 'panic over');
     }
+    this.reportShadowed(previous, snapshot);
     if (providerName) this.logger.info({ provider: providerName, version: snapshot.version, routers: snapshot.routers.size, services: snapshot.services.size }, 'routing snapshot published');
     this.listeners.notify(snapshot);
+  }
+
+  /** Said once when a router becomes unreachable; the gauge follows every snapshot. */
+  private reportShadowed(previous: RoutingSnapshot, snapshot: RoutingSnapshot): void {
+    if (previous.shadowed.length === 0 && snapshot.shadowed.length === 0) return;
+    const before = new Set(previous.shadowed.map((s) => `${s.entrypoint}\0${s.router}\0${s.by}`));
+    this.metrics.routerShadowed.reset();
+    for (const s of snapshot.shadowed) {
+      this.metrics.routerShadowed.labels(s.entrypoint, s.router).set(1);
+      if (!before.has(`${s.entrypoint}\0${s.router}\0${s.by}`)) {
+        this.logger.warn({ entrypoint: s.entrypoint, router: s.router, by: s.by }, `router "${s.router}" can never win: router "${s.by}" on entrypoint "${s.entrypoint}" has the same match and priority; change one's match or give one a priority`);
+      }
+    }
   }
 
   private stateFor(service: ServiceConfig, backend: Backend): ServerHealth {

@@ -1,9 +1,9 @@
 import { Backend, createBalancer, type Balancer } from '../balancer/index.js';
-import { defaultServiceConfig } from '../config/load.js';
+import { defaultServiceConfig } from '../config/normalise.js';
 import type { EntrypointConfig, RouterConfig, ServiceConfig } from '../config/types.js';
 import { RouteTable } from './route-table.js';
 
-/** Routers and services as a provider contributes them (lb.yaml today, Docker next). */
+/** Routers and services as a provider contributes them (lb.yaml, Docker labels). */
 export interface DynamicConfig {
   routers: ReadonlyMap<string, RouterConfig>;
   services: ReadonlyMap<string, ServiceConfig>;
@@ -41,6 +41,13 @@ export interface EntrypointRoutes {
   readonly tcp?: { readonly router: string; readonly service: ServicePool };
 }
 
+/** A router that can never win: `by` has the same entrypoint, match and priority, and wins. */
+export interface ShadowedRouter {
+  readonly router: string;
+  readonly entrypoint: string;
+  readonly by: string;
+}
+
 /**
  * Everything the data plane needs to route, frozen. A new snapshot replaces the old one as a
  * whole; in-flight work keeps the snapshot it started with.
@@ -50,6 +57,8 @@ export interface RoutingSnapshot {
   readonly entrypoints: ReadonlyMap<string, EntrypointRoutes>;
   readonly routers: ReadonlyMap<string, RouterConfig>;
   readonly services: ReadonlyMap<string, ServicePool>;
+  /** Routers that no request can reach; reported, never dropped silently. */
+  readonly shadowed: readonly ShadowedRouter[];
 }
 
 /**
@@ -111,7 +120,31 @@ export function buildSnapshot(
     }
   }
 
-  return Object.freeze({ version: (previous?.version ?? 0) + 1, entrypoints: snapshotEntrypoints, routers: dynamic.routers, services });
+  return Object.freeze({ version: (previous?.version ?? 0) + 1, entrypoints: snapshotEntrypoints, routers: dynamic.routers, services, shadowed: Object.freeze(shadowedRouters(entrypoints, byEntrypoint)) });
+}
+
+/**
+ * Routers that another router always beats. On an HTTP entrypoint that is one with the same
+ * match (hosts, path prefix and headers, in any order) and priority, which wins by name order as
+ * in the route table. A TCP entrypoint serves its first router, so every other one is shadowed.
+ */
+function shadowedRouters(entrypoints: ReadonlyMap<string, EntrypointConfig>, byEntrypoint: ReadonlyMap<string, RouterConfig[]>): ShadowedRouter[] {
+  const shadowed: ShadowedRouter[] = [];
+  for (const [entrypoint, routers] of byEntrypoint) {
+    if (entrypoints.get(entrypoint)?.protocol === 'tcp') {
+      for (const router of routers.slice(1)) shadowed.push({ router: router.name, entrypoint, by: routers[0]!.name });
+      continue;
+    }
+    const winners = new Map<string, RouterConfig>();
+    for (const router of [...routers].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+      const { hosts, pathPrefix, headers } = router.match;
+      const key = JSON.stringify([router.priority ?? 0, [...hosts].sort(), pathPrefix ?? null, headers.map(([n, v]) => `${n}:${v}`).sort()]);
+      const winner = winners.get(key);
+      if (winner) shadowed.push({ router: router.name, entrypoint, by: winner.name });
+      else winners.set(key, router);
+    }
+  }
+  return shadowed;
 }
 
 function sameMembers(a: readonly Backend[], b: readonly Backend[]): boolean {

@@ -51,7 +51,7 @@ export const prometheusContentType = Registry.PROMETHEUS_CONTENT_TYPE;
 export type MetricsRole = 'all' | 'control' | 'data';
 
 /** The families the control plane owns; every other family (and Node's own) belongs to the data plane. */
-const controlFamilies = ['lb_backend_up', 'lb_service_panic', 'lb_health_checks_total', 'lb_backend_ejections_total', 'lb_snapshot_build_duration_seconds', 'lb_docker_connected', 'lb_docker_last_sync_timestamp_seconds', 'lb_docker_label_errors_total', 'lb_docker_events_total', 'lb_config_reloads_total', 'lb_config_last_reload_success_timestamp_seconds'];
+const controlFamilies = ['lb_backend_up', 'lb_service_panic', 'lb_health_checks_total', 'lb_backend_ejections_total', 'lb_snapshot_build_duration_seconds', 'lb_router_shadowed', 'lb_docker_connected', 'lb_docker_last_sync_timestamp_seconds', 'lb_docker_label_errors_total', 'lb_docker_events_total', 'lb_config_reloads_total', 'lb_config_last_reload_success_timestamp_seconds'];
 
 /**
  * Every metric lb exports (docs/metrics.md). The figures counted per request live in cells
@@ -145,6 +145,13 @@ export class Metrics {
     name: 'lb_snapshot_build_duration_seconds',
     help: 'Time to build a routing snapshot from the providers.',
     buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
+    registers: [this.registry],
+  });
+
+  readonly routerShadowed = new Gauge({
+    name: 'lb_router_shadowed',
+    help: '1 for each router that can never win: another on its entrypoint has the same match and priority (see conflicts in /api/state).',
+    labelNames: ['entrypoint', 'router'] as const,
     registers: [this.registry],
   });
 

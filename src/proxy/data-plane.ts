@@ -120,7 +120,7 @@ export class DataPlane {
   private async open(config: EntrypointConfig): Promise<void> {
     const ep = config.protocol === 'tcp' ? new TcpEntrypoint(config, this.context) : new HttpEntrypoint(config, this.context);
     // Only workers bind with SO_REUSEPORT; a single process has nobody to share the port with.
-    const address = await ep.listen(this.config.workers > 1 && this.config.workerListen === 'reusePort');
+    const address = await ep.listen(this.config.workers > 1 && this.config.workerListen === 'reuse_port');
     this.entrypoints.set(config.name, ep);
     this.addresses[config.name] = address;
     this.logger.info({ entrypoint: config.name, protocol: config.protocol, address: formatAddress(address) }, 'entrypoint listening');

@@ -1,6 +1,11 @@
-import { parseDuration } from '../../config/duration.js';
+// The label grammar. A label names a key path of lb.yaml's router or service schema
+// (config/schema.ts), and its text is checked by that key's own validator, so labels and lb.yaml
+// cannot drift apart. Label keys are compared case-insensitively; names are kept as written.
+import { normaliseRouter, normaliseService } from '../../config/normalise.js';
+import { labelServerSchema, namePattern, routerSchema, serviceSchema, type RawLabelServer } from '../../config/schema.js';
 import { didYouMean } from '../../config/suggest.js';
-import { balancerKinds, type BalancerKind } from '../../config/types.js';
+import type { Protocol, RouterConfig, ServiceConfig } from '../../config/types.js';
+import { formatPath, type KeyPath, type Problem, type Validator } from '../../config/validate.js';
 
 export interface LabelError {
   label: string;
@@ -8,33 +13,22 @@ export interface LabelError {
 }
 
 export interface LabelRouter {
-  name: string;
-  protocol: 'http' | 'tcp';
-  entrypoint?: string;
-  service: string;
-  hosts: string[];
-  pathPrefix?: string;
-  headers: Array<[string, string]>;
-  priority?: number;
+  protocol: Protocol;
+  /** Without an entrypoint label the router's entrypoint is the provider's default, set later. */
+  hasEntrypoint: boolean;
+  config: RouterConfig;
 }
 
-export interface LabelHealthcheck {
-  path?: string;
-  port?: number;
-  intervalMs?: number;
-  timeoutMs?: number;
-  rise?: number;
-  fall?: number;
-}
-
+/** A service as one container's labels define it. */
 export interface LabelService {
   name: string;
-  port?: number;
-  scheme?: 'http' | 'https';
-  weight?: number;
-  balancer?: BalancerKind;
-  network?: string;
-  healthcheck?: LabelHealthcheck;
+  protocol: Protocol;
+  /** The service settings as written (label text read into YAML values): replicas merge these. */
+  settings: SettingsTree;
+  /** The same, checked and normalised: what this container alone would make of the service. */
+  config: ServiceConfig;
+  /** What the container says about its own server: port, scheme, weight, network. */
+  server: RawLabelServer;
 }
 
 export interface ContainerLabels {
@@ -42,15 +36,17 @@ export interface ContainerLabels {
   services: Map<string, LabelService>;
 }
 
-const shortKeys = ['enable', 'host', 'path', 'port', 'scheme', 'weight', 'network', 'healthcheck', 'http', 'tcp', 'services'] as const;
-const httpRouterKeys = ['host', 'path', 'headers', 'entrypoint', 'service', 'priority'] as const;
-const tcpRouterKeys = ['entrypoint', 'service'] as const;
-const serviceKeys = ['port', 'scheme', 'weight', 'balancer', 'network', 'healthcheck'] as const;
-const healthcheckKeys = ['path', 'port', 'interval', 'timeout', 'rise', 'fall'] as const;
+export interface SettingsTree {
+  [key: string]: unknown;
+}
 
-const hostPattern = /^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
-const namePattern = /^[A-Za-z0-9][\w.-]*$/;
-const tokenPattern = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const routerShortcuts: Readonly<Record<string, readonly string[]>> = { host: ['match', 'host'], path: ['match', 'pathPrefix'], pathprefix: ['match', 'pathPrefix'], headers: ['match', 'headers'] };
+const routerLabelKeys = ['host', 'path', 'pathPrefix', 'headers', 'entrypoint', 'service', 'priority'];
+const keyAliases: Readonly<Record<string, string>> = { healthcheck: 'healthCheck' };
+const serviceFields = { ...serviceSchema.fields!, ...labelServerSchema.fields! };
+const serverKeys = new Set(Object.keys(labelServerSchema.fields!));
+/** What may follow the prefix, for suggestions: the short form's keys first, then the sections. */
+const shortFormKeys = [...routerLabelKeys.filter((k) => k !== 'service'), ...Object.keys(serviceFields), 'enable', 'http', 'tcp', 'services'];
 
 /** Docker's `com.docker.compose.service`, else the container name, made safe as a lb name. */
 export function defaultName(containerName: string, composeService: string | undefined): string {
@@ -59,291 +55,229 @@ export function defaultName(containerName: string, composeService: string | unde
 }
 
 /**
+ * The name of the short form's router and pool for a container that is not a compose service:
+ * its match (hosts in order, then the path prefix), so that containers started with the same
+ * labels are replicas of one pool, as with nginx-proxy's VIRTUAL_HOST.
+ */
+export function matchName(hosts: readonly string[], pathPrefix: string | undefined): string {
+  return `${[...hosts].sort().join(',')}${pathPrefix ?? ''}`;
+}
+
+interface Section {
+  /** The label that starts the section, for problems on the whole router or service. */
+  label: string;
+  tree: SettingsTree;
+  /** Which label wrote each key path, to report a problem at the label. */
+  sources: Map<string, string>;
+}
+
+function section(label: string): Section {
+  return { label, tree: {}, sources: new Map() };
+}
+
+function setAt(target: Section, path: KeyPath, value: unknown, label: string): void {
+  let node = target.tree;
+  for (const step of path.slice(0, -1)) {
+    const next = node[step as string];
+    node = (next && typeof next === 'object' && !Array.isArray(next) ? next : (node[step as string] = {})) as SettingsTree;
+  }
+  const last = path[path.length - 1] as string;
+  const existing = node[last];
+  // `headers=A=1` and `headers.B=2` add up.
+  node[last] = existing && typeof existing === 'object' && value && typeof value === 'object' ? { ...existing, ...value } : value;
+  target.sources.set(formatPath(path), label);
+}
+
+/**
+ * Follows `parts` (as written in the label) through the schema. Returns the canonical key path
+ * and the validator at its end, or a message for the label.
+ */
+function walk(fields: Readonly<Record<string, Validator<unknown>>>, parts: readonly string[], example: string): { path: string[]; leaf: Validator<unknown> } | { message: string } {
+  const path: string[] = [];
+  let current: Validator<unknown> | undefined;
+  let known = fields;
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i]!;
+    if (current?.entry) {
+      // A dictionary (headers): the part is a name, and the entry is the leaf.
+      if (i !== parts.length - 1) return { message: `unknown key "${parts[i + 1]}"` };
+      path.push(part);
+      return { path, leaf: current.entry };
+    }
+    if (current && !current.fields) return { message: `unknown key "${part}": ${path.join('.')} takes a value, not keys` };
+    const wanted = keyAliases[part.toLowerCase()] ?? part;
+    const key = Object.keys(known).find((k) => k.toLowerCase() === wanted.toLowerCase());
+    if (!key) return { message: `unknown key "${part}"${didYouMean(part, Object.keys(known))}` };
+    path.push(key);
+    current = known[key]!;
+    known = current.fields ?? {};
+  }
+  if (!current) return { message: `needs a key, for example ${example}` };
+  if (current.fields) return { message: `"${path.join('.')}" needs a key: ${Object.keys(current.fields).join(', ')}` };
+  return { path, leaf: current };
+}
+
+/** Maps a problem at a key path back to the label that wrote it, or the nearest one above or below it. */
+function labelOf(target: Section, path: KeyPath): string {
+  for (let end = path.length; end > 0; end--) {
+    const label = target.sources.get(formatPath(path.slice(0, end)));
+    if (label) return label;
+  }
+  // A problem with a whole mapping (a TCP router's match) is reported at a label inside it.
+  const inside = formatPath(path);
+  for (const [written, label] of target.sources) if (inside && written.startsWith(`${inside}.`)) return label;
+  return target.label;
+}
+
+/**
  * Reads a container's labels under `prefix`. Every problem is returned with its label and a
  * suggestion; a container with any problem is left out whole, so half a configuration never
- * serves traffic.
+ * serves traffic. `name`: the container's default name; `composeService`: set for compose
+ * containers, whose replicas share their service's name.
  */
 export function parseLabels(
   labels: Readonly<Record<string, string>>,
-  options: { prefix: string; exposedByDefault: boolean; name: string },
-): { enabled: boolean; config?: ContainerLabels; errors: LabelError[] } {
+  options: { prefix: string; exposedByDefault: boolean; name: string; composeService?: string },
+): { enabled: boolean; config?: ContainerLabels; errors: LabelError[]; warnings: LabelError[] } {
   const prefix = `${options.prefix}.`;
   const errors: LabelError[] = [];
+  const warnings: LabelError[] = [];
   const fail = (label: string, message: string) => errors.push({ label, message });
-  const own = Object.entries(labels).filter(([key]) => key.startsWith(prefix));
+  const own = Object.entries(labels).filter(([key]) => key.toLowerCase().startsWith(prefix));
 
-  const enableLabel = labels[`${prefix}enable`];
-  if (enableLabel !== undefined && enableLabel !== 'true' && enableLabel !== 'false') {
-    fail(`${prefix}enable`, `expected true or false, got "${enableLabel}"`);
-    return { enabled: false, errors };
+  const enableEntry = own.find(([key]) => key.slice(prefix.length).toLowerCase() === 'enable');
+  if (enableEntry && enableEntry[1] !== 'true' && enableEntry[1] !== 'false') {
+    fail(enableEntry[0], `expected true or false, got "${enableEntry[1]}"`);
+    return { enabled: false, errors, warnings };
   }
-  const enabled = enableLabel === undefined ? options.exposedByDefault && own.length > 0 : enableLabel === 'true';
-  if (!enabled) return { enabled: false, errors };
+  const enabled = enableEntry === undefined ? options.exposedByDefault && own.length > 0 : enableEntry[1] === 'true';
+  if (!enabled) return { enabled: false, errors, warnings };
 
-  const short: LabelService = { name: options.name };
-  let shortHosts: string[] | undefined;
-  let shortPath: string | undefined;
-  const routers = new Map<string, LabelRouter>();
-  const services = new Map<string, LabelService>();
-  const service = (name: string) => {
-    let found = services.get(name);
-    if (!found) services.set(name, (found = { name }));
-    return found;
-  };
-  const router = (name: string, protocol: 'http' | 'tcp', label: string) => {
+  const routers = new Map<string, Section & { protocol: Protocol }>();
+  const services = new Map<string, Section & { protocol?: Protocol; server: Section }>();
+  const shortRouter = section(`${prefix}host`);
+  const shortService = Object.assign(section(prefix.slice(0, -1)), { server: section(prefix.slice(0, -1)) });
+  const router = (name: string, protocol: Protocol, label: string) => {
     let found = routers.get(name);
     if (found && found.protocol !== protocol) {
       fail(label, `router "${name}" is defined both as http and as tcp; give them different names`);
       return undefined;
     }
-    if (!found) routers.set(name, (found = { name, protocol, service: '', hosts: [], headers: [] }));
+    if (!found) routers.set(name, (found = Object.assign(section(`${prefix}${protocol}.routers.${name}`), { protocol })));
     return found;
   };
+  const service = (name: string, protocol: Protocol | undefined, label: string) => {
+    let found = services.get(name);
+    if (found?.protocol && protocol && found.protocol !== protocol) {
+      fail(label, `service "${name}" is defined both as http and as tcp; give them different names`);
+      return undefined;
+    }
+    if (!found) services.set(name, (found = Object.assign(section(`${prefix}services.${name}`), { server: section(`${prefix}services.${name}`), ...(protocol ? { protocol } : {}) })));
+    else if (protocol) found.protocol = protocol;
+    return found;
+  };
+  const setServiceKey = (target: Section & { server: Section }, parts: readonly string[], value: string, label: string, example: string) => {
+    const found = walk(serviceFields, parts, example);
+    if ('message' in found) return fail(label, found.message);
+    const into = serverKeys.has(found.path[0]!) ? target.server : target;
+    setAt(into, found.path, found.leaf.fromText(value), label);
+  };
+  const setRouterKey = (target: Section, parts: readonly string[], value: string, label: string, example: string) => {
+    const shortcut = parts.length === 1 ? routerShortcuts[parts[0]!.toLowerCase()] : undefined;
+    const found = walk(routerSchema.fields!, shortcut ?? parts, example);
+    if ('message' in found) return fail(label, parts.length === 1 ? `unknown key "${parts[0]}"${didYouMean(parts[0]!, routerLabelKeys)}` : found.message);
+    if (found.path[0] === 'service' && !namePattern.test(value)) return fail(label, `invalid service name "${value}": use letters, digits, ".", "-" and "_"`);
+    setAt(target, found.path, found.leaf.fromText(value), label);
+  };
+  const isRouterKey = (parts: readonly string[]) => parts.length === 1 && (routerShortcuts[parts[0]!.toLowerCase()] !== undefined || ['entrypoint', 'priority'].includes(parts[0]!.toLowerCase()));
 
   for (const [label, raw] of own) {
     const value = raw.trim();
     const parts = label.slice(prefix.length).split('.');
-    const [head] = parts;
-    const unknown = (key: string, known: readonly string[]) => fail(label, `unknown key "${key}"${didYouMean(key, known)}`);
-    if (!(shortKeys as readonly string[]).includes(head!)) {
-      unknown(head!, shortKeys);
-      continue;
-    }
+    const head = parts[0]!.toLowerCase();
     if (head === 'enable') continue;
-    if (parts.length === 1) {
-      if (head === 'http' || head === 'tcp' || head === 'services' || head === 'healthcheck') {
-        const example = head === 'services' ? 'services.NAME.port' : head === 'healthcheck' ? 'healthcheck.path' : `${head}.routers.NAME.entrypoint`;
-        fail(label, `"${label}" needs ${head === 'healthcheck' ? 'a key' : 'a name and a key'}, for example ${prefix}${example}`);
-        continue;
-      }
-      const applied = applyServiceKey(short, head!, value, label, fail) || applyShortRouterKey(head!, value, label, fail, (hosts) => (shortHosts = hosts), (path) => (shortPath = path));
-      if (!applied) unknown(head!, shortKeys);
-      continue;
-    }
-    if (head === 'healthcheck') {
-      const [, key, ...rest] = parts;
-      if (rest.length || !(healthcheckKeys as readonly string[]).includes(key!)) unknown(key!, healthcheckKeys);
-      else applyHealthcheckKey((short.healthcheck ??= {}), key!, value, label, fail);
-      continue;
-    }
-    if (head === 'http' || head === 'tcp') {
-      const [, kind, name, key, ...rest] = parts;
-      if (kind !== 'routers' || !name || !key || rest.length) {
-        fail(label, `expected ${prefix}${head}.routers.NAME.KEY${kind && kind !== 'routers' ? ` ("${kind}"${didYouMean(kind, ['routers'])})` : ''}`);
+    if (head === 'http' || head === 'tcp' || head === 'services') {
+      const protocol = head === 'services' ? undefined : head;
+      const kind = head === 'services' ? 'services' : parts[1]?.toLowerCase();
+      const [name, ...keys] = head === 'services' ? parts.slice(1) : parts.slice(2);
+      if ((kind !== 'routers' && kind !== 'services') || !name || !keys.length) {
+        const wrongKind = head !== 'services' && parts[1] && kind !== 'routers' && kind !== 'services' ? ` ("${parts[1]}"${didYouMean(parts[1], ['routers', 'services'])})` : '';
+        fail(label, `expected ${prefix}${head === 'services' ? 'services' : `${head}.routers`}.NAME.KEY${wrongKind}`);
         continue;
       }
       if (!namePattern.test(name)) {
-        fail(label, `invalid router name "${name}": use letters, digits, ".", "-" and "_"`);
+        fail(label, `invalid ${kind === 'routers' ? 'router' : 'service'} name "${name}": use letters, digits, ".", "-" and "_"`);
         continue;
       }
-      const keys = head === 'http' ? httpRouterKeys : tcpRouterKeys;
-      if (!(keys as readonly string[]).includes(key)) {
-        unknown(key, keys);
-        continue;
+      const example = kind === 'routers' ? `${prefix}${head}.routers.${name}.host` : `${label}.port`;
+      if (kind === 'routers') {
+        const target = router(name, protocol!, label);
+        if (target) setRouterKey(target, keys, value, label, example);
+      } else {
+        const target = service(name, protocol, label);
+        if (target) setServiceKey(target, keys, value, label, example);
       }
-      const target = router(name, head, label);
-      if (target) applyRouterKey(target, key, value, label, fail);
       continue;
     }
-    // services.NAME.KEY or services.NAME.healthcheck.KEY
-    const [, name, key, subkey, ...rest] = parts;
-    if (!name || !key || rest.length || (key !== 'healthcheck' && subkey !== undefined)) {
-      fail(label, `expected ${prefix}services.NAME.KEY`);
-      continue;
-    }
-    if (!namePattern.test(name)) {
-      fail(label, `invalid service name "${name}": use letters, digits, ".", "-" and "_"`);
-      continue;
-    }
-    if (!(serviceKeys as readonly string[]).includes(key)) {
-      unknown(key, serviceKeys);
-      continue;
-    }
-    if (key === 'healthcheck') {
-      if (!subkey || !(healthcheckKeys as readonly string[]).includes(subkey)) {
-        unknown(subkey ?? '', healthcheckKeys);
-        continue;
-      }
-      applyHealthcheckKey((service(name).healthcheck ??= {}), subkey, value, label, fail);
-      continue;
-    }
-    applyServiceKey(service(name), key, value, label, fail);
+    if (isRouterKey(parts)) setRouterKey(shortRouter, parts, value, label, `${prefix}host`);
+    else if (serviceFields[keyAliases[head] ?? ''] || Object.keys(serviceFields).some((k) => k.toLowerCase() === head)) setServiceKey(shortService, parts, value, label, `${prefix}port`);
+    else fail(label, `unknown key "${parts[0]}"${didYouMean(parts[0]!, shortFormKeys)}`);
   }
+  if (errors.length) return { enabled: true, errors, warnings };
 
-  // The short form: one service named after the container, and a router when a host or path is given.
-  const hasShortService = short.port !== undefined || short.scheme !== undefined || short.weight !== undefined || short.network !== undefined || short.healthcheck !== undefined;
-  if (hasShortService || shortHosts || shortPath !== undefined || (services.size === 0 && routers.size === 0)) {
-    services.set(options.name, { ...short, ...services.get(options.name), name: options.name });
-  }
-  if (shortHosts || shortPath !== undefined) {
-    routers.set(options.name, {
-      name: options.name,
-      protocol: 'http',
-      service: options.name,
-      hosts: shortHosts ?? [],
-      ...(shortPath !== undefined ? { pathPrefix: shortPath } : {}),
-      headers: [],
-    });
-  }
-  // A router without a service uses the container's only service, or the one named after it.
-  for (const r of routers.values()) {
-    if (r.service) continue;
-    r.service = services.size === 1 ? [...services.keys()][0]! : options.name;
-    if (!services.has(r.service)) services.set(r.service, { ...short, name: r.service });
-  }
-  for (const r of routers.values()) if (!services.has(r.service)) services.set(r.service, { ...short, name: r.service });
+  const check = <T,>(target: Section, schema: Validator<T>, tree: unknown): T | undefined => {
+    const problems: Problem[] = [];
+    const checked = schema(tree, [], problems);
+    for (const problem of problems) (problem.warning ? warnings : errors).push({ label: labelOf(target, problem.path), message: problem.message });
+    return problems.some((p) => !p.warning) ? undefined : checked;
+  };
 
-  for (const svc of services.values()) {
-    const check = svc.healthcheck;
-    if (check?.intervalMs !== undefined && check.timeoutMs !== undefined && check.timeoutMs >= check.intervalMs) {
-      fail(`${prefix}${svc.name === options.name && short.healthcheck ? '' : `services.${svc.name}.`}healthcheck.timeout`, `the timeout (${check.timeoutMs}ms) must be shorter than the interval (${check.intervalMs}ms)`);
-    }
+  // The short form: a router when a host or path is given, and one service for the container.
+  const shortMatch = shortRouter.tree.match as { host?: string; pathPrefix?: string } | undefined;
+  const hasShortRouter = Object.keys(shortRouter.tree).length > 0;
+  if (hasShortRouter && !shortMatch) fail(shortRouter.label, `${prefix}entrypoint and ${prefix}priority need ${prefix}host or ${prefix}path`);
+  let shortName = options.name;
+  if (shortMatch && options.composeService === undefined) {
+    const hosts = ((shortRouter.tree.match as SettingsTree).host as unknown[] | string | undefined) ?? [];
+    const hostList = (Array.isArray(hosts) ? hosts : [hosts]).map((h) => String(h).toLowerCase().replace(/\.$/, ''));
+    shortName = matchName(hostList, shortMatch.pathPrefix);
   }
-  if (errors.length) return { enabled: true, errors };
-  return { enabled: true, config: { routers: [...routers.values()], services }, errors };
-}
+  const hasShortService = Object.keys(shortService.tree).length > 0 || Object.keys(shortService.server.tree).length > 0;
+  if (hasShortService || hasShortRouter || (services.size === 0 && routers.size === 0)) {
+    const merged = services.get(shortName);
+    services.set(shortName, merged ? { ...merged, tree: { ...shortService.tree, ...merged.tree }, server: { ...merged.server, tree: { ...shortService.server.tree, ...merged.server.tree } } } : shortService);
+  }
+  if (hasShortRouter) routers.set(shortName, Object.assign(shortRouter, { protocol: 'http' as const }));
 
-type Fail = (label: string, message: string) => void;
+  // A router without a service uses the container's only service, or the short form's.
+  for (const [, r] of routers) {
+    if (r.tree.service === undefined) r.tree.service = services.size === 1 ? [...services.keys()][0]! : shortName;
+    const name = r.tree.service as string;
+    if (typeof name === 'string' && !services.has(name)) services.set(name, Object.assign(section(`${prefix}services.${name}`), { server: shortService.server }));
+    if (r.protocol === 'tcp') {
+      const svc = services.get(name);
+      if (svc?.protocol === 'http') fail(labelOf(r, ['service']), `service "${name}" is an http service (${prefix}http.services.${name}), but this is a tcp router`);
+      else if (svc) svc.protocol = 'tcp';
+      if (r.tree.match !== undefined) fail(labelOf(r, ['match']), 'a TCP router takes every connection of its entrypoint; remove the host, path and headers labels');
+    }
+  }
+  if (errors.length) return { enabled: true, errors, warnings };
 
-function port(value: string, label: string, fail: Fail): number | undefined {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n < 1 || n > 65535) {
-    fail(label, `expected a port between 1 and 65535, got "${value}"`);
-    return undefined;
+  const parsedRouters: LabelRouter[] = [];
+  for (const [name, r] of routers) {
+    const hasEntrypoint = r.tree.entrypoint !== undefined;
+    const checked = check(r, routerSchema, { entrypoint: '', ...r.tree });
+    if (checked) parsedRouters.push({ protocol: r.protocol, hasEntrypoint, config: normaliseRouter(name, checked) });
   }
-  return n;
-}
-
-function hosts(value: string, label: string, fail: Fail): string[] | undefined {
-  const list = value.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean);
-  const bad = list.find((h) => !hostPattern.test(h));
-  if (!list.length || bad !== undefined) {
-    fail(label, `expected host names separated by commas, such as "a.example.com,*.example.org", got "${bad ?? value}"`);
-    return undefined;
+  const parsedServices = new Map<string, LabelService>();
+  for (const [name, s] of services) {
+    const protocol = s.protocol ?? 'http';
+    const settings = check(s, serviceSchema, s.tree);
+    const server = check(s.server, labelServerSchema, s.server.tree);
+    if (!settings || !server) continue;
+    const config = normaliseService(name, protocol, settings, [], (path, message) => fail(labelOf(s, path), message));
+    parsedServices.set(name, { name, protocol, settings: s.tree, config, server });
   }
-  return list;
-}
-
-function pathPrefix(value: string, label: string, fail: Fail): string | undefined {
-  if (!value.startsWith('/')) {
-    fail(label, `a path prefix starts with "/", got "${value}"`);
-    return undefined;
-  }
-  return value;
-}
-
-function applyShortRouterKey(key: string, value: string, label: string, fail: Fail, setHosts: (h: string[]) => void, setPath: (p: string) => void): boolean {
-  if (key === 'host') {
-    const list = hosts(value, label, fail);
-    if (list) setHosts(list);
-    return true;
-  }
-  if (key === 'path') {
-    const path = pathPrefix(value, label, fail);
-    if (path !== undefined) setPath(path);
-    return true;
-  }
-  return false;
-}
-
-function applyRouterKey(router: LabelRouter, key: string, value: string, label: string, fail: Fail): void {
-  switch (key) {
-    case 'host': {
-      const list = hosts(value, label, fail);
-      if (list) router.hosts = list;
-      return;
-    }
-    case 'path': {
-      const path = pathPrefix(value, label, fail);
-      if (path !== undefined) router.pathPrefix = path;
-      return;
-    }
-    case 'headers': {
-      const pairs: Array<[string, string]> = [];
-      for (const item of value.split(',').map((s) => s.trim()).filter(Boolean)) {
-        const eq = item.indexOf('=');
-        const name = item.slice(0, eq).trim();
-        if (eq <= 0 || !tokenPattern.test(name)) {
-          fail(label, `expected Name=value pairs separated by commas, such as "X-Env=canary", got "${item}"`);
-          return;
-        }
-        pairs.push([name.toLowerCase(), item.slice(eq + 1).trim()]);
-      }
-      router.headers = pairs;
-      return;
-    }
-    case 'entrypoint':
-      router.entrypoint = value;
-      return;
-    case 'service':
-      if (!namePattern.test(value)) fail(label, `invalid service name "${value}"`);
-      else router.service = value;
-      return;
-    case 'priority': {
-      const n = Number(value);
-      if (!/^-?\d+$/.test(value) || Math.abs(n) > 1_000_000) fail(label, `expected a whole number, got "${value}"`);
-      else router.priority = n;
-      return;
-    }
-  }
-}
-
-function applyServiceKey(service: LabelService, key: string, value: string, label: string, fail: Fail): boolean {
-  switch (key) {
-    case 'port': {
-      const n = port(value, label, fail);
-      if (n !== undefined) service.port = n;
-      return true;
-    }
-    case 'scheme':
-      if (value !== 'http' && value !== 'https') fail(label, `expected http or https, got "${value}"${didYouMean(value, ['http', 'https'])}`);
-      else service.scheme = value;
-      return true;
-    case 'weight': {
-      const n = Number(value);
-      if (!/^\d+$/.test(value) || n > 10_000) fail(label, `expected a whole number from 0 to 10000, got "${value}"`);
-      else service.weight = n;
-      return true;
-    }
-    case 'balancer':
-      if (!(balancerKinds as readonly string[]).includes(value)) fail(label, `expected one of ${balancerKinds.join(', ')}, got "${value}"${didYouMean(value, balancerKinds)}`);
-      else service.balancer = value as BalancerKind;
-      return true;
-    case 'network':
-      if (!value) fail(label, 'expected a network name');
-      else service.network = value;
-      return true;
-    default:
-      return false;
-  }
-}
-
-function applyHealthcheckKey(check: LabelHealthcheck, key: string, value: string, label: string, fail: Fail): void {
-  switch (key) {
-    case 'path': {
-      const path = pathPrefix(value, label, fail);
-      if (path !== undefined) check.path = path;
-      return;
-    }
-    case 'port': {
-      const n = port(value, label, fail);
-      if (n !== undefined) check.port = n;
-      return;
-    }
-    case 'interval':
-    case 'timeout': {
-      const ms = parseDuration(value);
-      if (ms === undefined || ms < 1) fail(label, `expected a duration like 500ms, 5s or 1m, got "${value}"`);
-      else if (key === 'interval') check.intervalMs = ms;
-      else check.timeoutMs = ms;
-      return;
-    }
-    case 'rise':
-    case 'fall': {
-      const n = Number(value);
-      if (!/^\d+$/.test(value) || n < 1 || n > 100) fail(label, `expected a whole number from 1 to 100, got "${value}"`);
-      else check[key] = n;
-      return;
-    }
-  }
+  if (errors.length) return { enabled: true, errors, warnings };
+  return { enabled: true, config: { routers: parsedRouters, services: parsedServices }, errors, warnings };
 }

@@ -1,7 +1,9 @@
 import { hostname } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
-import { defaultServiceConfig, resilience } from '../../config/load.js';
-import type { DockerProviderConfig, EntrypointConfig, RouterConfig, ServerConfig, ServiceConfig } from '../../config/types.js';
+import { normaliseService } from '../../config/normalise.js';
+import { serviceSchema } from '../../config/schema.js';
+import type { DockerProviderConfig, EntrypointConfig, Protocol, RouterConfig, ServerConfig, ServiceConfig } from '../../config/types.js';
+import { formatPath, type Problem } from '../../config/validate.js';
 import type { DynamicConfig } from '../../control/snapshot.js';
 import { LbError } from '../../errors.js';
 import type { Logger } from '../../log.js';
@@ -9,7 +11,7 @@ import type { Metrics } from '../../metrics/metrics.js';
 import type { Provider } from '../provider.js';
 import { chooseAddress, choosePort, type ContainerInfo } from './address.js';
 import { DockerClient, type DockerEvent } from './client.js';
-import { defaultName, parseLabels, type LabelRouter, type LabelService } from './labels.js';
+import { defaultName, parseLabels, type LabelService, type SettingsTree } from './labels.js';
 
 /** What /api/state says about one container: where it serves, or why it does not. */
 export interface ContainerReport {
@@ -41,6 +43,7 @@ export class DockerProvider implements Provider {
   private readonly pending = new Set<string>();
   private reports: ContainerReport[] = [];
   private labelErrors: Array<{ container: string; label: string; message: string }> = [];
+  private labelWarnings: Array<{ container: string; label: string; message: string }> = [];
   private conflicts: string[] = [];
   private ownNetworks: string[] | undefined;
   private publish: (config: DynamicConfig) => void = () => undefined;
@@ -82,6 +85,7 @@ export class DockerProvider implements Provider {
       lastSync: this.lastSync ? new Date(this.lastSync).toISOString() : null,
       containers: this.reports,
       labelErrors: this.labelErrors,
+      labelWarnings: this.labelWarnings,
       conflicts: this.conflicts,
     };
   }
@@ -226,9 +230,10 @@ export class DockerProvider implements Provider {
   private rebuild(): void {
     const prefix = this.options.labelPrefix;
     const routers = new Map<string, { router: RouterConfig; from: ContainerInfo; signature: string }>();
-    const services = new Map<string, { config: ServiceConfig; from: ContainerInfo; balancer?: string }>();
+    const pools = new Map<string, Pool>();
     const reports: ContainerReport[] = [];
     const labelErrors: typeof this.labelErrors = [];
+    const labelWarnings: typeof this.labelWarnings = [];
     const conflicts: string[] = [];
     const byId = (key: string) => this.containers.get(key) ?? [...this.containers.values()].find((c) => c.id.startsWith(key) || c.name === key);
 
@@ -245,16 +250,21 @@ export class DockerProvider implements Provider {
         continue;
       }
       const name = defaultName(container.name, container.composeService);
-      const parsed = parseLabels(container.labels, { prefix, exposedByDefault: this.options.exposedByDefault, name });
+      const parsed = parseLabels(container.labels, { prefix, exposedByDefault: this.options.exposedByDefault, name, ...(container.composeService !== undefined ? { composeService: container.composeService } : {}) });
       const errors = [...parsed.errors];
-      if (!parsed.enabled && errors.length === 0) continue;
-      for (const router of parsed.config?.routers ?? []) {
-        const entrypoint = router.entrypoint ?? this.options.entrypoint;
-        const ep = entrypoint === undefined ? undefined : this.entrypoints.get(entrypoint);
-        const label = `${prefix}.${router.protocol}.routers.${router.name}.entrypoint`;
-        if (!ep) errors.push({ label, message: entrypoint === undefined ? 'no entrypoint: set this label or providers.docker.entrypoint' : `entrypoint "${entrypoint}" is not defined (defined: ${[...this.entrypoints.keys()].join(', ')})` });
-        else if (ep.protocol !== router.protocol) errors.push({ label, message: `entrypoint "${entrypoint}" is ${ep.protocol.toUpperCase()}, but this is a ${router.protocol.toUpperCase()} router` });
+      for (const warning of parsed.warnings) {
+        labelWarnings.push({ container: container.name, ...warning });
+        this.reportOnce(`label|${container.id}|${warning.label}|${warning.message}`, () => this.logger.warn({ container: container.name, label: warning.label }, `label accepted with a warning: ${warning.message}`));
       }
+      if (!parsed.enabled && errors.length === 0) continue;
+      const placedRouters = (parsed.config?.routers ?? []).map((router) => {
+        const config = router.hasEntrypoint || this.options.entrypoint === undefined ? router.config : { ...router.config, entrypoint: this.options.entrypoint };
+        const ep = router.hasEntrypoint || this.options.entrypoint !== undefined ? this.entrypoints.get(config.entrypoint) : undefined;
+        const label = `${prefix}.${router.protocol}.routers.${config.name}.entrypoint`;
+        if (!ep) errors.push({ label, message: !router.hasEntrypoint && this.options.entrypoint === undefined ? 'no entrypoint: set this label or providers.docker.entrypoint' : `entrypoint "${config.entrypoint}" is not defined (defined: ${[...this.entrypoints.keys()].join(', ')})` });
+        else if (ep.protocol !== router.protocol) errors.push({ label, message: `entrypoint "${config.entrypoint}" is ${ep.protocol.toUpperCase()}, but this is a ${router.protocol.toUpperCase()} router` });
+        return config;
+      });
       if (errors.length || !parsed.config) {
         for (const error of errors) {
           labelErrors.push({ container: container.name, ...error });
@@ -267,38 +277,26 @@ export class DockerProvider implements Provider {
         continue;
       }
 
-      const tcpServices = new Set(parsed.config.routers.filter((r) => r.protocol === 'tcp').map((r) => r.service));
-      for (const router of parsed.config.routers) {
-        const config = labelRouter(router, this.options.entrypoint!);
+      for (const config of placedRouters) {
         const signature = JSON.stringify(config);
-        const existing = routers.get(router.name);
+        const existing = routers.get(config.name);
         if (existing && existing.signature !== signature) {
-          conflicts.push(`router ${router.name}: ${existing.from.name} and ${container.name} disagree; using ${container.name} (newest)`);
+          conflicts.push(`router ${config.name}: ${existing.from.name} and ${container.name} disagree; using ${container.name} (newest)`);
         }
-        routers.set(router.name, { router: config, from: container, signature });
+        routers.set(config.name, { router: config, from: container, signature });
       }
 
       const lifecycle = this.lifecycleReason(container);
       for (const service of parsed.config.services.values()) {
-        const protocol = tcpServices.has(service.name) ? 'tcp' : 'http';
-        const pool = services.get(service.name) ?? { config: defaultServiceConfig(service.name, protocol), from: container };
-        if (service.healthcheck) {
-          // Service-level, like the balancer: the newest replica's check applies to the pool.
-          const { path, port, intervalMs, timeoutMs, rise, fall } = service.healthcheck;
-          const raw = { ...(path !== undefined ? { path } : {}), ...(port !== undefined ? { port } : {}), ...(intervalMs !== undefined ? { interval: intervalMs } : {}), ...(timeoutMs !== undefined ? { timeout: timeoutMs } : {}), ...(rise !== undefined ? { rise } : {}), ...(fall !== undefined ? { fall } : {}) };
-          pool.config = { ...pool.config, ...resilience({ healthCheck: raw }, protocol) };
-        }
-        if (service.balancer !== undefined) {
-          if (pool.balancer !== undefined && pool.balancer !== service.balancer) {
-            conflicts.push(`service ${service.name}: balancer ${pool.balancer} (${pool.from.name}) and ${service.balancer} (${container.name}) disagree; using ${service.balancer} (newest)`);
-          }
-          pool.balancer = service.balancer;
-          pool.config = { ...pool.config, balancer: service.balancer };
-        }
-        if (protocol === 'tcp') pool.config = { ...pool.config, protocol: 'tcp' };
+        const pool = pools.get(service.name) ?? { protocol: service.protocol, settings: {}, newest: service, from: container, servers: [] };
+        mergeSettings(pool.settings, service.settings, [], (path, kept, taken) => {
+          conflicts.push(`service ${service.name}: ${path} ${settingText(kept)} (${pool.from.name}) and ${settingText(taken)} (${container.name}) disagree; using ${settingText(taken)} (newest)`);
+        });
         pool.from = container;
-        services.set(service.name, pool);
-        const placed = this.place(container, service, protocol, byId);
+        if (service.protocol === 'tcp') pool.protocol = 'tcp';
+        pool.newest = service;
+        pools.set(service.name, pool);
+        const placed = this.place(container, service, pool.protocol, byId);
         if ('reason' in placed) {
           report.services.push({ service: service.name, why: placed.reason });
           continue;
@@ -307,7 +305,7 @@ export class DockerProvider implements Provider {
           report.services.push({ service: service.name, address: `${placed.server.host}:${placed.server.port}`, why: lifecycle });
           continue;
         }
-        pool.config = { ...pool.config, servers: [...pool.config.servers, placed.server] };
+        pool.servers.push(placed.server);
         report.services.push({ service: service.name, address: `${placed.server.host}:${placed.server.port}`, network: placed.network, why: placed.why });
         report.inPool = true;
       }
@@ -315,19 +313,34 @@ export class DockerProvider implements Provider {
       reports.push(report);
     }
 
+    const services = new Map<string, ServiceConfig>();
+    for (const [name, pool] of pools) services.set(name, this.poolConfig(name, pool, conflicts));
     for (const conflict of conflicts) this.reportOnce(`conflict|${conflict}`, () => this.logger.warn({}, `Docker label conflict: ${conflict}`));
     this.reports = reports;
     this.labelErrors = labelErrors;
+    this.labelWarnings = labelWarnings;
     this.conflicts = conflicts;
-    const dynamic: DynamicConfig = {
-      routers: new Map([...routers].map(([name, { router }]) => [name, router])),
-      services: new Map([...services].map(([name, { config }]) => [name, config])),
-    };
+    const dynamic: DynamicConfig = { routers: new Map([...routers].map(([name, { router }]) => [name, router])), services };
     // Most events (create, connect, a resync) change nothing that routes: publish only changes.
     const signature = JSON.stringify([[...dynamic.routers], [...dynamic.services]]);
     if (signature === this.publishedSignature) return;
     this.publishedSignature = signature;
     this.publish(dynamic);
+  }
+
+  /**
+   * The settings that replicas wrote, merged key by key, go through the schema once more: each
+   * replica's were valid alone, but two can combine badly (one's timeout, another's interval).
+   * Then the newest replica's own settings apply, and the clash is reported.
+   */
+  private poolConfig(name: string, pool: Pool, conflicts: string[]): ServiceConfig {
+    const problems: Problem[] = [];
+    const settings = serviceSchema(pool.settings, [], problems);
+    const config = settings && normaliseService(name, pool.protocol, settings, pool.servers, (path, message) => problems.push({ path, message }));
+    const errors = problems.filter((p) => !p.warning);
+    if (config && errors.length === 0) return config;
+    conflicts.push(`service ${name}: the replicas' settings do not combine (${errors.map((p) => `${formatPath(p.path)}: ${p.message}`).join('; ')}); using the newest container's`);
+    return { ...pool.newest.config, protocol: pool.protocol, servers: pool.servers };
   }
 
   private lifecycleReason(container: ContainerInfo): string | undefined {
@@ -339,11 +352,12 @@ export class DockerProvider implements Provider {
     return undefined;
   }
 
-  private place(container: ContainerInfo, service: LabelService, protocol: 'http' | 'tcp', resolve: (key: string) => ContainerInfo | undefined): { server: ServerConfig; network: string; why: string } | { reason: string } {
+  private place(container: ContainerInfo, service: LabelService, protocol: Protocol, resolve: (key: string) => ContainerInfo | undefined): { server: ServerConfig; network: string; why: string } | { reason: string } {
     const prefix = this.options.labelPrefix;
-    const port = choosePort(container, service.port, `${prefix}.port (or ${prefix}.services.${service.name}.port)`);
+    const { server } = service;
+    const port = choosePort(container, server.port, `${prefix}.port (or ${prefix}.services.${service.name}.port)`);
     if ('reason' in port) return port;
-    const choice = chooseAddress(container, port.port, service.network, `${prefix}.network`, {
+    const choice = chooseAddress(container, port.port, server.network, `${prefix}.network`, {
       resolve,
       ownNetworks: this.ownNetworks?.length ? this.ownNetworks : undefined,
       preferredNetworks: this.options.networks,
@@ -351,19 +365,37 @@ export class DockerProvider implements Provider {
       useBindPort: this.options.useBindPort,
     });
     if (!choice.ok) return { reason: choice.reason };
-    const scheme = protocol === 'tcp' ? 'tcp' : service.scheme ?? 'http';
-    return { server: { scheme, host: choice.host, port: choice.port, weight: service.weight ?? 1 }, network: choice.network, why: choice.why };
+    const scheme = protocol === 'tcp' ? 'tcp' : server.scheme;
+    return { server: { scheme, host: choice.host, port: choice.port, weight: server.weight }, network: choice.network, why: choice.why };
   }
 }
 
-function labelRouter(router: LabelRouter, defaultEntrypoint: string): RouterConfig {
-  return {
-    name: router.name,
-    entrypoint: router.entrypoint ?? defaultEntrypoint,
-    service: router.service,
-    ...(router.priority !== undefined ? { priority: router.priority } : {}),
-    match: { hosts: router.hosts, ...(router.pathPrefix !== undefined ? { pathPrefix: router.pathPrefix } : {}), headers: router.headers },
-  };
+/** A pool of one service name: what its containers wrote, and their servers. */
+interface Pool {
+  protocol: Protocol;
+  settings: SettingsTree;
+  newest: LabelService;
+  /** The newest container that defines the service so far. */
+  from: ContainerInfo;
+  servers: ServerConfig[];
+}
+
+function settingText(value: unknown): string {
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+/** Copies `from` into `into` key by key; a leaf both set differently is reported, and `from` wins. */
+function mergeSettings(into: SettingsTree, from: SettingsTree, path: string[], clash: (path: string, kept: unknown, taken: unknown) => void): void {
+  for (const [key, value] of Object.entries(from)) {
+    const existing = into[key];
+    const isTree = (v: unknown): v is SettingsTree => v !== null && typeof v === 'object' && !Array.isArray(v);
+    if (isTree(value) && isTree(existing)) {
+      mergeSettings(existing, value, [...path, key], clash);
+      continue;
+    }
+    if (existing !== undefined && JSON.stringify(existing) !== JSON.stringify(value)) clash([...path, key].join('.'), existing, value);
+    into[key] = isTree(value) ? structuredClone(value) : value;
+  }
 }
 
 async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {

@@ -1,0 +1,246 @@
+// From validated raw settings (schema.ts, defaults filled in) to the normalised types that the
+// rest of lb reads, with the checks that span several keys. Used for lb.yaml and for labels alike.
+import { didYouMean } from './suggest.js';
+import { parseHostPort, parseStatusRange, serviceSchema, type RawConfig, type RawRouter, type RawServiceSettings } from './schema.js';
+import { formatPath, type KeyPath } from './validate.js';
+import type {
+  EntrypointConfig, HealthCheckConfig, HostPort, LbConfig, Protocol, RouterConfig, RouterMatch, ServerConfig, ServiceConfig,
+} from './types.js';
+
+/** Records a problem at a key path (relative to what is being normalised). */
+export type Report = (path: KeyPath, message: string, atKey?: boolean) => void;
+
+const defaultIdleMs = { http: 60_000, tcp: 3_600_000 } as const;
+const defaultHealthTimeoutMs = 2_000;
+const defaultResponseHeadersMs = 30_000;
+
+export function routerMatch(match: RawRouter['match']): RouterMatch {
+  return {
+    hosts: (match?.host ?? []).map((h) => h.toLowerCase().replace(/\.$/, '')),
+    ...(match?.pathPrefix !== undefined ? { pathPrefix: match.pathPrefix } : {}),
+    headers: [...(match?.headers ?? [])].map(([k, v]) => [k.toLowerCase(), v] as [string, string]),
+  };
+}
+
+export function normaliseRouter(name: string, router: RawRouter): RouterConfig {
+  return {
+    name,
+    entrypoint: router.entrypoint,
+    service: router.service,
+    ...(router.priority !== undefined ? { priority: router.priority } : {}),
+    match: routerMatch(router.match),
+  };
+}
+
+function normaliseHealthCheck(hc: NonNullable<RawServiceSettings['healthCheck']>, protocol: Protocol): HealthCheckConfig {
+  return {
+    type: hc.type ?? (protocol === 'tcp' || hc.path === undefined ? 'tcp' : 'http'),
+    path: hc.path ?? '/',
+    ...(hc.port !== undefined ? { port: hc.port } : {}),
+    intervalMs: hc.interval,
+    unhealthyIntervalMs: hc.unhealthyInterval ?? hc.interval,
+    timeoutMs: hc.timeout ?? Math.min(defaultHealthTimeoutMs, Math.floor(hc.interval / 2)),
+    rise: hc.rise,
+    fall: hc.fall,
+    expectStatus: hc.expectStatus.map((s) => parseStatusRange(s)!),
+    ...(hc.host !== undefined ? { host: hc.host } : {}),
+    headers: [...(hc.headers ?? [])],
+    ...(hc.send !== undefined ? { send: hc.send } : {}),
+    ...(hc.expect !== undefined ? { expect: hc.expect } : {}),
+  };
+}
+
+/** A service's settings, from lb.yaml or from labels, with the checks that span keys. */
+export function normaliseService(name: string, protocol: Protocol, svc: RawServiceSettings, servers: ServerConfig[], report: Report): ServiceConfig {
+  const balancer = svc.balancer ?? (svc.hash ? 'hash' : svc.sticky ? 'sticky' : 'round_robin');
+  if (svc.hash && balancer !== 'hash') report(['hash'], `"hash" settings apply only to balancer: hash`, true);
+  if (svc.sticky && balancer !== 'sticky') report(['sticky'], `"sticky" settings apply only to balancer: sticky`, true);
+  if (svc.hash && svc.hash.on !== 'client_ip' && !svc.hash.name) report(['hash'], `hashing on a ${svc.hash.on} needs its "name"`);
+  if (protocol === 'tcp' && (balancer === 'sticky' || svc.hash?.on === 'header' || svc.hash?.on === 'cookie')) {
+    report(['balancer'], `a TCP service cannot use ${balancer === 'sticky' ? 'sticky cookies' : 'header or cookie hashing'}; use hash on client_ip`);
+  }
+  const healthCheck = svc.healthCheck ? normaliseHealthCheck(svc.healthCheck, protocol) : undefined;
+  if (healthCheck && healthCheck.timeoutMs >= healthCheck.intervalMs) {
+    report(['healthCheck', 'timeout'], `the timeout (${healthCheck.timeoutMs}ms) must be shorter than the interval (${healthCheck.intervalMs}ms)`);
+  }
+  if (protocol === 'tcp' && svc.timeouts.responseHeaders !== undefined) report(['timeouts', 'responseHeaders'], 'a TCP service has no response headers; remove this timeout', true);
+  const outlier = svc.outlierDetection;
+  if (outlier.maxEjectionTime < outlier.baseEjectionTime) report(['outlierDetection', 'maxEjectionTime'], 'must be at least baseEjectionTime');
+  return {
+    name,
+    protocol,
+    balancer,
+    hash: svc.hash ? { on: svc.hash.on, ...(svc.hash.name ? { name: svc.hash.name } : {}) } : { on: 'client_ip' },
+    sticky: { cookie: svc.sticky?.cookie ?? 'lb_sticky', secure: svc.sticky?.secure ?? false },
+    servers,
+    timeouts: {
+      connectMs: svc.timeouts.connect,
+      responseHeadersMs: svc.timeouts.responseHeaders ?? defaultResponseHeadersMs,
+      idleMs: svc.timeouts.idle ?? defaultIdleMs[protocol],
+    },
+    ...(healthCheck ? { healthCheck } : {}),
+    panicThresholdPercent: svc.panicThreshold,
+    outlierDetection: {
+      consecutiveFailures: outlier.consecutiveFailures,
+      baseEjectionMs: outlier.baseEjectionTime,
+      maxEjectionMs: outlier.maxEjectionTime,
+      maxEjectionPercent: outlier.maxEjectionPercent,
+    },
+    retry: { attempts: svc.retries, budgetPercent: svc.retryBudget, bufferBodyBytes: svc.retryBufferBytes, unsafeReuse: svc.unsafeReuse },
+    drainTimeoutMs: svc.drainTimeout,
+    emptyPoolWaitMs: svc.emptyPoolWait,
+  };
+}
+
+/** The settings of a service that says nothing: every key at its default. */
+export function defaultServiceSettings(): RawServiceSettings {
+  return serviceSchema({}, [], [])!;
+}
+
+/** A service with every setting at its default, for pools defined outside lb.yaml. */
+export function defaultServiceConfig(name: string, protocol: Protocol, servers: ServerConfig[] = []): ServiceConfig {
+  return normaliseService(name, protocol, defaultServiceSettings(), servers, () => undefined);
+}
+
+function portsOverlap(a: HostPort, b: HostPort): boolean {
+  if (a.port === 0 || b.port === 0 || a.port !== b.port) return false;
+  const wildcard = (h: string) => h === '0.0.0.0' || h === '::';
+  return a.host === b.host || wildcard(a.host) || wildcard(b.host);
+}
+
+interface WrittenNames {
+  services: Set<string>;
+  entrypoints: Set<string>;
+}
+
+function suggestion(input: string, known: Iterable<string>): string {
+  const names = [...known];
+  if (!names.length) return '';
+  return didYouMean(input, names) || ` (defined: ${names.join(', ')})`;
+}
+
+type RawServer = RawConfig['services'] extends Map<string, infer S> ? S extends { servers: Array<infer V> } ? V : never : never;
+
+function normaliseServer(server: RawServer, serviceName: string, protocol: Protocol, path: KeyPath, report: Report): ServerConfig | undefined {
+  if ((server.url === undefined) === (server.address === undefined)) {
+    report(path, 'give a server either "url" (http://host:port) or "address" (host:port), not both or neither');
+    return undefined;
+  }
+  if (server.url !== undefined) {
+    const url = new URL(server.url);
+    const scheme = url.protocol.slice(0, -1) as ServerConfig['scheme'];
+    if (protocol === 'tcp' && scheme !== 'tcp') report([...path, 'url'], `service "${serviceName}" serves a TCP router; write the server as address: host:port`);
+    if (protocol === 'http' && scheme === 'tcp') report([...path, 'url'], `service "${serviceName}" serves HTTP routers; use an http:// or https:// URL`);
+    const port = url.port ? Number(url.port) : scheme === 'https' ? 443 : 80;
+    return { scheme, host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port, weight: server.weight };
+  }
+  const hp = parseHostPort(server.address!)!;
+  if (hp.port === 0) report([...path, 'address'], 'a server needs a real port, not 0');
+  return { scheme: protocol === 'tcp' ? 'tcp' : 'http', host: hp.host, port: hp.port, weight: server.weight };
+}
+
+/** The whole lb.yaml, with its cross-references (routers → entrypoints and services) checked. */
+export function normaliseConfig(raw: RawConfig, source: string, report: Report, written: WrittenNames): LbConfig {
+  const entrypoints = new Map<string, EntrypointConfig>();
+  for (const [name, ep] of raw.entrypoints) {
+    entrypoints.set(name, {
+      name,
+      address: parseHostPort(ep.address)!,
+      protocol: ep.protocol,
+      trustedProxies: ep.trustedProxies,
+      timeouts: { requestHeadersMs: ep.timeouts.requestHeaders, idleMs: ep.timeouts.idle ?? defaultIdleMs[ep.protocol] },
+    });
+  }
+  const admin = { address: parseHostPort(raw.admin.address)!, ...(raw.admin.token !== undefined ? { token: raw.admin.token } : {}) };
+
+  const bound: Array<[KeyPath, HostPort]> = [[['admin', 'address'], admin.address]];
+  for (const ep of entrypoints.values()) {
+    const path = ['entrypoints', ep.name, 'address'];
+    const clash = bound.find(([, other]) => portsOverlap(other, ep.address));
+    if (clash) report(path, `address ${ep.address.text} is already used by ${formatPath(clash[0]).replace(/\.address$/, '')}`);
+    bound.push([path, ep.address]);
+  }
+
+  const routers = new Map<string, RouterConfig>();
+  const serviceProtocols = new Map<string, { protocol: Protocol; router: string }>();
+  for (const [name, router] of raw.routers) {
+    const entrypoint = entrypoints.get(router.entrypoint);
+    if (!entrypoint) {
+      if (written.entrypoints.has(router.entrypoint)) continue;
+      report(['routers', name, 'entrypoint'], `entrypoint "${router.entrypoint}" is not defined${suggestion(router.entrypoint, entrypoints.keys())}`);
+      continue;
+    }
+    if (!raw.services.has(router.service)) {
+      if (written.services.has(router.service)) continue;
+      // With Docker on, the service may come from container labels; until it does, the route
+      // answers 503 rather than 404.
+      if (!raw.providers.docker.enabled) {
+        report(['routers', name, 'service'], `service "${router.service}" is not defined${suggestion(router.service, raw.services.keys())}`);
+        continue;
+      }
+    }
+    if (entrypoint.protocol === 'tcp' && router.match) {
+      report(['routers', name, 'match'], `a TCP router takes every connection of its entrypoint; remove "match"`, true);
+      continue;
+    }
+    const previous = serviceProtocols.get(router.service);
+    if (previous && previous.protocol !== entrypoint.protocol) {
+      report(['routers', name, 'service'], `service "${router.service}" is used by ${previous.protocol.toUpperCase()} router "${previous.router}" and by this ${entrypoint.protocol.toUpperCase()} router; give each protocol its own service`);
+      continue;
+    }
+    serviceProtocols.set(router.service, { protocol: entrypoint.protocol, router: name });
+    routers.set(name, normaliseRouter(name, router));
+  }
+  const tcpRouterOf = new Map<string, string>();
+  for (const router of routers.values()) {
+    if (entrypoints.get(router.entrypoint)!.protocol !== 'tcp') continue;
+    const other = tcpRouterOf.get(router.entrypoint);
+    if (other) report(['routers', router.name, 'entrypoint'], `TCP entrypoint "${router.entrypoint}" already has router "${other}"; a TCP entrypoint takes one router`);
+    tcpRouterOf.set(router.entrypoint, router.name);
+  }
+
+  const services = new Map<string, ServiceConfig>();
+  for (const [name, svc] of raw.services) {
+    const protocol = serviceProtocols.get(name)?.protocol ?? 'http';
+    const at: Report = (path, message, atKey) => report(['services', name, ...path], message, atKey);
+    const servers = svc.servers.flatMap((server, index) => normaliseServer(server, name, protocol, ['servers', index], at) ?? []);
+    services.set(name, normaliseService(name, protocol, svc, servers, at));
+  }
+
+  const docker = raw.providers.docker;
+  const httpEntrypoints = [...entrypoints.values()].filter((ep) => ep.protocol === 'http').map((ep) => ep.name);
+  const dockerEntrypoint = docker.entrypoint ?? (httpEntrypoints.includes('web') ? 'web' : httpEntrypoints[0]);
+  if (docker.entrypoint !== undefined && !entrypoints.has(docker.entrypoint)) {
+    report(['providers', 'docker', 'entrypoint'], `entrypoint "${docker.entrypoint}" is not defined${suggestion(docker.entrypoint, entrypoints.keys())}`);
+  }
+
+  return {
+    source,
+    entrypoints,
+    admin,
+    routers,
+    services,
+    providers: {
+      docker: {
+        enabled: docker.enabled,
+        ...(docker.endpoint !== undefined ? { endpoint: docker.endpoint } : {}),
+        labelPrefix: docker.labelPrefix,
+        exposedByDefault: docker.exposedByDefault,
+        ...(dockerEntrypoint !== undefined ? { entrypoint: dockerEntrypoint } : {}),
+        networks: docker.network ?? [],
+        hostAddress: docker.hostAddress,
+        useBindPort: docker.useBindPort,
+        resyncIntervalMs: docker.resyncInterval,
+        includeOneOff: docker.includeOneOff,
+        serveStarting: docker.serveStarting,
+        serveUnhealthy: docker.serveUnhealthy,
+      },
+    },
+    log: { level: raw.log.level },
+    accessLog: { enabled: raw.accessLog.enabled, ...(raw.accessLog.path !== undefined ? { path: raw.accessLog.path } : {}) },
+    shutdownTimeoutMs: raw.shutdownTimeout,
+    workers: raw.workers,
+    workerListen: raw.workerListen,
+    warnings: [],
+  };
+}

@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { configSchema, labelServerSchema, serviceSchema } from '../src/config/schema.js';
+import type { Validator } from '../src/config/validate.js';
+
+// docs/configuration.md is checked against the schema, as fastify checks its Errors.md against
+// its error catalogue: every key has a row, every row is a key, and the default agrees.
+
+const docs = readFileSync(new URL('../docs/configuration.md', import.meta.url), 'utf8');
+/** Dictionaries of user-chosen names; below them the docs write NAME. */
+const named = new Set(['entrypoints', 'routers', 'services']);
+
+function format(value: unknown): string {
+  if (Array.isArray(value)) return `\`[${value.join(', ')}]\``;
+  return `\`${String(value)}\``;
+}
+
+/** Every key path of the schema with the default the docs must state. */
+function keys(fields: Readonly<Record<string, Validator<unknown>>>, prefix: string, required: ReadonlySet<string>, out: Map<string, string>): Map<string, string> {
+  for (const [key, field] of Object.entries(fields)) {
+    const path = `${prefix}${key}`;
+    if (named.has(path)) {
+      keys(field.entry!.fields!, `${path}.NAME.`, new Set(path === 'entrypoints' ? ['address'] : path === 'routers' ? ['entrypoint', 'service'] : []), out);
+    } else if (field.fields) {
+      keys(field.fields, `${path}.`, new Set(), out);
+    } else {
+      out.set(path, required.has(key) ? 'required' : field.defaultValue !== undefined ? format(field.defaultValue) : field.defaultText ?? 'none');
+    }
+  }
+  return out;
+}
+
+/** Rows of the tables, keyed by the full path (the section heading names the prefix). */
+function documented(): Map<string, string> {
+  const rows = new Map<string, string>();
+  let prefix = '';
+  for (const line of docs.split('\n')) {
+    const heading = /^## (.+)$/.exec(line);
+    if (heading) prefix = /^(entrypoints|routers|services)\.NAME$|^admin$/.test(heading[1]!) ? `${heading[1]}.` : '';
+    const row = /^\| `([^`]+)` \| (.+?) \| .* \|$/.exec(line);
+    if (row) rows.set(`${prefix}${row[1]}`, row[2]!);
+  }
+  return rows;
+}
+
+test('docs/configuration.md has a row for every key of lb.yaml, with its default, and no row for a key that does not exist', () => {
+  const expected = keys(configSchema.fields!, '', new Set(), new Map());
+  const rows = documented();
+  const missing = [...expected.keys()].filter((k) => !rows.has(k));
+  const stale = [...rows.keys()].filter((k) => !expected.has(k));
+  assert.deepEqual(missing, [], 'keys without a row in docs/configuration.md');
+  assert.deepEqual(stale, [], 'rows in docs/configuration.md for keys the schema does not have');
+  const wrong = [...expected].filter(([k, v]) => rows.get(k) !== v).map(([k, v]) => `${k}: docs say ${rows.get(k)}, the schema ${v}`);
+  assert.deepEqual(wrong, []);
+});
+
+test('docs/docker.md names every label key that only a container can set, and says that every service key can be set', () => {
+  const docker = readFileSync(new URL('../docs/docker.md', import.meta.url), 'utf8');
+  for (const key of Object.keys(labelServerSchema.fields!)) assert.match(docker, new RegExp(`\`lb\\.${key}\``), `lb.${key} is documented`);
+  for (const key of Object.keys(serviceSchema.fields!)) assert.match(docs, new RegExp(`\`${key}[.\`]`), `services.${key} is in configuration.md, which docker.md points to`);
+  assert.match(docker, /every key of `services\.NAME` in \[configuration\.md\]/);
+});
