@@ -1,8 +1,9 @@
 // What the benchmarks share: processes that are always stopped (optionally pinned to cores), bounded
-// load runs with wrk or autocannon, medians over alternating rounds, markdown tables, the machine's
-// description and the report section in docs/benchmarks.md.
+// load runs with wrk or autocannon, the CPU time a process tree uses during one, medians over
+// alternating rounds, markdown tables, the machine's description and the report section in
+// docs/benchmarks.md.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { connect } from 'node:net';
 import { cpus, loadavg, release, tmpdir, totalmem, type as osType } from 'node:os';
@@ -278,6 +279,10 @@ export interface Sample {
   p50ms: number;
   p99ms: number;
   bytesPerSec: number;
+  /** Requests (or round trips) completed, as the load tool counts them. */
+  requests: number;
+  /** CPU time the target's processes used during the measurement, per request, and their names (see withCpu). */
+  cpu?: { usPerRequest: number; processes: string[] };
   errors: string[];
 }
 
@@ -306,6 +311,7 @@ export async function runLoad(ws: Workspace, tool: LoadTool, spec: LoadSpec): Pr
     const text = out.stdout;
     const rps = /Requests\/sec:\s+([\d.]+)/.exec(text);
     if (out.status !== 0 || !rps) throw new Error(`wrk failed on ${spec.url}: ${out.stderr.trim() || text.trim()}`);
+    const requests = /(\d+) requests in /.exec(text);
     const errors: string[] = [];
     const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(text);
     if (non2xx) errors.push(`${non2xx[1]} non-2xx responses`);
@@ -316,6 +322,7 @@ export async function runLoad(ws: Workspace, tool: LoadTool, spec: LoadSpec): Pr
       p50ms: toMs(/^\s*50(?:\.0+)?%\s+(\S+)/m.exec(text)?.[1] ?? ''),
       p99ms: toMs(/^\s*99(?:\.0+)?%\s+(\S+)/m.exec(text)?.[1] ?? ''),
       bytesPerSec: toBytes(/Transfer\/sec:\s+(\S+)/.exec(text)?.[1] ?? ''),
+      requests: requests ? Number(requests[1]) : Number(rps[1]) * spec.seconds,
       errors,
     };
   }
@@ -352,8 +359,85 @@ export async function runLoad(ws: Workspace, tool: LoadTool, spec: LoadSpec): Pr
     p50ms: json.latency.p50,
     p99ms: json.latency.p99,
     bytesPerSec: json.throughput.total / json.duration,
+    requests: json.requests.total,
     errors,
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// CPU time: utime + stime of a process and its descendants (an nginx master and its worker, lb's
+// primary and its cluster workers), from /proc/<pid>/stat, in clock ticks (getconf CLK_TCK, 100 on
+// Linux: 10 ms). Descendants are found by the ppid field of every /proc/*/stat, since
+// /proc/<pid>/task/*/children needs a kernel built with CONFIG_PROC_CHILDREN.
+
+let ticksPerSecond: number | undefined;
+
+/** Clock ticks per second of /proc/<pid>/stat's times: getconf CLK_TCK, or 100. */
+export function clockTicks(): number {
+  if (ticksPerSecond === undefined) {
+    const n = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim());
+    ticksPerSecond = Number.isInteger(n) && n > 0 ? n : 100;
+  }
+  return ticksPerSecond;
+}
+
+/**
+ * Name (comm), ppid and CPU ticks of one process: utime + stime (fields 14, 15) plus cutime +
+ * cstime (16, 17), the times of its children already reaped, so that a worker that exits between
+ * two readings keeps its time in its parent's. Fields are counted after the last ')', since the
+ * command name (field 2) may hold spaces and parentheses.
+ */
+function procStat(pid: number): { comm: string; ppid: number; ticks: number } | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined; // gone meanwhile
+  }
+  const end = text.lastIndexOf(')');
+  const f = text.slice(end + 2).split(' ');
+  // f[0] is field 3 (state): field n is f[n - 3].
+  return { comm: text.slice(text.indexOf('(') + 1, end), ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]) };
+}
+
+/** CPU ticks used so far by pid and all its descendants, and their names (pid's first). */
+export function treeTicks(pid: number): { ticks: number; processes: string[] } {
+  const stats = new Map<number, { comm: string; ppid: number; ticks: number }>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const stat = procStat(Number(name));
+    if (stat) stats.set(Number(name), stat);
+  }
+  let ticks = 0;
+  const processes: string[] = [];
+  const queue = stats.has(pid) ? [pid] : [];
+  for (let p = queue.pop(); p !== undefined; p = queue.pop()) {
+    ticks += stats.get(p)!.ticks;
+    processes.push(stats.get(p)!.comm);
+    for (const [child, stat] of stats) if (stat.ppid === p) queue.push(child);
+  }
+  return { ticks, processes };
+}
+
+/**
+ * Runs measure and adds to its sample the CPU time that pid's process tree used meanwhile, per
+ * request the load tool counted. Without a pid (the backend reached directly: no proxy) the sample
+ * is returned as it is. The resolution is one clock tick per measurement (see cpuResolutionUs).
+ */
+export async function withCpu(pid: number | undefined, measure: () => Promise<Sample>): Promise<Sample> {
+  if (pid === undefined || process.platform !== 'linux') return measure();
+  const before = treeTicks(pid);
+  const sample = await measure();
+  const after = treeTicks(pid);
+  if (after.processes.length === 0 || !(sample.requests > 0)) return sample;
+  const usPerRequest = ((after.ticks - before.ticks) * 1e6) / clockTicks() / sample.requests;
+  return { ...sample, cpu: { usPerRequest, processes: after.processes } };
+}
+
+/** The coarsest resolution of the CPU figures of these results: one clock tick ÷ the fewest requests of a round. */
+export function cpuResolutionUs(results: Summary[]): number {
+  const counts = results.flatMap((r) => r.samples.filter((s) => s.cpu).map((s) => s.requests));
+  return counts.length ? 1e6 / clockTicks() / Math.min(...counts) : NaN;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -370,6 +454,9 @@ export interface Summary {
   bytesPerSec: number;
   /** (max − min) / median of req/s over the rounds. */
   spread: number;
+  /** Median CPU µs per request of the target's processes (NaN without them), and their names at the last round. */
+  cpuUsPerRequest: number;
+  processes: string[];
   errors: string[];
 }
 
@@ -390,6 +477,8 @@ export function summarize(name: string, samples: Sample[]): Summary {
     p99ms: median(samples.map((s) => s.p99ms)),
     bytesPerSec: median(samples.map((s) => s.bytesPerSec)),
     spread: (Math.max(...rps) - Math.min(...rps)) / mid,
+    cpuUsPerRequest: median(samples.flatMap((s) => (s.cpu ? [s.cpu.usPerRequest] : []))),
+    processes: samples.at(-1)?.cpu?.processes ?? [],
     errors: samples.flatMap((s, i) => s.errors.map((e) => `round ${i + 1}: ${e}`)),
   };
 }

@@ -1,7 +1,8 @@
 // The forwarding benchmark: lb against a direct connection and, where installed, HAProxy, nginx and
 // http-proxy, all on loopback on this machine. Targets are measured in alternating rounds and the
-// median per target is reported, so that drift in the machine's load cancels out. Every load run is
-// bounded in time and every process started here is stopped on exit, even on error.
+// median per target is reported, so that drift in the machine's load cancels out; next to req/s, the
+// CPU time each proxy's processes spend per request (from /proc). Every load run is bounded in time
+// and every process started here is stopped on exit, even on error.
 // The report (markdown) is printed and written into docs/benchmarks.md between the markers
 // <!-- bench:latest:start --> and <!-- bench:latest:end --> unless --no-write is given.
 // Usage: npm run bench [-- --duration 3 --rounds 3 --scenarios small,latency --only direct,lb-http --no-write]
@@ -14,7 +15,9 @@ import {
   benchWorkspace,
   chooseBackend,
   chooseLoadTool,
+  clockTicks,
   commonOptions,
+  cpuResolutionUs,
   describeMachine,
   errorNotes,
   fixed,
@@ -30,6 +33,7 @@ import {
   runLoad,
   startBackend,
   waitForPort,
+  withCpu,
   writeLatestRun,
   type LoadSpec,
   type Sample,
@@ -265,13 +269,13 @@ async function echo(target: Target, seconds = duration): Promise<Sample> {
   const [cmd, argv] = nodeScript('./echo-client.ts', ['--port', String(target.echoPort), '--connections', String(connections), '--seconds', String(seconds), '--size', '64']);
   const out = await ws.run(cmd, argv, { timeoutMs: (seconds + 30) * 1000, role: 'load' });
   const line = out.stdout.trim().split('\n').pop() ?? '';
-  let json: { rps: number; p50ms: number; p99ms: number; errors: number };
+  let json: { roundTrips: number; rps: number; p50ms: number; p99ms: number; errors: number };
   try {
     json = JSON.parse(line) as typeof json;
   } catch {
     throw new Error(`echo-client failed on ${target.name}: ${out.stderr.trim() || out.stdout.trim()}`);
   }
-  return { rps: json.rps, p50ms: json.p50ms, p99ms: json.p99ms, bytesPerSec: json.rps * 64, errors: json.errors ? [`${json.errors} connection errors`] : [] };
+  return { rps: json.rps, p50ms: json.p50ms, p99ms: json.p99ms, bytesPerSec: json.rps * 64, requests: json.roundTrips, errors: json.errors ? [`${json.errors} connection errors`] : [] };
 }
 
 const measures: Record<LoadScenario, (t: Target) => Promise<Sample>> = {
@@ -291,6 +295,18 @@ interface Column {
   cell: (r: Summary) => string;
 }
 
+/** The CPU figure of a target, naming its processes when there are several (all are counted). */
+function cpuCell(r: Summary): string {
+  if (!Number.isFinite(r.cpuUsPerRequest)) return '-';
+  const others = r.processes.length - 1;
+  const who =
+    others < 1 ? ''
+    : r.name.startsWith('lb-') ? ` (primary + ${others} worker${others > 1 ? 's' : ''})`
+    : r.name === 'nginx-proxy' ? ` (master + ${others} worker${others > 1 ? 's' : ''})`
+    : ` (${r.processes.join(' + ')})`;
+  return `${fixed(r.cpuUsPerRequest, 1)}${who}`;
+}
+
 function throughputTable(results: Summary[], o: { unit: string; value: (r: Summary) => number; digits: number; reference: string; extra?: Column[] }): string {
   const byName = new Map(results.map((r) => [r.name, r]));
   const direct = byName.get('direct');
@@ -305,10 +321,17 @@ function throughputTable(results: Summary[], o: { unit: string; value: (r: Summa
       fixed(r.p99ms, 3),
       peer ? fixed(value / o.value(peer), 2) : '-',
       direct ? fixed(value / o.value(direct), 2) : '-',
+      cpuCell(r),
+      peer ? fixed(peer.cpuUsPerRequest / r.cpuUsPerRequest, 2) : '-',
       percent(r.spread),
     ];
   });
-  return markdownTable(['target', o.unit, ...(o.extra ?? []).map((c) => c.header), 'p50 ms', 'p99 ms', '× HAProxy (same mode)', '× direct', 'spread over rounds'], rows);
+  const header = ['target', o.unit, ...(o.extra ?? []).map((c) => c.header), 'p50 ms', 'p99 ms', '× HAProxy (same mode)', '× direct', 'CPU µs/req', 'CPU × HAProxy', 'spread over rounds'];
+  const resolution = cpuResolutionUs(results);
+  const cpuNote = Number.isFinite(resolution)
+    ? `Resolution of CPU µs/req in this table: ±${fixed(resolution, 2)} µs (one clock tick over the fewest requests of a round).`
+    : 'CPU µs/req: not measured (it reads /proc: Linux only).';
+  return `${markdownTable(header, rows)}\n\n${cpuNote}`;
 }
 
 function latencyTable(results: Summary[]): string {
@@ -400,6 +423,7 @@ async function main(): Promise<void> {
     `Command: \`${command}\``,
     `Backend: ${backendKind === 'nginx' ? 'nginx, 1 worker' : 'bench/backend.ts (Node)'}; load generator: ${loadName}; pinning: ${plan.note}`,
     `Targets measured in alternating rounds (${rounds} × ${duration}s); each figure is the median over the rounds. Compare ratios within one run, not absolute numbers across runs.`,
+    `CPU µs/req: utime + stime of the target's processes (/proc/<pid>/stat, with their children: nginx-proxy's master and worker, lb-http-2-workers' primary and workers) from before to after each round, ÷ the requests the load generator counted; \`-\` for direct, which has no proxy. Less bound than req/s to the share of a core a target wins on a shared machine, but not free of it. Counted in clock ticks of ${fixed(1000 / clockTicks(), 0)} ms, so a round is off by up to one tick: ±${fixed(1000 / clockTicks() / 150, 2)} µs/req at 50k req/s over 3 s; each table gives its own. CPU × HAProxy: HAProxy's µs/req (same mode) ÷ the target's; above 1, the target uses less CPU per request than HAProxy.`,
     ...(loadTool === 'autocannon'
       ? ['autocannon records latencies in whole milliseconds (sub-millisecond ones read 0) and, with Connection: close, counts its reconnect waits in them: read req/s and the mean column rather than p50/p99.']
       : []),
@@ -419,19 +443,23 @@ async function main(): Promise<void> {
     const [cmd, argv] = nodeScript('./echo-server.ts', ['--port', String(ports.echo)]);
     await ws.startListening(cmd, argv, ports.echo, 'backend');
   }
+  // The process of each target but direct, whose process tree's CPU time withCpu reads.
+  const pids = new Map<string, number>();
   const starting: Array<Promise<unknown>> = [];
-  if (wanted.has('haproxy-http') || wanted.has('haproxy-tcp')) starting.push(ws.startListening('haproxy', ['-f', join(work, 'haproxy.cfg')], ports.haproxy, 'proxy'));
-  if (wanted.has('lb-http') || wanted.has('lb-tcp')) starting.push(ws.startListening(process.execPath, [lbCli, 'run', '--config', join(work, 'lb.yaml')], ports.lb, 'proxy'));
-  if (wanted.has('lb-http-access-log')) starting.push(ws.startListening(process.execPath, [lbCli, 'run', '--config', join(work, 'lb-logged.yaml')], ports.lbLogged, 'proxy'));
-  if (wanted.has('lb-http-reuse-safe')) starting.push(ws.startListening(process.execPath, [lbCli, 'run', '--config', join(work, 'lb-reuse.yaml')], ports.lbReuse, 'proxy'));
-  if (wanted.has('lb-http-2-workers')) starting.push(ws.startListening(process.execPath, [lbCli, 'run', '--config', join(work, 'lb-workers.yaml')], ports.lbWorkers, 'proxy'));
-  if (wanted.has('nginx-proxy')) starting.push(ws.startListening('nginx', ['-c', join(work, 'proxy-nginx.conf'), '-p', work], ports.nginx, 'proxy'));
-  if (wanted.has('http-proxy')) starting.push(ws.startListening(process.execPath, [join(work, 'http-proxy.cjs')], ports.httpProxy, 'proxy'));
-  if (wanted.has('node-hello')) {
-    // On the proxies' cores when pinned: it stands where a proxy would.
-    const [cmd, argv] = nodeScript('./backend.ts', ['--port', String(ports.nodeHello)]);
-    starting.push(ws.startListening(cmd, argv, ports.nodeHello, 'proxy'));
-  }
+  const startProxy = (names: string[], [cmd, argv]: [string, string[]], port: number): void => {
+    if (!names.some((n) => wanted.has(n))) return;
+    starting.push(ws.startListening(cmd, argv, port, 'proxy').then((child) => names.forEach((n) => pids.set(n, child.pid!))));
+  };
+  const lb = (file: string): [string, string[]] => [process.execPath, [lbCli, 'run', '--config', join(work, file)]];
+  startProxy(['haproxy-http', 'haproxy-tcp'], ['haproxy', ['-f', join(work, 'haproxy.cfg')]], ports.haproxy);
+  startProxy(['lb-http', 'lb-tcp'], lb('lb.yaml'), ports.lb);
+  startProxy(['lb-http-access-log'], lb('lb-logged.yaml'), ports.lbLogged);
+  startProxy(['lb-http-reuse-safe'], lb('lb-reuse.yaml'), ports.lbReuse);
+  startProxy(['lb-http-2-workers'], lb('lb-workers.yaml'), ports.lbWorkers);
+  startProxy(['nginx-proxy'], ['nginx', ['-c', join(work, 'proxy-nginx.conf'), '-p', work]], ports.nginx);
+  startProxy(['http-proxy'], [process.execPath, [join(work, 'http-proxy.cjs')]], ports.httpProxy);
+  // On the proxies' cores when pinned: it stands where a proxy would.
+  startProxy(['node-hello'], nodeScript('./backend.ts', ['--port', String(ports.nodeHello)]), ports.nodeHello);
   await Promise.all(starting);
   for (const t of allTargets) if (wanted.has(t.name)) await waitPorts(t, withEcho);
 
@@ -462,7 +490,7 @@ async function main(): Promise<void> {
         emit(`### ${titles[scenario]}\n\nNo target left to measure.`);
         continue;
       }
-      const results = await alternate(targets, rounds, measures[scenario]);
+      const results = await alternate(targets, rounds, (t) => withCpu(pids.get(t.name), () => measures[scenario](t)));
       emit(`### ${titles[scenario]}\n\n${render(scenario, results)}\n\n${notes[scenario]}\n${errorNotes(results)}`);
     } catch (err) {
       failed = true;
