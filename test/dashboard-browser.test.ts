@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { test } from 'node:test';
 import { chromium } from 'playwright-core';
 import { request } from 'undici';
+import { lbYaml } from './helpers/config.js';
 import { startLb } from './helpers/lb.js';
 import { startBackend } from './helpers/servers.js';
 import { requireTool } from './helpers/tools.js';
@@ -14,13 +15,11 @@ test('the dashboard shows services and servers, and turns a failing server red',
   const health = new Map<number, boolean>();
   const serve = () => startBackend(t, (req, res) => res.writeHead(req.url === '/health' && health.get(req.socket.localPort!) === false ? 500 : 200).end('ok'));
   const [a, b] = [await serve(), await serve()];
-  const lb = await startLb(t, `
-entrypoints: { web: { address: "127.0.0.1:0" } }
-admin: { address: "127.0.0.1:0" }
+  const lb = await startLb(t, lbYaml(`
 routers: { shop: { entrypoint: web, match: { host: "shop.example.com" }, service: shop } }
 services:
   shop: { healthCheck: { path: /health, interval: 300ms, timeout: 150ms, fall: 1 }, servers: [ { url: "${a.url}" }, { url: "${b.url}", weight: 2 } ] }
-`);
+`));
   // Bounded background traffic so that the rate chart has something to draw.
   let traffic = true;
   const load = (async () => {
