@@ -48,7 +48,8 @@ services:
   await server(b.port).and(page.locator('[data-state="down"]')).waitFor({ timeout: 5_000 });
   t.diagnostic(`the failing server turned red on the dashboard ${Date.now() - started} ms after its health endpoint failed`);
   assert.equal(await server(b.port).evaluate((node) => getComputedStyle(node.querySelector('.dot')!).backgroundColor), 'rgb(207, 34, 46)');
-  await page.waitForTimeout(4_500); // a few stats polls, so the charts have lines
+  // A fixed wait on purpose: nothing is asserted after it; a few stats polls give the screenshot chart lines.
+  await page.waitForTimeout(4_500);
   mkdirSync(artifacts, { recursive: true });
   await page.screenshot({ path: `${artifacts}dashboard.png`, fullPage: true });
   t.diagnostic(`screenshot: ${artifacts}dashboard.png`);
