@@ -37,17 +37,21 @@ services:
   t.after(() => browser.close());
   const page = await browser.newPage({ viewport: { width: 1100, height: 700 } });
   await page.goto(`${lb.url('admin')}/`);
-  const server = (port: number) => page.locator(`[data-service="shop"] [data-server="127.0.0.1:${port}"]`);
+  const selector = (port: number) => `[data-service="shop"] [data-server="127.0.0.1:${port}"]`;
+  const server = (port: number) => page.locator(selector(port));
+  // Found and read in one step in the page: render() replaces the list on every update, and a
+  // node detached between a locator's lookup and the read has no computed style ('').
+  const dotColour = (port: number) => page.evaluate((sel) => getComputedStyle(document.querySelector(`${sel} .dot`)!).backgroundColor, selector(port));
   await server(a.port).and(page.locator('[data-state="up"]')).waitFor({ timeout: 10_000 });
   await server(b.port).and(page.locator('[data-state="up"]')).waitFor({ timeout: 10_000 });
   assert.match((await page.locator('[data-service="shop"] h2').textContent()) ?? '', /shop/);
-  assert.equal(await server(a.port).evaluate((node) => getComputedStyle(node.querySelector('.dot')!).backgroundColor), 'rgb(26, 127, 55)');
+  assert.equal(await dotColour(a.port), 'rgb(26, 127, 55)');
 
   health.set(b.port, false);
   const started = Date.now();
   await server(b.port).and(page.locator('[data-state="down"]')).waitFor({ timeout: 5_000 });
   t.diagnostic(`the failing server turned red on the dashboard ${Date.now() - started} ms after its health endpoint failed`);
-  assert.equal(await server(b.port).evaluate((node) => getComputedStyle(node.querySelector('.dot')!).backgroundColor), 'rgb(207, 34, 46)');
+  assert.equal(await dotColour(b.port), 'rgb(207, 34, 46)');
   // A fixed wait on purpose: nothing is asserted after it; a few stats polls give the screenshot chart lines.
   await page.waitForTimeout(4_500);
   mkdirSync(artifacts, { recursive: true });
