@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { request } from 'undici';
 import { formatAccessEntry } from '../src/metrics/access-log.js';
+import { lbYaml } from './helpers/config.js';
 import { startLb } from './helpers/lb.js';
 import { namedBackend } from './helpers/servers.js';
 
@@ -12,13 +13,11 @@ import { namedBackend } from './helpers/servers.js';
 async function loggingLb(t: TestContext, match = '') {
   const backend = await namedBackend(t, 'hello');
   const file = join(mkdtempSync(join(tmpdir(), 'lb-access-')), 'access.log');
-  const lb = await startLb(t, `
-entrypoints: { web: { address: "127.0.0.1:0" } }
-admin: { address: "127.0.0.1:0" }
+  const lb = await startLb(t, lbYaml(`
 accessLog: { enabled: true, path: "${file}" }
 routers: { app: { entrypoint: web, ${match ? `match: ${match}, ` : ''}service: app } }
 services: { app: { servers: [ { url: "${backend.url}" } ] } }
-`);
+`));
   return { lb, file, backend };
 }
 

@@ -1,21 +1,19 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { request } from 'undici';
+import { lbYaml } from './helpers/config.js';
 import { oneServiceConfig, startLb } from './helpers/lb.js';
 import { namedBackend, startBackend } from './helpers/servers.js';
+import { within } from './helpers/wait.js';
 
 test('/healthz, /metrics and /api/state describe the running balancer', async (t) => {
   const backend = await namedBackend(t, 'a');
-  const lb = await startLb(t, `
-entrypoints:
-  web: { address: "127.0.0.1:0" }
-  db: { address: "127.0.0.1:0", protocol: tcp }
-admin: { address: "127.0.0.1:0" }
+  const lb = await startLb(t, lbYaml(`
 routers:
   all: { entrypoint: web, match: { host: "a.example.com" }, service: svc }
 services:
   svc: { balancer: least_request, servers: [ { url: "${backend.url}", weight: 3 } ] }
-`);
+`, { entrypoints: { db: 'protocol: tcp' } }));
   for (let i = 0; i < 3; i++) await (await request(lb.url('web'), { headers: { host: 'a.example.com' } })).body.text();
   await (await request(lb.url('web'), { headers: { host: 'nobody.example.com' } })).body.text();
 
@@ -48,17 +46,19 @@ services:
 });
 
 test('/healthz answers 503 once shutdown begins, while in-flight requests finish', async (t) => {
-  const slow = await startBackend(t, (_req, res) => {
-    setTimeout(() => res.end('finished'), 500);
-  });
+  // The backend holds its answer until the test releases it: the request is in flight throughout.
+  let arrived: (finish: () => void) => void = () => undefined;
+  const reachedBackend = new Promise<() => void>((resolve) => (arrived = resolve));
+  const slow = await startBackend(t, (_req, res) => arrived(() => res.end('finished')));
   const lb = await startLb(t, oneServiceConfig(slow.url));
   const admin = lb.url('admin');
   const inFlight = request(lb.url('web'));
-  await new Promise((resolve) => setTimeout(resolve, 100));
+  const finish = await within(reachedBackend, 'the request to reach the backend');
   const stopping = lb.stop(5_000);
   const health = await request(`${admin}/healthz`);
   assert.equal(health.statusCode, 503);
   assert.equal(await health.body.text(), 'shutting down\n');
+  finish();
   const res = await inFlight;
   assert.equal(await res.body.text(), 'finished', 'the accepted request completes');
   await stopping;

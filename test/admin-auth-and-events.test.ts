@@ -1,16 +1,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { request } from 'undici';
+import { lbYaml } from './helpers/config.js';
 import { startLb } from './helpers/lb.js';
 import { startBackend } from './helpers/servers.js';
+import { eventually, within } from './helpers/wait.js';
 
 const token = 'a-long-enough-admin-token';
 
 test('with admin.token, the dashboard and /api need it; /metrics and /healthz do not', async (t) => {
-  const lb = await startLb(t, `
-entrypoints: { web: { address: "127.0.0.1:0" } }
-admin: { address: "127.0.0.1:0", token: "${token}" }
-`);
+  const lb = await startLb(t, lbYaml('', { admin: `token: "${token}"` }));
   const status = async (path: string, headers: Record<string, string> = {}) => {
     const res = await request(`${lb.url('admin')}${path}`, { headers });
     await res.body.text();
@@ -28,12 +27,10 @@ admin: { address: "127.0.0.1:0", token: "${token}" }
 test('/api/events streams the state, and again when a server changes health', async (t) => {
   let healthy = true;
   const backend = await startBackend(t, (req, res) => res.writeHead(req.url === '/health' && !healthy ? 500 : 200).end('ok'));
-  const lb = await startLb(t, `
-entrypoints: { web: { address: "127.0.0.1:0" } }
-admin: { address: "127.0.0.1:0" }
+  const lb = await startLb(t, lbYaml(`
 routers: { r: { entrypoint: web, service: svc } }
 services: { svc: { healthCheck: { path: /health, interval: 200ms, timeout: 100ms, fall: 1 }, servers: [ { url: "${backend.url}" } ] } }
-`);
+`));
   const res = await request(`${lb.url('admin')}/api/events`);
   assert.equal(res.headers['content-type'], 'text/event-stream');
   const states: Array<{ services: Array<{ servers: Array<{ state: string }> }> }> = [];
@@ -52,9 +49,9 @@ services: { svc: { healthCheck: { path: /health, interval: 200ms, timeout: 100ms
       }
     }
   })();
-  while (!states.some((s) => s.services[0]?.servers[0]?.state === 'up')) await new Promise((resolve) => setTimeout(resolve, 20));
+  await eventually(() => states.some((s) => s.services[0]?.servers[0]?.state === 'up'), 'an "up" state to be streamed');
   healthy = false;
-  await Promise.race([done, new Promise((_, reject) => setTimeout(() => reject(new Error('no "down" state streamed within 5s')), 5_000))]);
+  await within(done, 'a "down" state to be streamed', 5_000);
   res.body.destroy();
   assert.ok(states.length >= 2, 'the first state, then the change');
   assert.equal(states.at(-1)!.services[0]!.servers[0]!.state, 'down');

@@ -6,10 +6,11 @@ import { buildSnapshot } from '../src/control/snapshot.js';
 import { createLogger } from '../src/log.js';
 import { Metrics } from '../src/metrics/metrics.js';
 import { FileProvider } from '../src/providers/file.js';
+import { lbYaml } from './helpers/config.js';
 
 function config(settings = '', servers = 4) {
   const list = Array.from({ length: servers }, (_, i) => `{ url: "http://127.0.0.${i + 1}:80" }`).join(', ');
-  return parseConfig(`entrypoints: { web: { address: "127.0.0.1:0" } }\nadmin: { address: "127.0.0.1:0" }\nrouters: { r: { entrypoint: web, service: s } }\nservices: { s: { ${settings} servers: [ ${list} ] } }\n`, 't.yaml');
+  return parseConfig(lbYaml(`routers: { r: { entrypoint: web, service: s } }\nservices: { s: { ${settings} servers: [ ${list} ] } }\n`), 't.yaml');
 }
 
 test('below the panic threshold the balancer uses every server', () => {

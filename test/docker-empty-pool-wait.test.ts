@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DockerFixture, fetchVia, requireDocker, startDockerLb } from './helpers/docker.js';
+import { request } from 'undici';
+import { DockerFixture, eventually, fetchVia, requireDocker, startDockerLb } from './helpers/docker.js';
 
 test('an empty pool with emptyPoolWait holds a request until a container arrives', { timeout: 60_000 }, async (t) => {
   if (!(await requireDocker(t))) return;
@@ -12,7 +13,7 @@ services: { late: { emptyPoolWait: 20s, healthCheck: { path: /health, interval: 
 `);
   const started = Date.now();
   const pending = fetchVia(lb, 'late.example.com');
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  await eventually(async () => /^lb_entrypoint_open_connections\{entrypoint="web",protocol="http"\} 1$/m.test(await (await request(`${lb.url('admin')}/metrics`)).body.text()), 'lb to accept the request');
   await fixture.start({ labels: { ...fixture.labels({ enable: 'true', port: '8080' }), 'com.docker.compose.service': 'late' }, env: { NAME: 'latecomer' } });
   assert.equal(await pending, '200 latecomer');
   t.diagnostic(`held for ${Date.now() - started} ms until the container was healthy`);

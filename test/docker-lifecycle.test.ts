@@ -11,7 +11,8 @@ test('docker stop drains: no new requests, the in-flight one finishes, the route
   await eventually(async () => ((await fetchVia(lb, 'stop.example.com')) === '200 doomed' ? true : undefined), 'routing');
 
   const slow = request(`${lb.url('web')}/slow`, { headers: { host: 'stop.example.com' } });
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  const inFlight = () => [...lb.control.snapshot.services.values()].reduce((sum, s) => sum + s.backends.reduce((n, b) => n + b.inFlight, 0), 0);
+  await eventually(() => inFlight() === 1, 'lb to send the slow request to the container');
   const stopIssued = Date.now();
   const stopping = docker('stop', '-t', '10', id);
   // Probe continuously: the last probe the container answered marks when lb stopped sending.

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { request } from 'undici';
+import { lbYaml } from './helpers/config.js';
 import { docker, DockerFixture, eventually, requireDocker } from './helpers/docker.js';
 import { startLb, usableServers } from './helpers/lb.js';
 
@@ -46,13 +47,9 @@ async function open(port: number, preamble?: string): Promise<Socket> {
 test('upgraded and TCP connections to replica A survive B starting, failing health and stopping', { timeout: 90_000 }, async (t) => {
   if (!(await requireDocker(t))) return;
   const fixture = new DockerFixture(t);
-  const lb = await startLb(t, `
-entrypoints:
-  web: { address: "127.0.0.1:0" }
-  echo: { address: "127.0.0.1:0", protocol: tcp }
-admin: { address: "127.0.0.1:0" }
+  const lb = await startLb(t, lbYaml(`
 providers: { docker: { enabled: true, labelPrefix: "${fixture.prefix}" } }
-`);
+`, { entrypoints: { echo: 'protocol: tcp' } }));
   const labels = {
     ...fixture.labels({
       enable: 'true', host: 'pair.example.com', port: '8080', 'healthcheck.path': '/health', 'healthcheck.interval': '500ms', 'healthcheck.timeout': '250ms',

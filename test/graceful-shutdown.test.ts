@@ -2,15 +2,13 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { test } from 'node:test';
 import { request } from 'undici';
+import { lbYaml } from './helpers/config.js';
 import { spawnLb } from './helpers/lb-process.js';
 import { startBackend, startTcpServer } from './helpers/servers.js';
+import { eventually } from './helpers/wait.js';
 
 function config(httpUrl: string, tcpPort: number, shutdownTimeout: string) {
-  return `
-entrypoints:
-  web: { address: "127.0.0.1:0" }
-  db: { address: "127.0.0.1:0", protocol: tcp }
-admin: { address: "127.0.0.1:0" }
+  return lbYaml(`
 routers:
   app: { entrypoint: web, service: app }
   db: { entrypoint: db, service: db }
@@ -18,13 +16,16 @@ services:
   app: { servers: [ { url: "${httpUrl}" } ] }
   db: { servers: [ { address: "127.0.0.1:${tcpPort}" } ] }
 shutdownTimeout: ${shutdownTimeout}
-`;
+`, { entrypoints: { db: 'protocol: tcp' } });
 }
 
 test('SIGTERM: /healthz turns 503, accepted requests complete with Connection: close, tunnels close at shutdownTimeout, exit 0', { timeout: 60_000 }, async (t) => {
+  // /slow is held until the test releases it, after SIGTERM: those requests are in flight throughout.
+  const held: Array<() => void> = [];
   const backend = await startBackend(t, (req, res) => {
     req.resume();
-    setTimeout(() => res.end('done'), req.url === '/slow' ? 800 : 1);
+    if (req.url === '/slow') held.push(() => res.end('done'));
+    else res.end('done');
   });
   const tcp = await startTcpServer(t, (socket) => socket.pipe(socket));
   const lb = await spawnLb(t, config(backend.url, tcp.port, '2s'));
@@ -35,15 +36,16 @@ test('SIGTERM: /healthz turns 503, accepted requests complete with Connection: c
   const tunnelClosed = new Promise<number>((resolve) => tunnel.once('close', () => resolve(Date.now())));
 
   const inFlight = Array.from({ length: 10 }, () => request(`${web}/slow`).then(async (res) => ({ status: res.statusCode, connection: res.headers.connection, body: await res.body.text() })));
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  await eventually(() => held.length === 10, 'the 10 requests to reach the backend');
   const signalled = Date.now();
   lb.child.kill('SIGTERM');
-  await new Promise((resolve) => setTimeout(resolve, 100));
+  await lb.logged('shutting down: draining open requests');
 
   const health = await request(`http://127.0.0.1:${lb.port('admin')}/healthz`);
   assert.equal(health.statusCode, 503, '/healthz must fail at once so that an upstream balancer stops sending');
   await health.body.text();
   await assert.rejects(request(`${web}/`, { reset: true }), /ECONNREFUSED/, 'new connections are refused');
+  for (const finish of held) finish();
 
   const answers = await Promise.all(inFlight);
   assert.deepEqual(answers, Array.from({ length: 10 }, () => ({ status: 200, connection: 'close', body: 'done' })));
@@ -54,16 +56,17 @@ test('SIGTERM: /healthz turns 503, accepted requests complete with Connection: c
 });
 
 test('a second signal exits at once', { timeout: 60_000 }, async (t) => {
-  const backend = await startBackend(t, (req) => req.resume());
+  let arrived = false;
+  const backend = await startBackend(t, (req) => ((arrived = true), req.resume()));
   const tcp = await startTcpServer(t, () => undefined);
   const lb = await spawnLb(t, config(backend.url, tcp.port, '30s'));
   const hanging = request(`http://127.0.0.1:${lb.port('web')}/`).catch((err: Error) => err);
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  await eventually(() => arrived, 'the request to reach the backend');
   lb.child.kill('SIGTERM');
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  await lb.logged('shutting down: draining open requests');
   const started = Date.now();
   lb.child.kill('SIGTERM');
   assert.equal(await lb.exited, 130);
-  assert.ok(Date.now() - started < 2_000);
+  assert.ok(Date.now() - started < 5_000, 'exits at once, not after shutdownTimeout (30s)');
   await hanging;
 });

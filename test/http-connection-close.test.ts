@@ -43,6 +43,7 @@ test('a client that may still be sending (bytes after its last request) is not c
   socket.resume();
   socket.write('GET / HTTP/1.0\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHo');
   await new Promise((resolve) => socket.once('end', resolve));
+  // A fixed window on purpose: what is proven is that lb does NOT close its side within it.
   await new Promise((resolve) => setTimeout(resolve, 300));
   assert.equal(await openConnections(lb.url('admin')), 1);
 });

@@ -1,14 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { request } from 'undici';
+import { lbYaml } from './helpers/config.js';
 import { oneServiceConfig, startLb } from './helpers/lb.js';
 import { closedPort, namedBackend, startBackend, startTcpServer } from './helpers/servers.js';
 
-const base = `
-entrypoints: { web: { address: "127.0.0.1:0" } }
-admin: { address: "127.0.0.1:0" }
+const base = lbYaml(`
 routers: { all: { entrypoint: web, service: svc } }
-`;
+`);
 
 async function get(url: string) {
   const res = await request(url);

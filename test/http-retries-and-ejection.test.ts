@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { request } from 'undici';
+import { lbYaml } from './helpers/config.js';
 import { startLb, usableServers } from './helpers/lb.js';
 import { closedPort, namedBackend, startBackend } from './helpers/servers.js';
+import { eventually } from './helpers/wait.js';
 
 function twoServers(dead: number, alive: string, settings: string) {
-  return `
-entrypoints: { web: { address: "127.0.0.1:0" } }
-admin: { address: "127.0.0.1:0" }
+  return lbYaml(`
 routers: { all: { entrypoint: web, service: svc } }
 services: { svc: { ${settings} servers: [ { url: "http://127.0.0.1:${dead}" }, { url: "${alive}" } ] } }
-`;
+`);
 }
 
 test('a refused connect is retried on another server, then the dead server is ejected', async (t) => {
@@ -40,12 +40,10 @@ test('an idempotent request that loses its connection before a response is retri
     req.resume();
     req.on('end', () => res.end('alive'));
   });
-  const lb = await startLb(t, `
-entrypoints: { web: { address: "127.0.0.1:0" } }
-admin: { address: "127.0.0.1:0" }
+  const lb = await startLb(t, lbYaml(`
 routers: { all: { entrypoint: web, service: svc } }
 services: { svc: { balancer: round_robin, retryBudget: 100, retryBufferBytes: 0, servers: [ { url: "${flaky.url}" }, { url: "${alive.url}" } ] } }
-`);
+`));
   const outcomes: string[] = [];
   for (let i = 0; i < 4; i++) {
     const res = await request(`${lb.url('web')}/reset`, { method: 'GET' });
@@ -73,15 +71,13 @@ test('a failing health endpoint takes a server out within interval × fall + int
     res.end('flapping');
   });
   const steady = await namedBackend(t, 'steady');
-  const lb = await startLb(t, `
-entrypoints: { web: { address: "127.0.0.1:0" } }
-admin: { address: "127.0.0.1:0" }
+  const lb = await startLb(t, lbYaml(`
 routers: { all: { entrypoint: web, service: svc } }
 services:
   svc:
     healthCheck: { path: /health, interval: 200ms, timeout: 100ms, rise: 2, fall: 2 }
     servers: [ { url: "${flapping.url}" }, { url: "${steady.url}" } ]
-`);
+`));
   const members = () => usableServers(lb, 'svc');
   const waitFor = async (count: number, limitMs: number) => {
     const started = Date.now();
@@ -105,18 +101,16 @@ services:
 test('panic: a pool whose servers all fail their checks still serves at the default threshold, and answers 503 at 0', async (t) => {
   let healthy = true;
   const a = await startBackend(t, (req, res) => res.writeHead(req.url === '/health' && !healthy ? 500 : 200).end('sick but serving'));
-  const config = (threshold: string) => `
-entrypoints: { web: { address: "127.0.0.1:0" } }
-admin: { address: "127.0.0.1:0" }
+  const config = (threshold: string) => lbYaml(`
 routers: { all: { entrypoint: web, service: svc } }
 services:
   svc: { ${threshold} healthCheck: { path: /health, interval: 200ms, timeout: 100ms, fall: 1 }, servers: [ { url: "${a.url}" } ] }
-`;
+`);
   const panicking = await startLb(t, config(''));
   const strict = await startLb(t, config('panicThreshold: 0,'));
-  await new Promise((resolve) => setTimeout(resolve, 100));
+  await eventually(() => usableServers(panicking, 'svc') === 1 && usableServers(strict, 'svc') === 1, 'the server to pass its first check');
   healthy = false;
-  await new Promise((resolve) => setTimeout(resolve, 500));
+  await eventually(() => usableServers(panicking, 'svc') === 0 && usableServers(strict, 'svc') === 0, 'no usable server in either pool');
   const res = await request(panicking.url('web'));
   assert.equal(await res.body.text(), 'sick but serving');
   const metrics = await (await request(`${panicking.url('admin')}/metrics`)).body.text();

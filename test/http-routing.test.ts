@@ -1,14 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { request } from 'undici';
+import { lbYaml } from './helpers/config.js';
 import { startLb } from './helpers/lb.js';
 import { namedBackend } from './helpers/servers.js';
 
 test('requests are routed by host, path prefix and header', async (t) => {
   const [app, api, canary, other] = await Promise.all(['app', 'api', 'canary', 'other'].map((n) => namedBackend(t, n)));
-  const lb = await startLb(t, `
-entrypoints: { web: { address: "127.0.0.1:0" } }
-admin: { address: "127.0.0.1:0" }
+  const lb = await startLb(t, lbYaml(`
 routers:
   app:    { entrypoint: web, match: { host: "app.example.com" }, service: app }
   api:    { entrypoint: web, match: { host: "app.example.com", pathPrefix: "/api" }, service: api }
@@ -19,7 +18,7 @@ services:
   api:    { servers: [ { url: "${api!.url}" } ] }
   canary: { servers: [ { url: "${canary!.url}" } ] }
   other:  { servers: [ { url: "${other!.url}" } ] }
-`);
+`));
   const get = async (host: string, path = '/', headers: Record<string, string> = {}) => {
     const res = await request(`${lb.url('web')}${path}`, { headers: { host, ...headers } });
     return `${res.statusCode} ${await res.body.text()}`;
@@ -33,12 +32,10 @@ services:
 });
 
 function twoServerPool(servers: string, settings = ''): string {
-  return `
-entrypoints: { web: { address: "127.0.0.1:0" } }
-admin: { address: "127.0.0.1:0" }
+  return lbYaml(`
 routers: { all: { entrypoint: web, service: pool } }
 services: { pool: { ${settings} servers: [ ${servers} ] } }
-`;
+`);
 }
 
 test('round-robin over a pool follows the weights through the proxy', async (t) => {

@@ -34,7 +34,7 @@ test('a response body that stalls longer than the idle timeout is cut', async (t
   assert.equal(res.statusCode, 200);
   await assert.rejects(res.body.text());
   const elapsed = Date.now() - started;
-  assert.ok(elapsed >= 300 && elapsed < 2_000, `cut after ${elapsed} ms`);
+  assert.ok(elapsed >= 300 && elapsed < 5_000, `cut after ${elapsed} ms`);
 });
 
 test('a response body that keeps moving outlasts the idle timeout', async (t) => {

@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
+import { lbYaml } from './helpers/config.js';
 import { spawnLb } from './helpers/lb-process.js';
 import { requireTool } from './helpers/tools.js';
 
@@ -28,12 +29,10 @@ async function tlsBackend(t: TestContext): Promise<{ port: number; certFile: str
   return { port: (server.address() as AddressInfo).port, certFile };
 }
 
-const config = (port: number) => `
-entrypoints: { web: { address: "127.0.0.1:0" } }
-admin: { address: "127.0.0.1:0" }
+const config = (port: number) => lbYaml(`
 routers: { r: { entrypoint: web, service: s } }
 services: { s: { retries: 0, servers: [ { url: "https://localhost:${port}" } ] } }
-`;
+`);
 
 test('an https server whose CA lb trusts is served, keep-alive and large bodies included', async (t) => {
   if (!requireTool(t, 'openssl', 'openssl')) return;

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
+import { lbYaml } from './helpers/config.js';
 import { oneServiceConfig, startLb } from './helpers/lb.js';
 import { rawRequest, statusOf } from './helpers/raw-http.js';
 import { startBackend } from './helpers/servers.js';
@@ -81,12 +82,10 @@ test('hop-by-hop headers are stripped both ways; X-Forwarded-* are set; Host pas
 
 test('X-Forwarded-* from a trusted proxy are extended, not replaced', async (t) => {
   const backend = await echoBackend(t);
-  const lb = await startLb(t, `
-entrypoints: { web: { address: "127.0.0.1:0", trustedProxies: ["127.0.0.0/8"] } }
-admin: { address: "127.0.0.1:0" }
+  const lb = await startLb(t, lbYaml(`
 routers: { all: { entrypoint: web, service: echo } }
 services: { echo: { servers: [ { url: "${backend.url}" } ] } }
-`);
+`, { web: 'trustedProxies: ["127.0.0.0/8"]' }));
   const { text } = await rawRequest(lb.port('web'), request.replace('Connection: keep-alive', 'Connection: close'));
   const { seen } = parse(text);
   assert.equal(seen.headers['x-forwarded-for'], '6.6.6.6, 127.0.0.1');

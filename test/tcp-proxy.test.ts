@@ -2,16 +2,17 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { test } from 'node:test';
+import { request } from 'undici';
+import { lbYaml } from './helpers/config.js';
 import { startLb } from './helpers/lb.js';
 import { closedPort, startTcpServer } from './helpers/servers.js';
+import { within } from './helpers/wait.js';
 
 function tcpConfig(servers: string, extra = '') {
-  return `
-entrypoints: { db: { address: "127.0.0.1:0", protocol: tcp } }
-admin: { address: "127.0.0.1:0" }
+  return lbYaml(`
 routers: { db: { entrypoint: db, service: db } }
 services: { db: { ${extra} servers: [ ${servers} ] } }
-`;
+`, { web: false, entrypoints: { db: 'protocol: tcp' } });
 }
 
 /** Reads until the peer closes its side; resolves with everything read. */
@@ -69,7 +70,13 @@ test('with every server refusing, the client connection is closed', async (t) =>
   const lb = await startLb(t, tcpConfig(`{ address: "127.0.0.1:${await closedPort()}" }, { address: "127.0.0.1:${await closedPort()}" }`));
   const client = connect(lb.port('db'), '127.0.0.1');
   client.on('error', () => undefined);
-  await new Promise((resolve) => client.once('close', resolve));
+  let received = 0;
+  client.on('data', (part: Buffer) => (received += part.length));
+  // Closed by a FIN or a reset alike (an error is ignored above): only 'close' is waited for.
+  await within(new Promise((resolve) => client.once('close', resolve)), 'lb to close the client connection', 5_000);
+  assert.equal(received, 0, 'nothing reached the client');
+  const metrics = await (await request(`${lb.url('admin')}/metrics`)).body.text();
+  assert.match(metrics, /^lb_http_errors_total\{service="db",kind="connect_refused"\} 2$/m, 'both servers were tried before closing');
 });
 
 test('an idle tunnel is closed after the idle timeout', async (t) => {
@@ -101,6 +108,7 @@ test('a server that stops reading stops the client too (backpressure), and every
   const client = connect({ port: lb.port('db'), host: '127.0.0.1', allowHalfOpen: true });
   t.after(() => client.destroy());
   client.end(payload);
+  // A fixed window on purpose: what is proven is that the client does NOT drain within it.
   await new Promise((resolve) => setTimeout(resolve, 1_000));
   // Without backpressure lb would have read the whole payload into its memory by now.
   assert.ok(client.writableLength > 0, 'the client is held back while the server does not read');

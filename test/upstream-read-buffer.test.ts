@@ -43,6 +43,8 @@ function dechunk(body: Buffer): Buffer {
   for (;;) {
     const lineEnd = body.indexOf('\r\n', at);
     const length = parseInt(body.toString('latin1', at, lineEnd), 16);
+    // A malformed body must fail the test, not loop forever.
+    if (lineEnd < 0 || Number.isNaN(length)) throw new Error(`not a chunked body: no chunk size at byte ${at}`);
     if (length === 0) return Buffer.concat(parts);
     parts.push(body.subarray(lineEnd + 2, lineEnd + 2 + length));
     at = lineEnd + 2 + length + 2;

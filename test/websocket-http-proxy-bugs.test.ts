@@ -7,6 +7,7 @@ import { request } from 'undici';
 import { oneServiceConfig, startLb } from './helpers/lb.js';
 import { rawRequest, statusOf } from './helpers/raw-http.js';
 import { closedPort, startBackend } from './helpers/servers.js';
+import { eventually } from './helpers/wait.js';
 
 const upgrade = (path = '/') =>
   `GET ${path} HTTP/1.1\r\nHost: ws.example.com\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
@@ -43,19 +44,21 @@ test('an upgrade the backend never answers gets 504 after the response timeout',
 
 test('a client that resets during the handshake does not crash lb', async (t) => {
   let pending = 0;
+  let destroyed = 0;
   const backend = await startBackend(t, (_req, res) => res.end('still serving'));
   backend.server.on('upgrade', (_req, socket) => {
     pending++;
-    setTimeout(() => socket.destroy(), 300);
+    // The backend answers the handshake only after the client is gone: by closing.
+    setTimeout(() => (socket.destroy(), destroyed++), 300);
   });
   const lb = await startLb(t, oneServiceConfig(backend.url));
   for (let i = 0; i < 5; i++) {
     const socket = connect(lb.port('web'), '127.0.0.1', () => socket.write(upgrade()));
     socket.on('error', () => undefined);
-    while (pending <= i) await new Promise((r) => setTimeout(r, 10));
+    await eventually(() => pending > i, `upgrade ${i} to reach the backend`);
     socket.resetAndDestroy();
   }
-  await new Promise((r) => setTimeout(r, 400));
+  await eventually(() => destroyed === 5 && lb.control.snapshot.services.get('svc')!.backends[0]!.inFlight === 0, 'the backend to close all 5 handshakes, and lb to let go of them');
   const res = await request(lb.url('web'));
   assert.equal(await res.body.text(), 'still serving');
 });
@@ -74,8 +77,8 @@ test('an Upgrade other than websocket passes through too', async (t) => {
   socket.setEncoding('latin1');
   socket.on('data', (chunk: string) => (received += chunk));
   socket.write('GET /tunnel HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: custom-echo\r\n\r\n');
-  while (!received.includes('\r\n\r\n')) await new Promise((r) => setTimeout(r, 10));
+  await eventually(() => received.includes('\r\n\r\n'), 'the response head to the upgrade');
   assert.equal(statusOf(received), 101);
   socket.write('echo me');
-  while (!received.endsWith('echo me')) await new Promise((r) => setTimeout(r, 10));
+  await eventually(() => received.endsWith('echo me'), 'the echo through the tunnel');
 });

@@ -2,8 +2,10 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { test } from 'node:test';
 import { WebSocket, WebSocketServer } from 'ws';
+import { lbYaml } from './helpers/config.js';
 import { startLb } from './helpers/lb.js';
 import { startBackend } from './helpers/servers.js';
+import { eventually } from './helpers/wait.js';
 
 test('a WebSocket echoes through lb, routed like any request, with X-Forwarded-For', async (t) => {
   const backend = await startBackend(t, (_req, res) => res.end('plain'));
@@ -14,12 +16,10 @@ test('a WebSocket echoes through lb, routed like any request, with X-Forwarded-F
     upgradeHeaders = req.headers;
     socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary }));
   });
-  const lb = await startLb(t, `
-entrypoints: { web: { address: "127.0.0.1:0" } }
-admin: { address: "127.0.0.1:0" }
+  const lb = await startLb(t, lbYaml(`
 routers: { ws: { entrypoint: web, match: { host: "ws.example.com", pathPrefix: "/chat" }, service: chat } }
 services: { chat: { servers: [ { url: "${backend.url}" } ] } }
-`);
+`));
   const client = new WebSocket(`ws://127.0.0.1:${lb.port('web')}/chat`, { headers: { host: 'ws.example.com' } });
   t.after(() => client.terminate());
   await once(client, 'open');
@@ -34,16 +34,11 @@ services: { chat: { servers: [ { url: "${backend.url}" } ] } }
   assert.equal(upgradeHeaders.host, 'ws.example.com');
   client.close();
   await once(client, 'close');
-  const deadline = Date.now() + 2_000;
-  while (inFlight() !== 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-  assert.equal(inFlight(), 0);
+  await eventually(() => inFlight() === 0, 'the closed tunnel to leave the in-flight count', 2_000);
 });
 
 test('an upgrade with no matching router gets 404', async (t) => {
-  const lb = await startLb(t, `
-entrypoints: { web: { address: "127.0.0.1:0" } }
-admin: { address: "127.0.0.1:0" }
-`);
+  const lb = await startLb(t, lbYaml());
   const client = new WebSocket(`ws://127.0.0.1:${lb.port('web')}/`);
   client.on('error', () => undefined);
   const [, res] = await once(client, 'unexpected-response');

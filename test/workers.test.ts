@@ -8,6 +8,7 @@ import { once } from 'node:events';
 import { request } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { test } from 'node:test';
+import { lbYaml } from './helpers/config.js';
 import { spawnLb, type LbProcess } from './helpers/lb-process.js';
 import { startBackend } from './helpers/servers.js';
 import { eventually } from './helpers/wait.js';
@@ -89,9 +90,8 @@ test("a worker's passive signals reach the primary, which ejects for all workers
     res.statusCode = 503;
     res.end('bad');
   });
-  const lb = await spawnLb(t, `workers: 2
-entrypoints: { web: { address: "127.0.0.1:0" } }
-admin: { address: "127.0.0.1:0" }
+  const lb = await spawnLb(t, lbYaml(`
+workers: 2
 routers: { a: { entrypoint: web, match: { host: "a.test" }, service: a } }
 services:
   a:
@@ -99,7 +99,7 @@ services:
     retries: 0
     servers: [ { url: "${good.url}" }, { url: "${bad.url}" } ]
     outlierDetection: { consecutiveFailures: 2, baseEjectionTime: 60s }
-`);
+`));
   await eventually(async () => {
     await get(lb.port('web'), 'a.test');
     return /^lb_backend_ejections_total\{[^}]*\} 1$/m.test(await adminText(lb, '/metrics'));

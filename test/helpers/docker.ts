@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
+import { lbYaml } from './config.js';
 import { startLb, type TestBalancer } from './lb.js';
 import type { TestContext } from 'node:test';
 import { promisify } from 'node:util';
@@ -170,11 +171,9 @@ export { eventually } from './wait.js';
 
 /** lb with the Docker provider on, reading only this fixture's labels. */
 export function startDockerLb(t: TestContext, fixture: DockerFixture, dockerSettings = '', extraYaml = ''): Promise<TestBalancer> {
-  return startLb(t, `
-entrypoints: { web: { address: "127.0.0.1:0" } }
-admin: { address: "127.0.0.1:0" }
+  return startLb(t, lbYaml(`
 providers: { docker: { enabled: true, labelPrefix: "${fixture.prefix}", ${dockerSettings} } }
-${extraYaml}`);
+${extraYaml}`));
 }
 
 /** GET through lb with a Host header; resolves to "STATUS BODY". */

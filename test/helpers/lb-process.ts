@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { TestContext } from 'node:test';
+import { eventually } from './wait.js';
 
 export const cliPath = new URL('../../dist/cli.js', import.meta.url).pathname;
 
@@ -19,6 +20,8 @@ export interface LbProcess {
   exited: Promise<number | null>;
   /** VmRSS and VmHWM (peak) of the process in bytes, from /proc. */
   memory(): { rss: number; peak: number };
+  /** Resolves with the first log line whose `msg` is `msg` (seen so far or to come); fails after `timeoutMs`. */
+  logged(msg: string, timeoutMs?: number): Promise<Record<string, unknown>>;
 }
 
 /** Runs the built CLI (`dist/cli.js`) on a temporary config; killed when the test ends. */
@@ -63,5 +66,6 @@ export async function spawnLb(t: TestContext, yaml: string, extraArgs: string[] 
     const field = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(status)![1]) * 1024;
     return { rss: field('VmRSS'), peak: field('VmHWM') };
   };
-  return { child, configPath, logs, port, exited, memory };
+  const logged = (msg: string, timeoutMs = 10_000) => eventually(() => logs.find((l) => l.msg === msg), `the log line "${msg}"`, timeoutMs);
+  return { child, configPath, logs, port, exited, memory, logged };
 }

@@ -3,6 +3,7 @@ import type { TestContext } from 'node:test';
 import { parseConfig } from '../../src/config/load.js';
 import { startBalancer, type RunningBalancer } from '../../src/lb.js';
 import { createLogger } from '../../src/log.js';
+import { lbYaml } from './config.js';
 
 export interface TestBalancer extends RunningBalancer {
   /** `http://127.0.0.1:PORT` of an entrypoint (or `admin`). */
@@ -28,12 +29,10 @@ export async function startLb(t: TestContext, yaml: string): Promise<TestBalance
 
 /** One HTTP entrypoint `web` whose every request goes to service `svc` on `url`. */
 export function oneServiceConfig(url: string, serviceSettings = ''): string {
-  return `
-entrypoints: { web: { address: "127.0.0.1:0" } }
-admin: { address: "127.0.0.1:0" }
+  return lbYaml(`
 routers: { all: { entrypoint: web, service: svc } }
 services: { svc: { ${serviceSettings} servers: [ { url: "${url}" } ] } }
-`;
+`);
 }
 
 /** How many servers of a service pass their checks and are not ejected. */

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import type { TestContext } from 'node:test';
@@ -54,8 +55,44 @@ export async function startTcpServer(t: TestContext, onSocket: (socket: Socket) 
   return { server, port: await listenUntilTestEnds(t, server) };
 }
 
-/** A loopback port with nothing listening on it (bound, then released). */
+/** True when `port` can be listened on at 127.0.0.1 now (it is released again at once). */
+async function isFree(port: number): Promise<boolean> {
+  const server = createNetServer();
+  const bound = await new Promise<boolean>((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => resolve(true));
+  });
+  if (bound) await new Promise((resolve) => server.close(resolve));
+  return bound;
+}
+
+/** The lowest port the kernel hands out for `listen(0)` (Linux; 32768 where it cannot be read). */
+function ephemeralLow(): number {
+  try {
+    return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 32_768;
+  } catch {
+    return 32_768;
+  }
+}
+
+const handedOut = new Set<number>();
+
+/**
+ * A loopback port with nothing listening on it: connecting is refused, and a test may listen on
+ * it itself. Picked at random between 10000 and the kernel's ephemeral range, and checked free by
+ * binding it once: `listen(0)` never lands there, so the backends that tests running at the same
+ * time start cannot take it (a port merely bound and released in the ephemeral range could be
+ * handed to one of them, and a "dead" server then answered).
+ */
 export async function closedPort(): Promise<number> {
+  const low = ephemeralLow();
+  for (let tries = 0; low - 10_000 >= 1_000 && tries < 100; tries++) {
+    const port = 10_000 + Math.floor(Math.random() * (low - 10_000));
+    if (handedOut.has(port) || !(await isFree(port))) continue;
+    handedOut.add(port);
+    return port;
+  }
+  // No room below the ephemeral range: a port bound, then released.
   const server = createNetServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
