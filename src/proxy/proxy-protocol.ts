@@ -1,0 +1,150 @@
+// The PROXY protocol (HAProxy's proxy-protocol.txt), versions 1 and 2: reading the header that a
+// load balancer in front of lb sends, and writing one for servers behind lb. Only the addresses
+// are used; v2 TLVs are skipped.
+import { isIPv4, isIPv6 } from 'node:net';
+
+export interface ProxiedAddresses {
+  readonly source: { readonly address: string; readonly port: number };
+  readonly destination: { readonly address: string; readonly port: number };
+}
+
+export type ProxyHeaderResult =
+  | { readonly status: 'incomplete' }
+  | { readonly status: 'invalid'; readonly reason: string }
+  /** `addresses` undefined: a LOCAL or UNKNOWN header (a health check): the peer's own address stands. */
+  | { readonly status: 'ok'; readonly length: number; readonly addresses: ProxiedAddresses | undefined };
+
+const v2Signature = Buffer.from('\r\n\r\n\0\r\nQUIT\n', 'latin1');
+const v1Prefix = Buffer.from('PROXY ', 'latin1');
+/** The longest v1 line the spec allows, CRLF included. */
+const v1MaxBytes = 107;
+/** v2 allows 64 KiB of TLVs; lb reads at most this much of a header. */
+export const maxProxyHeaderBytes = 16 + 4096;
+
+const incomplete: ProxyHeaderResult = Object.freeze({ status: 'incomplete' });
+const invalid = (reason: string): ProxyHeaderResult => ({ status: 'invalid', reason });
+
+/** True while `bytes` could still be the start of a PROXY header (of either version). */
+function startsLike(bytes: Buffer, prefix: Buffer): boolean {
+  const n = Math.min(bytes.length, prefix.length);
+  return bytes.subarray(0, n).equals(prefix.subarray(0, n));
+}
+
+/** Reads a PROXY header at the start of `bytes`; `length` is where the client's own bytes begin. */
+export function readProxyHeader(bytes: Buffer): ProxyHeaderResult {
+  if (bytes.length === 0) return incomplete;
+  if (startsLike(bytes, v2Signature)) return bytes.length < v2Signature.length ? incomplete : readV2(bytes);
+  if (startsLike(bytes, v1Prefix)) return bytes.length < v1Prefix.length ? incomplete : readV1(bytes);
+  return invalid('no PROXY protocol header');
+}
+
+function readV1(bytes: Buffer): ProxyHeaderResult {
+  const end = bytes.indexOf('\r\n', 0, 'latin1');
+  if (end < 0) return bytes.length >= v1MaxBytes ? invalid('PROXY v1 line too long') : incomplete;
+  if (end + 2 > v1MaxBytes) return invalid('PROXY v1 line too long');
+  const fields = bytes.toString('latin1', 0, end).split(' ');
+  const length = end + 2;
+  if (fields[1] === 'UNKNOWN') return { status: 'ok', length, addresses: undefined };
+  if (fields.length !== 6 || (fields[1] !== 'TCP4' && fields[1] !== 'TCP6')) return invalid('malformed PROXY v1 line');
+  const [, family, source, destination, sourcePort, destinationPort] = fields as [string, string, string, string, string, string];
+  const valid = family === 'TCP4' ? isIPv4 : isIPv6;
+  const port = (text: string) => (/^(0|[1-9]\d{0,4})$/.test(text) && Number(text) <= 65535 ? Number(text) : undefined);
+  const sp = port(sourcePort);
+  const dp = port(destinationPort);
+  if (!valid(source) || !valid(destination) || sp === undefined || dp === undefined) return invalid('malformed PROXY v1 addresses');
+  return { status: 'ok', length, addresses: { source: { address: source, port: sp }, destination: { address: destination, port: dp } } };
+}
+
+function readV2(bytes: Buffer): ProxyHeaderResult {
+  if (bytes.length < 16) return incomplete;
+  const versionCommand = bytes[12]!;
+  if (versionCommand >> 4 !== 2) return invalid('unknown PROXY protocol version');
+  const command = versionCommand & 0x0f;
+  if (command > 1) return invalid('unknown PROXY v2 command');
+  const family = bytes[13]!;
+  const bodyLength = bytes.readUInt16BE(14);
+  const length = 16 + bodyLength;
+  if (length > maxProxyHeaderBytes) return invalid('PROXY v2 header too long');
+  if (bytes.length < length) return incomplete;
+  // LOCAL: the proxy speaks for itself (its health checks).
+  if (command === 0) return { status: 'ok', length, addresses: undefined };
+  const body = bytes.subarray(16, length);
+  if (family === 0x11 || family === 0x12) {
+    if (body.length < 12) return invalid('truncated PROXY v2 IPv4 addresses');
+    const ip = (at: number) => `${body[at]}.${body[at + 1]}.${body[at + 2]}.${body[at + 3]}`;
+    return { status: 'ok', length, addresses: { source: { address: ip(0), port: body.readUInt16BE(8) }, destination: { address: ip(4), port: body.readUInt16BE(10) } } };
+  }
+  if (family === 0x21 || family === 0x22) {
+    if (body.length < 36) return invalid('truncated PROXY v2 IPv6 addresses');
+    const ip = (at: number) => formatIPv6(body.subarray(at, at + 16));
+    return { status: 'ok', length, addresses: { source: { address: ip(0), port: body.readUInt16BE(32) }, destination: { address: ip(16), port: body.readUInt16BE(34) } } };
+  }
+  // UNSPEC or unix sockets: nothing that is an IP address; the peer's own address stands.
+  if (family === 0x00 || family === 0x31 || family === 0x32) return { status: 'ok', length, addresses: undefined };
+  return invalid('unknown PROXY v2 address family');
+}
+
+/** An IPv6 address in its compressed text form, IPv4-mapped ones as Node shows them. */
+function formatIPv6(bytes: Buffer): string {
+  if (bytes.subarray(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff) return `::ffff:${bytes[12]}.${bytes[13]}.${bytes[14]}.${bytes[15]}`;
+  const groups = Array.from({ length: 8 }, (_, i) => bytes.readUInt16BE(i * 2).toString(16));
+  // The longest run of zero groups (of two or more) becomes "::".
+  let best = { at: -1, length: 0 };
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== '0') {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === '0') j++;
+    if (j - i > best.length && j - i > 1) best = { at: i, length: j - i };
+    i = j;
+  }
+  if (best.at < 0) return groups.join(':');
+  return `${groups.slice(0, best.at).join(':')}::${groups.slice(best.at + best.length).join(':')}`;
+}
+
+/** The header lb sends to a server with `proxyProtocol: v1 | v2`, for one client connection. */
+export function writeProxyHeader(version: 'v1' | 'v2', addresses: ProxiedAddresses): Buffer {
+  const source = unmapped(addresses.source.address);
+  const destination = unmapped(addresses.destination.address);
+  const family = isIPv4(source) && isIPv4(destination) ? 4 : isIPv6(source) && isIPv6(destination) ? 6 : undefined;
+  if (version === 'v1') {
+    if (!family) return Buffer.from('PROXY UNKNOWN\r\n', 'latin1');
+    return Buffer.from(`PROXY TCP${family} ${source} ${destination} ${addresses.source.port} ${addresses.destination.port}\r\n`, 'latin1');
+  }
+  if (!family) return Buffer.concat([v2Signature, Buffer.from([0x21, 0x00, 0, 0])]);
+  const size = family === 4 ? 12 : 36;
+  const header = Buffer.alloc(16 + size);
+  v2Signature.copy(header);
+  header[12] = 0x21; // version 2, PROXY
+  header[13] = family === 4 ? 0x11 : 0x21; // TCP over IPv4 / IPv6
+  header.writeUInt16BE(size, 14);
+  const addressBytes = family === 4 ? ipv4Bytes : ipv6Bytes;
+  const at = 16;
+  addressBytes(source).copy(header, at);
+  addressBytes(destination).copy(header, at + size / 2 - 2);
+  header.writeUInt16BE(addresses.source.port, 16 + size - 4);
+  header.writeUInt16BE(addresses.destination.port, 16 + size - 2);
+  return header;
+}
+
+/** `::ffff:10.0.0.1` (a dual-stack socket's view of an IPv4 peer) as `10.0.0.1`. */
+function unmapped(address: string): string {
+  return address.startsWith('::ffff:') && isIPv4(address.slice(7)) ? address.slice(7) : address;
+}
+
+function ipv4Bytes(address: string): Buffer {
+  return Buffer.from(address.split('.').map(Number));
+}
+
+function ipv6Bytes(address: string): Buffer {
+  const [head = '', tail] = address.split('::');
+  const parse = (part: string) => (part ? part.split(':').map((g) => parseInt(g, 16)) : []);
+  const left = parse(head);
+  const right = tail === undefined ? [] : parse(tail);
+  const groups = [...left, ...Array(8 - left.length - right.length).fill(0), ...right] as number[];
+  const out = Buffer.alloc(16);
+  groups.forEach((g, i) => out.writeUInt16BE(g, i * 2));
+  return out;
+}
