@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { isDeepStrictEqual } from 'node:util';
 import { AdminServer } from './admin/server.js';
 import { WorkerPool } from './cluster/primary.js';
-import type { LbConfig } from './config/types.js';
+import type { LbConfig, LogLevel } from './config/types.js';
 import { ControlLoop } from './control/control-loop.js';
 import type { Logger } from './log.js';
 import { Metrics } from './metrics/metrics.js';
@@ -19,6 +19,12 @@ export interface RunningBalancer {
   reload(config: LbConfig): Promise<void>;
   /** From now on /healthz answers 503; then stops accepting and drains for up to `graceMs`. */
   stop(graceMs?: number): Promise<void>;
+}
+
+/** What the command line says, over lb.yaml. */
+export interface BalancerOptions {
+  /** `--log-level`: wins over `log.level` for the life of the process, across reloads and in every worker. */
+  logLevel?: LogLevel;
 }
 
 /**
@@ -40,7 +46,9 @@ class Balancer implements RunningBalancer {
   constructor(
     private config: LbConfig,
     private readonly logger: Logger,
+    private readonly options: BalancerOptions,
   ) {
+    config = this.config = this.overridden(config);
     const clustered = config.workers > 1;
     const metrics = (this.metrics = new Metrics(clustered ? 'control' : 'all'));
     const control = (this.control = new ControlLoop(config.entrypoints, logger, metrics));
@@ -95,7 +103,8 @@ class Balancer implements RunningBalancer {
     }
   }
 
-  async reload(next: LbConfig): Promise<void> {
+  async reload(loaded: LbConfig): Promise<void> {
+    const next = this.overridden(loaded);
     const previous = this.config;
     if (next.workers !== previous.workers) this.logger.warn({ from: previous.workers, to: next.workers }, 'workers changes take effect at the next restart');
     const nextForPlane = { ...next, workers: previous.workers };
@@ -130,6 +139,12 @@ class Balancer implements RunningBalancer {
     return (this.stopping ??= this.shutdown(graceMs));
   }
 
+  /** The configuration with the command line's settings in place of lb.yaml's. */
+  private overridden(config: LbConfig): LbConfig {
+    const level = this.options.logLevel;
+    return level === undefined || level === config.log.level ? config : { ...config, log: { ...config.log, level } };
+  }
+
   private recordLoad(): void {
     this.metrics.configReloads.labels('success').inc();
     this.metrics.configLastSuccess.set(Date.now() / 1000);
@@ -151,8 +166,8 @@ class Balancer implements RunningBalancer {
   }
 }
 
-export async function startBalancer(config: LbConfig, logger: Logger): Promise<RunningBalancer> {
-  const balancer = new Balancer(config, logger);
+export async function startBalancer(config: LbConfig, logger: Logger, options: BalancerOptions = {}): Promise<RunningBalancer> {
+  const balancer = new Balancer(config, logger, options);
   await balancer.start();
   return balancer;
 }

@@ -94,7 +94,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${values.config}: ok (${config.entrypoints.size} entrypoints, ${config.routers.size} routers, ${config.services.size} services)\n`);
     return 0;
   }
-  return run(config, (level as LogLevel | undefined) ?? config.log.level);
+  return run(config, level as LogLevel | undefined);
 }
 
 /**
@@ -144,11 +144,12 @@ function watchConfig(file: string, initialText: string, balancer: RunningBalance
   };
 }
 
-async function run(config: LbConfig, level: LogLevel): Promise<number> {
-  const logger = createLogger(level);
+/** `logLevel`: the --log-level flag, which wins over lb.yaml's `log.level` until the process exits. */
+async function run(config: LbConfig, logLevel: LogLevel | undefined): Promise<number> {
+  const logger = createLogger(logLevel ?? config.log.level);
   let balancer: RunningBalancer;
   try {
-    balancer = await startBalancer(config, logger);
+    balancer = await startBalancer(config, logger, { logLevel });
   } catch (err) {
     logger.fatal({ code: (err as LbError).code }, (err as Error).message);
     return 1;
