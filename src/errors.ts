@@ -49,6 +49,12 @@ export class ListenError extends LbError {
   }
 }
 
+export class WorkerStartError extends LbError {
+  constructor(detail: string) {
+    super('LB_WORKER_START', `a data-plane worker could not start: ${detail}`);
+  }
+}
+
 /**
  * Why the data plane could not forward a request or connection. `kind` is the value of the
  * `kind` label in metrics and of `error` in access logs, so it must stay stable.

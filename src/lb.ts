@@ -6,7 +6,7 @@ import type { LbConfig, LogLevel } from './config/types.js';
 import { ControlLoop } from './control/control-loop.js';
 import type { Logger } from './log.js';
 import { Metrics } from './metrics/metrics.js';
-import { DataPlane, formatAddress } from './proxy/data-plane.js';
+import { DataPlane, formatAddress, type DataPlaneHandle } from './proxy/data-plane.js';
 import { DockerProvider } from './providers/docker/provider.js';
 import { FileProvider } from './providers/file.js';
 
@@ -37,7 +37,7 @@ class Balancer implements RunningBalancer {
   readonly metrics: Metrics;
   readonly control: ControlLoop;
   /** The data plane: in process, or its workers. */
-  private readonly plane: DataPlane | WorkerPool;
+  private readonly plane: DataPlaneHandle;
   private readonly fileProvider: FileProvider;
   private docker: DockerProvider | undefined;
   private readonly admin: AdminServer;
@@ -52,14 +52,14 @@ class Balancer implements RunningBalancer {
     const clustered = config.workers > 1;
     const metrics = (this.metrics = new Metrics(clustered ? 'control' : 'all'));
     const control = (this.control = new ControlLoop(config.entrypoints, logger, metrics));
-    const plane = (this.plane = clustered ? new WorkerPool(config, control, logger) : new DataPlane(config, control, metrics, logger));
-    const draining = () => (plane instanceof WorkerPool ? plane.draining() : plane.pools.draining());
+    const plane = (this.plane = clustered ? new WorkerPool(config, control, metrics, logger) : new DataPlane(config, control, metrics, logger));
+    const draining = () => plane.draining();
     metrics.watchBackends(
       () =>
         [...control.snapshot.services.values()].map((service) => ({
           name: service.name,
           panic: service.panic,
-          backends: service.backends.map((b) => ({ id: b.id, inFlight: b.inFlight, up: control.isUsable(service.name, b) })),
+          backends: service.backends.map((b) => ({ id: b.id, inFlight: plane.inFlight(service.name, b), up: control.isUsable(service.name, b) })),
         })),
       draining,
     );
@@ -78,12 +78,10 @@ class Balancer implements RunningBalancer {
         };
       },
       draining,
+      inFlight: (service, backend) => plane.inFlight(service, backend),
       onChange: (listener) => control.subscribe(listener),
-      metricsText: async () => {
-        const own = await metrics.registry.metrics();
-        return plane instanceof WorkerPool ? `${own}\n${await plane.metricsText()}` : own;
-      },
-      serviceTotals: () => (plane instanceof WorkerPool ? plane.serviceTotals() : Object.fromEntries(metrics.serviceTotals)),
+      metricsText: () => plane.metricsText(),
+      serviceTotals: () => plane.serviceTotals(),
       logger,
     }, config.admin.token);
   }
@@ -158,8 +156,7 @@ class Balancer implements RunningBalancer {
 
   private async shutdown(graceMs: number): Promise<void> {
     this.admin.markShuttingDown();
-    if (this.plane instanceof WorkerPool) await this.plane.stop(graceMs);
-    else await this.plane.close(graceMs);
+    await this.plane.stop(graceMs);
     await Promise.all([this.fileProvider.stop(), this.docker?.stop()]);
     this.control.stop();
     await this.admin.close();
