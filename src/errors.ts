@@ -158,24 +158,10 @@ export function classifyUpstreamError(err: unknown): ProxyError {
   }
 }
 
-/** Which permission a Docker socket proxy must grant for each API path lb uses. */
-const dockerPermissions: Array<[RegExp, string]> = [
-  [/^\/containers/, 'CONTAINERS'],
-  [/^\/events/, 'EVENTS'],
-  [/^\/networks/, 'NETWORKS'],
-  [/^\/version/, 'VERSION'],
-  [/^\/_ping/, 'PING'],
-];
-
+/** `grant`: what a socket proxy must allow for the call (providers/docker/permissions.ts). */
 export class DockerForbiddenError extends LbError {
-  constructor(method: string, path: string, cause?: unknown) {
-    const permission = dockerPermissions.find(([pattern]) => pattern.test(path))?.[1] ?? 'the matching section';
-    super(
-      'LB_DOCKER_FORBIDDEN',
-      `the Docker API refused ${method} ${path} (403): allow read access to ${path.split('?')[0]} in your socket proxy ` +
-        `(for tecnativa/docker-socket-proxy: ${permission}=1). lb needs only GET on /_ping, /version, /events and /containers.`,
-      { cause },
-    );
+  constructor(method: string, path: string, grant: string, cause?: unknown) {
+    super('LB_DOCKER_FORBIDDEN', `the Docker API refused ${method} ${path} (403): ${grant}`, { cause });
   }
 }
 
