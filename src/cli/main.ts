@@ -18,7 +18,8 @@ Usage:
 
 Options:
   -c, --config FILE       configuration file (default: lb.yaml)
-  -l, --log-level LEVEL   ${logLevels.join(' | ')} (default: log.level from the config, else info)
+  -l, --log-level LEVEL   ${logLevels.join(' | ')} (default: log.level from the config, else info);
+                          wins over log.level across reloads
   -h, --help              show this help
   -v, --version           print the version
 
