@@ -8,12 +8,9 @@ import { test } from 'node:test';
 import { WebSocket, WebSocketServer } from 'ws';
 import { startLb } from './helpers/lb.js';
 import { rawRequest, statusOf } from './helpers/raw-http.js';
+import { upgradeRequest } from './helpers/upgrade-request.js';
 import { closedPort, startBackend } from './helpers/servers.js';
 import { eventually } from './helpers/wait.js';
-
-const upgradeRequest = (path: string) =>
-  `GET ${path} HTTP/1.1\r\nHost: ws.example.com\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
-  'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n';
 
 test('an upgrade is logged once its tunnel ends, with 101, the bytes each way and its duration; a failed one with its error', async (t) => {
   const backend = await startBackend(t, (_req, res) => res.end('plain'));

@@ -7,10 +7,9 @@ import { test } from 'node:test';
 import { WebSocket, WebSocketServer } from 'ws';
 import { startLb } from './helpers/lb.js';
 import { rawRequest, statusOf } from './helpers/raw-http.js';
+import { upgradeRequest } from './helpers/upgrade-request.js';
 import { closedPort } from './helpers/servers.js';
 import { eventually } from './helpers/wait.js';
-
-const upgradeRequest = 'GET / HTTP/1.1\r\nHost: ws.example.com\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n';
 
 test('refused upgrades eject a server after consecutiveFailures in a row, and an upgrade that goes through resets the count', async (t) => {
   const port = await closedPort();
@@ -22,7 +21,7 @@ services:
   chat: { outlierDetection: { consecutiveFailures: 2 }, servers: [ { url: "http://127.0.0.1:${port}" } ] }
 `);
   const server = () => lb.control.snapshot.services.get('chat')!.backends[0]!;
-  const refusedUpgrade = async () => assert.equal(statusOf((await rawRequest(lb.port('web'), upgradeRequest)).text), 502);
+  const refusedUpgrade = async () => assert.equal(statusOf((await rawRequest(lb.port('web'), upgradeRequest())).text), 502);
 
   await refusedUpgrade();
   assert.equal(server().consecutiveFailures, 1, 'a refused upgrade counts as a gateway failure');
