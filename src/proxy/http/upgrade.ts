@@ -20,8 +20,8 @@ class Upgrade {
   /** The server's answer (101, or a refusal) went to the client. */
   private responded = false;
   /** The status the client got; 0 until the server answered or the upgrade failed. */
-  status = 0;
-  error: ProxyError | undefined;
+  private status = 0;
+  private error: ProxyError | undefined;
   /** Bytes on the client connection before what the tunnel relays (the request head). */
   private readonly readBefore: number;
   private readonly writtenBefore: number;
@@ -30,8 +30,8 @@ class Upgrade {
     private readonly entrypoint: string,
     private readonly context: DataPlaneContext,
     readonly request: { clientIp: string; method: string; host: string; url: string },
-    readonly route: HttpRoute,
-    readonly backend: Backend,
+    private readonly route: HttpRoute,
+    private readonly backend: Backend,
     private readonly socket: Socket,
     head: Buffer,
   ) {
