@@ -27,6 +27,12 @@ export interface BalancerOptions {
   logLevel?: LogLevel;
 }
 
+/** The configuration with the command line's settings in place of lb.yaml's. */
+function withCommandLine(config: LbConfig, options: BalancerOptions): LbConfig {
+  const level = options.logLevel;
+  return level === undefined || level === config.log.level ? config : { ...config, log: { ...config.log, level } };
+}
+
 /**
  * One balancer: providers feed the control loop, the control loop publishes snapshots, and the
  * data plane serves from the latest one: in this process (`workers: 1`), or in N worker processes
@@ -42,13 +48,14 @@ class Balancer implements RunningBalancer {
   private docker: DockerProvider | undefined;
   private readonly admin: AdminServer;
   private stopping: Promise<void> | undefined;
+  private config: LbConfig;
 
   constructor(
-    private config: LbConfig,
+    loaded: LbConfig,
     private readonly logger: Logger,
     private readonly options: BalancerOptions,
   ) {
-    config = this.config = this.overridden(config);
+    const config = (this.config = withCommandLine(loaded, options));
     const clustered = config.workers > 1;
     const metrics = (this.metrics = new Metrics(clustered ? 'control' : 'all'));
     const control = (this.control = new ControlLoop(config.entrypoints, logger, metrics));
@@ -102,7 +109,7 @@ class Balancer implements RunningBalancer {
   }
 
   async reload(loaded: LbConfig): Promise<void> {
-    const next = this.overridden(loaded);
+    const next = withCommandLine(loaded, this.options);
     const previous = this.config;
     if (next.workers !== previous.workers) this.logger.warn({ from: previous.workers, to: next.workers }, 'workers changes take effect at the next restart');
     const nextForPlane = { ...next, workers: previous.workers };
@@ -135,12 +142,6 @@ class Balancer implements RunningBalancer {
 
   stop(graceMs = this.config.shutdownTimeoutMs): Promise<void> {
     return (this.stopping ??= this.shutdown(graceMs));
-  }
-
-  /** The configuration with the command line's settings in place of lb.yaml's. */
-  private overridden(config: LbConfig): LbConfig {
-    const level = this.options.logLevel;
-    return level === undefined || level === config.log.level ? config : { ...config, log: { ...config.log, level } };
   }
 
   private recordLoad(): void {
