@@ -183,6 +183,8 @@ export class WorkerPool implements DataPlaneHandle {
 
   private onExit(state: WorkerState, code: number | null, signal: string | null): void {
     this.workers.delete(state.worker.id);
+    // Its requests ended with it.
+    this.sumInFlight();
     state.pending?.({ type: 'lb:failed', message: `worker exited (code ${code}, signal ${signal})` });
     if (this.stopping) return;
     // A worker that dies while serving is replaced; quickly at first, more slowly if it keeps dying.
