@@ -85,6 +85,6 @@ export abstract class Relay implements UpstreamHandler {
 
   protected finish(status: number, error: ProxyError | undefined): void {
     this.release();
-    this.hooks.done({ route: this.route, backend: this.backend, status, error, bytesIn: this.bytesIn, bytesOut: this.bytesOut, responded: this.responseStarted });
+    this.hooks.done({ route: this.route, backend: this.backend, status, error, bytesIn: this.bytesIn, bytesOut: this.bytesOut, responded: error === undefined || this.responseStarted });
   }
 }
