@@ -5,17 +5,13 @@ import { test } from 'node:test';
 import { request } from 'undici';
 import { startLb } from './helpers/lb.js';
 import { namedBackend } from './helpers/servers.js';
+import { serviceConfig } from './helpers/service-config.js';
 import { unacceptingPort } from './helpers/unaccepting-server.js';
 
 test('a POST whose server does not accept in time goes to another server', async (t) => {
   const live = await namedBackend(t, 'live');
-  const lb = await startLb(t, `
-entrypoints: { web: { address: "127.0.0.1:0" } }
-admin: { address: "127.0.0.1:0" }
-routers: { all: { entrypoint: web, service: svc } }
-services:
-  svc: { timeouts: { connect: 200ms }, retries: 1, retryBudget: 100, servers: [ { url: "http://127.0.0.1:${await unacceptingPort(t)}" }, { url: "${live.url}" } ] }
-`);
+  const dead = `http://127.0.0.1:${await unacceptingPort(t)}`;
+  const lb = await startLb(t, serviceConfig(`{ timeouts: { connect: 200ms }, retries: 1, retryBudget: 100, servers: [ { url: "${dead}" }, { url: "${live.url}" } ] }`));
   for (let i = 0; i < 4; i++) {
     const res = await request(lb.url('web'), { method: 'POST', body: 'order', headersTimeout: 10_000 });
     assert.equal(res.statusCode, 200);

@@ -5,20 +5,11 @@ import { request } from 'undici';
 import { parseConfig } from '../src/config/load.js';
 import { startLb } from './helpers/lb.js';
 import { closedPort, namedBackend } from './helpers/servers.js';
+import { serviceConfig } from './helpers/service-config.js';
 
 /** Half of the picks go to a server that refuses connections; only the retry budget decides whether they are retried. */
 function config(deadUrl: string, liveUrl: string, budgetPercent: number): string {
-  return `
-entrypoints: { web: { address: "127.0.0.1:0" } }
-admin: { address: "127.0.0.1:0" }
-routers: { all: { entrypoint: web, service: svc } }
-services:
-  svc:
-    retries: 1
-    retryBudget: ${budgetPercent}
-    outlierDetection: { consecutiveFailures: 1000 }
-    servers: [ { url: "${deadUrl}" }, { url: "${liveUrl}" } ]
-`;
+  return serviceConfig(`{ retries: 1, retryBudget: ${budgetPercent}, outlierDetection: { consecutiveFailures: 1000 }, servers: [ { url: "${deadUrl}" }, { url: "${liveUrl}" } ] }`);
 }
 
 async function failures(url: string, requests: number): Promise<number> {
