@@ -49,6 +49,12 @@ export class ListenError extends LbError {
   }
 }
 
+export class WorkerStartError extends LbError {
+  constructor(detail: string) {
+    super('LB_WORKER_START', `a data-plane worker could not start: ${detail}`);
+  }
+}
+
 /**
  * Why the data plane could not forward a request or connection. `kind` is the value of the
  * `kind` label in metrics and of `error` in access logs, so it must stay stable.
@@ -57,20 +63,46 @@ export type ProxyErrorKind =
   | 'no_route'
   | 'no_backend'
   | 'connect_refused'
+  | 'connect_timeout'
   | 'reset'
   | 'bad_response'
-  | 'timeout'
+  | 'response_timeout'
+  | 'body_timeout'
   | 'client_abort';
 
-const proxyErrorCodes: Record<ProxyErrorKind, { code: string; status: number; text: string }> = {
-  no_route: { code: 'LB_NO_ROUTE', status: 404, text: 'no router matches this request' },
-  no_backend: { code: 'LB_NO_BACKEND', status: 503, text: 'no backend server is available for this service' },
-  connect_refused: { code: 'LB_UPSTREAM_REFUSED', status: 502, text: 'the backend refused the connection' },
-  reset: { code: 'LB_UPSTREAM_RESET', status: 502, text: 'the backend closed the connection before it answered' },
-  bad_response: { code: 'LB_UPSTREAM_BAD_RESPONSE', status: 502, text: 'the backend sent a malformed response' },
-  timeout: { code: 'LB_UPSTREAM_TIMEOUT', status: 504, text: 'the backend did not answer in time' },
-  client_abort: { code: 'LB_CLIENT_ABORT', status: 499, text: 'the client went away' },
+/**
+ * Which side ended an exchange, and in which phase (the access log's `termination`, in the
+ * spirit of HAProxy's termination state; vocabulary in docs/metrics.md#termination). The first
+ * character says who: `-` nobody (it completed), `C` the client, `S` the server, `s` a server
+ * timeout, `P` lb itself. The second says when: `R` routing the request, `C` connecting to the
+ * server, `H` before the response head reached the client, `D` during the body or tunnel.
+ */
+export type Termination = '--' | 'PR' | 'SC' | 'sC' | 'SH' | 'sH' | 'PH' | 'CH' | 'SD' | 'sD' | 'PD' | 'CD';
+
+interface ProxyErrorEntry {
+  code: string;
+  status: number;
+  text: string;
+  /** The termination before the response head reached the client, and after. */
+  termination: readonly [Termination, Termination];
+}
+
+const proxyErrorCodes: Record<ProxyErrorKind, ProxyErrorEntry> = {
+  no_route: { code: 'LB_NO_ROUTE', status: 404, text: 'no router matches this request', termination: ['PR', 'PR'] },
+  no_backend: { code: 'LB_NO_BACKEND', status: 503, text: 'no backend server is available for this service', termination: ['PR', 'PR'] },
+  connect_refused: { code: 'LB_UPSTREAM_REFUSED', status: 502, text: 'the backend refused the connection', termination: ['SC', 'SC'] },
+  connect_timeout: { code: 'LB_UPSTREAM_CONNECT_TIMEOUT', status: 504, text: 'the backend did not accept the connection in time', termination: ['sC', 'sC'] },
+  reset: { code: 'LB_UPSTREAM_RESET', status: 502, text: 'the backend closed the connection before it answered', termination: ['SH', 'SD'] },
+  bad_response: { code: 'LB_UPSTREAM_BAD_RESPONSE', status: 502, text: 'the backend sent a malformed response', termination: ['PH', 'PD'] },
+  response_timeout: { code: 'LB_UPSTREAM_RESPONSE_TIMEOUT', status: 504, text: 'the backend did not send a response head in time', termination: ['sH', 'sH'] },
+  body_timeout: { code: 'LB_UPSTREAM_BODY_TIMEOUT', status: 504, text: 'the backend response body stalled', termination: ['sD', 'sD'] },
+  client_abort: { code: 'LB_CLIENT_ABORT', status: 499, text: 'the client went away', termination: ['CH', 'CD'] },
 };
+
+/** The termination of an exchange that ended with `error` (none: it completed); `responded`: the response head reached the client. */
+export function terminationOf(error: ProxyError | undefined, responded: boolean): Termination {
+  return error === undefined ? '--' : proxyErrorCodes[error.kind].termination[responded ? 1 : 0];
+}
 
 export class ProxyError extends LbError {
   readonly kind: ProxyErrorKind;
@@ -114,7 +146,8 @@ export function classifyUpstreamError(err: unknown): ProxyError {
     case 'EAI_AGAIN':
       return new ProxyError('connect_refused', detail, { cause: err });
     case 'ETIMEDOUT':
-      return new ProxyError('timeout', detail, { cause: err });
+      // The kernel gave up: on connect, a connect timeout; on an open connection, a broken one.
+      return new ProxyError((err as NodeJS.ErrnoException).syscall === 'connect' ? 'connect_timeout' : 'reset', detail, { cause: err });
     case 'ERR_INVALID_CHAR':
     case 'ERR_INVALID_HTTP_TOKEN':
       return new ProxyError('bad_response', detail, { cause: err });
@@ -125,24 +158,10 @@ export function classifyUpstreamError(err: unknown): ProxyError {
   }
 }
 
-/** Which permission a Docker socket proxy must grant for each API path lb uses. */
-const dockerPermissions: Array<[RegExp, string]> = [
-  [/^\/containers/, 'CONTAINERS'],
-  [/^\/events/, 'EVENTS'],
-  [/^\/networks/, 'NETWORKS'],
-  [/^\/version/, 'VERSION'],
-  [/^\/_ping/, 'PING'],
-];
-
+/** `grant`: what a socket proxy must allow for the call (providers/docker/permissions.ts). */
 export class DockerForbiddenError extends LbError {
-  constructor(method: string, path: string, cause?: unknown) {
-    const permission = dockerPermissions.find(([pattern]) => pattern.test(path))?.[1] ?? 'the matching section';
-    super(
-      'LB_DOCKER_FORBIDDEN',
-      `the Docker API refused ${method} ${path} (403): allow read access to ${path.split('?')[0]} in your socket proxy ` +
-        `(for tecnativa/docker-socket-proxy: ${permission}=1). lb needs only GET on /_ping, /version, /events and /containers.`,
-      { cause },
-    );
+  constructor(method: string, path: string, grant: string, cause?: unknown) {
+    super('LB_DOCKER_FORBIDDEN', `the Docker API refused ${method} ${path} (403): ${grant}`, { cause });
   }
 }
 

@@ -2,11 +2,11 @@ import type { AddressInfo } from 'node:net';
 import { isDeepStrictEqual } from 'node:util';
 import { AdminServer } from './admin/server.js';
 import { WorkerPool } from './cluster/primary.js';
-import type { LbConfig } from './config/types.js';
+import type { LbConfig, LogLevel } from './config/types.js';
 import { ControlLoop } from './control/control-loop.js';
 import type { Logger } from './log.js';
 import { Metrics } from './metrics/metrics.js';
-import { DataPlane, formatAddress } from './proxy/data-plane.js';
+import { DataPlane, formatAddress, type DataPlaneHandle } from './proxy/data-plane.js';
 import { DockerProvider } from './providers/docker/provider.js';
 import { FileProvider } from './providers/file.js';
 
@@ -21,6 +21,18 @@ export interface RunningBalancer {
   stop(graceMs?: number): Promise<void>;
 }
 
+/** What the command line says, over lb.yaml. */
+export interface BalancerOptions {
+  /** `--log-level`: wins over `log.level` for the life of the process, across reloads and in every worker. */
+  logLevel?: LogLevel;
+}
+
+/** The configuration with the command line's settings in place of lb.yaml's. */
+function withCommandLine(config: LbConfig, options: BalancerOptions): LbConfig {
+  const level = options.logLevel;
+  return level === undefined || level === config.log.level ? config : { ...config, log: { ...config.log, level } };
+}
+
 /**
  * One balancer: providers feed the control loop, the control loop publishes snapshots, and the
  * data plane serves from the latest one: in this process (`workers: 1`), or in N worker processes
@@ -31,27 +43,30 @@ class Balancer implements RunningBalancer {
   readonly metrics: Metrics;
   readonly control: ControlLoop;
   /** The data plane: in process, or its workers. */
-  private readonly plane: DataPlane | WorkerPool;
+  private readonly plane: DataPlaneHandle;
   private readonly fileProvider: FileProvider;
   private docker: DockerProvider | undefined;
   private readonly admin: AdminServer;
   private stopping: Promise<void> | undefined;
+  private config: LbConfig;
 
   constructor(
-    private config: LbConfig,
+    loaded: LbConfig,
     private readonly logger: Logger,
+    private readonly options: BalancerOptions,
   ) {
+    const config = (this.config = withCommandLine(loaded, options));
     const clustered = config.workers > 1;
     const metrics = (this.metrics = new Metrics(clustered ? 'control' : 'all'));
     const control = (this.control = new ControlLoop(config.entrypoints, logger, metrics));
-    const plane = (this.plane = clustered ? new WorkerPool(config, control, logger) : new DataPlane(config, control, metrics, logger));
-    const draining = () => (plane instanceof WorkerPool ? plane.draining() : plane.pools.draining());
+    const plane = (this.plane = clustered ? new WorkerPool(config, control, metrics, logger) : new DataPlane(config, control, metrics, logger));
+    const draining = () => plane.draining();
     metrics.watchBackends(
       () =>
         [...control.snapshot.services.values()].map((service) => ({
           name: service.name,
           panic: service.panic,
-          backends: service.backends.map((b) => ({ id: b.id, inFlight: b.inFlight, up: control.isUsable(service.name, b) })),
+          backends: service.backends.map((b) => ({ id: b.id, inFlight: plane.inFlight(service.name, b), up: control.isUsable(service.name, b) })),
         })),
       draining,
     );
@@ -70,12 +85,10 @@ class Balancer implements RunningBalancer {
         };
       },
       draining,
+      inFlight: (service, backend) => plane.inFlight(service, backend),
       onChange: (listener) => control.subscribe(listener),
-      metricsText: async () => {
-        const own = await metrics.registry.metrics();
-        return plane instanceof WorkerPool ? `${own}\n${await plane.metricsText()}` : own;
-      },
-      serviceTotals: () => (plane instanceof WorkerPool ? plane.serviceTotals() : Object.fromEntries(metrics.serviceTotals)),
+      metricsText: () => plane.metricsText(),
+      serviceTotals: () => plane.serviceTotals(),
       logger,
     }, config.admin.token);
   }
@@ -95,7 +108,8 @@ class Balancer implements RunningBalancer {
     }
   }
 
-  async reload(next: LbConfig): Promise<void> {
+  async reload(loaded: LbConfig): Promise<void> {
+    const next = withCommandLine(loaded, this.options);
     const previous = this.config;
     if (next.workers !== previous.workers) this.logger.warn({ from: previous.workers, to: next.workers }, 'workers changes take effect at the next restart');
     const nextForPlane = { ...next, workers: previous.workers };
@@ -143,16 +157,15 @@ class Balancer implements RunningBalancer {
 
   private async shutdown(graceMs: number): Promise<void> {
     this.admin.markShuttingDown();
-    if (this.plane instanceof WorkerPool) await this.plane.stop(graceMs);
-    else await this.plane.close(graceMs);
+    await this.plane.stop(graceMs);
     await Promise.all([this.fileProvider.stop(), this.docker?.stop()]);
     this.control.stop();
     await this.admin.close();
   }
 }
 
-export async function startBalancer(config: LbConfig, logger: Logger): Promise<RunningBalancer> {
-  const balancer = new Balancer(config, logger);
+export async function startBalancer(config: LbConfig, logger: Logger, options: BalancerOptions = {}): Promise<RunningBalancer> {
+  const balancer = new Balancer(config, logger, options);
   await balancer.start();
   return balancer;
 }

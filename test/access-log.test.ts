@@ -32,7 +32,7 @@ test('access logs are JSON lines with the request, the outcome and where it went
   assert.match(String(served!.time), /^\d{4}-\d\d-\d\dT/);
   assert.deepEqual(
     { ...served, time: undefined, durationMs: undefined },
-    { time: undefined, durationMs: undefined, client: '127.0.0.1', method: 'POST', host: 'app.example.com', path: '/greet', status: 200, bytesIn: 12, bytesOut: 5, router: 'app', service: 'app', backend: `127.0.0.1:${backend.port}`, retries: 0 },
+    { time: undefined, durationMs: undefined, client: '127.0.0.1', method: 'POST', host: 'app.example.com', path: '/greet', status: 200, bytesIn: 12, bytesOut: 5, router: 'app', service: 'app', backend: `127.0.0.1:${backend.port}`, retries: 0, termination: '--' },
   );
   assert.equal(typeof served!.durationMs, 'number');
   assert.equal(unrouted!.status, 404);
@@ -54,7 +54,7 @@ test('an access line reaches the file within about a second, without waiting for
 test('access lines are valid JSON whatever the client sent', () => {
   const tricky = ['quote " inside', 'back\\slash', 'tab\tand\nnewline', 'ctrl \u0001', 'ünïcödé', '\u2028', ''];
   for (const text of tricky) {
-    const entry = { client: '::1', method: 'GET', host: text, path: `/${text}`, status: 200, bytesIn: 0, bytesOut: 5, durationMs: 0.25, router: 'r', service: 's', backend: 'b:1', retries: 0, error: text || undefined };
+    const entry = { client: '::1', method: 'GET', host: text, path: `/${text}`, status: 200, bytesIn: 0, bytesOut: 5, durationMs: 0.25, router: 'r', service: 's', backend: 'b:1', retries: 0, termination: '--' as const, error: text || undefined };
     const line = formatAccessEntry(entry);
     assert.ok(line.endsWith('}\n'));
     const parsed = JSON.parse(line) as Record<string, unknown>;

@@ -63,7 +63,7 @@ test('a backend slower than the response-header timeout answers 504', async (t) 
   const started = Date.now();
   const res = await get(lb.url('web'));
   assert.equal(res.status, 504);
-  assert.equal(res.code, 'LB_UPSTREAM_TIMEOUT');
+  assert.equal(res.code, 'LB_UPSTREAM_RESPONSE_TIMEOUT');
   assert.ok(Date.now() - started < 2_000);
 });
 

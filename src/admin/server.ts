@@ -23,6 +23,8 @@ export interface AdminSources {
   serverHealth(service: string, backend: Backend): ServerHealthView;
   /** Servers removed from pools that still finish in-flight requests. */
   draining(): Array<{ service: string; backend: string }>;
+  /** Requests or tunnels open to a server, across the data plane's processes. */
+  inFlight(service: string, backend: Backend): number;
   /** Calls back on every new routing snapshot; returns a function that stops it. */
   onChange(listener: () => void): () => void;
   /** Where each entrypoint actually listens (it may differ from the config with port 0). */
@@ -147,7 +149,7 @@ function send(res: ServerResponse, status: number, type: string, body: string): 
   res.end(body);
 }
 
-export function describeState(sources: Pick<AdminSources, 'snapshot' | 'listening' | 'serverHealth' | 'draining'>) {
+export function describeState(sources: Pick<AdminSources, 'snapshot' | 'listening' | 'serverHealth' | 'draining' | 'inFlight'>) {
   const snapshot = sources.snapshot();
   const listening = sources.listening();
   const draining = sources.draining();
@@ -179,7 +181,7 @@ export function describeState(sources: Pick<AdminSources, 'snapshot' | 'listenin
           backend: backend.id,
           url: backend.origin,
           weight: backend.weight,
-          inFlight: backend.inFlight,
+          inFlight: sources.inFlight(service.name, backend),
           state,
           inRotation: service.members.includes(backend),
           ...health,

@@ -29,6 +29,17 @@ export class Backend {
   }
 }
 
+/**
+ * One server within one service: the key of its health state, and of its in-flight sum across
+ * workers. The same server in two services is two keys.
+ */
+export type ServerKey = string & { readonly __serverKey: never };
+
+/** `server`: the server's origin, or its id, whichever the map uses throughout. */
+export function serverKey(service: string, server: string): ServerKey {
+  return `${service}\0${server}` as ServerKey;
+}
+
 /** What a balancer may look at to choose a server. */
 export interface PickContext {
   clientIp: string;

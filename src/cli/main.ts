@@ -18,7 +18,8 @@ Usage:
 
 Options:
   -c, --config FILE       configuration file (default: lb.yaml)
-  -l, --log-level LEVEL   ${logLevels.join(' | ')} (default: log.level from the config, else info)
+  -l, --log-level LEVEL   ${logLevels.join(' | ')} (default: log.level from the config, else info);
+                          wins over log.level across reloads
   -h, --help              show this help
   -v, --version           print the version
 
@@ -95,7 +96,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${values.config}: ok (${config.entrypoints.size} entrypoints, ${config.routers.size} routers, ${config.services.size} services)\n`);
     return 0;
   }
-  return run(config, (level as LogLevel | undefined) ?? config.log.level);
+  return run(config, level as LogLevel | undefined);
 }
 
 /**
@@ -147,12 +148,13 @@ function watchConfig(file: string, initialText: string, balancer: RunningBalance
   };
 }
 
-async function run(config: LbConfig, level: LogLevel): Promise<number> {
-  const logger = createLogger(level);
+/** `logLevel`: the --log-level flag, which wins over lb.yaml's `log.level` until the process exits. */
+async function run(config: LbConfig, logLevel: LogLevel | undefined): Promise<number> {
+  const logger = createLogger(logLevel ?? config.log.level);
   for (const warning of config.warnings) logger.warn({ config: config.source }, `config warning: ${formatConfigIssue(warning)}`);
   let balancer: RunningBalancer;
   try {
-    balancer = await startBalancer(config, logger);
+    balancer = await startBalancer(config, logger, { logLevel });
   } catch (err) {
     logger.fatal({ code: (err as LbError).code }, (err as Error).message);
     return 1;

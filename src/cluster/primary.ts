@@ -2,12 +2,14 @@ import cluster, { type Worker } from 'node:cluster';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { AggregatorRegistry } from 'prom-client';
+import { serverKey, type Backend, type ServerKey } from '../balancer/index.js';
 import type { LbConfig } from '../config/types.js';
 import type { ControlLoop } from '../control/control-loop.js';
 import type { RoutingSnapshot } from '../control/snapshot.js';
-import { LbError } from '../errors.js';
+import { WorkerStartError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { ServiceTotals } from '../metrics/metrics.js';
+import type { Metrics, ServiceTotals } from '../metrics/metrics.js';
+import type { DataPlaneHandle } from '../proxy/data-plane.js';
 import { isFromWorker, type FromWorker, type SnapshotMessage, type WorkerReport } from './messages.js';
 
 /** How long a worker may take to bind its listeners or apply a reload. */
@@ -20,21 +22,17 @@ interface WorkerState {
   pending: ((message: FromWorker) => void) | undefined;
 }
 
-export class WorkerStartError extends LbError {
-  constructor(detail: string) {
-    super('LB_WORKER_START', `a data-plane worker could not start: ${detail}`);
-  }
-}
-
 /**
  * The data-plane workers of `workers: N`, seen from the primary: it forks them (Node's cluster
  * shares each listener), pushes every routing snapshot to them, takes their passive signals to
  * the control loop, replaces a worker that dies, and sums their reports for the admin API.
  * Their metrics are read at scrape time through prom-client's AggregatorRegistry.
  */
-export class WorkerPool {
+export class WorkerPool implements DataPlaneHandle {
   readonly addresses: Record<string, AddressInfo> = {};
   private readonly workers = new Map<number, WorkerState>();
+  /** Requests in flight per server, summed over the workers' last reports. */
+  private inFlightSums = new Map<ServerKey, number>();
   private readonly aggregator = new AggregatorRegistry();
   private readonly unsubscribe: () => void;
   private stopping = false;
@@ -43,6 +41,7 @@ export class WorkerPool {
   constructor(
     private config: LbConfig,
     private readonly control: ControlLoop,
+    private readonly metrics: Metrics,
     private readonly logger: Logger,
   ) {
     // The worker runs the CLI's `worker` command, from the build (dist/) or, under tsx, the sources.
@@ -94,9 +93,13 @@ export class WorkerPool {
     await Promise.all(exits);
   }
 
-  /** The workers' metrics, summed (gauges that must not be summed say how in their definition). */
-  metricsText(): Promise<string> {
-    return this.aggregator.clusterMetrics();
+  /** The primary's metrics, then the workers', summed (gauges that must not be summed say how in their definition). */
+  async metricsText(): Promise<string> {
+    return `${await this.metrics.registry.metrics()}\n${await this.aggregator.clusterMetrics()}`;
+  }
+
+  inFlight(service: string, backend: Backend): number {
+    return this.inFlightSums.get(serverKey(service, backend.origin)) ?? 0;
   }
 
   serviceTotals(): Record<string, ServiceTotals> {
@@ -112,8 +115,8 @@ export class WorkerPool {
   }
 
   draining(): Array<{ service: string; backend: string }> {
-    const seen = new Map<string, { service: string; backend: string }>();
-    for (const { report } of this.workers.values()) for (const entry of report?.draining ?? []) seen.set(`${entry.service}\0${entry.backend}`, entry);
+    const seen = new Map<ServerKey, { service: string; backend: string }>();
+    for (const { report } of this.workers.values()) for (const entry of report?.draining ?? []) seen.set(serverKey(entry.service, entry.backend), entry);
     return [...seen.values()];
   }
 
@@ -167,19 +170,21 @@ export class WorkerPool {
     }
   }
 
-  /** The control loop's Backend objects carry no traffic here: they show the workers' sum. */
   private sumInFlight(): void {
-    const sums = new Map<string, number>();
+    const sums = new Map<ServerKey, number>();
     for (const { report } of this.workers.values()) {
-      for (const [service, origin, count] of report?.inFlight ?? []) sums.set(`${service}\0${origin}`, (sums.get(`${service}\0${origin}`) ?? 0) + count);
+      for (const [service, origin, count] of report?.inFlight ?? []) {
+        const key = serverKey(service, origin);
+        sums.set(key, (sums.get(key) ?? 0) + count);
+      }
     }
-    for (const service of this.control.snapshot.services.values()) {
-      for (const backend of service.backends) backend.inFlight = sums.get(`${service.name}\0${backend.origin}`) ?? 0;
-    }
+    this.inFlightSums = sums;
   }
 
   private onExit(state: WorkerState, code: number | null, signal: string | null): void {
     this.workers.delete(state.worker.id);
+    // Its requests ended with it.
+    this.sumInFlight();
     state.pending?.({ type: 'lb:failed', message: `worker exited (code ${code}, signal ${signal})` });
     if (this.stopping) return;
     // A worker that dies while serving is replaced; quickly at first, more slowly if it keeps dying.

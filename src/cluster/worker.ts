@@ -1,6 +1,6 @@
 import cluster from 'node:cluster';
 import { AggregatorRegistry } from 'prom-client';
-import type { Backend } from '../balancer/index.js';
+import { serverKey, type Backend } from '../balancer/index.js';
 import type { LbConfig } from '../config/types.js';
 import { SnapshotListeners } from '../control/snapshot-listeners.js';
 import { buildSnapshot, type RoutingSnapshot } from '../control/snapshot.js';
@@ -41,8 +41,8 @@ class SnapshotFollower implements SnapshotSource {
   }
 
   apply(message: SnapshotMessage): void {
-    const states = new Map(message.states.map(([service, origin, usable, known]) => [`${service}\0${origin}`, { usable, known }]));
-    this.current = buildSnapshot(message.entrypoints, message, this.current, (service, backend) => states.get(`${service.name}\0${backend.origin}`) ?? { usable: false, known: false });
+    const states = new Map(message.states.map(([service, origin, usable, known]) => [serverKey(service, origin), { usable, known }]));
+    this.current = buildSnapshot(message.entrypoints, message, this.current, (service, backend) => states.get(serverKey(service.name, backend.origin)) ?? { usable: false, known: false });
     this.listeners.notify(this.current);
   }
 }
@@ -73,7 +73,7 @@ export function runWorker(): void {
     const plane = dataPlane;
     metrics.watchBackends(
       () => [...follower.snapshot.services.values()].map((service) => ({ name: service.name, panic: service.panic, backends: service.backends.map((b) => ({ id: b.id, inFlight: b.inFlight, up: true })) })),
-      () => plane.pools.draining(),
+      () => plane.draining(),
     );
     try {
       await plane.start();
@@ -88,7 +88,7 @@ export function runWorker(): void {
   const report = (plane: DataPlane) => {
     const inFlight: Array<[string, string, number]> = [];
     for (const service of follower.snapshot.services.values()) for (const backend of service.backends) inFlight.push([service.name, backend.origin, backend.inFlight]);
-    tell({ type: 'lb:report', totals: Object.fromEntries(metrics.serviceTotals), draining: plane.pools.draining(), inFlight });
+    tell({ type: 'lb:report', totals: Object.fromEntries(metrics.serviceTotals), draining: plane.draining(), inFlight });
   };
 
   process.on('message', (message: ToWorker) => {
@@ -109,7 +109,7 @@ export function runWorker(): void {
         );
         break;
       case 'lb:stop':
-        void (dataPlane?.close(message.graceMs) ?? Promise.resolve()).finally(() => process.exit(0));
+        void (dataPlane?.stop(message.graceMs) ?? Promise.resolve()).finally(() => process.exit(0));
         break;
     }
   });

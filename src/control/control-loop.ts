@@ -1,4 +1,4 @@
-import type { Backend } from '../balancer/index.js';
+import { serverKey, type Backend, type ServerKey } from '../balancer/index.js';
 import type { EntrypointConfig, RouterConfig, ServiceConfig } from '../config/types.js';
 import { HealthChecker, type CheckTarget } from '../health/checker.js';
 import { ejectionAllowance, ServerHealth } from '../health/server-health.js';
@@ -19,9 +19,9 @@ export class ControlLoop {
   private readonly metrics: Metrics;
   private readonly published = new Map<string, DynamicConfig>();
   private readonly listeners = new SnapshotListeners();
-  private readonly health = new Map<string, ServerHealth>();
+  private readonly health = new Map<ServerKey, ServerHealth>();
   private readonly checker: HealthChecker;
-  private readonly ejectionTimers = new Map<string, NodeJS.Timeout>();
+  private readonly ejectionTimers = new Map<ServerKey, NodeJS.Timeout>();
   private merged: DynamicConfig = { routers: new Map(), services: new Map() };
   private current: RoutingSnapshot;
   private readonly now: () => number;
@@ -192,7 +192,7 @@ export class ControlLoop {
   }
 
   private forgetRemoved(snapshot: RoutingSnapshot): void {
-    const live = new Set<string>();
+    const live = new Set<ServerKey>();
     for (const service of snapshot.services.values()) for (const backend of service.backends) live.add(healthKey(service.name, backend));
     for (const key of this.health.keys()) {
       if (live.has(key)) continue;
@@ -224,8 +224,8 @@ export class ControlLoop {
   }
 }
 
-function healthKey(service: string, backend: Backend): string {
-  return `${service}\0${backend.origin}`;
+function healthKey(service: string, backend: Backend): ServerKey {
+  return serverKey(service, backend.origin);
 }
 
 function checkTargets(snapshot: RoutingSnapshot): CheckTarget[] {

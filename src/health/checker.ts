@@ -1,6 +1,6 @@
 import { connect } from 'node:net';
 import { Agent, request } from 'undici';
-import type { Backend } from '../balancer/index.js';
+import { serverKey, type Backend, type ServerKey } from '../balancer/index.js';
 import type { HealthCheckConfig } from '../config/types.js';
 
 export interface CheckTarget {
@@ -24,7 +24,7 @@ interface Running {
  * interval ±10%. Results go to `report`, that is, to the control loop.
  */
 export class HealthChecker {
-  private readonly running = new Map<string, Running>();
+  private readonly running = new Map<ServerKey, Running>();
 
   constructor(private readonly report: CheckReport) {}
 
@@ -49,7 +49,7 @@ export class HealthChecker {
     for (const k of [...this.running.keys()]) this.stopOne(k);
   }
 
-  private stopOne(k: string): void {
+  private stopOne(k: ServerKey): void {
     const run = this.running.get(k);
     if (!run) return;
     run.stopped = true;
@@ -74,8 +74,8 @@ export class HealthChecker {
   }
 }
 
-function key(target: CheckTarget): string {
-  return `${target.service}\0${target.backend.origin}`;
+function key(target: CheckTarget): ServerKey {
+  return serverKey(target.service, target.backend.origin);
 }
 
 /** One check; resolves with a short description on success, rejects with the reason otherwise. */

@@ -4,7 +4,7 @@ import type { Logger } from '../log.js';
 import type { AccessLog } from '../metrics/access-log.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { UpstreamPools } from './http/upstream-pools.js';
-import { RetryBudget } from './http/retry-budget.js';
+import type { RetryBudgets } from './http/retry-budget.js';
 
 /** What the data plane may tell the control loop. */
 export interface ControlSignals {
@@ -24,17 +24,6 @@ export interface DataPlaneContext {
   retryBudgets: RetryBudgets;
   /** Undefined unless access logs are on. */
   accessLog: AccessLog | undefined;
-}
-
-/** One retry budget per service, kept across snapshots. */
-export class RetryBudgets {
-  private readonly budgets = new Map<string, RetryBudget>();
-
-  for(service: ServicePool): RetryBudget {
-    let budget = this.budgets.get(service.name);
-    if (!budget) this.budgets.set(service.name, (budget = new RetryBudget(service.config.retry.budgetPercent)));
-    return budget;
-  }
 }
 
 /**

@@ -5,8 +5,9 @@ import type { EntrypointConfig, LbConfig } from '../config/types.js';
 import type { RoutingSnapshot } from '../control/snapshot.js';
 import type { Logger } from '../log.js';
 import { AccessLog } from '../metrics/access-log.js';
-import type { Metrics } from '../metrics/metrics.js';
-import { RetryBudgets, type DataPlaneContext } from './context.js';
+import type { Metrics, ServiceTotals } from '../metrics/metrics.js';
+import type { DataPlaneContext } from './context.js';
+import { RetryBudgets } from './http/retry-budget.js';
 import { HttpEntrypoint } from './http/server.js';
 import { UpstreamPools } from './http/upstream-pools.js';
 import { TcpEntrypoint } from './tcp/server.js';
@@ -19,6 +20,28 @@ export interface SnapshotSource {
   subscribe(listener: (snapshot: RoutingSnapshot) => void): () => void;
   nextSnapshot(timeoutMs: number): Promise<RoutingSnapshot | undefined>;
   reportOutlier(service: string, backend: Backend): void;
+}
+
+/**
+ * The data plane as the balancer drives it, whether it runs in this process (DataPlane) or in
+ * worker processes (WorkerPool): start, reload and stop it, and read what it counts.
+ */
+export interface DataPlaneHandle {
+  /** Bound addresses by entrypoint name. */
+  readonly addresses: Readonly<Record<string, AddressInfo>>;
+  /** Either every listener opens or none stays open. */
+  start(): Promise<void>;
+  reload(next: LbConfig): Promise<void>;
+  /** Stops accepting, lets open requests finish for up to `graceMs`, then closes everything. */
+  stop(graceMs: number): Promise<void>;
+  /** Servers removed from their pools that still finish in-flight requests. */
+  draining(): Array<{ service: string; backend: string }>;
+  /** Requests or tunnels open to a server of the control loop's snapshot. */
+  inFlight(service: string, backend: Backend): number;
+  /** Requests and errors so far per service. */
+  serviceTotals(): Record<string, ServiceTotals>;
+  /** The Prometheus exposition of the whole balancer: the registry shared with the control loop, and the workers' metrics when there are any. */
+  metricsText(): Promise<string>;
 }
 
 export function formatAddress(address: AddressInfo): string {
@@ -35,17 +58,17 @@ function sameListener(a: EntrypointConfig, b: EntrypointConfig): boolean {
  * worker. At start, either every listener opens or none stays open; a reload changes only what
  * differs, so unchanged listeners keep their sockets and connections.
  */
-export class DataPlane {
+export class DataPlane implements DataPlaneHandle {
   readonly addresses: Record<string, AddressInfo> = {};
   private readonly entrypoints = new Map<string, Entrypoint>();
   private readonly context: DataPlaneContext;
-  readonly pools = new UpstreamPools();
+  private readonly pools = new UpstreamPools();
   private readonly unsubscribe: () => void;
 
   constructor(
     private config: LbConfig,
     source: SnapshotSource,
-    metrics: Metrics,
+    private readonly metrics: Metrics,
     private readonly logger: Logger,
   ) {
     this.unsubscribe = source.subscribe((snapshot) => this.pools.retain(snapshot));
@@ -64,7 +87,7 @@ export class DataPlane {
     try {
       for (const ep of this.config.entrypoints.values()) await this.open(ep);
     } catch (err) {
-      await this.close(0);
+      await this.stop(0);
       throw err;
     }
   }
@@ -109,12 +132,28 @@ export class DataPlane {
     }
   }
 
-  /** Stops accepting, lets open requests finish for up to `graceMs`, then closes everything. */
-  async close(graceMs: number): Promise<void> {
+  async stop(graceMs: number): Promise<void> {
     await Promise.all([...this.entrypoints.values()].map((ep) => ep.close(graceMs)));
     this.unsubscribe();
     await this.pools.close();
     await this.context.accessLog?.close();
+  }
+
+  draining(): Array<{ service: string; backend: string }> {
+    return this.pools.draining();
+  }
+
+  /** The snapshot's Backend objects are the ones this process counts on. */
+  inFlight(_service: string, backend: Backend): number {
+    return backend.inFlight;
+  }
+
+  serviceTotals(): Record<string, ServiceTotals> {
+    return Object.fromEntries(this.metrics.serviceTotals);
+  }
+
+  metricsText(): Promise<string> {
+    return this.metrics.registry.metrics();
   }
 
   private async open(config: EntrypointConfig): Promise<void> {

@@ -1,5 +1,6 @@
 import Docker from 'dockerode';
 import { DockerForbiddenError, DockerUnreachableError } from '../../errors.js';
+import { permissionToGrant } from './permissions.js';
 import type { ContainerInfo, PublishedPort } from './address.js';
 
 /** A Docker engine event, as `/events` streams it (one JSON object per line). */
@@ -63,7 +64,7 @@ export class DockerClient {
       return await request();
     } catch (err) {
       const status = (err as { statusCode?: number }).statusCode;
-      if (status === 403) throw new DockerForbiddenError(method, path, err);
+      if (status === 403) throw new DockerForbiddenError(method, path, permissionToGrant(path), err);
       if (status === undefined) throw new DockerUnreachableError(this.endpoint, err);
       throw Object.assign(new Error(`Docker API ${method} ${path} answered ${status}: ${(err as Error).message}`), { cause: err });
     }

@@ -4,9 +4,6 @@ import type { ProxyError } from '../../errors.js';
 import type { StreamedBody, UpstreamHandler } from '../http1/upstream-connection.js';
 import type { ForwardingFacts } from './headers.js';
 
-/** Methods a request may be sent again with, if a server may have read it (RFC 9110 §9.2.2). */
-export const idempotentMethods: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
-
 /** What forwarding needs to know of a client's request, whichever parser read it. */
 export interface ClientRequest {
   readonly method: string;
@@ -31,6 +28,8 @@ export interface ExchangeOutcome {
   /** Request body bytes sent upstream, response body bytes sent to the client. */
   bytesIn: number;
   bytesOut: number;
+  /** The response head had gone to the client when the exchange ended. */
+  responded: boolean;
 }
 
 export interface ExchangeHooks {

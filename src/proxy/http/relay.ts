@@ -3,17 +3,8 @@ import type { HttpRoute } from '../../control/snapshot.js';
 import { classifyUpstreamError, ProxyError } from '../../errors.js';
 import type { ResponseHead } from '../http1/response-head.js';
 import type { BodyFlow, UpstreamHandler } from '../http1/upstream-connection.js';
-import { idempotentMethods, type ExchangeHooks } from './client.js';
-
-/**
- * `unsafeReuse: safe`: a non-idempotent request that lost a reused keep-alive connection before
- * any answer is left to the client, whose own connection is closed as the server's was, so that
- * the client retries as it would have against the server. On a new connection, a close means the
- * server read the request, and the client gets a 502.
- */
-function hangsUp(error: ProxyError, route: HttpRoute, method: string): boolean {
-  return route.service.config.retry.unsafeReuse === 'safe' && error.kind === 'reset' && error.reusedConnection && !error.responseStarted && !idempotentMethods.has(method);
-}
+import type { ExchangeHooks } from './client.js';
+import { hangsUp } from './retry-policy.js';
 
 /**
  * One attempt's response on its way to the client: what both client sides share (the in-flight
@@ -75,7 +66,7 @@ export abstract class Relay implements UpstreamHandler {
     if (this.hooks.retry(error, this.backend)) return;
     const hangUp = hangsUp(error, this.route, this.method);
     const reported = hangUp ? new ProxyError(error.kind, 'the backend closed a reused connection; the client connection was closed unanswered, so that the client may retry', { cause: error }) : error;
-    this.hooks.done({ route: this.route, backend: this.backend, status: error.status, error: reported, bytesIn: this.bytesIn, bytesOut: 0 });
+    this.hooks.done({ route: this.route, backend: this.backend, status: error.status, error: reported, bytesIn: this.bytesIn, bytesOut: 0, responded: false });
     if (hangUp) this.hangUp();
     else this.answer(error);
   }
@@ -94,6 +85,6 @@ export abstract class Relay implements UpstreamHandler {
 
   protected finish(status: number, error: ProxyError | undefined): void {
     this.release();
-    this.hooks.done({ route: this.route, backend: this.backend, status, error, bytesIn: this.bytesIn, bytesOut: this.bytesOut });
+    this.hooks.done({ route: this.route, backend: this.backend, status, error, bytesIn: this.bytesIn, bytesOut: this.bytesOut, responded: error === undefined || this.responseStarted });
   }
 }

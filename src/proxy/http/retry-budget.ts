@@ -1,3 +1,5 @@
+import type { ServicePool } from '../../control/snapshot.js';
+
 /**
  * Keeps retries under a share of a service's requests: each request earns `percent`/100 of a
  * token, a retry spends one. So that a quiet service can still retry, the bucket also refills by
@@ -8,11 +10,13 @@
 export class RetryBudget {
   private tokens = 1;
   private refilledAt: number;
+  readonly percent: number;
   private readonly earn: number;
   private readonly cap: number;
   private readonly now: () => number;
 
   constructor(percent: number, cap = 100, now: () => number = Date.now) {
+    this.percent = percent;
     this.earn = percent / 100;
     this.cap = Math.max(1, cap);
     this.now = now;
@@ -33,5 +37,17 @@ export class RetryBudget {
     if (this.tokens < 1) return false;
     this.tokens -= 1;
     return true;
+  }
+}
+
+/** One retry budget per service, kept across snapshots until the service's `retryBudget` changes. */
+export class RetryBudgets {
+  private readonly budgets = new Map<string, RetryBudget>();
+
+  for(service: ServicePool): RetryBudget {
+    const percent = service.config.retry.budgetPercent;
+    let budget = this.budgets.get(service.name);
+    if (budget?.percent !== percent) this.budgets.set(service.name, (budget = new RetryBudget(percent)));
+    return budget;
   }
 }

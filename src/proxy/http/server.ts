@@ -1,21 +1,21 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { EntrypointConfig, UnsafeReuse } from '../../config/types.js';
+import type { EntrypointConfig } from '../../config/types.js';
 import type { Backend, PickContext } from '../../balancer/index.js';
 import type { HttpRoute } from '../../control/snapshot.js';
-import { ProxyError } from '../../errors.js';
-import type { AccessEntry } from '../../metrics/access-log.js';
+import { ProxyError, terminationOf } from '../../errors.js';
 import { recordPassive, type DataPlaneContext } from '../context.js';
 import { listenOn, stopServer } from '../listen.js';
 import type { StreamedBody } from '../http1/upstream-connection.js';
-import { CONNECT_TIMEOUT } from '../http1/upstream-connection.js';
-import { idempotentMethods, type ClientExchange, type ClientRequest, type ExchangeOutcome } from './client.js';
+import { accessEntry } from './access-entry.js';
+import type { ClientExchange, ClientRequest, ExchangeOutcome } from './client.js';
 import { ClientConnection } from './client-connection.js';
 import { rawErrorResponse } from './error-response.js';
-import { markServed, NodeClient } from './exchange.js';
+import { markServed, NodeClient } from './node-client.js';
 import { TrustedProxies, type ForwardingFacts } from './headers.js';
 import { normaliseHost } from '../../control/route-table.js';
+import { isRetryable, opensOwnConnection } from './retry-policy.js';
 import { UpgradeRelay } from './upgrade.js';
 
 /** Node's parser errors, mapped to what the client is told before its connection is closed. */
@@ -30,9 +30,8 @@ function clientErrorResponse(code: string | undefined): string {
   }
 }
 
-
-/** One client request across its attempts. */
-interface Attempt {
+/** One client request, proxied: its route, and what its attempts (retries) share. */
+interface ProxiedRequest {
   client: ClientExchange;
   started: number;
   route: HttpRoute;
@@ -44,50 +43,6 @@ interface Attempt {
   head?: Buffer;
   /** Already held once for an empty pool (emptyPoolWait). */
   waited?: boolean;
-}
-
-/**
- * Whether a failed attempt may go to another server: always when the connection was never
- * established or the server reset it unread; for idempotent methods also when it broke before any
- * response byte. Never when a streamed body has already been read.
- */
-function isRetryable(error: ProxyError, attempt: Attempt): boolean {
-  const body = attempt.body;
-  if (body !== null && !Array.isArray(body) && body.started) return false;
-  const cause = (error.cause as { code?: string } | undefined)?.code;
-  if (error.kind === 'connect_refused' || cause === CONNECT_TIMEOUT) return true;
-  // A reset (RST) before any response byte means the server never read the request: Linux sends
-  // RST, not FIN, when a socket is closed with unread data. That is the race of a server closing
-  // an idle keep-alive connection (or its accept queue, on a new one) as the request arrives, and
-  // it is safe to retry whatever the method.
-  if (cause === 'ECONNRESET' && !error.responseStarted) return true;
-  return (error.kind === 'reset' || error.kind === 'timeout') && idempotentMethods.has(attempt.client.method);
-}
-
-/** Whether a request goes on a connection of its own rather than an idle pooled one (UnsafeReuse). */
-function opensOwnConnection(client: ClientExchange, reuse: UnsafeReuse): boolean {
-  if (reuse === 'always' || idempotentMethods.has(client.method)) return false;
-  return reuse === 'never' || client.firstOnConnection;
-}
-
-function accessEntry(req: ClientRequest, status: number, seconds: number, route: HttpRoute | undefined, backend: Backend | undefined, retries: number, bytesIn: number, bytesOut: number, error: ProxyError | undefined): AccessEntry {
-  const url = req.url;
-  const query = url.indexOf('?');
-  return {
-    client: req.clientIp,
-    method: req.method,
-    host: req.host,
-    path: query < 0 ? url : url.slice(0, query),
-    status,
-    bytesIn,
-    bytesOut,
-    durationMs: Math.round(seconds * 1e6) / 1000,
-    router: route?.router ?? '',
-    service: route?.service.name ?? '',
-    backend: backend?.id ?? '',
-    retries,
-    error: error?.kind,
-  };
 }
 
 /**
@@ -233,42 +188,42 @@ export class HttpEntrypoint {
     const route = this.routeFor(client.host, client.url, () => client.headers);
     if (!route) return this.reject(client, started, undefined, new ProxyError('no_route'));
     // The client is its own pick context: its headers are only made if a balancer reads them.
-    const attempt: Attempt = { client, started, route, pick: client, retries: 0, body: null };
+    const proxied: ProxiedRequest = { client, started, route, pick: client, retries: 0, body: null };
     this.context.retryBudgets.for(route.service).onRequest();
     const retry = route.service.config.retry;
     const length = client.contentLength;
     if (length > 0 && retry.attempts > 0 && length <= retry.bufferBodyBytes) {
       // Small bodies are read first, so that a retry can send them again.
       client.readBody((body) => {
-        attempt.body = body;
-        this.dispatch(attempt);
+        proxied.body = body;
+        this.dispatch(proxied);
       });
       return;
     }
-    if (length !== 0) attempt.body = client.streamBody();
-    this.dispatch(attempt);
+    if (length !== 0) proxied.body = client.streamBody();
+    this.dispatch(proxied);
   }
 
-  private dispatch(attempt: Attempt, exclude?: Backend): void {
-    const { client, route } = attempt;
+  private dispatch(proxied: ProxiedRequest, exclude?: Backend): void {
+    const { client, route } = proxied;
     const service = route.service;
-    const backend = service.balancer.pick(attempt.pick, exclude);
+    const backend = service.balancer.pick(proxied.pick, exclude);
     if (!backend) {
-      if (!attempt.waited && attempt.retries === 0 && service.config.emptyPoolWaitMs > 0) return void this.awaitServer(attempt);
-      return this.reject(client, attempt.started, route, new ProxyError('no_backend', `service ${service.name}`));
+      if (!proxied.waited && proxied.retries === 0 && service.config.emptyPoolWaitMs > 0) return void this.awaitServer(proxied);
+      return this.reject(client, proxied.started, route, new ProxyError('no_backend', `service ${service.name}`));
     }
-    const relay = client.relay(route, backend, service.balancer.affinityCookie?.(attempt.pick, backend), {
+    const relay = client.relay(route, backend, service.balancer.affinityCookie?.(proxied.pick, backend), {
       shutdown: this.shutdown,
-      done: (outcome) => this.record(attempt, outcome),
-      retry: (error, failed) => this.retry(attempt, error, failed),
+      done: (outcome) => this.record(proxied, outcome),
+      retry: (error, failed) => this.retry(proxied, error, failed),
     });
-    const fresh = opensOwnConnection(client, service.config.retry.unsafeReuse);
+    const fresh = opensOwnConnection(client.method, client.firstOnConnection, service.config.retry.unsafeReuse);
     this.context.pools.get(backend, service, fresh).dispatch(
       {
         method: client.method,
         reset: fresh,
-        head: (attempt.head ??= client.upstreamHead(this.forwardingFacts(client), fresh)),
-        body: attempt.body,
+        head: (proxied.head ??= client.upstreamHead(this.forwardingFacts(client), fresh)),
+        body: proxied.body,
         headersTimeout: service.config.timeouts.responseHeadersMs,
         bodyTimeout: service.config.timeouts.idleMs,
         rawChunked: client.acceptsChunked,
@@ -288,33 +243,33 @@ export class HttpEntrypoint {
   }
 
   /** Deploy grace: hold a request for an empty pool until a server appears or emptyPoolWait ends. */
-  private async awaitServer(attempt: Attempt): Promise<void> {
-    const { client } = attempt;
-    const deadline = attempt.started + attempt.route.service.config.emptyPoolWaitMs;
+  private async awaitServer(proxied: ProxiedRequest): Promise<void> {
+    const { client } = proxied;
+    const deadline = proxied.started + proxied.route.service.config.emptyPoolWaitMs;
     while (performance.now() < deadline && !client.gone) {
       await this.context.signals.nextSnapshot(deadline - performance.now());
       const route = this.routeFor(client.host, client.url, () => client.headers);
       if (route && route.service.members.length > 0) {
-        attempt.route = route;
-        attempt.waited = true;
-        return this.dispatch(attempt);
+        proxied.route = route;
+        proxied.waited = true;
+        return this.dispatch(proxied);
       }
     }
-    if (!client.gone) this.reject(client, attempt.started, attempt.route, new ProxyError('no_backend', `service ${attempt.route.service.name}, after waiting ${attempt.route.service.config.emptyPoolWaitMs}ms`));
+    if (!client.gone) this.reject(client, proxied.started, proxied.route, new ProxyError('no_backend', `service ${proxied.route.service.name}, after waiting ${proxied.route.service.config.emptyPoolWaitMs}ms`));
   }
 
   /** Called when a backend failed before any response byte; true when another server got the request. */
-  private retry(attempt: Attempt, error: ProxyError, failed: Backend): boolean {
-    const service = attempt.route.service;
+  private retry(proxied: ProxiedRequest, error: ProxyError, failed: Backend): boolean {
+    const service = proxied.route.service;
     if (error.kind !== 'bad_response') recordPassive(this.context.signals, service, failed, true);
-    if (attempt.retries >= service.config.retry.attempts || attempt.client.gone) return false;
-    if (!isRetryable(error, attempt)) return false;
-    if (!service.balancer.pick(attempt.pick, failed)) return false;
+    if (proxied.retries >= service.config.retry.attempts || proxied.client.gone) return false;
+    if (!isRetryable(error, proxied.client.method, proxied.body)) return false;
+    if (!service.balancer.pick(proxied.pick, failed)) return false;
     if (!this.context.retryBudgets.for(service).tryRetry()) return false;
-    attempt.retries++;
+    proxied.retries++;
     this.context.metrics.retries.labels(service.name, error.kind).inc();
     this.context.logger.debug({ service: service.name, backend: failed.id, code: error.code }, 'retrying on another server');
-    this.dispatch(attempt, failed);
+    this.dispatch(proxied, failed);
     return true;
   }
 
@@ -326,17 +281,17 @@ export class HttpEntrypoint {
       this.context.metrics.observeError(service, error.kind);
       this.context.logger.warn({ entrypoint: this.name, router: route?.router, service, code: error.code }, error.message);
     }
-    this.context.accessLog?.write(accessEntry(client, error.status, seconds, route, undefined, 0, 0, 0, error));
+    this.context.accessLog?.write(accessEntry(client, error.status, seconds, route, undefined, 0, 0, 0, error, terminationOf(error, false)));
     client.sendError(error);
   }
 
-  private record(attempt: Attempt, outcome: ExchangeOutcome): void {
-    const { client, started } = attempt;
-    const { route, backend, status, error, bytesIn, bytesOut } = outcome;
+  private record(proxied: ProxiedRequest, outcome: ExchangeOutcome): void {
+    const { client, started } = proxied;
+    const { route, backend, status, error, bytesIn, bytesOut, responded } = outcome;
     const service = route.service.name;
     const seconds = (performance.now() - started) / 1000;
     this.context.metrics.observeRequest(this.name, route.router, service, client.method, status, seconds, bytesIn, bytesOut);
-    this.context.accessLog?.write(accessEntry(client, status, seconds, route, backend, attempt.retries, bytesIn, bytesOut, error));
+    this.context.accessLog?.write(accessEntry(client, status, seconds, route, backend, proxied.retries, bytesIn, bytesOut, error, terminationOf(error, responded)));
     // Failures before the response head were counted when they happened (see retry()).
     if (!error) recordPassive(this.context.signals, route.service, backend, status >= 502 && status <= 504);
     if (!error) return;

@@ -2,22 +2,89 @@ import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import httpProxy from 'http-proxy';
 import type { HttpRoute } from '../../control/snapshot.js';
-import { classifyUpstreamError, ProxyError } from '../../errors.js';
-import type { DataPlaneContext } from '../context.js';
+import type { Backend } from '../../balancer/index.js';
+import { classifyUpstreamError, ProxyError, terminationOf } from '../../errors.js';
+import { recordPassive, type DataPlaneContext } from '../context.js';
+import { accessEntry } from './access-entry.js';
 import { rawErrorResponse } from './error-response.js';
 import { clientAddress, upstreamRequestHeaders, type TrustedProxies } from './headers.js';
 
-interface UpgradeState {
-  connectMs: number;
-  responseMs: number;
-  timer?: NodeJS.Timeout;
-  upgraded: boolean;
-  /** Counts the request once, with the status the client got. */
-  record(status: number): void;
+/**
+ * One upgrade request, from routing to the end of its tunnel: its metrics once the server answered
+ * or the upgrade failed, its passive-health signal, and its access-log line when the client
+ * connection closes.
+ */
+class Upgrade {
+  readonly started = performance.now();
+  timer: NodeJS.Timeout | undefined;
+  /** The server's answer (101, or a refusal) went to the client. */
+  private responded = false;
+  /** The status the client got; 0 until the server answered or the upgrade failed. */
+  private status = 0;
+  private error: ProxyError | undefined;
+  /** Bytes on the client connection before what the tunnel relays (the request head). */
+  private readonly readBefore: number;
+  private readonly writtenBefore: number;
+
+  constructor(
+    private readonly entrypoint: string,
+    private readonly context: DataPlaneContext,
+    readonly request: { clientIp: string; method: string; host: string; url: string },
+    private readonly route: HttpRoute,
+    private readonly backend: Backend,
+    private readonly socket: Socket,
+    head: Buffer,
+  ) {
+    this.readBefore = socket.bytesRead - head.length;
+    this.writtenBefore = socket.bytesWritten;
+  }
+
+  get connectMs(): number {
+    return this.route.service.config.timeouts.connectMs;
+  }
+
+  get responseMs(): number {
+    return this.route.service.config.timeouts.responseHeadersMs;
+  }
+
+  /** The server answered: 101 (the tunnel opens) or a refusal of the upgrade. */
+  answered(status: number): void {
+    clearTimeout(this.timer);
+    if (this.status !== 0) return;
+    this.responded = true;
+    this.respond(status);
+    recordPassive(this.context.signals, this.route.service, this.backend, status >= 502 && status <= 504);
+  }
+
+  /** The upgrade failed, or its tunnel broke; true when nothing had been answered yet. */
+  failed(error: ProxyError): boolean {
+    clearTimeout(this.timer);
+    this.error ??= error;
+    this.context.metrics.observeError(this.route.service.name, error.kind);
+    if (this.status !== 0) return false;
+    this.respond(error.status);
+    // As on the HTTP path: a malformed answer says nothing about the server's health, nor does a client that left.
+    if (error.kind !== 'bad_response' && error.kind !== 'client_abort') recordPassive(this.context.signals, this.route.service, this.backend, true);
+    return true;
+  }
+
+  /** The client connection closed: the exchange is over. */
+  closed(): void {
+    clearTimeout(this.timer);
+    if (this.status === 0) this.failed(new ProxyError('client_abort'));
+    const socket = this.socket;
+    const seconds = (performance.now() - this.started) / 1000;
+    this.context.accessLog?.write(accessEntry(this.request, this.status, seconds, this.route, this.backend, 0, socket.bytesRead - this.readBefore, socket.bytesWritten - this.writtenBefore, this.error, terminationOf(this.error, this.responded)));
+  }
+
+  private respond(status: number): void {
+    this.status = status;
+    this.context.metrics.observeRequest(this.entrypoint, this.route.router, this.route.service.name, this.request.method, status, (performance.now() - this.started) / 1000);
+  }
 }
 
-/** Lets http-proxy's 'proxyReqWs' event find the state of the request it belongs to. */
-const upgradeState = new WeakMap<IncomingMessage, UpgradeState>();
+/** Lets http-proxy's 'proxyReqWs' event find the upgrade its request belongs to. */
+const upgrades = new WeakMap<IncomingMessage, Upgrade>();
 
 /**
  * WebSocket and other `Upgrade` requests, relayed with http-proxy after the same routing as
@@ -51,10 +118,11 @@ export class UpgradeRelay {
 
   handle(req: IncomingMessage, socket: Socket, head: Buffer, route: HttpRoute | undefined): void {
     socket.on('error', () => socket.destroy());
-    if (!route) return this.refuse(socket, new ProxyError('no_route'));
     const clientIp = clientAddress(req.socket.remoteAddress);
+    const request = { clientIp, method: req.method ?? 'GET', host: req.headers.host ?? '', url: req.url ?? '/' };
+    if (!route) return this.refuse(socket, request, undefined, new ProxyError('no_route'));
     const backend = route.service.balancer.pick({ clientIp, headers: req.headers });
-    if (!backend) return this.refuse(socket, new ProxyError('no_backend', `service ${route.service.name}`));
+    if (!backend) return this.refuse(socket, request, route, new ProxyError('no_backend', `service ${route.service.name}`));
 
     const headers = upstreamRequestHeaders({ rawHeaders: req.rawHeaders, headers: req.headers, host: req.headers.host ?? '' }, {
       clientIp,
@@ -72,37 +140,22 @@ export class UpgradeRelay {
     }
     req.headers = replaced as IncomingMessage['headers'];
 
-    const metrics = this.context.metrics;
-    const started = performance.now();
-    let recorded = false;
-    const state: UpgradeState = {
-      connectMs: route.service.config.timeouts.connectMs,
-      responseMs: route.service.config.timeouts.responseHeadersMs,
-      upgraded: false,
-      record: (status) => {
-        if (recorded) return;
-        recorded = true;
-        metrics.observeRequest(this.entrypoint, route.router, route.service.name, req.method ?? 'GET', status, (performance.now() - started) / 1000);
-      },
-    };
-    upgradeState.set(req, state);
+    const upgrade = new Upgrade(this.entrypoint, this.context, request, route, backend, socket, head);
+    upgrades.set(req, upgrade);
     backend.inFlight++;
     this.sockets.add(socket);
     socket.once('close', () => {
       backend.inFlight--;
       this.sockets.delete(socket);
-      clearTimeout(state.timer);
+      upgrade.closed();
     });
     this.proxy.ws(req, socket, head, { target: backend.origin }, (err: Error) => {
-      clearTimeout(state.timer);
       const error = classifyUpstreamError(err);
-      metrics.observeError(route.service.name, error.kind);
-      state.record(error.status);
       this.context.logger.warn(
-        { entrypoint: this.entrypoint, router: route.router, service: route.service.name, backend: backend.id, code: error.code, ms: Math.round(performance.now() - started) },
+        { entrypoint: this.entrypoint, router: route.router, service: route.service.name, backend: backend.id, code: error.code, ms: Math.round(performance.now() - upgrade.started) },
         `upgrade failed: ${error.message}`,
       );
-      if (!state.upgraded && socket.writable) socket.write(rawErrorResponse(error.status, error.message, error.code));
+      if (upgrade.failed(error) && socket.writable) socket.write(rawErrorResponse(error.status, error.message, error.code));
     });
   }
 
@@ -110,30 +163,25 @@ export class UpgradeRelay {
     for (const socket of this.sockets) socket.destroy();
   }
 
-  private refuse(socket: Socket, error: ProxyError): void {
+  private refuse(socket: Socket, request: Upgrade['request'], route: HttpRoute | undefined, error: ProxyError): void {
+    this.context.accessLog?.write(accessEntry(request, error.status, 0, route, undefined, 0, 0, 0, error, terminationOf(error, false)));
     socket.end(rawErrorResponse(error.status, error.message, error.code));
   }
 
   private watchUpstream(proxyReq: ClientRequest, req: IncomingMessage): void {
-    const state = upgradeState.get(req);
-    if (!state) return;
-    const expire = (what: string) => () => proxyReq.destroy(Object.assign(new Error(what), { code: 'ETIMEDOUT' }));
-    state.timer = setTimeout(expire('connect timed out'), state.connectMs);
+    const upgrade = upgrades.get(req);
+    if (!upgrade) return;
+    upgrade.timer = setTimeout(() => proxyReq.destroy(new ProxyError('connect_timeout')), upgrade.connectMs);
     proxyReq.once('socket', (upstream: Socket) => {
       upstream.once('connect', () => {
-        clearTimeout(state.timer);
-        state.timer = setTimeout(expire('no upgrade response in time'), state.responseMs);
+        clearTimeout(upgrade.timer);
+        upgrade.timer = setTimeout(() => proxyReq.destroy(new ProxyError('response_timeout')), upgrade.responseMs);
       });
     });
-    proxyReq.on('upgrade', () => {
-      state.upgraded = true;
-      clearTimeout(state.timer);
-      state.record(101);
-    });
+    proxyReq.on('upgrade', () => upgrade.answered(101));
     // Registered before http-proxy's own 'response' listener, which copies these headers.
     proxyReq.on('response', (res: IncomingMessage) => {
-      clearTimeout(state.timer);
-      state.record(res.statusCode ?? 502);
+      upgrade.answered(res.statusCode ?? 502);
       delete res.headers['transfer-encoding'];
       delete res.headers['keep-alive'];
       res.headers.connection = 'close';

@@ -2,15 +2,23 @@ import type { Backend } from '../../balancer/index.js';
 import type { RoutingSnapshot, ServicePool } from '../../control/snapshot.js';
 import { UpstreamPool } from '../http1/upstream-pool.js';
 
+/** One pool: a server, the connect timeout its connections open with, and whether they carry one request each. */
+type PoolKey = string & { readonly __poolKey: never };
+
+function poolKey(origin: string, connectMs: number, single: boolean): PoolKey {
+  return `${origin}|${connectMs}${single ? '|single' : ''}` as PoolKey;
+}
+
 /**
  * Keep-alive connection pools to backend servers, one per server and connect timeout. Pools
  * that a new snapshot no longer uses are closed gracefully: their in-flight requests finish,
  * their idle sockets close.
  */
 export class UpstreamPools {
-  private readonly pools = new Map<string, UpstreamPool>();
+  /** Each pool, with the id of its server. */
+  private readonly pools = new Map<PoolKey, { pool: UpstreamPool; backend: string }>();
   /** Who uses each pool, as of the last snapshot: services, their drain timeout, and the backend. */
-  private owners = new Map<string, { services: string[]; backend: string; drainMs: number }>();
+  private owners = new Map<PoolKey, { services: string[]; backend: string; drainMs: number }>();
   private readonly drainingNow = new Map<UpstreamPool, { services: string[]; backend: string }>();
   /**
    * Each backend's two pools (keep-alive, single), found by identity: the key string would be
@@ -27,11 +35,11 @@ export class UpstreamPools {
     const slot = single ? 1 : 0;
     let pool = cached.pools[slot];
     if (pool) return pool;
-    const key = `${backend.origin}|${connectMs}${single ? '|single' : ''}`;
-    pool = this.pools.get(key);
+    const key = poolKey(backend.origin, connectMs, single);
+    pool = this.pools.get(key)?.pool;
     if (!pool) {
       pool = new UpstreamPool({ host: backend.host, port: backend.port, tls: backend.scheme === 'https' }, connectMs);
-      this.pools.set(key, pool);
+      this.pools.set(key, { pool, backend: backend.id });
     }
     return (cached.pools[slot] = pool);
   }
@@ -42,10 +50,11 @@ export class UpstreamPools {
    */
   retain(snapshot: RoutingSnapshot): void {
     this.byBackend = new WeakMap();
-    const owners = new Map<string, { services: string[]; backend: string; drainMs: number }>();
+    const owners = new Map<PoolKey, { services: string[]; backend: string; drainMs: number }>();
     for (const service of snapshot.services.values()) {
       for (const backend of service.backends) {
-        for (const key of [`${backend.origin}|${service.config.timeouts.connectMs}`, `${backend.origin}|${service.config.timeouts.connectMs}|single`]) {
+        const connectMs = service.config.timeouts.connectMs;
+        for (const key of [poolKey(backend.origin, connectMs, false), poolKey(backend.origin, connectMs, true)]) {
           const entry = owners.get(key) ?? { services: [], backend: backend.id, drainMs: 0 };
           entry.services.push(service.name);
           entry.drainMs = Math.max(entry.drainMs, service.config.drainTimeoutMs);
@@ -53,10 +62,10 @@ export class UpstreamPools {
         }
       }
     }
-    for (const [key, pool] of this.pools) {
+    for (const [key, { pool, backend }] of this.pools) {
       if (owners.has(key)) continue;
       this.pools.delete(key);
-      const owner = this.owners.get(key) ?? { services: [], backend: key.split('|')[0]!, drainMs: 30_000 };
+      const owner = this.owners.get(key) ?? { services: [], backend, drainMs: 30_000 };
       this.drainingNow.set(pool, owner);
       const deadline = setTimeout(() => void pool.destroy(), owner.drainMs);
       void pool.close().then(() => {
@@ -76,13 +85,6 @@ export class UpstreamPools {
     const pools = [...this.pools.values()];
     this.pools.clear();
     this.byBackend = new WeakMap();
-    await Promise.all(pools.map((pool) => pool.close()));
-  }
-
-  async destroy(): Promise<void> {
-    const pools = [...this.pools.values()];
-    this.pools.clear();
-    this.byBackend = new WeakMap();
-    await Promise.all(pools.map((pool) => pool.destroy()));
+    await Promise.all(pools.map(({ pool }) => pool.close()));
   }
 }

@@ -42,8 +42,6 @@ export class RequestHead implements Fields {
     readonly keepAlive: boolean,
     /** Lower-case names the Connection header lists besides close and keep-alive (hop-by-hop too). */
     readonly connectionNamed: readonly string[] | undefined,
-    /** Whether any X-Forwarded-* header is present. */
-    readonly forwarded: boolean,
   ) {}
 
   get headBytes(): number {
@@ -122,7 +120,6 @@ function parseHead(buf: Buffer): RequestHead | typeof DEFER {
   // `close` wins wherever it appears, as in llhttp.
   let close = false;
   let named: string[] | undefined;
-  let forwarded = false;
   for (let f = 0; f < offsets.length; f += 4) {
     switch (classifyName(buf, offsets[f]!, offsets[f + 1]!)) {
       case Name.Other:
@@ -152,12 +149,10 @@ function parseHead(buf: Buffer): RequestHead | typeof DEFER {
       case Name.Expect:
         return DEFER;
       case Name.Forwarded:
-        forwarded = true;
-        break;
       case Name.HopByHop:
         break;
     }
   }
   if (host === undefined || (chunked && sawLength)) return DEFER;
-  return new RequestHead(buf, method, url, minor, requestLineEnd, offsets, host, chunked ? -1 : contentLength, keepAlive && !close, named, forwarded);
+  return new RequestHead(buf, method, url, minor, requestLineEnd, offsets, host, chunked ? -1 : contentLength, keepAlive && !close, named);
 }

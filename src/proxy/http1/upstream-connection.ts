@@ -9,9 +9,6 @@ import { CHUNKED, parseResponseHead, UNTIL_CLOSE, type ResponseHead } from './re
 /** How long a connection that will not be reused waits for the server to close it first. */
 const RETIRE_MS = 1_000;
 
-/** The cause of a connect timeout: the request never reached the server, so it may be retried. */
-export const CONNECT_TIMEOUT = 'LB_CONNECT_TIMEOUT';
-
 /** A request body that arrives while it is sent (a client upload): bytes already framed. */
 export interface StreamedBody {
   /** Starts the flow; `write` returning false asks for a pause until `resume()`. */
@@ -327,7 +324,8 @@ export class UpstreamConnection implements Timed {
    * A connection that is done after this response (Connection: close either way). The server is
    * about to close it, so lb waits for its FIN rather than sending the first one: the TIME_WAIT
    * state then stays with the server, and lb's ephemeral ports are not used up when every
-   * request opens a connection (unsafeOnNewConnection).
+   * request opens a connection (`unsafeReuse: never` sends each non-idempotent request on a
+   * connection of its own).
    */
   private retire(): void {
     this.phase = Phase.Closed;
@@ -351,13 +349,13 @@ export class UpstreamConnection implements Timed {
   /** The socket timeout: connecting took too long, or a retiring connection was not closed by the server. */
   private onTimeout(): void {
     if (this.phase === Phase.Closed) return this.destroy();
-    if (!this.connected) this.fail(new ProxyError('timeout', 'connecting to the backend', { cause: Object.assign(new Error('connect timed out'), { code: CONNECT_TIMEOUT }) }));
+    if (!this.connected) this.fail(new ProxyError('connect_timeout'));
   }
 
   /** The request's deadline passed. */
   expired(): void {
-    if (this.phase === Phase.Head) return this.fail(new ProxyError('timeout', 'waiting for the response head'));
-    if (this.phase === Phase.Body) return this.fail(new ProxyError('timeout', 'the response body stalled'));
+    if (this.phase === Phase.Head) return this.fail(new ProxyError('response_timeout'));
+    if (this.phase === Phase.Body) return this.fail(new ProxyError('body_timeout'));
     // Answered, but the request body never finished (its client went away): nothing will.
     if (this.request && !this.requestSent) this.destroy();
   }
@@ -368,7 +366,7 @@ export class UpstreamConnection implements Timed {
    */
   private classify(err: Error): ProxyError {
     const error = classifyUpstreamError(err);
-    if (this.connected || error.kind === 'timeout' || error.kind === 'connect_refused') return error;
+    if (this.connected || error.kind === 'connect_timeout' || error.kind === 'connect_refused') return error;
     return new ProxyError('connect_refused', (err as NodeJS.ErrnoException).code ?? err.message, { cause: err });
   }
 

@@ -2,7 +2,7 @@ import { connect, createServer, type AddressInfo, type Server, type Socket } fro
 import type { Backend, PickContext } from '../../balancer/index.js';
 import type { EntrypointConfig } from '../../config/types.js';
 import type { ServicePool } from '../../control/snapshot.js';
-import { classifyUpstreamError } from '../../errors.js';
+import { classifyUpstreamError, ProxyError } from '../../errors.js';
 import { recordPassive, type DataPlaneContext } from '../context.js';
 import { listenOn, stopServer } from '../listen.js';
 import { ReadBuffer } from '../read-buffers.js';
@@ -110,7 +110,7 @@ export class TcpEntrypoint {
     });
     upstream.once('close', () => readBuffer.release());
     upstream.setTimeout(timeouts.connectMs);
-    const onConnectTimeout = () => upstream.destroy(Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' }));
+    const onConnectTimeout = () => upstream.destroy(new ProxyError('connect_timeout'));
     upstream.once('timeout', onConnectTimeout);
 
     const onEarlyError = (err: Error) => {

@@ -1,0 +1,17 @@
+/** Which permission a Docker socket proxy must grant for each API path lb uses. */
+const dockerPermissions: Array<[RegExp, string]> = [
+  [/^\/containers/, 'CONTAINERS'],
+  [/^\/events/, 'EVENTS'],
+  [/^\/networks/, 'NETWORKS'],
+  [/^\/version/, 'VERSION'],
+  [/^\/_ping/, 'PING'],
+];
+
+/** What to allow in a socket proxy that refused `path`, named as tecnativa/docker-socket-proxy names it. */
+export function permissionToGrant(path: string): string {
+  const permission = dockerPermissions.find(([pattern]) => pattern.test(path))?.[1] ?? 'the matching section';
+  return (
+    `allow read access to ${path.split('?')[0]} in your socket proxy ` +
+    `(for tecnativa/docker-socket-proxy: ${permission}=1). lb needs only GET on /_ping, /version, /events and /containers.`
+  );
+}

@@ -1,0 +1,129 @@
+import type { Backend } from '../../balancer/index.js';
+import type { HttpRoute } from '../../control/snapshot.js';
+import { ProxyError } from '../../errors.js';
+import { CHUNKED, UNTIL_CLOSE, type ResponseHead } from '../http1/response-head.js';
+import type { BodyFlow } from '../http1/upstream-connection.js';
+import type { ExchangeHooks } from './client.js';
+import type { FastRequest } from './fast-request.js';
+import { downstreamResponseHead } from './headers.js';
+import { Relay } from './relay.js';
+
+/** Bodies up to this size go out in the same write as the response head. */
+const SMALL_BODY_BYTES = 16 * 1024;
+
+/** One attempt's response, relayed from the backend to the client's socket as it arrives. */
+export class FastRelay extends Relay {
+  /** The response head, not written yet: it goes out with the first body bytes. */
+  private pendingHead: Buffer | undefined;
+  /** Free bytes at the end of pendingHead, where a small body is copied to go out with it. */
+  private pendingRoom = 0;
+  private headStatus = 0;
+  private keepAlive = false;
+  /** The response head was accepted: errors after this point can only cut the connection. */
+  answered = false;
+
+  constructor(
+    private readonly request: FastRequest,
+    route: HttpRoute,
+    backend: Backend,
+    setCookie: string | undefined,
+    hooks: ExchangeHooks,
+  ) {
+    super(route, backend, setCookie, hooks);
+  }
+
+  protected get responseStarted(): boolean {
+    return this.answered;
+  }
+
+  protected get status(): number {
+    return this.headStatus;
+  }
+
+  protected get method(): string {
+    return this.request.method;
+  }
+
+  onHeaders(head: ResponseHead, flow: BodyFlow): boolean {
+    if (this.done) return false;
+    this.answered = true;
+    this.flow = flow;
+    this.headStatus = head.status;
+    const request = this.request;
+    const chunked = head.bodyLength === CHUNKED;
+    // A body that ends with the backend's connection, or chunks a HTTP/1.0 client cannot read,
+    // is delimited by closing the client's connection too.
+    // So is a request whose body is not all read yet: an answer that does not wait for the body
+    // leaves the rest of it on the connection, where no request can be found any more.
+    this.keepAlive = request.keepAlive && request.bodyRead && !this.hooks.shutdown.closing && head.bodyLength !== UNTIL_CLOSE && !(chunked && !request.acceptsChunked);
+    let extra = '';
+    if (this.setCookie) extra += `Set-Cookie: ${this.setCookie}\r\n`;
+    if (chunked && request.acceptsChunked) extra += 'Transfer-Encoding: chunked\r\n';
+    if (!this.keepAlive) extra += 'Connection: close\r\n';
+    else if (!request.acceptsChunked) extra += 'Connection: keep-alive\r\n';
+    this.pendingRoom = head.bodyLength > 0 && head.bodyLength <= SMALL_BODY_BYTES ? head.bodyLength : 0;
+    this.pendingHead = downstreamResponseHead(head, `${extra}\r\n`, this.pendingRoom);
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.done) return false;
+    this.bytesOut += chunk.length;
+    const socket = this.request.connection.socket;
+    let flushed: boolean;
+    if (this.pendingHead !== undefined) {
+      const head = this.pendingHead;
+      const headLength = head.length - this.pendingRoom;
+      this.pendingHead = undefined;
+      // Head and first body bytes in one write: one system call, one packet for small responses.
+      if (chunk.length <= this.pendingRoom) {
+        chunk.copy(head, headLength);
+        flushed = socket.write(chunk.length === this.pendingRoom ? head : head.subarray(0, headLength + chunk.length));
+      } else if (chunk.length <= SMALL_BODY_BYTES) {
+        flushed = socket.write(Buffer.concat([head.subarray(0, headLength), chunk]));
+      } else {
+        socket.cork();
+        socket.write(head.subarray(0, headLength));
+        flushed = socket.write(chunk);
+        socket.uncork();
+      }
+    } else {
+      flushed = socket.write(chunk);
+    }
+    // A write that did not complete at once still points into the upstream's read buffer.
+    if (socket.writableLength > 0) this.flow!.keep();
+    if (flushed) return true;
+    socket.once('drain', this.onDrain);
+    return false;
+  }
+
+  onComplete(): void {
+    if (this.done) return;
+    const socket = this.request.connection.socket;
+    if (this.pendingHead !== undefined) socket.write(this.pendingHead.subarray(0, this.pendingHead.length - this.pendingRoom));
+    this.pendingHead = undefined;
+    this.finish(this.headStatus, undefined);
+    // A body the backend did not wait for (an early answer) leaves both connections unframed:
+    // the client's closes after this response, the backend's is dropped with the rest unsent.
+    const bodyRead = this.request.bodyRead;
+    this.request.connection.finished(this.keepAlive && bodyRead);
+    if (!bodyRead) {
+      this.request.stopBody();
+      this.abortUpstream?.(new ProxyError('client_abort', 'answered before the request body ended'));
+    }
+  }
+
+  protected cut(): void {
+    this.request.connection.socket.destroy();
+  }
+
+  protected hangUp(): void {
+    // Ended, not destroyed: the end of an earlier response may still be queued on the socket.
+    this.request.stopBody();
+    this.request.connection.finished(false);
+  }
+
+  protected answer(error: ProxyError): void {
+    if (!this.request.gone) this.request.sendError(error);
+  }
+}

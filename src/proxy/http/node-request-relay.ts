@@ -1,0 +1,90 @@
+import type { ServerResponse } from 'node:http';
+import type { Backend } from '../../balancer/index.js';
+import type { HttpRoute } from '../../control/snapshot.js';
+import { ProxyError } from '../../errors.js';
+import type { ResponseHead } from '../http1/response-head.js';
+import type { BodyFlow } from '../http1/upstream-connection.js';
+import type { ExchangeHooks } from './client.js';
+import { sendProxyError } from './error-response.js';
+import { downstreamResponseHeaders } from './headers.js';
+import { Relay } from './relay.js';
+
+/**
+ * One request that came through Node's http server (requests the fast path leaves to llhttp),
+ * relayed to one backend: the response head and body are written to the client as they arrive,
+ * with backpressure both ways, and a client that goes away aborts the upstream request.
+ */
+export class NodeRequestRelay extends Relay {
+  private readonly onClientClose = () => this.stop(499, new ProxyError('client_abort'));
+
+  constructor(
+    private readonly res: ServerResponse,
+    route: HttpRoute,
+    backend: Backend,
+    setCookie: string | undefined,
+    hooks: ExchangeHooks,
+  ) {
+    super(route, backend, setCookie, hooks);
+    res.once('close', this.onClientClose);
+  }
+
+  protected get responseStarted(): boolean {
+    return this.res.headersSent;
+  }
+
+  protected get status(): number {
+    return this.res.statusCode;
+  }
+
+  protected get method(): string {
+    return this.res.req.method ?? 'GET';
+  }
+
+  onHeaders(head: ResponseHead, flow: BodyFlow): boolean {
+    if (this.done) return false;
+    this.flow = flow;
+    if (this.hooks.shutdown.closing) this.res.shouldKeepAlive = false;
+    try {
+      this.res.writeHead(head.status, head.statusText, downstreamResponseHeaders(head.rawHeaders, this.setCookie));
+    } catch (err) {
+      for (const name of this.res.getHeaderNames()) this.res.removeHeader(name);
+      // Node refuses header names or values that are not valid HTTP: the backend's fault.
+      this.abortUpstream?.(new ProxyError('bad_response', (err as Error).message, { cause: err }));
+      return false;
+    }
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    this.bytesOut += chunk.length;
+    // ServerResponse may hold the chunk in its own queue: the upstream must not read over it.
+    this.flow!.keep();
+    if (this.res.write(chunk)) return true;
+    this.res.once('drain', this.onDrain);
+    return false;
+  }
+
+  onComplete(): void {
+    if (this.done) return;
+    this.res.end();
+    this.finish(this.res.statusCode, undefined);
+  }
+
+  protected cut(error: ProxyError): void {
+    this.res.destroy(error);
+  }
+
+  protected hangUp(): void {
+    // Ended, not destroyed: the end of an earlier response may still be queued on the socket.
+    this.res.socket?.end();
+  }
+
+  protected answer(error: ProxyError): void {
+    sendProxyError(this.res, error);
+  }
+
+  protected override release(): void {
+    super.release();
+    this.res.off('close', this.onClientClose);
+  }
+}
