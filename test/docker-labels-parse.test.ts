@@ -19,7 +19,7 @@ function errorsOf(labels: Record<string, string>, options: Parameters<typeof par
 
 test('the short form makes one router and one service named after the compose service', () => {
   const config = parsed({ 'lb.host': 'a.example.com, B.example.com', 'lb.path': '/api', 'lb.port': '8080', 'lb.weight': '2', 'lb.network': 'front', 'lb.scheme': 'https' });
-  assert.deepEqual(config.routers, [{ protocol: 'http', hasEntrypoint: false, config: { name: 'web', entrypoint: '', service: 'web', match: { hosts: ['a.example.com', 'b.example.com'], pathPrefix: '/api', headers: [] } } }]);
+  assert.deepEqual(config.routers, [{ protocol: 'http', hasEntrypoint: false, entrypointLabel: 'lb.entrypoint', config: { name: 'web', entrypoint: '', service: 'web', match: { hosts: ['a.example.com', 'b.example.com'], pathPrefix: '/api', headers: [] } } }]);
   assert.deepEqual(config.services.get('web')!.server, { port: 8080, weight: 2, network: 'front', scheme: 'https' });
 });
 
@@ -30,6 +30,9 @@ test('without a compose service, the short form is named after its match, so tha
   assert.equal(one.routers[0]!.config.name, 'whoami.test');
   assert.deepEqual([...one.services.keys()], ['whoami.test']);
   assert.equal(parsed({ 'lb.host': 'b.test,a.test', 'lb.path': '/api' }, plain).routers[0]!.config.name, 'a.test,b.test/api');
+  // Containers that route differently are not replicas: headers, entrypoint and priority count.
+  assert.equal(parsed({ 'lb.host': 'a.test', 'lb.headers': 'X-Env=blue' }, plain).routers[0]!.config.name, 'a.test?x-env=blue');
+  assert.equal(parsed({ 'lb.host': 'a.test', 'lb.entrypoint': 'websecure', 'lb.priority': '5' }, plain).routers[0]!.config.name, 'a.test@websecure#5');
   assert.deepEqual([...parsed({ 'lb.port': '80' }, plain).services.keys()], ['rep1'], 'a container without a router keeps its own name');
 });
 
@@ -130,7 +133,7 @@ test('a router without a service uses the only service of the container', () => 
   assert.equal(config.routers[0]!.config.service, 'api');
 });
 
-test('every bad label is reported with a suggestion, and the container is left out', () => {
+test('every bad label is reported at once, with a suggestion, and the container is left out', () => {
   const byLabel = errorsOf({
     'lb.hots': 'x.example.com',
     'lb.port': '99999',
@@ -146,19 +149,33 @@ test('every bad label is reported with a suggestion, and the container is left o
   assert.equal(byLabel['lb.http.routers.r.hots'], 'unknown key "hots" (did you mean "host"?)');
   assert.match(byLabel['lb.http.routres.r.host']!, /expected lb\.http\.routers\.NAME\.KEY \("routres" \(did you mean "routers"\?\)\)/);
   assert.equal(byLabel['lb.services.s.healthcheck.intervl'], 'unknown key "intervl" (did you mean "interval"?)');
-  // Values are checked once the keys are known, by the validators of lb.yaml.
-  const values = errorsOf({ 'lb.port': '99999', 'lb.scheme': 'htp', 'lb.services.s.balancer': 'round-robin', 'lb.services.s.retries': 'many', 'lb.services.s.timeouts.connect': '5' });
-  assert.equal(values['lb.port'], 'must be between 1 and 65535, got 99999');
-  assert.match(values['lb.scheme']!, /did you mean "http"\?/);
-  assert.match(values['lb.services.s.balancer']!, /did you mean "round_robin"\?/);
-  assert.equal(values['lb.services.s.retries'], 'expected a whole number, got "many"');
-  assert.match(values['lb.services.s.timeouts.connect']!, /add a unit, for example "5s"|expected a duration/);
+  // Values are checked by the validators of lb.yaml, beside the unknown keys.
+  assert.equal(byLabel['lb.port'], 'must be between 1 and 65535, got 99999');
+  assert.match(byLabel['lb.scheme']!, /did you mean "http"\?/);
+  assert.match(byLabel['lb.services.s.balancer']!, /did you mean "round_robin"\?/);
+  assert.equal(byLabel['lb.services.s.retries'], 'expected a whole number, got "many"');
+  assert.equal(byLabel['lb.services.s.timeouts.connect'], 'expected a duration like 500ms, 5s or 1m, got "5"');
 });
 
 test('a TCP router may not match, and a service cannot be both http and tcp', () => {
   assert.match(errorsOf({ 'lb.tcp.routers.db.host': 'x.test', 'lb.services.db.port': '5432' })['lb.tcp.routers.db.host']!, /TCP router takes every connection/);
   assert.match(errorsOf({ 'lb.tcp.routers.db.service': 'db', 'lb.http.services.db.port': '5432' })['lb.tcp.routers.db.service']!, /http service/);
   assert.match(errorsOf({ 'lb.tcp.routers.db.service': 'db', 'lb.services.db.balancer': 'sticky' })['lb.services.db.balancer']!, /TCP service cannot use sticky cookies/);
+});
+
+test('the short form and lb.services.<its name> add up, and problems are reported at the label that caused them', () => {
+  const web = parsed({ 'lb.host': 'a.test', 'lb.healthcheck.path': '/h', 'lb.services.web.healthcheck.interval': '1s', 'lb.services.web.retries': '2' }).services.get('web')!.config;
+  assert.deepEqual([web.healthCheck!.path, web.healthCheck!.intervalMs, web.retry.attempts], ['/h', 1000, 2]);
+  assert.deepEqual(errorsOf({ 'lb.host': 'a.test', 'lb.healthcheck.timeout': '10s', 'lb.services.web.healthcheck.path': '/h' }), { 'lb.healthcheck.timeout': 'the timeout (10000ms) must be shorter than the interval (5000ms)' });
+  assert.deepEqual(errorsOf({ 'lb.entrypoint': 'web' }), { 'lb.entrypoint': 'lb.headers, lb.entrypoint and lb.priority need lb.host or lb.path' });
+  assert.deepEqual(errorsOf({ 'lb.headers': 'X-A=1' }), { 'lb.headers': 'lb.headers, lb.entrypoint and lb.priority need lb.host or lb.path' });
+});
+
+test('one key written in two cases is an error, and a map may be written one label per entry', () => {
+  const both = errorsOf({ 'lb.port': '80', 'lb.PORT': '81' });
+  assert.match(Object.values(both)[0]!, /sets the same key as lb\.(port|PORT)/);
+  const config = parsed({ 'lb.http.routers.r.host': 'r.test', 'lb.http.routers.r.headers.X-A': '1', 'lb.http.routers.r.headers.X-B': '2', 'lb.services.r.port': '80' });
+  assert.deepEqual(config.routers[0]!.config.match.headers, [['x-a', '1'], ['x-b', '2']]);
 });
 
 test('exposedByDefault and lb.enable decide whether a container is considered', () => {

@@ -105,7 +105,7 @@ const healthCheckSchema = object({
 /** Every key of a service but its servers: what lb.yaml and labels can both set. */
 const serviceSettings = {
   balancer: documentedDefault(string({ oneOf: balancerKinds }), 'round_robin'),
-  hash: object({ on: withDefault(string({ oneOf: ['client_ip', 'header', 'cookie'] }), 'client_ip'), name: string() }),
+  hash: object({ on: string({ oneOf: ['client_ip', 'header', 'cookie'] }), name: string() }, ['on']),
   sticky: object({
     cookie: withDefault(string({ check: (s) => (tokenPattern.test(s) ? undefined : `invalid cookie name "${s}"`) }), 'lb_sticky'),
     secure: withDefault(boolean(), false),

@@ -23,6 +23,8 @@ export interface Validator<T> {
   readonly fromText: (text: string) => unknown;
   /** object(): the known keys, for walking a label's key path. */
   readonly fields?: Readonly<Record<string, Validator<unknown>>>;
+  /** object(): the keys that must be written. */
+  readonly required?: readonly string[];
   /** dictionary(): the validator of each entry. */
   readonly entry?: Validator<unknown>;
   /** The default as a YAML value; object() fills a missing key with it. */
@@ -247,5 +249,5 @@ export function object<F extends Fields, R extends keyof F & string = never>(fie
       else out[key] = checked;
     }
     return complete ? (out as ObjectOutput<F, R>) : undefined;
-  }, (text) => text, { fields });
+  }, (text) => text, { fields, required });
 }

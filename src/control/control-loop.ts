@@ -23,6 +23,8 @@ export class ControlLoop {
   private readonly checker: HealthChecker;
   private readonly ejectionTimers = new Map<ServerKey, NodeJS.Timeout>();
   private merged: DynamicConfig = { routers: new Map(), services: new Map() };
+  /** Router names two providers define (provider\0name), already logged. */
+  private duplicateRouters = new Set<string>();
   private current: RoutingSnapshot;
   private readonly now: () => number;
 
@@ -210,9 +212,14 @@ export class ControlLoop {
   private merge(): DynamicConfig {
     const routers = new Map<string, RouterConfig>();
     const services = new Map<string, ServiceConfig>();
+    const duplicates = new Set<string>();
     for (const [provider, config] of this.published) {
       for (const [name, router] of config.routers) {
-        if (routers.has(name)) this.logger.warn({ provider, router: name }, 'router defined by two providers; keeping the first');
+        if (routers.has(name)) {
+          const key = `${provider}\0${name}`;
+          duplicates.add(key);
+          if (!this.duplicateRouters.has(key)) this.logger.warn({ provider, router: name }, 'router defined by two providers; keeping the first');
+        }
         else routers.set(name, router);
       }
       for (const [name, service] of config.services) {
@@ -220,6 +227,8 @@ export class ControlLoop {
         services.set(name, first ? { ...first, servers: [...first.servers, ...service.servers] } : service);
       }
     }
+    // Said once while the clash lasts, not at every publish of either provider.
+    this.duplicateRouters = duplicates;
     return { routers, services };
   }
 }

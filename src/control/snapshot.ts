@@ -120,7 +120,12 @@ export function buildSnapshot(
     }
   }
 
-  return Object.freeze({ version: (previous?.version ?? 0) + 1, entrypoints: snapshotEntrypoints, routers: dynamic.routers, services, shadowed: Object.freeze(shadowedRouters(entrypoints, byEntrypoint)) });
+  return Object.freeze({ version: (previous?.version ?? 0) + 1, entrypoints: snapshotEntrypoints, routers: dynamic.routers, services, shadowed: reusesRouting(previous, entrypoints, dynamic) ? previous!.shadowed : Object.freeze(shadowedRouters(entrypoints, byEntrypoint)) });
+}
+
+/** Health changes rebuild the snapshot with the same routers: what follows from them alone stays. */
+function reusesRouting(previous: RoutingSnapshot | undefined, entrypoints: ReadonlyMap<string, EntrypointConfig>, dynamic: DynamicConfig): boolean {
+  return previous !== undefined && previous.routers === dynamic.routers && [...previous.entrypoints].every(([name, ep]) => entrypoints.get(name) === ep.config) && previous.entrypoints.size === entrypoints.size;
 }
 
 /**

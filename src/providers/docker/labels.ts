@@ -6,6 +6,7 @@ import { labelServerSchema, namePattern, routerSchema, serviceSchema, type RawLa
 import { didYouMean } from '../../config/suggest.js';
 import type { Protocol, RouterConfig, ServiceConfig } from '../../config/types.js';
 import { formatPath, type KeyPath, type Problem, type Validator } from '../../config/validate.js';
+import { mergeSettings, type SettingsTree } from './settings-tree.js';
 
 export interface LabelError {
   label: string;
@@ -16,6 +17,8 @@ export interface LabelRouter {
   protocol: Protocol;
   /** Without an entrypoint label the router's entrypoint is the provider's default, set later. */
   hasEntrypoint: boolean;
+  /** The label that sets (or would set) its entrypoint, for problems with it. */
+  entrypointLabel: string;
   config: RouterConfig;
 }
 
@@ -29,6 +32,8 @@ export interface LabelService {
   config: ServiceConfig;
   /** What the container says about its own server: port, scheme, weight, network. */
   server: RawLabelServer;
+  /** The label that sets the port, for the reason a container is left out without one. */
+  portLabel: string;
 }
 
 export interface ContainerLabels {
@@ -36,9 +41,6 @@ export interface ContainerLabels {
   services: Map<string, LabelService>;
 }
 
-export interface SettingsTree {
-  [key: string]: unknown;
-}
 
 const routerShortcuts: Readonly<Record<string, readonly string[]>> = { host: ['match', 'host'], path: ['match', 'pathPrefix'], pathprefix: ['match', 'pathPrefix'], headers: ['match', 'headers'] };
 const routerLabelKeys = ['host', 'path', 'pathPrefix', 'headers', 'entrypoint', 'service', 'priority'];
@@ -56,11 +58,14 @@ export function defaultName(containerName: string, composeService: string | unde
 
 /**
  * The name of the short form's router and pool for a container that is not a compose service:
- * its match (hosts in order, then the path prefix), so that containers started with the same
- * labels are replicas of one pool, as with nginx-proxy's VIRTUAL_HOST.
+ * what the router matches on (hosts sorted, the path prefix, then any headers, entrypoint and
+ * priority), so that containers started with the same labels are replicas of one pool, as with
+ * nginx-proxy's VIRTUAL_HOST, and containers that route differently are not.
  */
-export function matchName(hosts: readonly string[], pathPrefix: string | undefined): string {
-  return `${[...hosts].sort().join(',')}${pathPrefix ?? ''}`;
+export function matchName(router: RouterConfig, entrypoint: string | undefined): string {
+  const { hosts, pathPrefix, headers } = router.match;
+  const conditions = headers.map(([name, value]) => `${name}=${value}`).sort().join('&');
+  return `${[...hosts].sort().join(',')}${pathPrefix ?? ''}${conditions ? `?${conditions}` : ''}${entrypoint !== undefined ? `@${entrypoint}` : ''}${router.priority !== undefined ? `#${router.priority}` : ''}`;
 }
 
 interface Section {
@@ -75,7 +80,11 @@ function section(label: string): Section {
   return { label, tree: {}, sources: new Map() };
 }
 
-function setAt(target: Section, path: KeyPath, value: unknown, label: string): void {
+/** Writes a value at a key path; returns the label that already wrote it (in another case), if any. */
+function setAt(target: Section, path: KeyPath, value: unknown, label: string): string | undefined {
+  const key = formatPath(path);
+  const earlier = target.sources.get(key);
+  if (earlier !== undefined && earlier !== label) return earlier;
   let node = target.tree;
   for (const step of path.slice(0, -1)) {
     const next = node[step as string];
@@ -85,7 +94,8 @@ function setAt(target: Section, path: KeyPath, value: unknown, label: string): v
   const existing = node[last];
   // `headers=A=1` and `headers.B=2` add up.
   node[last] = existing && typeof existing === 'object' && value && typeof value === 'object' ? { ...existing, ...value } : value;
-  target.sources.set(formatPath(path), label);
+  target.sources.set(key, label);
+  return undefined;
 }
 
 /**
@@ -180,16 +190,18 @@ export function parseLabels(
     const found = walk(serviceFields, parts, example);
     if ('message' in found) return fail(label, found.message);
     const into = serverKeys.has(found.path[0]!) ? target.server : target;
-    setAt(into, found.path, found.leaf.fromText(value), label);
+    const earlier = setAt(into, found.path, found.leaf.fromText(value), label);
+    if (earlier) fail(label, `sets the same key as ${earlier} (label keys are compared without case); keep one`);
   };
   const setRouterKey = (target: Section, parts: readonly string[], value: string, label: string, example: string) => {
-    const shortcut = parts.length === 1 ? routerShortcuts[parts[0]!.toLowerCase()] : undefined;
-    const found = walk(routerSchema.fields!, shortcut ?? parts, example);
+    const shortcut = routerShortcuts[parts[0]!.toLowerCase()];
+    const found = walk(routerSchema.fields!, shortcut ? [...shortcut, ...parts.slice(1)] : parts, example);
     if ('message' in found) return fail(label, parts.length === 1 ? `unknown key "${parts[0]}"${didYouMean(parts[0]!, routerLabelKeys)}` : found.message);
     if (found.path[0] === 'service' && !namePattern.test(value)) return fail(label, `invalid service name "${value}": use letters, digits, ".", "-" and "_"`);
-    setAt(target, found.path, found.leaf.fromText(value), label);
+    const earlier = setAt(target, found.path, found.leaf.fromText(value), label);
+    if (earlier) fail(label, `sets the same key as ${earlier} (label keys are compared without case); keep one`);
   };
-  const isRouterKey = (parts: readonly string[]) => parts.length === 1 && (routerShortcuts[parts[0]!.toLowerCase()] !== undefined || ['entrypoint', 'priority'].includes(parts[0]!.toLowerCase()));
+  const isRouterKey = (parts: readonly string[]) => routerShortcuts[parts[0]!.toLowerCase()] !== undefined || (parts.length === 1 && ['entrypoint', 'priority'].includes(parts[0]!.toLowerCase()));
 
   for (const [label, raw] of own) {
     const value = raw.trim();
@@ -223,7 +235,7 @@ export function parseLabels(
     else if (serviceFields[keyAliases[head] ?? ''] || Object.keys(serviceFields).some((k) => k.toLowerCase() === head)) setServiceKey(shortService, parts, value, label, `${prefix}port`);
     else fail(label, `unknown key "${parts[0]}"${didYouMean(parts[0]!, shortFormKeys)}`);
   }
-  if (errors.length) return { enabled: true, errors, warnings };
+  // Values are checked even after a key error, so that every problem is reported at once.
 
   const check = <T,>(target: Section, schema: Validator<T>, tree: unknown): T | undefined => {
     const problems: Problem[] = [];
@@ -233,19 +245,28 @@ export function parseLabels(
   };
 
   // The short form: a router when a host or path is given, and one service for the container.
-  const shortMatch = shortRouter.tree.match as { host?: string; pathPrefix?: string } | undefined;
-  const hasShortRouter = Object.keys(shortRouter.tree).length > 0;
-  if (hasShortRouter && !shortMatch) fail(shortRouter.label, `${prefix}entrypoint and ${prefix}priority need ${prefix}host or ${prefix}path`);
-  let shortName = options.name;
-  if (shortMatch && options.composeService === undefined) {
-    const hosts = ((shortRouter.tree.match as SettingsTree).host as unknown[] | string | undefined) ?? [];
-    const hostList = (Array.isArray(hosts) ? hosts : [hosts]).map((h) => String(h).toLowerCase().replace(/\.$/, ''));
-    shortName = matchName(hostList, shortMatch.pathPrefix);
+  const shortMatch = shortRouter.tree.match as { host?: unknown; pathPrefix?: unknown } | undefined;
+  const hasShortRouter = shortRouter.sources.size > 0;
+  if (hasShortRouter && shortMatch?.host === undefined && shortMatch?.pathPrefix === undefined) {
+    fail([...shortRouter.sources.values()][0]!, `${prefix}headers, ${prefix}entrypoint and ${prefix}priority need ${prefix}host or ${prefix}path`);
   }
-  const hasShortService = Object.keys(shortService.tree).length > 0 || Object.keys(shortService.server.tree).length > 0;
+  let shortName = options.name;
+  if (hasShortRouter && options.composeService === undefined) {
+    const checked = routerSchema({ entrypoint: '', service: '', ...shortRouter.tree }, [], []);
+    if (checked) shortName = matchName(normaliseRouter('', checked), checked.entrypoint || undefined);
+  }
+  const hasShortService = shortService.sources.size > 0 || shortService.server.sources.size > 0;
   if (hasShortService || hasShortRouter || (services.size === 0 && routers.size === 0)) {
-    const merged = services.get(shortName);
-    services.set(shortName, merged ? { ...merged, tree: { ...shortService.tree, ...merged.tree }, server: { ...merged.server, tree: { ...shortService.server.tree, ...merged.server.tree } } } : shortService);
+    // An explicit lb.services.<name> of the same name adds to the short form; its labels win.
+    const explicit = services.get(shortName);
+    if (explicit) {
+      for (const [from, into] of [[explicit, shortService], [explicit.server, shortService.server]] as const) {
+        mergeSettings(into.tree, from.tree);
+        for (const [path, label] of from.sources) into.sources.set(path, label);
+      }
+      if (explicit.protocol) Object.assign(shortService, { protocol: explicit.protocol });
+    }
+    services.set(shortName, shortService);
   }
   if (hasShortRouter) routers.set(shortName, Object.assign(shortRouter, { protocol: 'http' as const }));
 
@@ -261,13 +282,13 @@ export function parseLabels(
       if (r.tree.match !== undefined) fail(labelOf(r, ['match']), 'a TCP router takes every connection of its entrypoint; remove the host, path and headers labels');
     }
   }
-  if (errors.length) return { enabled: true, errors, warnings };
 
   const parsedRouters: LabelRouter[] = [];
   for (const [name, r] of routers) {
     const hasEntrypoint = r.tree.entrypoint !== undefined;
+    const entrypointLabel = r.sources.get('entrypoint') ?? (r === shortRouter ? `${prefix}entrypoint` : `${r.label}.entrypoint`);
     const checked = check(r, routerSchema, { entrypoint: '', ...r.tree });
-    if (checked) parsedRouters.push({ protocol: r.protocol, hasEntrypoint, config: normaliseRouter(name, checked) });
+    if (checked) parsedRouters.push({ protocol: r.protocol, hasEntrypoint, entrypointLabel, config: normaliseRouter(name, checked) });
   }
   const parsedServices = new Map<string, LabelService>();
   for (const [name, s] of services) {
@@ -276,7 +297,8 @@ export function parseLabels(
     const server = check(s.server, labelServerSchema, s.server.tree);
     if (!settings || !server) continue;
     const config = normaliseService(name, protocol, settings, [], (path, message) => fail(labelOf(s, path), message));
-    parsedServices.set(name, { name, protocol, settings: s.tree, config, server });
+    const portLabel = s.server.sources.get('port') ?? (s === shortService ? `${prefix}port` : `${s.label}.port`);
+    parsedServices.set(name, { name, protocol, settings: s.tree, config, server, portLabel });
   }
   if (errors.length) return { enabled: true, errors, warnings };
   return { enabled: true, config: { routers: parsedRouters, services: parsedServices }, errors, warnings };

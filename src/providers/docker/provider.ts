@@ -1,9 +1,6 @@
 import { hostname } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
-import { normaliseService } from '../../config/normalise.js';
-import { serviceSchema } from '../../config/schema.js';
-import type { DockerProviderConfig, EntrypointConfig, Protocol, RouterConfig, ServerConfig, ServiceConfig } from '../../config/types.js';
-import { formatPath, type Problem } from '../../config/validate.js';
+import type { DockerProviderConfig, EntrypointConfig, Protocol, RouterConfig, ServerConfig } from '../../config/types.js';
 import type { DynamicConfig } from '../../control/snapshot.js';
 import { LbError } from '../../errors.js';
 import type { Logger } from '../../log.js';
@@ -11,7 +8,8 @@ import type { Metrics } from '../../metrics/metrics.js';
 import type { Provider } from '../provider.js';
 import { chooseAddress, choosePort, type ContainerInfo } from './address.js';
 import { DockerClient, type DockerEvent } from './client.js';
-import { defaultName, parseLabels, type LabelService, type SettingsTree } from './labels.js';
+import { defaultName, parseLabels, type LabelService } from './labels.js';
+import { ReplicaPools } from './replicas.js';
 
 /** What /api/state says about one container: where it serves, or why it does not. */
 export interface ContainerReport {
@@ -230,7 +228,7 @@ export class DockerProvider implements Provider {
   private rebuild(): void {
     const prefix = this.options.labelPrefix;
     const routers = new Map<string, { router: RouterConfig; from: ContainerInfo; signature: string }>();
-    const pools = new Map<string, Pool>();
+    const pools = new ReplicaPools();
     const reports: ContainerReport[] = [];
     const labelErrors: typeof this.labelErrors = [];
     const labelWarnings: typeof this.labelWarnings = [];
@@ -246,7 +244,7 @@ export class DockerProvider implements Provider {
         reports.push(report);
       };
       if (container.oneOff && !this.options.includeOneOff) {
-        if (Object.keys(container.labels).some((k) => k.startsWith(`${prefix}.`))) leaveOut('compose one-off container (providers.docker.includeOneOff: false)');
+        if (Object.keys(container.labels).some((k) => k.toLowerCase().startsWith(`${prefix}.`))) leaveOut('compose one-off container (providers.docker.includeOneOff: false)');
         continue;
       }
       const name = defaultName(container.name, container.composeService);
@@ -260,7 +258,7 @@ export class DockerProvider implements Provider {
       const placedRouters = (parsed.config?.routers ?? []).map((router) => {
         const config = router.hasEntrypoint || this.options.entrypoint === undefined ? router.config : { ...router.config, entrypoint: this.options.entrypoint };
         const ep = router.hasEntrypoint || this.options.entrypoint !== undefined ? this.entrypoints.get(config.entrypoint) : undefined;
-        const label = `${prefix}.${router.protocol}.routers.${config.name}.entrypoint`;
+        const label = router.entrypointLabel;
         if (!ep) errors.push({ label, message: !router.hasEntrypoint && this.options.entrypoint === undefined ? 'no entrypoint: set this label or providers.docker.entrypoint' : `entrypoint "${config.entrypoint}" is not defined (defined: ${[...this.entrypoints.keys()].join(', ')})` });
         else if (ep.protocol !== router.protocol) errors.push({ label, message: `entrypoint "${config.entrypoint}" is ${ep.protocol.toUpperCase()}, but this is a ${router.protocol.toUpperCase()} router` });
         return config;
@@ -288,15 +286,8 @@ export class DockerProvider implements Provider {
 
       const lifecycle = this.lifecycleReason(container);
       for (const service of parsed.config.services.values()) {
-        const pool = pools.get(service.name) ?? { protocol: service.protocol, settings: {}, newest: service, from: container, servers: [] };
-        mergeSettings(pool.settings, service.settings, [], (path, kept, taken) => {
-          conflicts.push(`service ${service.name}: ${path} ${settingText(kept)} (${pool.from.name}) and ${settingText(taken)} (${container.name}) disagree; using ${settingText(taken)} (newest)`);
-        });
-        pool.from = container;
-        if (service.protocol === 'tcp') pool.protocol = 'tcp';
-        pool.newest = service;
-        pools.set(service.name, pool);
-        const placed = this.place(container, service, pool.protocol, byId);
+        pools.add(container.name, service);
+        const placed = this.place(container, service, pools.protocolOf(service.name), byId);
         if ('reason' in placed) {
           report.services.push({ service: service.name, why: placed.reason });
           continue;
@@ -305,7 +296,7 @@ export class DockerProvider implements Provider {
           report.services.push({ service: service.name, address: `${placed.server.host}:${placed.server.port}`, why: lifecycle });
           continue;
         }
-        pool.servers.push(placed.server);
+        pools.addServer(service.name, placed.server);
         report.services.push({ service: service.name, address: `${placed.server.host}:${placed.server.port}`, network: placed.network, why: placed.why });
         report.inPool = true;
       }
@@ -313,8 +304,8 @@ export class DockerProvider implements Provider {
       reports.push(report);
     }
 
-    const services = new Map<string, ServiceConfig>();
-    for (const [name, pool] of pools) services.set(name, this.poolConfig(name, pool, conflicts));
+    const services = pools.build();
+    conflicts.push(...pools.conflicts);
     for (const conflict of conflicts) this.reportOnce(`conflict|${conflict}`, () => this.logger.warn({}, `Docker label conflict: ${conflict}`));
     this.reports = reports;
     this.labelErrors = labelErrors;
@@ -326,21 +317,6 @@ export class DockerProvider implements Provider {
     if (signature === this.publishedSignature) return;
     this.publishedSignature = signature;
     this.publish(dynamic);
-  }
-
-  /**
-   * The settings that replicas wrote, merged key by key, go through the schema once more: each
-   * replica's were valid alone, but two can combine badly (one's timeout, another's interval).
-   * Then the newest replica's own settings apply, and the clash is reported.
-   */
-  private poolConfig(name: string, pool: Pool, conflicts: string[]): ServiceConfig {
-    const problems: Problem[] = [];
-    const settings = serviceSchema(pool.settings, [], problems);
-    const config = settings && normaliseService(name, pool.protocol, settings, pool.servers, (path, message) => problems.push({ path, message }));
-    const errors = problems.filter((p) => !p.warning);
-    if (config && errors.length === 0) return config;
-    conflicts.push(`service ${name}: the replicas' settings do not combine (${errors.map((p) => `${formatPath(p.path)}: ${p.message}`).join('; ')}); using the newest container's`);
-    return { ...pool.newest.config, protocol: pool.protocol, servers: pool.servers };
   }
 
   private lifecycleReason(container: ContainerInfo): string | undefined {
@@ -355,7 +331,7 @@ export class DockerProvider implements Provider {
   private place(container: ContainerInfo, service: LabelService, protocol: Protocol, resolve: (key: string) => ContainerInfo | undefined): { server: ServerConfig; network: string; why: string } | { reason: string } {
     const prefix = this.options.labelPrefix;
     const { server } = service;
-    const port = choosePort(container, server.port, `${prefix}.port (or ${prefix}.services.${service.name}.port)`);
+    const port = choosePort(container, server.port, service.portLabel);
     if ('reason' in port) return port;
     const choice = chooseAddress(container, port.port, server.network, `${prefix}.network`, {
       resolve,
@@ -367,34 +343,6 @@ export class DockerProvider implements Provider {
     if (!choice.ok) return { reason: choice.reason };
     const scheme = protocol === 'tcp' ? 'tcp' : server.scheme;
     return { server: { scheme, host: choice.host, port: choice.port, weight: server.weight }, network: choice.network, why: choice.why };
-  }
-}
-
-/** A pool of one service name: what its containers wrote, and their servers. */
-interface Pool {
-  protocol: Protocol;
-  settings: SettingsTree;
-  newest: LabelService;
-  /** The newest container that defines the service so far. */
-  from: ContainerInfo;
-  servers: ServerConfig[];
-}
-
-function settingText(value: unknown): string {
-  return typeof value === 'string' ? value : JSON.stringify(value);
-}
-
-/** Copies `from` into `into` key by key; a leaf both set differently is reported, and `from` wins. */
-function mergeSettings(into: SettingsTree, from: SettingsTree, path: string[], clash: (path: string, kept: unknown, taken: unknown) => void): void {
-  for (const [key, value] of Object.entries(from)) {
-    const existing = into[key];
-    const isTree = (v: unknown): v is SettingsTree => v !== null && typeof v === 'object' && !Array.isArray(v);
-    if (isTree(value) && isTree(existing)) {
-      mergeSettings(existing, value, [...path, key], clash);
-      continue;
-    }
-    if (existing !== undefined && JSON.stringify(existing) !== JSON.stringify(value)) clash([...path, key].join('.'), existing, value);
-    into[key] = isTree(value) ? structuredClone(value) : value;
   }
 }
 

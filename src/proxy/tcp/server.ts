@@ -117,7 +117,8 @@ export class TcpEntrypoint {
       const error = classifyUpstreamError(err);
       this.context.metrics.observeError(service.name, error.kind);
       recordPassive(this.context.signals, service, backend, true);
-      const next = mayRetry && error.kind === 'connect_refused' ? service.balancer.pick(pick, backend) : undefined;
+      // Nothing reached a server that refused or never accepted: another may take the tunnel.
+      const next = mayRetry && (error.kind === 'connect_refused' || error.kind === 'connect_timeout') ? service.balancer.pick(pick, backend) : undefined;
       this.context.logger.warn(
         { entrypoint: this.name, service: service.name, backend: backend.id, code: error.code, retry: next?.id },
         `TCP connect failed: ${error.message}`,
