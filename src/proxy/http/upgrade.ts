@@ -59,7 +59,9 @@ class Upgrade {
   /** The upgrade failed, or its tunnel broke; true when nothing had been answered yet. */
   failed(error: ProxyError): boolean {
     clearTimeout(this.timer);
-    this.error ??= error;
+    // One exchange, one error: http-proxy still calls back with its own after a client left.
+    if (this.error) return false;
+    this.error = error;
     this.context.metrics.observeError(this.route.service.name, error.kind);
     if (this.status !== 0) return false;
     this.respond(error.status);
