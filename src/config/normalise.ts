@@ -4,7 +4,7 @@ import { didYouMean } from './suggest.js';
 import { parseHostPort, parseStatusRange, serviceSchema, type RawConfig, type RawRouter, type RawServiceSettings } from './schema.js';
 import { formatPath, type KeyPath } from './validate.js';
 import type {
-  EntrypointConfig, HealthCheckConfig, HostPort, LbConfig, Protocol, RouterConfig, RouterMatch, ServerConfig, ServiceConfig,
+  AcmeResolverConfig, EntrypointConfig, HealthCheckConfig, HostPort, LbConfig, Protocol, RouterConfig, RouterMatch, ServerConfig, ServiceConfig,
 } from './types.js';
 
 /** Records a problem at a key path (relative to what is being normalised). */
@@ -149,6 +149,24 @@ export function normaliseConfig(raw: RawConfig, source: string, report: Report, 
       protocol: ep.protocol,
       trustedProxies: ep.trustedProxies,
       timeouts: { requestHeadersMs: ep.timeouts.requestHeaders, idleMs: ep.timeouts.idle ?? defaultIdleMs[ep.protocol] },
+      ...(ep.tls ? { tls: { ...(ep.tls.acme !== undefined ? { acme: ep.tls.acme } : {}) } } : {}),
+    });
+    const resolver = ep.tls?.acme;
+    if (resolver !== undefined && !raw.acme.has(resolver)) {
+      report(['entrypoints', name, 'tls', 'acme'], `ACME resolver "${resolver}" is not defined under acme${suggestion(resolver, raw.acme.keys())}`);
+    }
+  }
+  const acme = new Map<string, AcmeResolverConfig>();
+  for (const [name, resolver] of raw.acme) {
+    if (resolver.backoff.max < resolver.backoff.min) report(['acme', name, 'backoff', 'max'], 'must be at least backoff.min');
+    acme.set(name, {
+      name,
+      directory: resolver.directory,
+      ...(resolver.email !== undefined ? { email: resolver.email } : {}),
+      storage: resolver.storage,
+      challenge: resolver.challenge,
+      ...(resolver.caFile !== undefined ? { caFile: resolver.caFile } : {}),
+      backoff: { minMs: resolver.backoff.min, maxMs: resolver.backoff.max },
     });
   }
   const admin = { address: parseHostPort(raw.admin.address)!, ...(raw.admin.token !== undefined ? { token: raw.admin.token } : {}) };
@@ -220,6 +238,7 @@ export function normaliseConfig(raw: RawConfig, source: string, report: Report, 
     admin,
     routers,
     services,
+    acme,
     providers: {
       docker: {
         enabled: docker.enabled,
