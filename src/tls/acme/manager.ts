@@ -4,7 +4,7 @@
 // It runs where the control loop runs (the primary with `workers: N`); what it decides leaves
 // through AcmeOutputs: certificates for the TLS certificate store, challenges for the data plane.
 import { readFileSync } from 'node:fs';
-import { Agent } from 'node:https';
+import { Agent, request } from 'node:https';
 import { rootCertificates } from 'node:tls';
 import * as acme from 'acme-client';
 import type { AcmeResolverConfig } from '../../config/types.js';
@@ -19,6 +19,8 @@ import { AcmeStorage, issued, type IssuedCertificate } from './storage.js';
 const maxConcurrentOrders = 2;
 /** The longest one request to the ACME server may take. */
 const requestTimeoutMs = 30_000;
+/** acme-client polls an order's status with a doubling wait from this (its default, 5 s, adds seconds to every order). */
+const firstPollMs = 1_000;
 /** Renew once this share of a certificate's lifetime has passed. */
 const renewAtLifetime = 2 / 3;
 /** setTimeout's limit; a later renewal is re-armed when it fires. */
@@ -81,6 +83,25 @@ function trustFor(resolver: AcmeResolverConfig): void {
   if (!resolver.caFile) return;
   const origin = new URL(resolver.directory).origin;
   agentsByOrigin.set(origin, new Agent({ ca: [...rootCertificates, readFileSync(resolver.caFile, 'utf8')], keepAlive: true }));
+}
+
+/**
+ * Fetches the directory before an order, so that an unreachable or untrusted server fails with its
+ * own error: acme-client turns a failed connection into a TypeError of its own (it reads the
+ * response that never came).
+ */
+function probeDirectory(directory: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const agent = agentsByOrigin.get(new URL(directory).origin);
+    const req = request(directory, { timeout: requestTimeoutMs, ...(agent ? { agent } : {}) }, (res) => {
+      res.resume();
+      if (res.statusCode === 200) resolve();
+      else reject(new Error(`the directory ${directory} answered ${res.statusCode}`));
+    });
+    req.on('timeout', () => req.destroy(new Error(`the directory ${directory} did not answer in ${requestTimeoutMs / 1000}s`)));
+    req.on('error', (err: NodeJS.ErrnoException) => reject(new Error(`cannot reach the directory ${directory}: ${err.message}`)));
+    req.end();
+  });
 }
 
 function hostKey(resolver: string, host: string): string {
@@ -289,7 +310,8 @@ export class AcmeManager {
   }
 
   private async issue(resolver: AcmeResolverConfig, host: string): Promise<IssuedCertificate> {
-    const client = new acme.Client({ directoryUrl: resolver.directory, accountKey: await this.storages.get(resolver.name)!.accountKey() });
+    await probeDirectory(resolver.directory);
+    const client = new acme.Client({ directoryUrl: resolver.directory, accountKey: await this.storages.get(resolver.name)!.accountKey(), backoffMin: firstPollMs });
     const [key, csr] = await acme.crypto.createCsr({ altNames: [host] }, await acme.crypto.createPrivateEcdsaKey());
     const certPem = await client.auto({
       csr,
