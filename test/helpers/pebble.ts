@@ -147,8 +147,7 @@ export function acmeLbYaml(pebble: Pebble, options: AcmeLbOptions): string {
     'admin: { address: "127.0.0.1:0" }',
     'acme:',
     `  test: { directory: "${pebble.directory}", email: "ops@example.com", storage: "${options.storage}", caFile: "${pebble.caFile}", challenge: ${options.challenge ?? 'http-01'}, backoff: { min: 200ms, max: 1s } }`,
-    'routers:',
-    ...(routers.length ? routers : ['  {}']),
+    ...(routers.length ? ['routers:', ...routers] : []),
     'services: { svc: { servers: [ { url: "http://127.0.0.1:9" } ] } }',
     options.extra ?? '',
   ].join('\n');
