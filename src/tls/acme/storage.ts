@@ -56,8 +56,17 @@ export class AcmeStorage {
     this.certificates = join(this.folder, 'certificates');
   }
 
-  /** The account key, made (ECDSA P-256) and kept the first time. */
-  async accountKey(): Promise<string> {
+  private account: Promise<string> | undefined;
+
+  /** The account key, made (ECDSA P-256) and kept the first time; one for every order, even concurrent ones. */
+  accountKey(): Promise<string> {
+    this.account ??= this.loadAccountKey();
+    // A failure (a full disk) is not kept: the next order tries again.
+    this.account.catch(() => (this.account = undefined));
+    return this.account;
+  }
+
+  private async loadAccountKey(): Promise<string> {
     const path = join(this.folder, 'account.key');
     const stored = await readIfPresent(path);
     if (stored) return stored;
