@@ -9,7 +9,7 @@ import type { Validator } from '../src/config/validate.js';
 
 const docs = readFileSync(new URL('../docs/configuration.md', import.meta.url), 'utf8');
 /** Dictionaries of user-chosen names; below them the docs write NAME. */
-const named = new Set(['entrypoints', 'routers', 'services']);
+const named = new Set(['entrypoints', 'routers', 'services', 'acme']);
 
 function format(value: unknown): string {
   if (Array.isArray(value)) return `\`[${value.join(', ')}]\``;
@@ -21,7 +21,7 @@ function keys(fields: Readonly<Record<string, Validator<unknown>>>, prefix: stri
   for (const [key, field] of Object.entries(fields)) {
     const path = `${prefix}${key}`;
     if (named.has(path)) {
-      keys(field.entry!.fields!, `${path}.NAME.`, new Set(path === 'entrypoints' ? ['address'] : path === 'routers' ? ['entrypoint', 'service'] : []), out);
+      keys(field.entry!.fields!, `${path}.NAME.`, new Set(path === 'entrypoints' ? ['address'] : path === 'routers' ? ['entrypoint', 'service'] : path === 'acme' ? ['directory', 'storage'] : []), out);
     } else if (field.fields) {
       keys(field.fields, `${path}.`, new Set(), out);
     } else {
@@ -37,7 +37,7 @@ function documented(): Map<string, string> {
   let prefix = '';
   for (const line of docs.split('\n')) {
     const heading = /^## (.+)$/.exec(line);
-    if (heading) prefix = /^(entrypoints|routers|services)\.NAME$|^admin$/.test(heading[1]!) ? `${heading[1]}.` : '';
+    if (heading) prefix = /^(entrypoints|routers|services|acme)\.NAME$|^admin$/.test(heading[1]!) ? `${heading[1]}.` : '';
     const row = /^\| `([^`]+)` \| (.+?) \| .* \|$/.exec(line);
     if (row) rows.set(`${prefix}${row[1]}`, row[2]!);
   }
