@@ -4,11 +4,11 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { request } from 'node:https';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { Agent, request } from 'undici';
 import { requireTool } from './tools.js';
 import { eventually } from './wait.js';
 
@@ -51,17 +51,10 @@ function stopProcess(child: ChildProcess): Promise<void> {
   return exited.finally(() => clearTimeout(timer));
 }
 
-function getText(url: string, ca: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { ca, timeout: 3_000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timed out')));
-    req.on('error', reject);
-    req.end();
-  });
+/** GET over TLS that trusts `ca` (pebble's own certificate). */
+async function getText(url: string, dispatcher: Agent): Promise<{ status: number; body: string }> {
+  const res = await request(url, { dispatcher, signal: AbortSignal.timeout(3_000) });
+  return { status: res.statusCode, body: await res.body.text() };
 }
 
 /**
@@ -101,7 +94,8 @@ export async function startPebble(t: TestContext, options: PebbleOptions, startN
     await Promise.all([pebble && stopProcess(pebble), stopProcess(dnsServer)]);
     if (process.env.LB_TEST_LOG) console.log(logs.join(''));
   });
-  const ca = readFileSync(caFile, 'utf8');
+  const trusting = new Agent({ connect: { ca: readFileSync(caFile, 'utf8') } });
+  t.after(() => trusting.close());
   const directory = `https://127.0.0.1:${listen}/dir`;
   const handle: Pebble = {
     directory,
@@ -112,13 +106,13 @@ export async function startPebble(t: TestContext, options: PebbleOptions, startN
         env: { ...process.env, PEBBLE_VA_NOSLEEP: '1', PEBBLE_AUTHZREUSE: '0', PEBBLE_WFE_NONCEREJECT: '0' },
       });
       keepLog(pebble);
-      await eventually(async () => (await getText(directory, ca)).status === 200, `pebble's directory at ${directory} (log: ${logs.join('').slice(-500)})`, 15_000);
+      await eventually(async () => (await getText(directory, trusting)).status === 200, `pebble's directory at ${directory} (log: ${logs.join('').slice(-500)})`, 15_000);
     },
     async stop() {
       if (pebble) await stopProcess(pebble);
     },
     async root() {
-      return (await getText(`https://127.0.0.1:${management}/roots/0`, ca)).body;
+      return (await getText(`https://127.0.0.1:${management}/roots/0`, trusting)).body;
     },
   };
   if (startNow) await handle.start();
