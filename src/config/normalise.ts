@@ -1,5 +1,6 @@
 // From validated raw settings (schema.ts, defaults filled in) to the normalised types that the
 // rest of lb reads, with the checks that span several keys. Used for lb.yaml and for labels alike.
+import { readFileSync } from 'node:fs';
 import { didYouMean } from './suggest.js';
 import { parseHostPort, parseStatusRange, serviceSchema, type RawConfig, type RawRouter, type RawServiceSettings } from './schema.js';
 import { formatPath, type KeyPath } from './validate.js';
@@ -102,6 +103,15 @@ export function defaultServiceConfig(name: string, protocol: Protocol, servers: 
   return normaliseService(name, protocol, defaultServiceSettings(), servers, () => undefined);
 }
 
+/** Why a file is not a readable PEM certificate bundle, or undefined when it is one. */
+function pemCertificateProblem(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8').includes('-----BEGIN CERTIFICATE-----') ? undefined : `${file} holds no PEM certificate`;
+  } catch (err) {
+    return `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+  }
+}
+
 function portsOverlap(a: HostPort, b: HostPort): boolean {
   if (a.port === 0 || b.port === 0 || a.port !== b.port) return false;
   const wildcard = (h: string) => h === '0.0.0.0' || h === '::';
@@ -159,6 +169,10 @@ export function normaliseConfig(raw: RawConfig, source: string, report: Report, 
   const acme = new Map<string, AcmeResolverConfig>();
   for (const [name, resolver] of raw.acme) {
     if (resolver.backoff.max < resolver.backoff.min) report(['acme', name, 'backoff', 'max'], 'must be at least backoff.min');
+    if (resolver.caFile !== undefined) {
+      const problem = pemCertificateProblem(resolver.caFile);
+      if (problem) report(['acme', name, 'caFile'], problem);
+    }
     acme.set(name, {
       name,
       directory: resolver.directory,

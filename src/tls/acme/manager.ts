@@ -342,6 +342,8 @@ export class AcmeManager {
     } else {
       throw new Error(`challenge type ${challenge.type} is not supported`);
     }
+    // A manager replaced by a reload must not overwrite its successor's challenges.
+    if (this.stopped) return;
     await this.outputs.onChallenges({ http01: [...this.http01], tlsAlpn01: [...this.tlsAlpn01].map(([h, [cert, key]]) => [h, cert, key]) });
   }
 }
