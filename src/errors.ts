@@ -171,3 +171,12 @@ export class DockerUnreachableError extends LbError {
     super('LB_DOCKER_UNREACHABLE', `cannot reach the Docker API at ${endpoint} (${reason}); lb keeps the last known pools and retries`, { cause });
   }
 }
+
+/** An ACME order that did not end with a certificate; lb retries it after a backoff. */
+export class AcmeOrderError extends LbError {
+  constructor(resolver: string, host: string, cause: unknown) {
+    const errno = (cause as NodeJS.ErrnoException | undefined)?.code;
+    const reason = (cause as Error | undefined)?.message || errno || String(cause);
+    super('LB_ACME_ORDER_FAILED', `ACME resolver ${resolver} could not get a certificate for ${host}: ${reason}${errno && !reason.includes(errno) ? ` (${errno})` : ''}`, { cause });
+  }
+}

@@ -9,6 +9,11 @@ import { Metrics } from './metrics/metrics.js';
 import { DataPlane, formatAddress, type DataPlaneHandle } from './proxy/data-plane.js';
 import { DockerProvider } from './providers/docker/provider.js';
 import { FileProvider } from './providers/file.js';
+import { AcmeManager } from './tls/acme/manager.js';
+import type { IssuedCertificate } from './tls/acme/storage.js';
+
+/** Called with each certificate ACME gets (new, renewed or loaded from storage). */
+export type CertificateListener = (host: string, certificate: IssuedCertificate, resolver: string) => void;
 
 export interface RunningBalancer {
   /** Bound addresses by entrypoint name, plus `admin`. */
@@ -19,6 +24,8 @@ export interface RunningBalancer {
   reload(config: LbConfig): Promise<void>;
   /** From now on /healthz answers 503; then stops accepting and drains for up to `graceMs`. */
   stop(graceMs?: number): Promise<void>;
+  /** Certificates from ACME, as they come; returns a function that stops the calls. */
+  onCertificate(listener: CertificateListener): () => void;
 }
 
 /** What the command line says, over lb.yaml. */
@@ -49,6 +56,9 @@ class Balancer implements RunningBalancer {
   private readonly admin: AdminServer;
   private stopping: Promise<void> | undefined;
   private config: LbConfig;
+  private acme: AcmeManager | undefined;
+  private readonly certificateListeners = new Set<CertificateListener>();
+  private readonly unsubscribeAcme: () => void;
 
   constructor(
     loaded: LbConfig,
@@ -89,8 +99,30 @@ class Balancer implements RunningBalancer {
       onChange: (listener) => control.subscribe(listener),
       metricsText: () => plane.metricsText(),
       serviceTotals: () => plane.serviceTotals(),
+      acme: () => this.acme?.describe() ?? null,
       logger,
     }, config.admin.token);
+    this.unsubscribeAcme = control.subscribe((snapshot) => this.acme?.sync(snapshot));
+  }
+
+  onCertificate(listener: CertificateListener): () => void {
+    this.certificateListeners.add(listener);
+    return () => this.certificateListeners.delete(listener);
+  }
+
+  /** The ACME manager for the resolvers of `config`, a new one when they changed; it orders for the current snapshot. */
+  private startAcme(previous: LbConfig | undefined): void {
+    if (previous && isDeepStrictEqual(previous.acme, this.config.acme)) return;
+    this.acme?.stop();
+    this.acme = undefined;
+    if (this.config.acme.size === 0) return;
+    this.acme = new AcmeManager(this.config.acme, {
+      onCertificate: (host, certificate, resolver) => {
+        for (const listener of this.certificateListeners) listener(host, certificate, resolver);
+      },
+      onChallenges: (challenges) => this.plane.setChallenges(challenges),
+    }, this.metrics, this.logger);
+    this.acme.sync(this.control.snapshot);
   }
 
   async start(): Promise<void> {
@@ -102,6 +134,8 @@ class Balancer implements RunningBalancer {
       Object.assign(this.addresses, this.plane.addresses);
       this.addresses.admin = await this.admin.listen();
       this.logger.info({ address: formatAddress(this.addresses.admin) }, 'admin API listening (/, /healthz, /metrics, /api/state)');
+      // Once the entrypoints listen: http-01 validations connect to them.
+      this.startAcme(undefined);
     } catch (err) {
       await this.shutdown(0);
       throw err;
@@ -125,6 +159,7 @@ class Balancer implements RunningBalancer {
     Object.assign(this.addresses, this.plane.addresses);
     this.config = nextForPlane;
     this.logger.level = next.log.level;
+    this.startAcme(previous);
     this.fileProvider.update(next);
     if (!isDeepStrictEqual(previous.providers.docker, next.providers.docker)) {
       await this.docker?.stop();
@@ -157,6 +192,8 @@ class Balancer implements RunningBalancer {
 
   private async shutdown(graceMs: number): Promise<void> {
     this.admin.markShuttingDown();
+    this.unsubscribeAcme();
+    this.acme?.stop();
     await this.plane.stop(graceMs);
     await Promise.all([this.fileProvider.stop(), this.docker?.stop()]);
     this.control.stop();

@@ -9,7 +9,7 @@ import type { Validator } from '../src/config/validate.js';
 
 const docs = readFileSync(new URL('../docs/configuration.md', import.meta.url), 'utf8');
 /** Dictionaries of user-chosen names; below them the docs write NAME. */
-const named = new Set(['entrypoints', 'routers', 'services']);
+const named = new Set(['entrypoints', 'routers', 'services', 'acme']);
 
 function format(value: unknown): string {
   if (Array.isArray(value)) return `\`[${value.join(', ')}]\``;
@@ -33,7 +33,7 @@ function documented(): Map<string, string> {
   let prefix = '';
   for (const line of docs.split('\n')) {
     const heading = /^## (.+)$/.exec(line);
-    if (heading) prefix = /^(entrypoints|routers|services)\.NAME$|^admin$/.test(heading[1]!) ? `${heading[1]}.` : '';
+    if (heading) prefix = /^(entrypoints|routers|services|acme)\.NAME$|^admin$/.test(heading[1]!) ? `${heading[1]}.` : '';
     const row = /^\| `([^`]+)` \| (.+?) \| .* \|$/.exec(line);
     if (row) rows.set(`${prefix}${row[1]}`, row[2]!);
   }

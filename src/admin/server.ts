@@ -33,6 +33,8 @@ export interface AdminSources {
   metricsText(): Promise<string>;
   /** Requests and errors so far per service, for the dashboard's rates. */
   serviceTotals(): Record<string, ServiceTotals>;
+  /** ACME: each host's certificate state, and the routers that cannot have one; null without resolvers. */
+  acme(): unknown;
   logger: Logger;
 }
 
@@ -88,7 +90,7 @@ export class AdminServer {
   }
 
   private state() {
-    return { ...describeState(this.sources), providers: this.sources.providers() };
+    return { ...describeState(this.sources), providers: this.sources.providers(), acme: this.sources.acme() };
   }
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -3,6 +3,13 @@
 import type { AddressInfo } from 'node:net';
 import type { EntrypointConfig, LbConfig, RouterConfig, ServiceConfig } from '../config/types.js';
 import type { ServiceTotals } from '../metrics/metrics.js';
+import type { ChallengeSet } from '../tls/acme/challenges.js';
+
+/** Every pending ACME challenge (the whole set each time); the worker answers with the version it applied. */
+export interface ChallengesMessage extends ChallengeSet {
+  type: 'lb:acme-challenges';
+  version: number;
+}
 
 /** A routing snapshot as its inputs: a worker rebuilds the same snapshot from them. */
 export interface SnapshotMessage {
@@ -18,6 +25,7 @@ export type ToWorker =
   | { type: 'lb:start'; config: LbConfig }
   | { type: 'lb:reload'; config: LbConfig }
   | SnapshotMessage
+  | ChallengesMessage
   | { type: 'lb:stop'; graceMs: number };
 
 /** What a worker reports every second: traffic totals, draining servers, requests in flight. */
@@ -37,6 +45,7 @@ export type FromWorker =
   | { type: 'lb:reloaded' }
   | { type: 'lb:reload-failed'; message: string }
   | { type: 'lb:outlier'; service: string; origin: string }
+  | { type: 'lb:acme-challenges-applied'; version: number }
   | WorkerReport;
 
 export function isFromWorker(message: unknown): message is FromWorker {

@@ -10,14 +10,20 @@ import { WorkerStartError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics, ServiceTotals } from '../metrics/metrics.js';
 import type { DataPlaneHandle } from '../proxy/data-plane.js';
-import { isFromWorker, type FromWorker, type SnapshotMessage, type WorkerReport } from './messages.js';
+import type { ChallengeSet } from '../tls/acme/challenges.js';
+import { isFromWorker, type ChallengesMessage, type FromWorker, type SnapshotMessage, type WorkerReport } from './messages.js';
 
 /** How long a worker may take to bind its listeners or apply a reload. */
 const ANSWER_MS = 15_000;
 
+/** How long the ACME challenges may take to reach every worker before the order goes on regardless. */
+const CHALLENGES_MS = 5_000;
+
 interface WorkerState {
   worker: Worker;
   report: WorkerReport | undefined;
+  /** The version of the ACME challenges it answers with. */
+  challenges: number;
   /** Waiting for this worker's answer to start or reload. */
   pending: ((message: FromWorker) => void) | undefined;
 }
@@ -37,6 +43,8 @@ export class WorkerPool implements DataPlaneHandle {
   private readonly unsubscribe: () => void;
   private stopping = false;
   private restarts = 0;
+  private challenges: ChallengesMessage = { type: 'lb:acme-challenges', version: 0, http01: [], tlsAlpn01: [] };
+  private readonly challengeWaiters = new Set<() => void>();
 
   constructor(
     private config: LbConfig,
@@ -98,6 +106,29 @@ export class WorkerPool implements DataPlaneHandle {
     return `${await this.metrics.registry.metrics()}\n${await this.aggregator.clusterMetrics()}`;
   }
 
+  /** Sends the challenges to every worker; resolves when each has applied them (or after CHALLENGES_MS). */
+  setChallenges(challenges: ChallengeSet): Promise<void> {
+    const message: ChallengesMessage = { type: 'lb:acme-challenges', version: this.challenges.version + 1, ...challenges };
+    this.challenges = message;
+    for (const { worker } of this.workers.values()) if (worker.isConnected()) worker.send(message);
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.challengeWaiters.delete(check);
+        resolve();
+      };
+      const check = () => {
+        if ([...this.workers.values()].every((state) => state.challenges >= message.version || state.worker.isDead())) done();
+      };
+      const timer = setTimeout(() => {
+        this.logger.warn({ version: message.version }, 'ACME challenges did not reach every worker in time; going on');
+        done();
+      }, CHALLENGES_MS);
+      this.challengeWaiters.add(check);
+      check();
+    });
+  }
+
   inFlight(service: string, backend: Backend): number {
     return this.inFlightSums.get(serverKey(service, backend.origin)) ?? 0;
   }
@@ -122,7 +153,7 @@ export class WorkerPool implements DataPlaneHandle {
 
   private fork(): Promise<Record<string, AddressInfo>> {
     const worker = cluster.fork();
-    const state: WorkerState = { worker, report: undefined, pending: undefined };
+    const state: WorkerState = { worker, report: undefined, challenges: 0, pending: undefined };
     this.workers.set(worker.id, state);
     worker.on('message', (message: unknown) => {
       if (isFromWorker(message)) this.onMessage(state, message);
@@ -133,6 +164,8 @@ export class WorkerPool implements DataPlaneHandle {
         if (ready.type !== 'lb:ready') throw new WorkerStartError(ready.type === 'lb:failed' ? ready.message : `unexpected answer ${ready.type}`);
         // The first snapshot before the listeners, so that the worker never serves without routes.
         worker.send(this.snapshotMessage(this.control.snapshot));
+        // The challenges too, so that a replacement worker answers the validations in progress.
+        if (this.challenges.version > 0) worker.send(this.challenges);
         return this.ask(state, { type: 'lb:start', config: this.config });
       })
       .then((answer) => {
@@ -164,6 +197,10 @@ export class WorkerPool implements DataPlaneHandle {
       case 'lb:report':
         state.report = message;
         this.sumInFlight();
+        break;
+      case 'lb:acme-challenges-applied':
+        state.challenges = Math.max(state.challenges, message.version);
+        for (const check of this.challengeWaiters) check();
         break;
       default:
         state.pending?.(message);

@@ -7,7 +7,7 @@ import { buildSnapshot, type RoutingSnapshot } from '../control/snapshot.js';
 import { createLogger, type Logger } from '../log.js';
 import { Metrics } from '../metrics/metrics.js';
 import { DataPlane, type SnapshotSource } from '../proxy/data-plane.js';
-import type { FromWorker, SnapshotMessage, ToWorker } from './messages.js';
+import type { ChallengesMessage, FromWorker, SnapshotMessage, ToWorker } from './messages.js';
 
 const REPORT_EVERY_MS = 1_000;
 
@@ -63,6 +63,8 @@ export function runWorker(): void {
   AggregatorRegistry.setRegistries([metrics.registry]);
   let logger: Logger | undefined;
   let dataPlane: DataPlane | undefined;
+  /** The latest ACME challenges, kept for a data plane that is still starting. */
+  let challenges: ChallengesMessage | undefined;
   // Signals sent to the whole process group (Ctrl-C) are the primary's to handle: it drains the
   // workers in order.
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => undefined);
@@ -81,6 +83,10 @@ export function runWorker(): void {
       tell({ type: 'lb:failed', message: (err as Error).message });
       process.exit(1);
     }
+    if (challenges) {
+      await plane.setChallenges(challenges);
+      tell({ type: 'lb:acme-challenges-applied', version: challenges.version });
+    }
     tell({ type: 'lb:listening', addresses: plane.addresses });
     setInterval(() => report(plane), REPORT_EVERY_MS).unref();
   };
@@ -95,6 +101,10 @@ export function runWorker(): void {
     switch (message.type) {
       case 'lb:snapshot':
         follower.apply(message);
+        break;
+      case 'lb:acme-challenges':
+        challenges = message;
+        void dataPlane?.setChallenges(message).then(() => tell({ type: 'lb:acme-challenges-applied', version: message.version }));
         break;
       case 'lb:start':
         void start(message.config);

@@ -1,10 +1,11 @@
 // From validated raw settings (schema.ts, defaults filled in) to the normalised types that the
 // rest of lb reads, with the checks that span several keys. Used for lb.yaml and for labels alike.
+import { readFileSync } from 'node:fs';
 import { didYouMean } from './suggest.js';
 import { parseHostPort, parseStatusRange, serviceSchema, type RawConfig, type RawRouter, type RawServiceSettings } from './schema.js';
 import { formatPath, type KeyPath } from './validate.js';
 import type {
-  EntrypointConfig, HealthCheckConfig, HostPort, LbConfig, Protocol, RouterConfig, RouterMatch, ServerConfig, ServiceConfig,
+  AcmeResolverConfig, EntrypointConfig, HealthCheckConfig, HostPort, LbConfig, Protocol, RouterConfig, RouterMatch, ServerConfig, ServiceConfig,
 } from './types.js';
 
 /** Records a problem at a key path (relative to what is being normalised). */
@@ -102,6 +103,15 @@ export function defaultServiceConfig(name: string, protocol: Protocol, servers: 
   return normaliseService(name, protocol, defaultServiceSettings(), servers, () => undefined);
 }
 
+/** Why a file is not a readable PEM certificate bundle, or undefined when it is one. */
+function pemCertificateProblem(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8').includes('-----BEGIN CERTIFICATE-----') ? undefined : `${file} holds no PEM certificate`;
+  } catch (err) {
+    return `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+  }
+}
+
 function portsOverlap(a: HostPort, b: HostPort): boolean {
   if (a.port === 0 || b.port === 0 || a.port !== b.port) return false;
   const wildcard = (h: string) => h === '0.0.0.0' || h === '::';
@@ -149,6 +159,28 @@ export function normaliseConfig(raw: RawConfig, source: string, report: Report, 
       protocol: ep.protocol,
       trustedProxies: ep.trustedProxies,
       timeouts: { requestHeadersMs: ep.timeouts.requestHeaders, idleMs: ep.timeouts.idle ?? defaultIdleMs[ep.protocol] },
+      ...(ep.tls ? { tls: { ...(ep.tls.acme !== undefined ? { acme: ep.tls.acme } : {}) } } : {}),
+    });
+    const resolver = ep.tls?.acme;
+    if (resolver !== undefined && !raw.acme.has(resolver)) {
+      report(['entrypoints', name, 'tls', 'acme'], `ACME resolver "${resolver}" is not defined under acme${suggestion(resolver, raw.acme.keys())}`);
+    }
+  }
+  const acme = new Map<string, AcmeResolverConfig>();
+  for (const [name, resolver] of raw.acme) {
+    if (resolver.backoff.max < resolver.backoff.min) report(['acme', name, 'backoff', 'max'], 'must be at least backoff.min');
+    if (resolver.caFile !== undefined) {
+      const problem = pemCertificateProblem(resolver.caFile);
+      if (problem) report(['acme', name, 'caFile'], problem);
+    }
+    acme.set(name, {
+      name,
+      directory: resolver.directory,
+      ...(resolver.email !== undefined ? { email: resolver.email } : {}),
+      storage: resolver.storage,
+      challenge: resolver.challenge,
+      ...(resolver.caFile !== undefined ? { caFile: resolver.caFile } : {}),
+      backoff: { minMs: resolver.backoff.min, maxMs: resolver.backoff.max },
     });
   }
   const admin = { address: parseHostPort(raw.admin.address)!, ...(raw.admin.token !== undefined ? { token: raw.admin.token } : {}) };
@@ -220,6 +252,7 @@ export function normaliseConfig(raw: RawConfig, source: string, report: Report, 
     admin,
     routers,
     services,
+    acme,
     providers: {
       docker: {
         enabled: docker.enabled,

@@ -179,6 +179,18 @@ const workerCount = Object.assign(
   { fromText: (text: string): unknown => text, defaultValue: 1, defaulted: true as const },
 ) satisfies Validator<number>;
 
+const acmeResolverSchema = object({
+  directory: string({ check: (s) => (/^https:\/\/[^/\s]+/.test(s) ? undefined : `expected the https:// URL of an ACME directory, got "${s}"`) }),
+  email: string({ check: (s) => (/^[^@\s]+@[^@\s]+$/.test(s) ? undefined : `expected an e-mail address, got "${s}"`) }),
+  storage: string({ check: (s) => (s ? undefined : 'expected a folder') }),
+  challenge: withDefault(string({ oneOf: ['http-01', 'tls-alpn-01'] as const }), 'http-01'),
+  caFile: string(),
+  backoff: withDefault(object({
+    min: withDefault(duration({ min: 100 }), '30s'),
+    max: withDefault(duration({ min: 100 }), '1h'),
+  }), {}),
+}, ['directory', 'storage']);
+
 export const configSchema = object({
   entrypoints: withDefault(dictionary(
     object({
@@ -189,6 +201,7 @@ export const configSchema = object({
         requestHeaders: withDefault(duration({ min: 1 }), '10s'),
         idle: documentedDefault(duration({ min: 1 }), '60s (http), 1h (tcp)'),
       }), {}),
+      tls: object({ acme: string() }),
     }, ['address']),
     { keyPattern: namePattern, keyHint: nameHint },
   ), {}),
@@ -199,6 +212,7 @@ export const configSchema = object({
   accessLog: withDefault(object({ enabled: withDefault(boolean(), false), path: documentedDefault(string(), 'stdout') }), {}),
   routers: withDefault(dictionary(routerSchema, { keyPattern: namePattern, keyHint: nameHint }), {}),
   services: withDefault(dictionary(yamlServiceSchema, { keyPattern: namePattern, keyHint: nameHint }), {}),
+  acme: withDefault(dictionary(acmeResolverSchema, { keyPattern: namePattern, keyHint: nameHint }), {}),
   providers: withDefault(object({ docker: withDefault(dockerProviderSchema, {}) }), {}),
   log: withDefault(object({ level: withDefault(string({ oneOf: logLevels }), 'info') }), {}),
   shutdownTimeout: withDefault(duration(), '30s'),

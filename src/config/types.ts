@@ -28,6 +28,22 @@ export interface EntrypointConfig {
     /** HTTP: keep-alive idle time between requests. TCP: idle time of a tunnel. */
     idleMs: number;
   };
+  /** `tls.acme`: the ACME resolver that orders certificates for every host routed here. */
+  tls?: { acme?: string };
+}
+
+/** `acme.NAME`: an ACME account and where its certificates come from and are kept. */
+export interface AcmeResolverConfig {
+  name: string;
+  directory: string;
+  email?: string;
+  /** Folder of the account key, certificates and keys (0700; files 0600). */
+  storage: string;
+  challenge: 'http-01' | 'tls-alpn-01';
+  /** PEM bundle trusted for the directory's TLS (a private ACME server), beside the system CAs. */
+  caFile?: string;
+  /** Waits between failed orders of one host: doubling from `minMs`, capped at `maxMs`. */
+  backoff: { minMs: number; maxMs: number };
 }
 
 export interface RouterMatch {
@@ -171,6 +187,8 @@ export interface LbConfig {
   accessLog: { enabled: boolean; path?: string };
   routers: Map<string, RouterConfig>;
   services: Map<string, ServiceConfig>;
+  /** ACME resolvers by name. */
+  acme: Map<string, AcmeResolverConfig>;
   providers: { docker: DockerProviderConfig };
   log: { level: LogLevel };
   shutdownTimeoutMs: number;

@@ -51,7 +51,14 @@ export const prometheusContentType = Registry.PROMETHEUS_CONTENT_TYPE;
 export type MetricsRole = 'all' | 'control' | 'data';
 
 /** The families the control plane owns; every other family (and Node's own) belongs to the data plane. */
-const controlFamilies = ['lb_backend_up', 'lb_service_panic', 'lb_health_checks_total', 'lb_backend_ejections_total', 'lb_snapshot_build_duration_seconds', 'lb_router_shadowed', 'lb_docker_connected', 'lb_docker_last_sync_timestamp_seconds', 'lb_docker_label_errors_total', 'lb_docker_events_total', 'lb_config_reloads_total', 'lb_config_last_reload_success_timestamp_seconds'];
+const controlFamilies = ['lb_backend_up', 'lb_service_panic', 'lb_health_checks_total', 'lb_backend_ejections_total', 'lb_snapshot_build_duration_seconds', 'lb_router_shadowed', 'lb_docker_connected', 'lb_docker_last_sync_timestamp_seconds', 'lb_docker_label_errors_total', 'lb_docker_events_total', 'lb_config_reloads_total', 'lb_config_last_reload_success_timestamp_seconds', 'lb_acme_orders_total', 'lb_tls_certificate_expiry_timestamp_seconds'];
+
+/** A certificate as the expiry gauge sees it: the name it is for, and where it came from. */
+export interface CertificateExpiry {
+  name: string;
+  source: 'acme' | 'file';
+  notAfter: Date;
+}
 
 /**
  * Every metric lb exports (docs/metrics.md). The figures counted per request live in cells
@@ -201,6 +208,29 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly acmeOrders = new Counter({
+    name: 'lb_acme_orders_total',
+    help: 'Certificate orders to an ACME server, by resolver and result (success or failure).',
+    labelNames: ['resolver', 'result'] as const,
+    registers: [this.registry],
+  });
+  /** Each source of certificates (ACME, files) says what it holds; read at scrape time. */
+  private readonly certificateSources = new Map<CertificateExpiry['source'], () => Iterable<CertificateExpiry>>();
+  readonly certificateExpiry: Gauge<'name' | 'source'> = new Gauge({
+    name: 'lb_tls_certificate_expiry_timestamp_seconds',
+    help: 'Unix time at which each certificate lb serves expires, by name (host) and source (acme or file).',
+    labelNames: ['name', 'source'] as const,
+    // Across workers the same certificate, not a sum.
+    aggregator: 'max',
+    registers: [this.registry],
+    collect: () => {
+      this.certificateExpiry.reset();
+      for (const read of this.certificateSources.values()) {
+        for (const cert of read()) this.certificateExpiry.labels(cert.name, cert.source).set(cert.notAfter.getTime() / 1000);
+      }
+    },
+  });
+
   /** entrypoint → router → service → method and status → series */
   private readonly requestSeries = new Map<string, Map<string, Map<string, Map<number, RequestSeries>>>>();
   readonly serviceTotals = new Map<string, ServiceTotals>();
@@ -243,6 +273,10 @@ export class Metrics {
   watchBackends(source: () => Iterable<PoolView>, draining: () => Iterable<{ service: string; backend: string }>): void {
     this.backendsSource = source;
     this.drainingSource = draining;
+  }
+
+  watchCertificates(source: CertificateExpiry['source'], read: () => Iterable<CertificateExpiry>): void {
+    this.certificateSources.set(source, read);
   }
 
   observeRequest(entrypoint: string, router: string, service: string, method: string, status: number, seconds: number, bytesIn = 0, bytesOut = 0): void {

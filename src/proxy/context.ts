@@ -5,6 +5,7 @@ import type { AccessLog } from '../metrics/access-log.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { UpstreamPools } from './http/upstream-pools.js';
 import type { RetryBudgets } from './http/retry-budget.js';
+import type { AcmeChallenges } from '../tls/acme/challenges.js';
 
 /** What the data plane may tell the control loop. */
 export interface ControlSignals {
@@ -24,6 +25,8 @@ export interface DataPlaneContext {
   retryBudgets: RetryBudgets;
   /** Undefined unless access logs are on. */
   accessLog: AccessLog | undefined;
+  /** Pending ACME challenges; undefined unless lb.yaml has ACME resolvers, so that plain HTTP never looks. */
+  acmeChallenges: AcmeChallenges | undefined;
 }
 
 /**

@@ -11,6 +11,7 @@ import { RetryBudgets } from './http/retry-budget.js';
 import { HttpEntrypoint } from './http/server.js';
 import { UpstreamPools } from './http/upstream-pools.js';
 import { TcpEntrypoint } from './tcp/server.js';
+import { AcmeChallenges, type ChallengeSet } from '../tls/acme/challenges.js';
 
 type Entrypoint = HttpEntrypoint | TcpEntrypoint;
 
@@ -42,6 +43,8 @@ export interface DataPlaneHandle {
   serviceTotals(): Record<string, ServiceTotals>;
   /** The Prometheus exposition of the whole balancer: the registry shared with the control loop, and the workers' metrics when there are any. */
   metricsText(): Promise<string>;
+  /** The pending ACME challenges to answer; resolves once every process answers with them. */
+  setChallenges(challenges: ChallengeSet): Promise<void>;
 }
 
 export function formatAddress(address: AddressInfo): string {
@@ -80,6 +83,7 @@ export class DataPlane implements DataPlaneHandle {
       signals: { reportOutlier: (service, backend) => source.reportOutlier(service, backend), nextSnapshot: (ms) => source.nextSnapshot(ms) },
       retryBudgets: new RetryBudgets(),
       accessLog: config.accessLog.enabled ? new AccessLog(config.accessLog.path) : undefined,
+      acmeChallenges: config.acme.size > 0 ? new AcmeChallenges() : undefined,
     };
   }
 
@@ -125,6 +129,8 @@ export class DataPlane implements DataPlaneHandle {
       }
     }
     this.config = next;
+    if (next.acme.size === 0) this.context.acmeChallenges = undefined;
+    else this.context.acmeChallenges ??= new AcmeChallenges();
     if (!isDeepStrictEqual(previous.accessLog, next.accessLog)) {
       const old = this.context.accessLog;
       this.context.accessLog = next.accessLog.enabled ? new AccessLog(next.accessLog.path) : undefined;
@@ -154,6 +160,10 @@ export class DataPlane implements DataPlaneHandle {
 
   metricsText(): Promise<string> {
     return this.metrics.registry.metrics();
+  }
+
+  async setChallenges(challenges: ChallengeSet): Promise<void> {
+    this.context.acmeChallenges?.replace(challenges);
   }
 
   private async open(config: EntrypointConfig): Promise<void> {

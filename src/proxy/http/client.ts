@@ -65,4 +65,6 @@ export interface ClientExchange extends ClientRequest {
   relay(route: HttpRoute, backend: Backend, setCookie: string | undefined, hooks: ExchangeHooks): UpstreamHandler;
   /** Answers with lb's own error response. */
   sendError(error: ProxyError): void;
+  /** Answers with a plain-text response of lb's own (an ACME challenge). */
+  sendText(status: number, body: string): void;
 }

@@ -21,11 +21,15 @@ export function sendProxyError(res: ServerResponse, error: ProxyError): void {
  * `connection`: the Connection header to send, none for an HTTP/1.1 keep-alive.
  */
 export function rawErrorResponse(status: number, text: string, code?: string, connection: 'close' | 'keep-alive' | undefined = 'close'): string {
-  const body = errorBody(status, text);
+  return rawTextResponse(status, errorBody(status, text), code ? `lb-error: ${code}\r\n` : '', connection);
+}
+
+/** A whole plain-text response of lb's own for a raw socket; `headers`: more lines, each ending in CRLF. */
+export function rawTextResponse(status: number, body: string, headers = '', connection: 'close' | 'keep-alive' | undefined = 'close'): string {
   return (
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n` +
     `Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-    (code ? `lb-error: ${code}\r\n` : '') +
+    headers +
     (connection ? `Connection: ${connection}\r\n` : '') +
     `\r\n${body}`
   );

@@ -6,7 +6,7 @@ import type { RequestHead } from '../http1/request-head.js';
 import type { StreamedBody, UpstreamHandler } from '../http1/upstream-connection.js';
 import type { ClientConnection } from './client-connection.js';
 import type { ClientExchange, ExchangeHooks } from './client.js';
-import { rawErrorResponse } from './error-response.js';
+import { rawErrorResponse, rawTextResponse } from './error-response.js';
 import { FastRelay } from './fast-relay.js';
 import { upstreamRequestHead, type ForwardingFacts } from './headers.js';
 
@@ -143,9 +143,16 @@ export class FastRequest implements ClientExchange, StreamedBody {
   }
 
   sendError(error: ProxyError): void {
+    this.sendRaw((connection) => rawErrorResponse(error.status, error.message, error.code, connection));
+  }
+
+  sendText(status: number, body: string): void {
+    this.sendRaw((connection) => rawTextResponse(status, body, '', connection));
+  }
+
+  private sendRaw(response: (connection: 'close' | 'keep-alive' | undefined) => string): void {
     const keepAlive = this.keepAlive && this.bodyRead;
-    const text = rawErrorResponse(error.status, error.message, error.code, keepAlive ? (this.acceptsChunked ? undefined : 'keep-alive') : 'close');
-    this.connection.socket.write(text, 'latin1');
+    this.connection.socket.write(response(keepAlive ? (this.acceptsChunked ? undefined : 'keep-alive') : 'close'), 'latin1');
     this.connection.finished(keepAlive);
   }
 

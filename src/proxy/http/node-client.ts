@@ -102,4 +102,9 @@ export class NodeClient implements ClientExchange {
   sendError(error: ProxyError): void {
     sendProxyError(this.res, error);
   }
+
+  sendText(status: number, body: string): void {
+    this.res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+    this.res.end(body);
+  }
 }

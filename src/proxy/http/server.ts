@@ -184,6 +184,12 @@ export class HttpEntrypoint {
   }
 
   handle(client: ClientExchange): void {
+    // ACME http-01 comes before redirects and routing; without ACME resolvers this is one field read.
+    const challenges = this.context.acmeChallenges;
+    if (challenges !== undefined) {
+      const answer = challenges.http01Answer(client.url);
+      if (answer !== undefined) return client.sendText(200, answer);
+    }
     const started = performance.now();
     const route = this.routeFor(client.host, client.url, () => client.headers);
     if (!route) return this.reject(client, started, undefined, new ProxyError('no_route'));
