@@ -47,17 +47,24 @@ export class ClientConnection {
   readonly localPort: number;
   readonly forwardedLines = new ForwardedLines();
 
+  /**
+   * `clientIp`: the client's address when a PROXY header gave it; `firstBytes`: the client's bytes
+   * read with that header.
+   */
   constructor(
     readonly socket: Socket,
     private readonly owner: ConnectionOwner,
+    clientIp?: string,
+    firstBytes?: Buffer,
   ) {
-    this.clientIp = clientAddress(socket.remoteAddress);
+    this.clientIp = clientIp ?? clientAddress(socket.remoteAddress);
     this.localPort = owner.localPort;
     socket.setNoDelay(true);
     socket.on('data', this.onData);
     socket.on('error', noop);
     socket.on('end', this.onEnd);
     socket.on('close', this.onClose);
+    if (firstBytes) this.onData(firstBytes);
   }
 
   get idle(): boolean {
