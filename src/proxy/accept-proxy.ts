@@ -56,9 +56,14 @@ export class ProxyHeaderAcceptor {
     this.trusted = new TrustedProxies(trustedIPs);
   }
 
-  /** Whether this connection's peer must send a PROXY header. */
-  trusts(socket: Socket): boolean {
-    return this.trusted.trusts(clientAddress(socket.remoteAddress));
+  /**
+   * Whether this connection's peer must send a PROXY header; `gone` when its address is unknown
+   * (it left before lb looked: a worker may get a connection late).
+   */
+  classify(socket: Socket): 'trusted' | 'untrusted' | 'gone' {
+    const peer = socket.remoteAddress;
+    if (peer === undefined) return 'gone';
+    return this.trusted.trusts(clientAddress(peer)) ? 'trusted' : 'untrusted';
   }
 
   /**
@@ -68,7 +73,9 @@ export class ProxyHeaderAcceptor {
    * connection that fails is closed and counted instead.
    */
   accept(socket: Socket, proceed: (rest: Buffer | undefined) => void): void {
-    const trusted = this.trusts(socket);
+    const peer = this.classify(socket);
+    if (peer === 'gone') return void socket.destroy();
+    const trusted = peer === 'trusted';
     let bytes: Buffer | undefined;
     this.pending.add(socket);
     const finish = () => {

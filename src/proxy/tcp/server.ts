@@ -119,7 +119,7 @@ export class TcpEntrypoint {
     if (!proxyHeaders) return this.route(new TcpPick(client, undefined, undefined), client);
     // An untrusted peer is served at once and screened as its bytes go through: it may be
     // waiting for the server to speak first.
-    if (!proxyHeaders.trusts(client)) return this.route(new TcpPick(client, undefined, proxyHeaders), client);
+    if (proxyHeaders.classify(client) === 'untrusted') return this.route(new TcpPick(client, undefined, proxyHeaders), client);
     proxyHeaders.accept(client, (rest) => {
       client.pause();
       this.route(new TcpPick(client, rest, undefined), client);
