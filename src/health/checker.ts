@@ -105,7 +105,7 @@ function proxyHeaderAgent(version: ProxyProtocolVersion): Agent {
   if (agent) return agent;
   const header = writeLocalProxyHeader(version);
   const connector: buildConnector.connector = (options, callback) => {
-    const socket = connect({ host: options.hostname, port: Number(options.port) });
+    const socket = connect({ host: options.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(options.port) });
     socket.write(header);
     const onError = (err: Error) => callback(err, null);
     socket.once('error', onError);
