@@ -16,6 +16,8 @@ interface Received {
   addresses: ProxiedAddresses | undefined;
   /** Request paths (HTTP) or bytes (TCP) that came after the header on this connection. */
   after: string[];
+  /** An HTTP connection that switched to WebSocket: it echoes from then on. */
+  upgraded?: boolean;
 }
 
 /**
@@ -33,7 +35,8 @@ async function proxyReadingServer(t: TestContext, mode: 'http' | 'tcp') {
         const header = readProxyHeader(bytes);
         if (header.status === 'incomplete') return;
         if (header.status === 'invalid') return void socket.destroy();
-        connections.push((received = { addresses: header.addresses, after: [] }));
+        received = { addresses: header.addresses, after: [] };
+        connections.push(received);
         bytes = bytes.subarray(header.length);
       }
       if (mode === 'tcp') {
@@ -42,9 +45,19 @@ async function proxyReadingServer(t: TestContext, mode: 'http' | 'tcp') {
         bytes = Buffer.alloc(0);
         return;
       }
+      if (received.upgraded) {
+        socket.write(`echo ${bytes.toString('latin1')}`);
+        bytes = Buffer.alloc(0);
+        return;
+      }
       for (let end = bytes.indexOf('\r\n\r\n'); end >= 0; end = bytes.indexOf('\r\n\r\n')) {
-        received.after.push(bytes.toString('latin1', 0, bytes.indexOf('\r\n')).split(' ')[1]!);
+        const head = bytes.toString('latin1', 0, end);
+        received.after.push(head.slice(0, head.indexOf('\r\n')).split(' ')[1]!);
         bytes = bytes.subarray(end + 4);
+        if (/^upgrade: websocket$/im.test(head)) {
+          received.upgraded = true;
+          return void socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+        }
         const body = `connection ${connections.indexOf(received)}`;
         socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
       }
@@ -120,4 +133,22 @@ services: { db: { proxyProtocol: v2, servers: [ { address: "127.0.0.1:${server.p
   assert.deepEqual(after, ['query']);
   assert.equal(addresses!.source.address, '127.0.0.2');
   assert.deepEqual(addresses!.destination, { address: '127.0.0.1', port: lb.port('db') });
+});
+
+test('a WebSocket upgrade to a service with proxyProtocol opens its connection with the client\'s header', async (t) => {
+  const server = await proxyReadingServer(t, 'http');
+  const lb = await startLb(t, lbYaml(`
+routers: { all: { entrypoint: web, service: app } }
+services: { app: { proxyProtocol: v2, servers: [ { url: "http://127.0.0.1:${server.port}" } ] } }
+`));
+  const socket = connect({ port: lb.port('web'), host: '127.0.0.1', localAddress: '127.0.0.2' });
+  await new Promise((resolve) => socket.once('connect', resolve));
+  let text = '';
+  socket.setEncoding('latin1').on('data', (chunk: string) => (text += chunk));
+  socket.write('GET /ws HTTP/1.1\r\nHost: app\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
+  await eventually(() => text.includes('101 Switching Protocols'), 'the 101');
+  socket.write('ping');
+  await eventually(() => text.endsWith('echo ping'), 'the echo through the tunnel');
+  assert.deepEqual(server.connections.map((c) => [c.after, c.addresses?.source]), [[['/ws'], { address: '127.0.0.2', port: socket.localPort }]]);
+  socket.destroy();
 });
