@@ -50,13 +50,16 @@ services: { app: { servers: [ { url: "${backend.url}" } ] } }
     assert.match(text, /xff=127\.0\.0\.2 body=\r?\n?/);
     assert.match(text, /xff=127\.0\.0\.2 body=hello/);
   }
+  // A request the fast path leaves to Node's parser (an uncommon method) keeps the address too.
+  const deferred = await rawRequest(v2!, 'PURGE /cache HTTP/1.1\r\nHost: app\r\nConnection: close\r\n\r\n', 5_000, client);
+  assert.match(deferred.text, /^HTTP\/1\.1 200[\s\S]*xff=127\.0\.0\.2 /);
   // A client of its own (not in trustedIPs, no header) is served as itself.
   const direct = await rawRequest(lb.port('web'), 'GET / HTTP/1.1\r\nHost: app\r\nConnection: close\r\n\r\n', 5_000, '127.0.0.3');
   assert.equal(statusOf(direct.text), 200);
   assert.match(direct.text, /xff=127\.0\.0\.3/);
   await lb.stop(100);
   const clients = readFileSync(log, 'utf8').trim().split('\n').map((line) => (JSON.parse(line) as { client: string }).client);
-  assert.deepEqual(clients, [client, client, client, client, '127.0.0.3']);
+  assert.deepEqual(clients, [client, client, client, client, client, '127.0.0.3']);
 });
 
 test('a TCP entrypoint behind HAProxy send-proxy-v2 passes the client address on to a server that reads PROXY v1, with the client bytes untouched', async (t) => {

@@ -47,15 +47,11 @@ export class ClientConnection {
   readonly localPort: number;
   readonly forwardedLines = new ForwardedLines();
 
-  /**
-   * `clientIp`: the client's address when a PROXY header gave it; `firstBytes`: the client's bytes
-   * read with that header.
-   */
+  /** `clientIp`: the client's address when a PROXY header gave it. */
   constructor(
     readonly socket: Socket,
     private readonly owner: ConnectionOwner,
     clientIp?: string,
-    firstBytes?: Buffer,
   ) {
     this.clientIp = clientIp ?? clientAddress(socket.remoteAddress);
     this.localPort = owner.localPort;
@@ -64,7 +60,11 @@ export class ClientConnection {
     socket.on('error', noop);
     socket.on('end', this.onEnd);
     socket.on('close', this.onClose);
-    if (firstBytes) this.onData(firstBytes);
+  }
+
+  /** The client's bytes that were read before this connection took the socket (those after a PROXY header). */
+  receive(bytes: Buffer): void {
+    this.onData(bytes);
   }
 
   get idle(): boolean {

@@ -118,8 +118,16 @@ export class HttpEntrypoint {
       socket.once('close', () => open.value--);
       const proxyHeaders = this.proxyHeaders;
       if (!proxyHeaders) this.connections.add(new ClientConnection(socket, this));
-      else proxyHeaders.accept(socket, (rest) => this.connections.add(new ClientConnection(socket, this, peerAddress(socket), rest)));
+      else proxyHeaders.accept(socket, (rest) => this.acceptProxied(socket, rest));
     });
+  }
+
+  /** A connection whose PROXY header has been read: the fast path takes it with the bytes after it. */
+  private acceptProxied(socket: Socket, rest: Buffer | undefined): void {
+    const connection = new ClientConnection(socket, this, peerAddress(socket));
+    // Tracked before its bytes are parsed: a request left to llhttp at once untracks it again.
+    this.connections.add(connection);
+    if (rest) connection.receive(rest);
   }
 
   async listen(reusePort = false): Promise<AddressInfo> {
