@@ -37,8 +37,10 @@ test('HTTP: an untrusted header, a missing, malformed, cut or slow one are each 
   const lb = await startLb(t, lbYaml(`
 routers: { all: { entrypoint: web, service: app } }
 services: { app: { servers: [ { url: "${backend.url}" } ] } }
-`, { web: `proxyProtocol: { trustedIPs: ["${trusted}/32"] }, timeouts: { requestHeaders: 400ms }` }));
+`, { web: `proxyProtocol: { trustedIPs: ["${trusted}/32"] }, timeouts: { requestHeaders: 400ms, idle: 600ms }` }));
   const port = lb.port('web');
+  // A stranger that stays silent is an idle connection: closed after timeouts.idle, not counted.
+  const silent = closedByLb(port, stranger, Buffer.alloc(0));
   // Half a header, then silence: it holds its connection until the deadline, while others are served.
   const slow = closedByLb(port, trusted, header.subarray(0, 10));
   const served = await rawRequest(port, Buffer.concat([header, Buffer.from(get)]), 3_000, trusted);
@@ -52,6 +54,7 @@ services: { app: { servers: [ { url: "${backend.url}" } ] } }
   // A stranger without a header is served as usual, a method that starts like "PROXY" included.
   assert.equal(statusOf((await rawRequest(port, get, 3_000, stranger)).text), 200);
   assert.equal(statusOf((await rawRequest(port, 'PROPFIND / HTTP/1.1\r\nHost: app\r\nConnection: close\r\n\r\n', 3_000, stranger)).text), 200);
+  assert.equal(await silent, '');
   assert.deepEqual(await rejected(lb), { 'web/untrusted_source': 2, 'web/missing': 1, 'web/malformed': 1, 'web/truncated': 1, 'web/timeout': 1 });
 });
 

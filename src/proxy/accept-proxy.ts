@@ -49,7 +49,10 @@ export class ProxyHeaderAcceptor {
   constructor(
     private readonly entrypoint: string,
     trustedIPs: readonly string[],
-    private readonly timeoutMs: number,
+    /** How long a trusted peer has for its header (timeouts.requestHeaders). */
+    private readonly headerMs: number,
+    /** How long anyone else may stay silent (timeouts.idle, as for an idle keep-alive connection). */
+    private readonly idleMs: number,
     private readonly metrics: Metrics,
     private readonly logger: Logger,
   ) {
@@ -108,7 +111,10 @@ export class ProxyHeaderAcceptor {
     };
     // A peer that leaves before sending anything (a plain connect check) was refused nothing.
     const onEnd = () => (bytes ? reject('truncated', 'the connection ended inside the PROXY header') : (finish(), socket.destroy()));
-    const timer = setTimeout(() => reject('timeout', `no complete ${trusted ? 'PROXY header' : 'first bytes'} within ${this.timeoutMs}ms`), this.timeoutMs);
+    // A silent client that may send no header is an idle connection, closed as the fast path would close it.
+    const timeoutMs = trusted ? this.headerMs : this.idleMs;
+    const onTimeout = () => (trusted || bytes ? reject('timeout', `no complete ${trusted ? 'PROXY header' : 'first bytes'} within ${timeoutMs}ms`) : (finish(), socket.destroy()));
+    const timer = setTimeout(onTimeout, timeoutMs);
     socket.on('data', onData);
     socket.on('end', onEnd);
     socket.on('close', finish);
@@ -136,7 +142,7 @@ export class ProxyHeaderAcceptor {
 /** What reads the PROXY headers of an entrypoint with `proxyProtocol`; undefined for the others. */
 export function proxyHeaderAcceptor(config: EntrypointConfig, context: DataPlaneContext): ProxyHeaderAcceptor | undefined {
   const settings = config.proxyProtocol;
-  return settings && new ProxyHeaderAcceptor(config.name, settings.trustedIPs, config.timeouts.requestHeadersMs, context.metrics, context.logger);
+  return settings && new ProxyHeaderAcceptor(config.name, settings.trustedIPs, config.timeouts.requestHeadersMs, config.timeouts.idleMs, context.metrics, context.logger);
 }
 
 function noop(): void {}
