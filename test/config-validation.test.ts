@@ -158,3 +158,27 @@ test('a host name may end with a dot, and is matched without it', () => {
   const config = parseConfig(valid.replace('"app.example.com"', '"App.Example.com."'), 'lb.yaml');
   assert.deepEqual(config.routers.get('app')!.match.hosts, ['app.example.com']);
 });
+
+test('proxyProtocol: trustedIPs are CIDRs and required; a service sends v1 or v2, and not yet to https:// servers', () => {
+  const config = parseConfig(`entrypoints:
+  web: { address: "127.0.0.1:8080", proxyProtocol: { trustedIPs: ["10.0.0.0/8", "::1"] } }
+routers: { app: { entrypoint: web, service: app } }
+services: { app: { proxyProtocol: v2, servers: [ { url: "http://127.0.0.1:3001" } ], healthCheck: { path: /health } } }
+`, 'lb.yaml');
+  assert.deepEqual(config.entrypoints.get('web')!.proxyProtocol, { trustedIPs: ['10.0.0.0/8', '::1'] });
+  assert.equal(config.services.get('app')!.proxyProtocol, 'v2');
+  assert.equal(config.services.get('app')!.healthCheck!.proxyProtocol, 'v2', 'its checks send a LOCAL header');
+  const errors = errorsOf(`entrypoints:
+  web: { address: "127.0.0.1:8080", proxyProtocol: { trustedIPs: ["10.0.0.0/33"] } }
+  other: { address: "127.0.0.1:8081", proxyProtocol: {} }
+routers: { app: { entrypoint: web, service: app }, two: { entrypoint: other, service: two } }
+services:
+  app: { proxyProtocol: v3, servers: [ { url: "http://127.0.0.1:3001" } ] }
+  two: { proxyProtocol: v1, servers: [ { url: "https://127.0.0.1:3001" } ] }
+`);
+  assert.equal(errors.length, 4, errors.join('\n'));
+  assert.match(errors[0]!, /entrypoints\.web\.proxyProtocol\.trustedIPs\[0\].*CIDR/);
+  assert.match(errors[1]!, /entrypoints\.other\.proxyProtocol.*trustedIPs/);
+  assert.match(errors[2]!, /services\.app\.proxyProtocol.*v1/);
+  assert.match(errors[3]!, /services\.two\.proxyProtocol.*https:\/\//);
+});

@@ -190,3 +190,19 @@ test('names come from the compose service, else the container name', () => {
   assert.equal(defaultName('/proj-web-1', 'web'), 'web');
   assert.equal(defaultName('/my_container', undefined), 'my_container');
 });
+
+test('proxyProtocol is a service key, so lb.tcp.services.<s>.proxyProtocol and lb.http.services.<s>.proxyProtocol set it', () => {
+  const config = parsed({
+    'lb.tcp.routers.db.entrypoint': 'pg',
+    'lb.tcp.routers.db.service': 'pg',
+    'lb.tcp.services.pg.port': '5432',
+    'lb.tcp.services.pg.proxyProtocol': 'v2',
+    'lb.http.routers.site.host': 'site.example.com',
+    'lb.http.routers.site.service': 'site',
+    'lb.http.services.site.port': '3000',
+    'lb.http.services.site.proxyProtocol': 'v1',
+  });
+  assert.equal(config.services.get('pg')!.config.proxyProtocol, 'v2');
+  assert.equal(config.services.get('site')!.config.proxyProtocol, 'v1');
+  assert.match(errorsOf({ 'lb.port': '80', 'lb.proxyProtocol': 'v3' })['lb.proxyProtocol']!, /v1, v2|"v1"/);
+});

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { readProxyHeader, writeProxyHeader } from '../src/proxy/proxy-protocol.js';
+import { readProxyHeader, startsWithProxySignature, writeLocalProxyHeader, writeProxyHeader } from '../src/proxy/proxy-protocol.js';
 
 const v4 = { source: { address: '192.0.2.10', port: 51234 }, destination: { address: '198.51.100.1', port: 443 } };
 const v6 = { source: { address: '2001:db8::1', port: 40000 }, destination: { address: '2001:db8:0:0:1::2', port: 8443 } };
@@ -44,20 +44,38 @@ test('LOCAL, UNKNOWN and UNSPEC headers leave the peer address standing', () => 
 });
 
 test('malformed, foreign and oversized headers are invalid, with a reason', () => {
-  assert.deepEqual(readProxyHeader(Buffer.from('GET / HTTP/1.1\r\n')), { status: 'invalid', reason: 'no PROXY protocol header' });
+  assert.deepEqual(readProxyHeader(Buffer.from('GET / HTTP/1.1\r\n')), { status: 'invalid', fault: 'missing', reason: 'no PROXY protocol header' });
   assert.equal(readProxyHeader(Buffer.from('PROXY TCP4 1.2.3.4 5.6.7.8 80\r\n')).status, 'invalid');
   assert.equal(readProxyHeader(Buffer.from('PROXY TCP4 1.2.3.999 5.6.7.8 80 81\r\n')).status, 'invalid');
   assert.equal(readProxyHeader(Buffer.from('PROXY TCP4 1.2.3.4 5.6.7.8 80 65536\r\n')).status, 'invalid');
   assert.equal(readProxyHeader(Buffer.from('PROXY TCP6 1.2.3.4 5.6.7.8 80 81\r\n')).status, 'invalid');
-  assert.deepEqual(readProxyHeader(Buffer.from(`PROXY ${'x'.repeat(120)}`)), { status: 'invalid', reason: 'PROXY v1 line too long' });
+  assert.deepEqual(readProxyHeader(Buffer.from(`PROXY ${'x'.repeat(120)}`)), { status: 'invalid', fault: 'malformed', reason: 'PROXY v1 line too long' });
   const v2 = writeProxyHeader('v2', v4);
   const badVersion = Buffer.from(v2);
   badVersion[12] = 0x31;
   assert.equal(readProxyHeader(badVersion).status, 'invalid');
   const short = Buffer.from(v2);
   short.writeUInt16BE(4, 14);
-  assert.deepEqual(readProxyHeader(short), { status: 'invalid', reason: 'truncated PROXY v2 IPv4 addresses' });
+  assert.deepEqual(readProxyHeader(short), { status: 'invalid', fault: 'malformed', reason: 'truncated PROXY v2 IPv4 addresses' });
   const huge = Buffer.from(v2);
   huge.writeUInt16BE(60_000, 14);
-  assert.deepEqual(readProxyHeader(huge), { status: 'invalid', reason: 'PROXY v2 header too long' });
+  assert.deepEqual(readProxyHeader(huge), { status: 'invalid', fault: 'malformed', reason: 'PROXY v2 header too long' });
+});
+
+test('a signature is told from other bytes as soon as enough of them have come', () => {
+  assert.equal(startsWithProxySignature(Buffer.from('PRO')), undefined);
+  assert.equal(startsWithProxySignature(Buffer.from('PROPFIND / HTTP/1.1')), false);
+  assert.equal(startsWithProxySignature(Buffer.from('PROXY ')), true);
+  assert.equal(startsWithProxySignature(Buffer.from('\r\n')), undefined, 'the start of v2\'s signature');
+  assert.equal(startsWithProxySignature(writeProxyHeader('v2', v4).subarray(0, 12)), true);
+  assert.equal(startsWithProxySignature(Buffer.from('GET / HTTP/1.1\r\n')), false);
+});
+
+test('LOCAL headers for lb\'s own connections, and IPv6 addresses with a dotted IPv4 tail', () => {
+  assert.deepEqual(readProxyHeader(writeLocalProxyHeader('v2')), { status: 'ok', length: 16, addresses: undefined });
+  assert.equal(writeLocalProxyHeader('v1').toString(), 'PROXY UNKNOWN\r\n');
+  const header = writeProxyHeader('v2', { source: { address: '64:ff9b::192.0.2.1', port: 1 }, destination: { address: '::1', port: 2 } });
+  const result = readProxyHeader(header);
+  assert.ok(result.status === 'ok');
+  assert.equal(result.addresses!.source.address, '64:ff9b::c000:201');
 });

@@ -60,7 +60,8 @@ export function normaliseService(name: string, protocol: Protocol, svc: RawServi
   if (protocol === 'tcp' && (balancer === 'sticky' || svc.hash?.on === 'header' || svc.hash?.on === 'cookie')) {
     report(['balancer'], `a TCP service cannot use ${balancer === 'sticky' ? 'sticky cookies' : 'header or cookie hashing'}; use hash on client_ip`);
   }
-  const healthCheck = svc.healthCheck ? normaliseHealthCheck(svc.healthCheck, protocol) : undefined;
+  const healthCheck = svc.healthCheck ? { ...normaliseHealthCheck(svc.healthCheck, protocol), ...(svc.proxyProtocol ? { proxyProtocol: svc.proxyProtocol } : {}) } : undefined;
+  if (svc.proxyProtocol && servers.some((s) => s.scheme === 'https')) report(['proxyProtocol'], 'the PROXY protocol is sent to http:// and TCP servers only, not yet before TLS to https:// ones');
   if (healthCheck && healthCheck.timeoutMs >= healthCheck.intervalMs) {
     report(['healthCheck', 'timeout'], `the timeout (${healthCheck.timeoutMs}ms) must be shorter than the interval (${healthCheck.intervalMs}ms)`);
   }
@@ -90,6 +91,7 @@ export function normaliseService(name: string, protocol: Protocol, svc: RawServi
     retry: { attempts: svc.retries, budgetPercent: svc.retryBudget, bufferBodyBytes: svc.retryBufferBytes, unsafeReuse: svc.unsafeReuse },
     drainTimeoutMs: svc.drainTimeout,
     emptyPoolWaitMs: svc.emptyPoolWait,
+    ...(svc.proxyProtocol ? { proxyProtocol: svc.proxyProtocol } : {}),
   };
 }
 
@@ -158,6 +160,7 @@ export function normaliseConfig(raw: RawConfig, source: string, report: Report, 
       address: parseHostPort(ep.address)!,
       protocol: ep.protocol,
       trustedProxies: ep.trustedProxies,
+      ...(ep.proxyProtocol ? { proxyProtocol: { trustedIPs: ep.proxyProtocol.trustedIPs } } : {}),
       timeouts: { requestHeadersMs: ep.timeouts.requestHeaders, idleMs: ep.timeouts.idle ?? defaultIdleMs[ep.protocol] },
       ...(ep.tls ? { tls: { ...(ep.tls.acme !== undefined ? { acme: ep.tls.acme } : {}) } } : {}),
     });

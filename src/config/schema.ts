@@ -129,6 +129,7 @@ const serviceSettings = {
   unsafeReuse: withDefault(string({ oneOf: ['never', 'safe', 'always'] }), 'never'),
   drainTimeout: withDefault(duration(), '30s'),
   emptyPoolWait: withDefault(duration(), '0s'),
+  proxyProtocol: string({ oneOf: ['v1', 'v2'] }),
 };
 
 const renamedServiceKeys = { unsafeOnNewConnection: 'unsafeReuse (true: never, false: always)' };
@@ -197,6 +198,7 @@ export const configSchema = object({
       address: hostPort,
       protocol: withDefault(string({ oneOf: ['http', 'tcp'] }), 'http'),
       trustedProxies: withDefault(list(cidr), []),
+      proxyProtocol: object({ trustedIPs: list(cidr) }, ['trustedIPs']),
       timeouts: withDefault(object({
         requestHeaders: withDefault(duration({ min: 1 }), '10s'),
         idle: documentedDefault(duration({ min: 1 }), '60s (http), 1h (tcp)'),

@@ -22,8 +22,10 @@ export interface EntrypointConfig {
   protocol: Protocol;
   /** CIDRs whose X-Forwarded-* headers are trusted and extended rather than replaced. */
   trustedProxies: string[];
+  /** Sources (CIDRs) whose connections must start with a PROXY protocol header; undefined: none is read. */
+  proxyProtocol?: { trustedIPs: string[] };
   timeouts: {
-    /** HTTP: time a client has to send its request head before it gets 408. */
+    /** HTTP: time a client has to send its request head before it gets 408. Both: time for a PROXY header. */
     requestHeadersMs: number;
     /** HTTP: keep-alive idle time between requests. TCP: idle time of a tunnel. */
     idleMs: number;
@@ -105,7 +107,11 @@ export interface ServiceConfig {
   drainTimeoutMs: number;
   /** How long a request waits for a server to appear in an empty pool before 503. */
   emptyPoolWaitMs: number;
+  /** Send a PROXY protocol header of this version first on every connection to the servers. */
+  proxyProtocol?: ProxyProtocolVersion;
 }
+
+export type ProxyProtocolVersion = 'v1' | 'v2';
 
 export interface HealthCheckConfig {
   type: 'http' | 'tcp';
@@ -127,6 +133,8 @@ export interface HealthCheckConfig {
   /** TCP: bytes to send after connecting, and a substring the reply must contain. */
   send?: string;
   expect?: string;
+  /** The service's servers require a PROXY header: checks send a LOCAL one (v2) or `PROXY UNKNOWN` (v1). */
+  proxyProtocol?: ProxyProtocolVersion;
 }
 
 export interface OutlierDetectionConfig {

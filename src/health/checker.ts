@@ -1,7 +1,8 @@
 import { connect } from 'node:net';
-import { Agent, request } from 'undici';
+import { Agent, request, type buildConnector } from 'undici';
 import { serverKey, type Backend, type ServerKey } from '../balancer/index.js';
-import type { HealthCheckConfig } from '../config/types.js';
+import type { HealthCheckConfig, ProxyProtocolVersion } from '../config/types.js';
+import { writeLocalProxyHeader } from '../proxy/proxy-protocol.js';
 
 export interface CheckTarget {
   service: string;
@@ -92,6 +93,31 @@ export function probe(target: CheckTarget): Promise<string> {
  */
 const checkAgent = new Agent({ connect: { rejectUnauthorized: false } });
 
+/**
+ * For servers that require the PROXY protocol (the service sends it): each check's connection
+ * begins with a LOCAL header (v1: `PROXY UNKNOWN`), so the server accepts the check as lb's own,
+ * as HAProxy's `check-send-proxy` does. Only plain http:// servers take the protocol (normalise.ts).
+ */
+const proxyHeaderAgents = new Map<ProxyProtocolVersion, Agent>();
+
+function proxyHeaderAgent(version: ProxyProtocolVersion): Agent {
+  let agent = proxyHeaderAgents.get(version);
+  if (agent) return agent;
+  const header = writeLocalProxyHeader(version);
+  const connector: buildConnector.connector = (options, callback) => {
+    const socket = connect({ host: options.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(options.port) });
+    socket.write(header);
+    const onError = (err: Error) => callback(err, null);
+    socket.once('error', onError);
+    socket.once('connect', () => {
+      socket.off('error', onError);
+      callback(null, socket);
+    });
+  };
+  proxyHeaderAgents.set(version, (agent = new Agent({ connect: connector })));
+  return agent;
+}
+
 async function probeHttp(backend: Backend, port: number, check: HealthCheckConfig): Promise<string> {
   const headers: Record<string, string> = { 'user-agent': 'lb-health-check', host: check.host ?? `${backend.host}:${port}` };
   for (const [name, value] of check.headers) headers[name] = value;
@@ -102,7 +128,7 @@ async function probeHttp(backend: Backend, port: number, check: HealthCheckConfi
       method: 'GET',
       headers,
       reset: true,
-      dispatcher: checkAgent,
+      dispatcher: check.proxyProtocol ? proxyHeaderAgent(check.proxyProtocol) : checkAgent,
       signal: AbortSignal.timeout(check.timeoutMs),
     });
     status = res.statusCode;
@@ -126,6 +152,7 @@ function probeTcp(host: string, port: number, check: HealthCheckConfig): Promise
       if (err) reject(err);
       else resolve(check.expect ? `TCP reply contains "${check.expect}"` : 'TCP connect');
     };
+    if (check.proxyProtocol) socket.write(writeLocalProxyHeader(check.proxyProtocol));
     socket.once('connect', () => {
       if (check.send !== undefined) socket.write(check.send);
       if (check.expect === undefined) done();

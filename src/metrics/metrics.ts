@@ -103,6 +103,12 @@ export class Metrics {
     ['entrypoint', 'service', 'direction'],
     this.registry,
   );
+  readonly proxyProtocolRejected = new Counter({
+    name: 'lb_proxy_protocol_rejected_total',
+    help: 'Connections closed for their PROXY protocol header, by entrypoint and reason (untrusted_source, missing, malformed, truncated, timeout).',
+    labelNames: ['entrypoint', 'reason'] as const,
+    registers: [this.registry],
+  });
   /** Read at scrape time from the live snapshot, so the hot path only bumps a counter. */
   private backendsSource: () => Iterable<PoolView> = () => [];
   private drainingSource: () => Iterable<{ service: string; backend: string }> = () => [];

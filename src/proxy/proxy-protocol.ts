@@ -8,9 +8,12 @@ export interface ProxiedAddresses {
   readonly destination: { readonly address: string; readonly port: number };
 }
 
+/** Why bytes are not a PROXY header: none at all (`missing`), or one that breaks the rules. */
+export type ProxyHeaderFault = 'missing' | 'malformed';
+
 export type ProxyHeaderResult =
   | { readonly status: 'incomplete' }
-  | { readonly status: 'invalid'; readonly reason: string }
+  | { readonly status: 'invalid'; readonly fault: ProxyHeaderFault; readonly reason: string }
   /** `addresses` undefined: a LOCAL or UNKNOWN header (a health check): the peer's own address stands. */
   | { readonly status: 'ok'; readonly length: number; readonly addresses: ProxiedAddresses | undefined };
 
@@ -22,7 +25,8 @@ const v1MaxBytes = 107;
 export const maxProxyHeaderBytes = 16 + 4096;
 
 const incomplete: ProxyHeaderResult = Object.freeze({ status: 'incomplete' });
-const invalid = (reason: string): ProxyHeaderResult => ({ status: 'invalid', reason });
+const invalid = (reason: string): ProxyHeaderResult => ({ status: 'invalid', fault: 'malformed', reason });
+const missing: ProxyHeaderResult = Object.freeze({ status: 'invalid', fault: 'missing', reason: 'no PROXY protocol header' });
 
 /** True while `bytes` could still be the start of a PROXY header (of either version). */
 function startsLike(bytes: Buffer, prefix: Buffer): boolean {
@@ -35,7 +39,20 @@ export function readProxyHeader(bytes: Buffer): ProxyHeaderResult {
   if (bytes.length === 0) return incomplete;
   if (startsLike(bytes, v2Signature)) return bytes.length < v2Signature.length ? incomplete : readV2(bytes);
   if (startsLike(bytes, v1Prefix)) return bytes.length < v1Prefix.length ? incomplete : readV1(bytes);
-  return invalid('no PROXY protocol header');
+  return missing;
+}
+
+/**
+ * Whether `bytes` begin with a PROXY header's signature: `undefined` while too few bytes have come
+ * to tell (they could still start "PROXY " or v2's signature). A source that may not send the
+ * header is screened with this, without waiting for a whole header.
+ */
+export function startsWithProxySignature(bytes: Buffer): boolean | undefined {
+  for (const prefix of [v2Signature, v1Prefix]) {
+    if (!startsLike(bytes, prefix)) continue;
+    return bytes.length >= prefix.length ? true : undefined;
+  }
+  return false;
 }
 
 function readV1(bytes: Buffer): ProxyHeaderResult {
@@ -104,6 +121,14 @@ function formatIPv6(bytes: Buffer): string {
   return `${groups.slice(0, best.at).join(':')}::${groups.slice(best.at + best.length).join(':')}`;
 }
 
+/**
+ * The header of a connection that lb opens for itself (a health check): v2 LOCAL, or v1
+ * `PROXY UNKNOWN`; a server that requires the protocol accepts it and keeps the peer's address.
+ */
+export function writeLocalProxyHeader(version: 'v1' | 'v2'): Buffer {
+  return version === 'v1' ? Buffer.from('PROXY UNKNOWN\r\n', 'latin1') : Buffer.concat([v2Signature, Buffer.from([0x20, 0x00, 0, 0])]);
+}
+
 /** The header lb sends to a server with `proxyProtocol: v1 | v2`, for one client connection. */
 export function writeProxyHeader(version: 'v1' | 'v2', addresses: ProxiedAddresses): Buffer {
   const source = unmapped(addresses.source.address);
@@ -140,7 +165,9 @@ function ipv4Bytes(address: string): Buffer {
 
 function ipv6Bytes(address: string): Buffer {
   const [head = '', tail] = address.split('::');
-  const parse = (part: string) => (part ? part.split(':').map((g) => parseInt(g, 16)) : []);
+  // A dotted IPv4 tail (64:ff9b::192.0.2.1) is the last two groups.
+  const group = (g: string) => (g.includes('.') ? ((n) => [(n[0]! << 8) | n[1]!, (n[2]! << 8) | n[3]!])(g.split('.').map(Number)) : [parseInt(g, 16)]);
+  const parse = (part: string) => (part ? part.split(':').flatMap(group) : []);
   const left = parse(head);
   const right = tail === undefined ? [] : parse(tail);
   const groups = [...left, ...Array(8 - left.length - right.length).fill(0), ...right] as number[];

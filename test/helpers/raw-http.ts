@@ -7,10 +7,13 @@ export interface RawExchange {
   closed: boolean;
 }
 
-/** Writes bytes to a port and collects the reply until the server closes or `waitMs` passes. */
-export function rawRequest(port: number, payload: string | Buffer, waitMs = 2_000): Promise<RawExchange> {
+/**
+ * Writes bytes to a port and collects the reply until the server closes or `waitMs` passes;
+ * `localAddress`: the loopback address to connect from (127.0.0.2, ...), to be told apart from lb's own.
+ */
+export function rawRequest(port: number, payload: string | Buffer, waitMs = 2_000, localAddress?: string): Promise<RawExchange> {
   return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1', () => socket.write(payload));
+    const socket = connect({ port, host: '127.0.0.1', ...(localAddress ? { localAddress } : {}) }, () => socket.write(payload));
     let text = '';
     const timer = setTimeout(() => {
       socket.destroy();

@@ -47,17 +47,24 @@ export class ClientConnection {
   readonly localPort: number;
   readonly forwardedLines = new ForwardedLines();
 
+  /** `clientIp`: the client's address when a PROXY header gave it. */
   constructor(
     readonly socket: Socket,
     private readonly owner: ConnectionOwner,
+    clientIp?: string,
   ) {
-    this.clientIp = clientAddress(socket.remoteAddress);
+    this.clientIp = clientIp ?? clientAddress(socket.remoteAddress);
     this.localPort = owner.localPort;
     socket.setNoDelay(true);
     socket.on('data', this.onData);
     socket.on('error', noop);
     socket.on('end', this.onEnd);
     socket.on('close', this.onClose);
+  }
+
+  /** The client's bytes that were read before this connection took the socket (those after a PROXY header). */
+  receive(bytes: Buffer): void {
+    this.onData(bytes);
   }
 
   get idle(): boolean {

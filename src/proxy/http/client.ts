@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import type { Backend } from '../../balancer/index.js';
 import type { HttpRoute } from '../../control/snapshot.js';
 import type { ProxyError } from '../../errors.js';
@@ -49,6 +50,8 @@ export interface ExchangeHooks {
  * (the fast path) and Node's http server (requests the fast path leaves to llhttp).
  */
 export interface ClientExchange extends ClientRequest {
+  /** The client's connection. */
+  readonly socket: Socket;
   /** The client went away: nothing can be sent back any more. */
   readonly gone: boolean;
   /** The client speaks HTTP/1.1, so a chunked response can be relayed as it is. */

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import type { Backend } from '../../balancer/index.js';
 import type { HttpRoute } from '../../control/snapshot.js';
 import { HttpSyntaxError, ProxyError } from '../../errors.js';
@@ -45,6 +46,10 @@ export class FastRequest implements ClientExchange, StreamedBody {
     this.acceptsChunked = head.versionMinor === 1;
     this.keepAlive = head.keepAlive;
     this.bodyLeft = head.contentLength < 0 ? LAST_CHUNK_END : head.contentLength;
+  }
+
+  get socket(): Socket {
+    return this.connection.socket;
   }
 
   get headers(): Record<string, string> {

@@ -1,12 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Backend } from '../../balancer/index.js';
 import type { HttpRoute } from '../../control/snapshot.js';
 import type { ProxyError } from '../../errors.js';
 import type { StreamedBody } from '../http1/upstream-connection.js';
 import type { ClientExchange, ExchangeHooks } from './client.js';
 import { sendProxyError } from './error-response.js';
-import { clientAddress, serializeRequestHead, upstreamRequestHeaders, type ForwardingFacts } from './headers.js';
+import { serializeRequestHead, upstreamRequestHeaders, type ForwardingFacts } from './headers.js';
 import { NodeRequestRelay } from './node-request-relay.js';
+import { peerAddress } from '../accept-proxy.js';
 
 const LAST_CHUNK = Buffer.from('0\r\n\r\n');
 
@@ -66,7 +68,7 @@ export class NodeClient implements ClientExchange {
     this.host = req.headers.host ?? '';
     this.headers = req.headers;
     this.rawHeaders = req.rawHeaders;
-    this.clientIp = clientAddress(req.socket.remoteAddress);
+    this.clientIp = peerAddress(req.socket);
     this.localPort = req.socket.localPort ?? 0;
     this.firstOnConnection = !servedSockets.has(req.socket);
     servedSockets.add(req.socket);
@@ -76,6 +78,10 @@ export class NodeClient implements ClientExchange {
 
   get gone(): boolean {
     return this.res.destroyed;
+  }
+
+  get socket(): Socket {
+    return this.req.socket;
   }
 
   upstreamHead(facts: ForwardingFacts, reset: boolean): Buffer {

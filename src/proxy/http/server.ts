@@ -7,6 +7,7 @@ import type { HttpRoute } from '../../control/snapshot.js';
 import { ProxyError, terminationOf } from '../../errors.js';
 import { recordPassive, type DataPlaneContext } from '../context.js';
 import { listenOn, stopServer } from '../listen.js';
+import { peerAddress, proxyHeaderAcceptor, type ProxyHeaderAcceptor } from '../accept-proxy.js';
 import type { StreamedBody } from '../http1/upstream-connection.js';
 import { accessEntry } from './access-entry.js';
 import type { ClientExchange, ClientRequest, ExchangeOutcome } from './client.js';
@@ -17,6 +18,7 @@ import { TrustedProxies, type ForwardingFacts } from './headers.js';
 import { normaliseHost } from '../../control/route-table.js';
 import { isRetryable, opensOwnConnection } from './retry-policy.js';
 import { UpgradeRelay } from './upgrade.js';
+import { privateUpstream } from './private-upstreams.js';
 
 /** Node's parser errors, mapped to what the client is told before its connection is closed. */
 function clientErrorResponse(code: string | undefined): string {
@@ -57,6 +59,8 @@ export class HttpEntrypoint {
   private readonly context: DataPlaneContext;
   private readonly server: Server;
   private trusted: TrustedProxies;
+  /** Set with `proxyProtocol`: connections begin with a PROXY header, read before the fast path sees a byte. */
+  private proxyHeaders: ProxyHeaderAcceptor | undefined;
   private readonly upgrades: UpgradeRelay;
   readonly shutdown = { closing: false };
   /** The port this entrypoint listens on: every connection's local port (getsockname spared). */
@@ -70,6 +74,7 @@ export class HttpEntrypoint {
     this.config = config;
     this.context = context;
     this.trusted = new TrustedProxies(config.trustedProxies);
+    this.proxyHeaders = proxyHeaderAcceptor(config, context);
     const headersMs = config.timeouts.requestHeadersMs;
     this.server = createServer({
       maxHeaderSize: 16 * 1024,
@@ -111,8 +116,18 @@ export class HttpEntrypoint {
     this.server.on('connection', (socket: Socket) => {
       open.value++;
       socket.once('close', () => open.value--);
-      this.connections.add(new ClientConnection(socket, this));
+      const proxyHeaders = this.proxyHeaders;
+      if (!proxyHeaders) this.connections.add(new ClientConnection(socket, this));
+      else proxyHeaders.accept(socket, (rest) => this.acceptProxied(socket, rest));
     });
+  }
+
+  /** A connection whose PROXY header has been read: the fast path takes it with the bytes after it. */
+  private acceptProxied(socket: Socket, rest: Buffer | undefined): void {
+    const connection = new ClientConnection(socket, this, peerAddress(socket));
+    // Tracked before its bytes are parsed: a request left to llhttp at once untracks it again.
+    this.connections.add(connection);
+    if (rest) connection.receive(rest);
   }
 
   async listen(reusePort = false): Promise<AddressInfo> {
@@ -126,6 +141,7 @@ export class HttpEntrypoint {
   update(config: EntrypointConfig): void {
     this.config = config;
     this.trusted = new TrustedProxies(config.trustedProxies);
+    this.proxyHeaders = proxyHeaderAcceptor(config, this.context);
     this.server.headersTimeout = config.timeouts.requestHeadersMs;
     this.server.keepAliveTimeout = config.timeouts.idleMs;
   }
@@ -173,6 +189,7 @@ export class HttpEntrypoint {
   }
 
   private closeIdleConnections(): void {
+    this.proxyHeaders?.closePending();
     for (const connection of this.connections) if (connection.idle) connection.socket.end();
   }
 
@@ -224,7 +241,9 @@ export class HttpEntrypoint {
       retry: (error, failed) => this.retry(proxied, error, failed),
     });
     const fresh = opensOwnConnection(client.method, client.firstOnConnection, service.config.retry.unsafeReuse);
-    this.context.pools.get(backend, service, fresh).dispatch(
+    const version = service.config.proxyProtocol;
+    const upstream = version ? privateUpstream(client.socket, backend, service.config.timeouts.connectMs, version) : this.context.pools.get(backend, service, fresh);
+    upstream.dispatch(
       {
         method: client.method,
         reset: fresh,

@@ -1,5 +1,5 @@
-import type { ClientRequest, IncomingMessage } from 'node:http';
-import type { Socket } from 'node:net';
+import { Agent, type ClientRequest, type ClientRequestArgs, type IncomingMessage } from 'node:http';
+import { createConnection, type NetConnectOpts, type Socket } from 'node:net';
 import httpProxy from 'http-proxy';
 import type { HttpRoute } from '../../control/snapshot.js';
 import type { Backend } from '../../balancer/index.js';
@@ -7,7 +7,9 @@ import { classifyUpstreamError, ProxyError, terminationOf } from '../../errors.j
 import { recordPassive, type DataPlaneContext } from '../context.js';
 import { accessEntry } from './access-entry.js';
 import { rawErrorResponse } from './error-response.js';
-import { clientAddress, upstreamRequestHeaders, type TrustedProxies } from './headers.js';
+import { connectionAddresses, peerAddress } from '../accept-proxy.js';
+import { writeProxyHeader } from '../proxy-protocol.js';
+import { upstreamRequestHeaders, type TrustedProxies } from './headers.js';
 
 /**
  * One upgrade request, from routing to the end of its tunnel: its metrics once the server answered
@@ -85,6 +87,20 @@ class Upgrade {
   }
 }
 
+/** The agent of one upgrade to a server of a service with `proxyProtocol`: its connection begins with the client's PROXY header. */
+class ProxyHeaderAgent extends Agent {
+  constructor(private readonly header: Buffer) {
+    super({ keepAlive: false });
+  }
+
+  override createConnection(options: ClientRequestArgs): Socket {
+    const socket = createConnection(options as NetConnectOpts);
+    // Queued while connecting, it goes out before the request head.
+    socket.write(this.header);
+    return socket;
+  }
+}
+
 /** Lets http-proxy's 'proxyReqWs' event find the upgrade its request belongs to. */
 const upgrades = new WeakMap<IncomingMessage, Upgrade>();
 
@@ -120,7 +136,7 @@ export class UpgradeRelay {
 
   handle(req: IncomingMessage, socket: Socket, head: Buffer, route: HttpRoute | undefined): void {
     socket.on('error', () => socket.destroy());
-    const clientIp = clientAddress(req.socket.remoteAddress);
+    const clientIp = peerAddress(req.socket);
     const request = { clientIp, method: req.method ?? 'GET', host: req.headers.host ?? '', url: req.url ?? '/' };
     if (!route) return this.refuse(socket, request, undefined, new ProxyError('no_route'));
     const backend = route.service.balancer.pick({ clientIp, headers: req.headers });
@@ -151,7 +167,9 @@ export class UpgradeRelay {
       this.sockets.delete(socket);
       upgrade.closed();
     });
-    this.proxy.ws(req, socket, head, { target: backend.origin }, (err: Error) => {
+    const version = route.service.config.proxyProtocol;
+    const agent = version && new ProxyHeaderAgent(writeProxyHeader(version, connectionAddresses(socket)));
+    this.proxy.ws(req, socket, head, { target: backend.origin, ...(agent ? { agent } : {}) }, (err: Error) => {
       const error = classifyUpstreamError(err);
       this.context.logger.warn(
         { entrypoint: this.entrypoint, router: route.router, service: route.service.name, backend: backend.id, code: error.code, ms: Math.round(performance.now() - upgrade.started) },

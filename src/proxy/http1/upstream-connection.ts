@@ -93,6 +93,8 @@ export class UpstreamConnection implements Timed {
     connectMs: number,
     private readonly onReusable: (conn: UpstreamConnection) => void,
     private readonly onGone: (conn: UpstreamConnection) => void,
+    /** Bytes sent before any request: a client's PROXY protocol header (plain TCP only). */
+    prefix?: Buffer,
   ) {
     const { host, port } = origin;
     this.socket = origin.tls
@@ -111,6 +113,8 @@ export class UpstreamConnection implements Timed {
           },
         });
     if (origin.tls) this.socket.setNoDelay(true);
+    // Written while connecting, it goes out first, before the request Node queues behind it.
+    else if (prefix) this.socket.write(prefix);
     // The socket's own timeout covers connecting and retiring; requests have deadlines.
     this.socket.setTimeout(connectMs);
     this.socket.once(origin.tls ? 'secureConnect' : 'connect', () => {

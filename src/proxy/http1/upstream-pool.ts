@@ -1,5 +1,8 @@
 import { UpstreamConnection, type UpstreamHandler, type UpstreamRequest } from './upstream-connection.js';
 
+/** How long an idle keep-alive connection to a server may be reused (see UpstreamPool). */
+export const UPSTREAM_KEEP_ALIVE_MS = 4_000;
+
 /**
  * Keep-alive connections to one backend server: a request takes the most recently used idle
  * connection (so that the others age out), or opens a new one. Idle connections close after
@@ -16,7 +19,7 @@ export class UpstreamPool {
   constructor(
     private readonly origin: { host: string; port: number; tls: boolean },
     private readonly connectMs: number,
-    private readonly keepAliveMs = 4_000,
+    private readonly keepAliveMs = UPSTREAM_KEEP_ALIVE_MS,
   ) {
     this.sweep = setInterval(() => this.closeStale(), Math.min(1_000, keepAliveMs)).unref();
   }

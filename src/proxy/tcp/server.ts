@@ -6,13 +6,24 @@ import { classifyUpstreamError, ProxyError } from '../../errors.js';
 import { recordPassive, type DataPlaneContext } from '../context.js';
 import { listenOn, stopServer } from '../listen.js';
 import { ReadBuffer } from '../read-buffers.js';
+import { connectionAddresses, peerAddress, untrustedHeader, proxyHeaderAcceptor, type ProxyHeaderAcceptor } from '../accept-proxy.js';
+import { startsWithProxySignature, writeProxyHeader } from '../proxy-protocol.js';
 
-/** A connection as balancers see it: the client's address is read (getpeername) only if one hashes on it. */
+/**
+ * A client connection on its way to a server, as balancers see it (the client's address is read,
+ * getpeername, only if one hashes on it), with what every attempt to dial must send first.
+ */
 class TcpPick implements PickContext {
-  constructor(private readonly client: Socket) {}
+  constructor(
+    private readonly client: Socket,
+    /** Client bytes read before the tunnel, with the PROXY header that came before them. */
+    readonly firstBytes: Buffer | undefined,
+    /** Set for an untrusted peer of an entrypoint with `proxyProtocol`: its first bytes must not be a PROXY header. */
+    readonly screen: ProxyHeaderAcceptor | undefined,
+  ) {}
 
   get clientIp(): string {
-    return this.client.remoteAddress ?? '';
+    return peerAddress(this.client);
   }
 }
 
@@ -27,6 +38,36 @@ function passFin(dest: Socket): void {
 }
 
 /**
+ * Holds an untrusted peer's first bytes until they show whether a PROXY header starts there:
+ * then the connection is refused, else they and the rest go to `forward`. Before the relay's own
+ * 'end' listener, so that bytes held at a FIN still go first.
+ */
+function screenFirstBytes(client: Socket, upstream: Socket, screen: ProxyHeaderAcceptor, forward: (chunk: Buffer) => void): void {
+  let held: Buffer | undefined;
+  const release = () => {
+    client.off('data', onFirst);
+    client.off('end', release);
+    if (held) forward(held);
+  };
+  const onFirst = (chunk: Buffer) => {
+    held = held ? Buffer.concat([held, chunk]) : chunk;
+    const signature = startsWithProxySignature(held);
+    if (signature === undefined) return;
+    if (!signature) {
+      release();
+      client.on('data', forward);
+      return;
+    }
+    client.off('data', onFirst);
+    client.off('end', release);
+    upstream.destroy();
+    screen.reject(client, 'untrusted_source', untrustedHeader);
+  };
+  client.on('data', onFirst);
+  client.once('end', release);
+}
+
+/**
  * An L4 entrypoint: each client connection is relayed to one server of the router's service.
  * Both directions keep backpressure, and a FIN in one direction is passed on while the
  * other keeps flowing (half-close), as HAProxy does in `mode tcp`.
@@ -37,11 +78,14 @@ export class TcpEntrypoint {
   private readonly context: DataPlaneContext;
   private readonly server: Server;
   private readonly tunnels = new Set<Socket>();
+  /** Set with `proxyProtocol`: trusted peers' connections begin with a PROXY header. */
+  private proxyHeaders: ProxyHeaderAcceptor | undefined;
 
   constructor(config: EntrypointConfig, context: DataPlaneContext) {
     this.name = config.name;
     this.config = config;
     this.context = context;
+    this.proxyHeaders = proxyHeaderAcceptor(config, context);
     this.server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (client) => this.accept(client));
     const open = context.metrics.openConnections.cell({ entrypoint: this.name, protocol: 'tcp' });
     this.server.on('connection', (socket: Socket) => {
@@ -57,9 +101,11 @@ export class TcpEntrypoint {
   /** New settings for the same listener (a reload): the idle timeout of new tunnels. */
   update(config: EntrypointConfig): void {
     this.config = config;
+    this.proxyHeaders = proxyHeaderAcceptor(config, this.context);
   }
 
   async close(graceMs: number): Promise<void> {
+    this.proxyHeaders?.closePending();
     await stopServer(this.server, graceMs, () => {
       for (const socket of this.tunnels) socket.destroy();
     });
@@ -69,13 +115,24 @@ export class TcpEntrypoint {
     client.on('error', () => client.destroy());
     this.tunnels.add(client);
     client.once('close', () => this.tunnels.delete(client));
+    const proxyHeaders = this.proxyHeaders;
+    if (!proxyHeaders) return this.route(new TcpPick(client, undefined, undefined), client);
+    // An untrusted peer is served at once and screened as its bytes go through: it may be
+    // waiting for the server to speak first.
+    if (proxyHeaders.classify(client) === 'untrusted') return this.route(new TcpPick(client, undefined, proxyHeaders), client);
+    proxyHeaders.accept(client, (rest) => {
+      client.pause();
+      this.route(new TcpPick(client, rest, undefined), client);
+    });
+  }
+
+  private route(pick: TcpPick, client: Socket): void {
     const route = this.context.snapshot().entrypoints.get(this.name)?.tcp;
     if (!route) {
       this.context.logger.warn({ entrypoint: this.name }, 'TCP connection closed: no router for this entrypoint');
       client.destroy();
       return;
     }
-    const pick = new TcpPick(client);
     const first = route.service.balancer.pick(pick);
     if (!first) {
       this.context.logger.warn({ entrypoint: this.name, service: route.service.name }, 'TCP connection closed: no backend server is available');
@@ -141,11 +198,14 @@ export class TcpEntrypoint {
       upstream.once('close', () => {
         if (!upstream.readableEnded) client.destroy();
       });
-      this.relay(client, upstream, service, backend);
+      const version = service.config.proxyProtocol;
+      if (version) upstream.write(writeProxyHeader(version, connectionAddresses(client)));
+      if (pick.firstBytes) upstream.write(pick.firstBytes);
+      this.relay(client, upstream, service, backend, pick.screen);
     });
   }
 
-  private relay(client: Socket, upstream: Socket, service: ServicePool, backend: Backend): void {
+  private relay(client: Socket, upstream: Socket, service: ServicePool, backend: Backend, screen: ProxyHeaderAcceptor | undefined): void {
     const { tcpConnections, tcpBytes } = this.context.metrics;
     const labels = { entrypoint: this.name, service: service.name };
     tcpConnections.cell(labels).value++;
@@ -158,11 +218,13 @@ export class TcpEntrypoint {
     client.setTimeout(idleMs, onIdle);
     upstream.setTimeout(idleMs, onIdle);
     const resumeClient = () => client.resume();
-    client.on('data', (chunk: Buffer) => {
+    const forward = (chunk: Buffer) => {
       if (upstream.write(chunk)) return;
       client.pause();
       upstream.once('drain', resumeClient);
-    });
+    };
+    if (screen) screenFirstBytes(client, upstream, screen, forward);
+    else client.on('data', forward);
     // Each FIN is passed on while the other side may still send (half-close).
     client.once('end', () => passFin(upstream));
     upstream.once('end', () => passFin(client));
