@@ -83,6 +83,7 @@ export const routerSchema = object({
     host: documentedDefault(oneOrMany(hostPattern), 'any host'),
     pathPrefix: documentedDefault(absolutePath('a path prefix'), 'any path'),
     headers: headerMap(),
+    sni: documentedDefault(oneOrMany(hostPattern), 'none: the fallback router'),
   }),
 }, ['entrypoint', 'service']);
 
@@ -129,6 +130,11 @@ const serviceSettings = {
   unsafeReuse: withDefault(string({ oneOf: ['never', 'safe', 'always'] }), 'never'),
   drainTimeout: withDefault(duration(), '30s'),
   emptyPoolWait: withDefault(duration(), '0s'),
+  tls: object({
+    caFile: documentedDefault(string({ check: (s) => (s ? undefined : 'expected the path of a PEM file') }), 'the system CAs'),
+    serverName: documentedDefault(hostPattern, 'the server host, unless it is an IP address'),
+    insecureSkipVerify: withDefault(boolean(), false),
+  }),
 };
 
 const renamedServiceKeys = { unsafeOnNewConnection: 'unsafeReuse (true: never, false: always)' };

@@ -336,7 +336,7 @@ export class DockerProvider implements Provider {
   private poolConfig(name: string, pool: Pool, conflicts: string[]): ServiceConfig {
     const problems: Problem[] = [];
     const settings = serviceSchema(pool.settings, [], problems);
-    const config = settings && normaliseService(name, pool.protocol, settings, pool.servers, (path, message) => problems.push({ path, message }));
+    const config = settings && normaliseService(name, pool.protocol, settings, pool.servers, (path, message, _atKey, warning) => problems.push({ path, message, ...(warning ? { warning } : {}) }));
     const errors = problems.filter((p) => !p.warning);
     if (config && errors.length === 0) return config;
     conflicts.push(`service ${name}: the replicas' settings do not combine (${errors.map((p) => `${formatPath(p.path)}: ${p.message}`).join('; ')}); using the newest container's`);

@@ -1,9 +1,12 @@
 import type { ClientRequest, IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import type { Socket } from 'node:net';
 import httpProxy from 'http-proxy';
 import type { HttpRoute } from '../../control/snapshot.js';
 import type { Backend } from '../../balancer/index.js';
+import type { UpstreamTlsConfig } from '../../config/types.js';
 import { classifyUpstreamError, ProxyError, terminationOf } from '../../errors.js';
+import { upstreamTlsOptions } from '../../tls/upstream.js';
 import { recordPassive, type DataPlaneContext } from '../context.js';
 import { accessEntry } from './access-entry.js';
 import { rawErrorResponse } from './error-response.js';
@@ -103,6 +106,8 @@ const upgrades = new WeakMap<IncomingMessage, Upgrade>();
 export class UpgradeRelay {
   private readonly proxy = httpProxy.createProxyServer({ ws: true, xfwd: false, changeOrigin: false, prependPath: false });
   private readonly sockets = new Set<Socket>();
+  /** For https:// servers: an agent per service TLS settings and server host, carrying them into http-proxy. */
+  private readonly tlsAgents = new WeakMap<UpstreamTlsConfig, Map<string, HttpsAgent>>();
 
   constructor(
     private readonly entrypoint: string,
@@ -149,7 +154,8 @@ export class UpgradeRelay {
       this.sockets.delete(socket);
       upgrade.closed();
     });
-    this.proxy.ws(req, socket, head, { target: backend.origin }, (err: Error) => {
+    const agent = backend.scheme === 'https' ? this.tlsAgent(route.service.config.tls, backend.host) : undefined;
+    this.proxy.ws(req, socket, head, { target: backend.origin, ...(agent ? { agent } : {}) }, (err: Error) => {
       const error = classifyUpstreamError(err);
       this.context.logger.warn(
         { entrypoint: this.entrypoint, router: route.router, service: route.service.name, backend: backend.id, code: error.code, ms: Math.round(performance.now() - upgrade.started) },
@@ -157,6 +163,14 @@ export class UpgradeRelay {
       );
       if (upgrade.failed(error) && socket.writable) socket.write(rawErrorResponse(error.status, error.message, error.code));
     });
+  }
+
+  private tlsAgent(tls: UpstreamTlsConfig, host: string): HttpsAgent {
+    let byHost = this.tlsAgents.get(tls);
+    if (!byHost) this.tlsAgents.set(tls, (byHost = new Map()));
+    let agent = byHost.get(host);
+    if (!agent) byHost.set(host, (agent = new HttpsAgent(upstreamTlsOptions(tls, host))));
+    return agent;
   }
 
   destroyAll(): void {

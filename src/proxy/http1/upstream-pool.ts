@@ -1,4 +1,4 @@
-import { UpstreamConnection, type UpstreamHandler, type UpstreamRequest } from './upstream-connection.js';
+import { UpstreamConnection, type UpstreamHandler, type UpstreamOrigin, type UpstreamRequest } from './upstream-connection.js';
 
 /**
  * Keep-alive connections to one backend server: a request takes the most recently used idle
@@ -14,7 +14,7 @@ export class UpstreamPool {
   private closing = false;
 
   constructor(
-    private readonly origin: { host: string; port: number; tls: boolean },
+    private readonly origin: UpstreamOrigin,
     private readonly connectMs: number,
     private readonly keepAliveMs = 4_000,
   ) {
