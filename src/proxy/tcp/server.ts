@@ -1,8 +1,10 @@
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Backend, PickContext } from '../../balancer/index.js';
 import type { EntrypointConfig } from '../../config/types.js';
-import type { ServicePool } from '../../control/snapshot.js';
+import type { RouteTable } from '../../control/route-table.js';
+import type { ServicePool, TcpRoute } from '../../control/snapshot.js';
 import { classifyUpstreamError, ProxyError } from '../../errors.js';
+import { readClientHello } from '../../tls/client-hello.js';
 import { recordPassive, type DataPlaneContext } from '../context.js';
 import { listenOn, stopServer } from '../listen.js';
 import { ReadBuffer } from '../read-buffers.js';
@@ -26,10 +28,17 @@ function passFin(dest: Socket): void {
   else dest.end();
 }
 
+/** Why a connection to an entrypoint with sni routers was closed before it was routed (a metric label). */
+type SniRejection = 'timeout' | 'closed' | 'not_tls' | 'malformed' | 'no_sni' | 'unknown_name';
+
 /**
  * An L4 entrypoint: each client connection is relayed to one server of the router's service.
  * Both directions keep backpressure, and a FIN in one direction is passed on while the
  * other keeps flowing (half-close), as HAProxy does in `mode tcp`.
+ *
+ * With routers that match `sni`, the TLS ClientHello is read first (not terminated), the router
+ * is chosen by its server name, and the bytes read are forwarded untouched before the relay
+ * starts. Without them nothing is read before connecting.
  */
 export class TcpEntrypoint {
   readonly name: string;
@@ -69,23 +78,72 @@ export class TcpEntrypoint {
     client.on('error', () => client.destroy());
     this.tunnels.add(client);
     client.once('close', () => this.tunnels.delete(client));
-    const route = this.context.snapshot().entrypoints.get(this.name)?.tcp;
+    const routes = this.context.snapshot().entrypoints.get(this.name);
+    if (routes?.sni) this.readClientHello(client, routes.sni, routes.tcp);
+    else this.forward(client, routes?.tcp, undefined);
+  }
+
+  /**
+   * Buffers what the client sends until it makes a whole ClientHello (in any number of segments),
+   * within the entrypoint's `timeouts.requestHeaders`, then routes by its server name. A first
+   * flight that is not a ClientHello goes to the fallback router as it is, as HAProxy's
+   * `default_backend` and Traefik's `HostSNI(*)` take it; without a fallback it is closed.
+   */
+  private readClientHello(client: Socket, table: RouteTable<TcpRoute>, fallback: TcpRoute | undefined): void {
+    let bytes: Buffer = Buffer.alloc(0);
+    const done = () => {
+      clearTimeout(timer);
+      client.off('data', onData);
+      client.off('end', onEnd);
+      client.pause();
+    };
+    const reject = (reason: SniRejection, detail: string) => {
+      done();
+      this.context.metrics.tcpSniRejected.inc({ entrypoint: this.name, reason });
+      this.context.logger.debug({ entrypoint: this.name, reason, client: client.remoteAddress }, `TCP connection closed before routing: ${detail}`);
+      client.destroy();
+    };
+    const onData = (chunk: Buffer) => {
+      bytes = bytes.length === 0 ? chunk : Buffer.concat([bytes, chunk]);
+      const hello = readClientHello(bytes);
+      if (hello.status === 'incomplete') return;
+      const route = hello.status === 'ok' ? table.lookup(hello.serverName ?? '', '/', {}) : fallback;
+      if (!route) {
+        if (hello.status === 'invalid') reject(hello.reason === 'not a TLS handshake' ? 'not_tls' : 'malformed', hello.reason);
+        else if (hello.serverName === undefined) reject('no_sni', 'a ClientHello without a server name, and no fallback router');
+        else reject('unknown_name', `no router for server name "${hello.serverName}", and no fallback router`);
+        return;
+      }
+      done();
+      // A router that terminates TLS (`tls: terminate`) would hand `client` and `bytes` to a TLS socket here.
+      this.forward(client, route, bytes);
+    };
+    const onEnd = () => reject('closed', 'the client closed before its ClientHello was complete');
+    const timer = setTimeout(() => reject('timeout', `no complete ClientHello within ${this.config.timeouts.requestHeadersMs}ms`), this.config.timeouts.requestHeadersMs);
+    client.once('close', () => clearTimeout(timer));
+    client.on('data', onData);
+    client.once('end', onEnd);
+    client.resume();
+  }
+
+  /** Connects `client` to a server of `route`'s service; `first`: bytes already read, sent before the relay. */
+  private forward(client: Socket, route: TcpRoute | undefined, first: Buffer | undefined): void {
     if (!route) {
       this.context.logger.warn({ entrypoint: this.name }, 'TCP connection closed: no router for this entrypoint');
       client.destroy();
       return;
     }
     const pick = new TcpPick(client);
-    const first = route.service.balancer.pick(pick);
-    if (!first) {
+    const backend = route.service.balancer.pick(pick);
+    if (!backend) {
       this.context.logger.warn({ entrypoint: this.name, service: route.service.name }, 'TCP connection closed: no backend server is available');
       client.destroy();
       return;
     }
-    this.dial(client, route.service, first, pick, true);
+    this.dial(client, route.service, backend, pick, true, first);
   }
 
-  private dial(client: Socket, service: ServicePool, backend: Backend, pick: TcpPick, mayRetry: boolean): void {
+  private dial(client: Socket, service: ServicePool, backend: Backend, pick: TcpPick, mayRetry: boolean, first: Buffer | undefined): void {
     const timeouts = service.config.timeouts;
     // Server to client: read into a reused buffer and written on at once (see ReadBuffer).
     const readBuffer = new ReadBuffer();
@@ -122,7 +180,7 @@ export class TcpEntrypoint {
         { entrypoint: this.name, service: service.name, backend: backend.id, code: error.code, retry: next?.id },
         `TCP connect failed: ${error.message}`,
       );
-      if (next && !client.destroyed) this.dial(client, service, next, pick, false);
+      if (next && !client.destroyed) this.dial(client, service, next, pick, false, first);
       else client.destroy();
     };
     upstream.once('error', onEarlyError);
@@ -140,6 +198,7 @@ export class TcpEntrypoint {
       upstream.once('close', () => {
         if (!upstream.readableEnded) client.destroy();
       });
+      if (first) upstream.write(first);
       this.relay(client, upstream, service, backend);
     });
   }
