@@ -252,7 +252,7 @@ export function normaliseConfig(raw: RawConfig, source: string, report: Report, 
   const services = new Map<string, ServiceConfig>();
   for (const [name, svc] of raw.services) {
     const protocol = serviceProtocols.get(name)?.protocol ?? 'http';
-    const at: Report = (path, message, atKey) => report(['services', name, ...path], message, atKey);
+    const at: Report = (path, message, atKey, warning) => report(['services', name, ...path], message, atKey, warning);
     const servers = svc.servers.flatMap((server, index) => normaliseServer(server, name, protocol, ['servers', index], at) ?? []);
     services.set(name, normaliseService(name, protocol, svc, servers, at, dirname(source)));
   }
