@@ -103,7 +103,7 @@ routers:
 services:
   pg: { servers: [ { address: "127.0.0.1:5432" } ] }
 `);
-  assert.deepEqual(errors, ['lb.yaml:4:46: routers.db.match.host: a TCP router sees no HTTP request; it matches only "sni" (the server name of a TLS ClientHello): remove "host"']);
+  assert.deepEqual(errors, ['lb.yaml:4:47: routers.db.match.host: a TCP router sees no HTTP request; it matches only "sni" (the server name of a TLS ClientHello): remove "host"']);
 });
 
 test('a server needs exactly one of url and address', () => {
