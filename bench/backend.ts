@@ -1,14 +1,17 @@
 // The backend of the benchmarks when nginx is not installed: "hello world\n" on every path,
 // 1 MiB on /1m, request bodies read to their end before the answer. Keep-alive, no logging.
-// Usage: node --import tsx bench/backend.ts --port 18081
-import { createServer } from 'node:http';
+// With --cert and --key it serves HTTPS instead.
+// Usage: node --import tsx bench/backend.ts --port 18081 [--cert cert.pem --key key.pem]
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer, type RequestListener } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { parseArgs } from 'node:util';
 
-const { values } = parseArgs({ options: { port: { type: 'string', default: '18081' } } });
+const { values } = parseArgs({ options: { port: { type: 'string', default: '18081' }, cert: { type: 'string' }, key: { type: 'string' } } });
 const small = Buffer.from('hello world\n');
 const large = Buffer.alloc(1024 * 1024, 97);
 
-const server = createServer((req, res) => {
+const handler: RequestListener = (req, res) => {
   const body = req.url === '/1m' ? large : small;
   const answer = (): void => {
     res.writeHead(200, { 'content-type': req.url === '/1m' ? 'application/octet-stream' : 'text/plain', 'content-length': body.length });
@@ -19,7 +22,8 @@ const server = createServer((req, res) => {
   req.resume();
   if (req.method === 'GET' || req.method === 'HEAD') answer();
   else req.on('end', answer);
-});
+};
+const server = values.cert && values.key ? createHttpsServer({ cert: readFileSync(values.cert), key: readFileSync(values.key) }, handler) : createHttpServer(handler);
 server.keepAliveTimeout = 120_000;
 server.headersTimeout = 130_000;
 server.requestTimeout = 0;

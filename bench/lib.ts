@@ -2,7 +2,7 @@
 // load runs with wrk or autocannon, the CPU time a process tree uses during one, medians over
 // alternating rounds, markdown tables, the machine's description and the report section in
 // docs/benchmarks.md.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { connect } from 'node:net';
@@ -221,9 +221,24 @@ export function chooseBackend(wanted: string): BackendKind {
   return hasTool('nginx') ? 'nginx' : 'node';
 }
 
-export async function startBackend(ws: Workspace, kind: BackendKind, port: number): Promise<ChildProcess> {
+/** A certificate and key (PEM files) for a backend that serves TLS. */
+export interface TlsFiles {
+  certFile: string;
+  keyFile: string;
+}
+
+/** A self-signed ECDSA P-256 certificate for `name` (and 127.0.0.1), made with openssl in the workspace. */
+export function makeCertificate(ws: Workspace, name: string): TlsFiles {
+  const certFile = join(ws.work, `${name}.pem`);
+  const keyFile = join(ws.work, `${name}.key`);
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-keyout', keyFile, '-out', certFile, '-subj', `/CN=${name}`, '-addext', `subjectAltName=DNS:${name},IP:127.0.0.1`], { stdio: 'ignore' });
+  return { certFile, keyFile };
+}
+
+/** The backend on `port`: plain HTTP, or HTTPS with `tls` (terminated by the backend itself). */
+export async function startBackend(ws: Workspace, kind: BackendKind, port: number, tls?: TlsFiles): Promise<ChildProcess> {
   if (kind === 'node') {
-    const [cmd, args] = nodeScript('./backend.ts', ['--port', String(port)]);
+    const [cmd, args] = nodeScript('./backend.ts', ['--port', String(port), ...(tls ? ['--cert', tls.certFile, '--key', tls.keyFile] : [])]);
     return ws.startListening(cmd, args, port, 'backend');
   }
   const dir = join(ws.work, `backend-${port}`);
@@ -238,8 +253,8 @@ http {
   client_max_body_size 16m;
   client_body_buffer_size 1m;
   server {
-    listen 127.0.0.1:${port} backlog=4096;
-    location / { return 200 "hello world\\n"; }
+    listen 127.0.0.1:${port}${tls ? ' ssl' : ''} backlog=4096;
+${tls ? `    ssl_certificate ${tls.certFile}; ssl_certificate_key ${tls.keyFile};\n` : ''}    location / { return 200 "hello world\\n"; }
     location = /1m { default_type application/octet-stream; alias ${ws.work}/1m.bin; }
   }
 }`);

@@ -24,6 +24,7 @@ import {
   hasHttpProxy,
   hasTool,
   lbCli,
+  makeCertificate,
   markdownTable,
   nodeScript,
   percent,
@@ -45,9 +46,9 @@ const usage = `Usage: npm run bench [-- options]
   --duration S        seconds per measurement (whole number, default 3)
   --rounds N          alternating rounds per scenario; the median is reported (default 3)
   --connections N     connections for small, post, close and tcp-echo (default 50)
-  --scenarios LIST    any of small,latency,large,post,close,tcp-echo,idle,routes (default all)
+  --scenarios LIST    any of small,latency,large,post,close,tcp-echo,sni-small,sni-large,sni-close,idle,routes (default all)
   --only LIST         targets: direct,haproxy-http,lb-http,lb-http-access-log,lb-http-2-workers,lb-http-reuse-safe,nginx-proxy,
-                      http-proxy,node-hello,haproxy-tcp,lb-tcp (idle and routes run when lb-http is listed)
+                      http-proxy,node-hello,haproxy-tcp,lb-tcp,haproxy-tcp-sni,lb-tcp-sni (idle and routes run when lb-http is listed)
   --idle N            idle connections for the idle scenario (default 10000)
   --pin               pin backend, proxies and load generator to separate cores (needs 4 cores)
   --backend KIND      auto (nginx when installed), nginx or node (bench/backend.ts)
@@ -101,9 +102,13 @@ const ports = {
   lbReuse: 18103,
   lbReuseAdmin: 18104,
   nodeHello: 18105,
+  tlsBackend: 18106,
+  lbSni: 18107,
+  lbSniAdmin: 18108,
+  haproxySni: 18109,
 };
 
-type Need = 'haproxy' | 'nginx' | 'http-proxy';
+type Need = 'haproxy' | 'nginx' | 'http-proxy' | 'openssl';
 interface Target {
   name: string;
   /** http: an HTTP proxy (or the backend itself); tcp: a byte pipe in front of the backend. */
@@ -111,25 +116,29 @@ interface Target {
   port: number;
   /** Where the tcp-echo scenario connects for this target. */
   echoPort?: number;
-  needs?: Need;
+  /** TLS passthrough routed by SNI, in front of the backend serving HTTPS: the load speaks https. */
+  tls?: boolean;
+  needs?: readonly Need[];
 }
 
 const allTargets: Target[] = [
   { name: 'direct', mode: 'http', port: ports.backend, echoPort: ports.echo },
-  { name: 'haproxy-http', mode: 'http', port: ports.haproxy, needs: 'haproxy' },
+  { name: 'haproxy-http', mode: 'http', port: ports.haproxy, needs: ['haproxy'] },
   { name: 'lb-http', mode: 'http', port: ports.lb },
   { name: 'lb-http-access-log', mode: 'http', port: ports.lbLogged },
   { name: 'lb-http-2-workers', mode: 'http', port: ports.lbWorkers },
   { name: 'lb-http-reuse-safe', mode: 'http', port: ports.lbReuse },
-  { name: 'nginx-proxy', mode: 'http', port: ports.nginx, needs: 'nginx' },
-  { name: 'http-proxy', mode: 'http', port: ports.httpProxy, needs: 'http-proxy' },
+  { name: 'nginx-proxy', mode: 'http', port: ports.nginx, needs: ['nginx'] },
+  { name: 'http-proxy', mode: 'http', port: ports.httpProxy, needs: ['http-proxy'] },
   // Not a proxy: Node's own http server answering by itself, the ceiling of any proxy in Node.
   { name: 'node-hello', mode: 'http', port: ports.nodeHello },
-  { name: 'haproxy-tcp', mode: 'tcp', port: ports.haproxyTcp, echoPort: ports.haproxyEcho, needs: 'haproxy' },
+  { name: 'haproxy-tcp', mode: 'tcp', port: ports.haproxyTcp, echoPort: ports.haproxyEcho, needs: ['haproxy'] },
   { name: 'lb-tcp', mode: 'tcp', port: ports.lbTcp, echoPort: ports.lbEcho },
+  { name: 'haproxy-tcp-sni', mode: 'tcp', port: ports.haproxySni, tls: true, needs: ['haproxy', 'openssl'] },
+  { name: 'lb-tcp-sni', mode: 'tcp', port: ports.lbSni, tls: true, needs: ['openssl'] },
 ];
 
-const loadScenarios = ['small', 'latency', 'large', 'post', 'close', 'tcp-echo'] as const;
+const loadScenarios = ['small', 'latency', 'large', 'post', 'close', 'tcp-echo', 'sni-small', 'sni-large', 'sni-close'] as const;
 const scaleScenarios = ['idle', 'routes'] as const;
 type LoadScenario = (typeof loadScenarios)[number];
 type ScenarioId = LoadScenario | (typeof scaleScenarios)[number];
@@ -143,7 +152,13 @@ const scenarioTargets: Record<LoadScenario, string[]> = {
   post: ['direct', 'haproxy-http', 'lb-http', 'lb-http-reuse-safe', 'lb-http-2-workers', 'nginx-proxy', 'haproxy-tcp', 'lb-tcp'],
   close: ['direct', 'haproxy-http', 'lb-http', 'lb-http-2-workers', 'nginx-proxy', 'haproxy-tcp', 'lb-tcp'],
   'tcp-echo': ['direct', 'haproxy-tcp', 'lb-tcp'],
+  'sni-small': ['haproxy-tcp-sni', 'lb-tcp-sni'],
+  'sni-large': ['haproxy-tcp-sni', 'lb-tcp-sni'],
+  'sni-close': ['haproxy-tcp-sni', 'lb-tcp-sni'],
 };
+
+/** The name the TLS clients send as SNI: wrk sends the URL's host, an IP address here, as it is. */
+const sniName = '127.0.0.1';
 
 function list(text: string | undefined, valid: readonly string[], option: string): string[] | undefined {
   if (text === undefined) return undefined;
@@ -167,7 +182,7 @@ const { work } = ws;
 // ---------------------------------------------------------------------------------------------
 // Configuration of the proxies under test.
 
-function writeConfigs(withEcho: boolean): void {
+function writeConfigs(withEcho: boolean, withSni: boolean): void {
   writeFileSync(join(work, 'proxy-nginx.conf'), `
 worker_processes 1; daemon off; pid ${work}/proxy.pid; error_log /dev/null;
 events { worker_connections 4096; }
@@ -216,6 +231,16 @@ ${withEcho ? `frontend echo
 backend echo
   mode tcp
   server s1 127.0.0.1:${ports.echo}
+` : ''}${withSni ? `frontend sni
+  mode tcp
+  bind 127.0.0.1:${ports.haproxySni}
+  tcp-request inspect-delay 5s
+  tcp-request content accept if { req_ssl_hello_type 1 }
+  use_backend tls if { req.ssl_sni -i ${sniName} }
+  default_backend tls
+backend tls
+  mode tcp
+  server s1 127.0.0.1:${ports.tlsBackend}
 ` : ''}`);
   writeFileSync(join(work, 'lb.yaml'), `
 entrypoints:
@@ -245,6 +270,17 @@ log: { level: error }
   variant('lb-logged.yaml', ports.lbLogged, ports.lbLoggedAdmin, `accessLog: { enabled: true, path: "${join(work, 'access.log')}" }`, '');
   variant('lb-workers.yaml', ports.lbWorkers, ports.lbWorkersAdmin, 'workers: 2', '');
   variant('lb-reuse.yaml', ports.lbReuse, ports.lbReuseAdmin, '', 'unsafeReuse: safe, ');
+  // As HAProxy's frontend above: the named server, and the same one for a ClientHello without it
+  // (Node clients send no SNI for an IP address), so that every connection's ClientHello is read.
+  writeFileSync(join(work, 'lb-sni.yaml'), `
+entrypoints: { tls: { address: "127.0.0.1:${ports.lbSni}", protocol: tcp } }
+admin: { address: "127.0.0.1:${ports.lbSniAdmin}" }
+routers:
+  named: { entrypoint: tls, match: { sni: ["${sniName}"] }, service: tls }
+  other: { entrypoint: tls, service: tls }
+services: { tls: { servers: [ { address: "127.0.0.1:${ports.tlsBackend}" } ] } }
+log: { level: error }
+`);
   writeFileSync(join(work, 'http-proxy.cjs'), `
 const http = require('node:http');
 const httpProxy = require(${JSON.stringify(join(repoRoot, 'node_modules', 'http-proxy'))});
@@ -262,7 +298,7 @@ const loadTool = option(() => chooseLoadTool(args.load));
 const loadName = loadTool === 'wrk' ? 'wrk -t1' : 'autocannon';
 
 function http(target: Target, spec: Omit<LoadSpec, 'url' | 'seconds'> & { path?: string }, seconds = duration): Promise<Sample> {
-  return runLoad(ws, loadTool, { ...spec, url: `http://127.0.0.1:${target.port}${spec.path ?? '/'}`, seconds });
+  return runLoad(ws, loadTool, { ...spec, url: `${target.tls ? 'https' : 'http'}://127.0.0.1:${target.port}${spec.path ?? '/'}`, seconds });
 }
 
 async function echo(target: Target, seconds = duration): Promise<Sample> {
@@ -285,6 +321,9 @@ const measures: Record<LoadScenario, (t: Target) => Promise<Sample>> = {
   post: (t) => http(t, { connections, postBytes }),
   close: (t) => http(t, { connections, headers: { Connection: 'close' } }),
   'tcp-echo': (t) => echo(t),
+  'sni-small': (t) => http(t, { connections }),
+  'sni-large': (t) => http(t, { connections: 8, path: '/1m' }),
+  'sni-close': (t) => http(t, { connections, headers: { Connection: 'close' } }),
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -311,7 +350,7 @@ function throughputTable(results: Summary[], o: { unit: string; value: (r: Summa
   const byName = new Map(results.map((r) => [r.name, r]));
   const direct = byName.get('direct');
   const rows = results.map((r) => {
-    const peer = byName.get(r.name.endsWith('-tcp') ? 'haproxy-tcp' : o.reference);
+    const peer = byName.get(r.name.endsWith('-tcp') ? 'haproxy-tcp' : r.name.endsWith('-sni') ? 'haproxy-tcp-sni' : o.reference);
     const value = o.value(r);
     return [
       r.name,
@@ -357,6 +396,9 @@ const titles: Record<LoadScenario, string> = {
   post: `POST with a 64 KiB body: ${loadName} -c${connections}, ${rounding}`,
   close: `New connection per request (Connection: close): ${loadName} -c${connections}, ${rounding}`,
   'tcp-echo': `TCP echo: 64-byte round trips, bench/echo-client.ts -c${connections}, ${rounding}`,
+  'sni-small': `TLS passthrough routed by SNI, small responses over keep-alive TLS: ${loadName} -c${connections}, ${rounding}`,
+  'sni-large': `TLS passthrough routed by SNI, 1 MiB responses: ${loadName} -c8, ${rounding}`,
+  'sni-close': `TLS passthrough routed by SNI, a new TLS connection per request: ${loadName} -c${connections}, ${rounding}`,
 };
 
 function render(scenario: LoadScenario, results: Summary[]): string {
@@ -364,10 +406,13 @@ function render(scenario: LoadScenario, results: Summary[]): string {
   switch (scenario) {
     case 'small':
     case 'close':
+    case 'sni-small':
+    case 'sni-close':
       return throughputTable(results, { unit: 'req/s', value: (r) => r.rps, digits: 0, reference: 'haproxy-http' });
     case 'latency':
       return latencyTable(results);
     case 'large':
+    case 'sni-large':
       return throughputTable(results, { unit: 'MB/s', value: mbps, digits: 0, reference: 'haproxy-http' });
     case 'post':
       return throughputTable(results, {
@@ -389,6 +434,9 @@ const notes: Record<LoadScenario, string> = {
   post: 'Request bodies streamed upstream: 64 KiB per request, MB/s up is req/s × 64 KiB.',
   close: 'Accept and close cost: every request opens a new client connection (the proxies keep their upstream connections; the tcp ones cannot).',
   'tcp-echo': 'L4 forwarding of small messages both ways, compared with the echo server reached directly.',
+  'sni-small': 'The ClientHello read (not terminated) to choose the server by SNI, then L4 forwarding; the backend terminates TLS. Against HAProxy `mode tcp` with `req.ssl_sni`.',
+  'sni-large': 'Body copying through a TLS passthrough tunnel.',
+  'sni-close': 'Per connection: accept, buffer and parse the ClientHello, connect, forward; the full TLS handshake is between the load generator and the backend.',
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -398,12 +446,12 @@ async function main(): Promise<void> {
   const plan = pinPlan(args.pin);
   ws.setPinning(plan.pinning);
   const backendKind = chooseBackend(args.backend);
-  const available = (need: Need | undefined): boolean =>
-    need === undefined || (need === 'http-proxy' ? hasHttpProxy() : hasTool(need));
+  const missing = (needs: readonly Need[] = []): Need | undefined => needs.find((need) => !(need === 'http-proxy' ? hasHttpProxy() : hasTool(need)));
   const installNote: Record<Need, string> = {
     haproxy: 'haproxy is not installed (apt-get install -y haproxy)',
     nginx: 'nginx is not installed (apt-get install -y nginx-light)',
     'http-proxy': 'the http-proxy package is not installed (npm install)',
+    openssl: 'openssl is not installed (apt-get install -y openssl)',
   };
 
   const selectedLoad = scenarios.filter((s): s is LoadScenario => (loadScenarios as readonly string[]).includes(s));
@@ -411,7 +459,12 @@ async function main(): Promise<void> {
   const targetsOf = (scenario: LoadScenario): Target[] =>
     scenarioTargets[scenario]
       .map((name) => allTargets.find((t) => t.name === name)!)
-      .filter((t) => (!only || only.includes(t.name)) && (available(t.needs) || (skipped.set(t.name, installNote[t.needs!]), false)));
+      .filter((t) => {
+        if (only && !only.includes(t.name)) return false;
+        const need = missing(t.needs);
+        if (need) skipped.set(t.name, installNote[need]);
+        return need === undefined;
+      });
   const wanted = new Set(selectedLoad.flatMap((s) => targetsOf(s).map((t) => t.name)));
   const runScale = scenarios.filter((s) => (scaleScenarios as readonly string[]).includes(s) && (!only || only.includes('lb-http')));
   const preface: string[] = [];
@@ -437,8 +490,10 @@ async function main(): Promise<void> {
 
   // Start what the selected scenarios need.
   const withEcho = selectedLoad.includes('tcp-echo') && [...wanted].some((n) => allTargets.find((t) => t.name === n)!.echoPort);
-  writeConfigs(withEcho);
+  const withSni = [...wanted].some((n) => allTargets.find((t) => t.name === n)!.tls);
+  writeConfigs(withEcho, withSni);
   await startBackend(ws, backendKind, ports.backend);
+  if (withSni) await startBackend(ws, backendKind, ports.tlsBackend, makeCertificate(ws, 'bench.example.com'));
   if (withEcho) {
     const [cmd, argv] = nodeScript('./echo-server.ts', ['--port', String(ports.echo)]);
     await ws.startListening(cmd, argv, ports.echo, 'backend');
@@ -451,11 +506,12 @@ async function main(): Promise<void> {
     starting.push(ws.startListening(cmd, argv, port, 'proxy').then((child) => names.forEach((n) => pids.set(n, child.pid!))));
   };
   const lb = (file: string): [string, string[]] => [process.execPath, [lbCli, 'run', '--config', join(work, file)]];
-  startProxy(['haproxy-http', 'haproxy-tcp'], ['haproxy', ['-f', join(work, 'haproxy.cfg')]], ports.haproxy);
+  startProxy(['haproxy-http', 'haproxy-tcp', 'haproxy-tcp-sni'], ['haproxy', ['-f', join(work, 'haproxy.cfg')]], ports.haproxy);
   startProxy(['lb-http', 'lb-tcp'], lb('lb.yaml'), ports.lb);
   startProxy(['lb-http-access-log'], lb('lb-logged.yaml'), ports.lbLogged);
   startProxy(['lb-http-reuse-safe'], lb('lb-reuse.yaml'), ports.lbReuse);
   startProxy(['lb-http-2-workers'], lb('lb-workers.yaml'), ports.lbWorkers);
+  startProxy(['lb-tcp-sni'], lb('lb-sni.yaml'), ports.lbSni);
   startProxy(['nginx-proxy'], ['nginx', ['-c', join(work, 'proxy-nginx.conf'), '-p', work]], ports.nginx);
   startProxy(['http-proxy'], [process.execPath, [join(work, 'http-proxy.cjs')]], ports.httpProxy);
   // On the proxies' cores when pinned: it stands where a proxy would.

@@ -95,7 +95,7 @@ test('duplicate keys are rejected', () => {
   assert.match(errors[0]!, /^lb\.yaml:\d+:\d+: Map keys must be unique/);
 });
 
-test('a TCP router with a match is rejected, and TCP services use addresses', () => {
+test('a TCP router that matches host is rejected (it may match only sni)', () => {
   const errors = errorsOf(`entrypoints:
   pg: { address: "127.0.0.1:15432", protocol: tcp }
 routers:
@@ -103,7 +103,7 @@ routers:
 services:
   pg: { servers: [ { address: "127.0.0.1:5432" } ] }
 `);
-  assert.deepEqual(errors, ['lb.yaml:4:38: routers.db.match: a TCP router takes every connection of its entrypoint; remove "match"']);
+  assert.deepEqual(errors, ['lb.yaml:4:47: routers.db.match.host: a TCP router sees no HTTP request; it matches only "sni" (the server name of a TLS ClientHello): remove "host"']);
 });
 
 test('a server needs exactly one of url and address', () => {

@@ -157,8 +157,8 @@ test('every bad label is reported at once, with a suggestion, and the container 
   assert.equal(byLabel['lb.services.s.timeouts.connect'], 'expected a duration like 500ms, 5s or 1m, got "5"');
 });
 
-test('a TCP router may not match, and a service cannot be both http and tcp', () => {
-  assert.match(errorsOf({ 'lb.tcp.routers.db.host': 'x.test', 'lb.services.db.port': '5432' })['lb.tcp.routers.db.host']!, /TCP router takes every connection/);
+test('a TCP router may match only sni, and a service cannot be both http and tcp', () => {
+  assert.match(errorsOf({ 'lb.tcp.routers.db.host': 'x.test', 'lb.services.db.port': '5432' })['lb.tcp.routers.db.host']!, /TCP router sees no HTTP request; it matches only "sni"/);
   assert.match(errorsOf({ 'lb.tcp.routers.db.service': 'db', 'lb.http.services.db.port': '5432' })['lb.tcp.routers.db.service']!, /http service/);
   assert.match(errorsOf({ 'lb.tcp.routers.db.service': 'db', 'lb.services.db.balancer': 'sticky' })['lb.services.db.balancer']!, /TCP service cannot use sticky cookies/);
 });

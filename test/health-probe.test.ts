@@ -11,9 +11,9 @@ function target(port: number, check: Record<string, unknown>) {
   const problems: unknown[] = [];
   const settings = serviceSchema({ healthCheck: check }, [], []);
   assert.ok(settings, `invalid check ${JSON.stringify(check)}`);
-  const config = normaliseService('s', 'http', settings, [], (path, message) => problems.push({ path, message })).healthCheck!;
+  const config = normaliseService('s', 'http', settings, [], (path, message) => problems.push({ path, message }));
   assert.deepEqual(problems, []);
-  return { service: 's', backend: new Backend({ scheme: 'http', host: '127.0.0.1', port, weight: 1 }), check: config };
+  return { service: 's', backend: new Backend({ scheme: 'http', host: '127.0.0.1', port, weight: 1 }), check: config.healthCheck!, tls: config.tls };
 }
 
 test('HTTP checks: path, Host, headers, another port, and accepted statuses', async (t) => {

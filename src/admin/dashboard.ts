@@ -122,7 +122,7 @@ function render() {
   const routers = document.getElementById('routers');
   routers.replaceChildren(el('tr', {}, el('th', {}, 'router'), el('th', {}, 'entrypoint'), el('th', {}, 'match'), el('th', {}, 'service')));
   for (const r of state.routers) {
-    const match = [r.match.host.join(', '), r.match.pathPrefix, Object.entries(r.match.headers).map(([k, v]) => k + '=' + v).join(', ')].filter(Boolean).join(' · ') || 'everything';
+    const match = [r.match.sni ? 'sni ' + r.match.sni.join(', ') : '', r.match.host.join(', '), r.match.pathPrefix, Object.entries(r.match.headers).map(([k, v]) => k + '=' + v).join(', ')].filter(Boolean).join(' · ') || 'everything';
     const shadow = (state.conflicts || []).find((c) => c.router === r.name && c.entrypoint === r.entrypoint);
     routers.append(el('tr', shadow ? { class: 'shadowed', title: shadow.reason } : {}, el('td', {}, r.name, shadow ? ' (never wins: ' + shadow.by + ' first)' : ''), el('td', {}, r.entrypoint), el('td', {}, match), el('td', {}, r.service)));
   }

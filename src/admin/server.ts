@@ -168,7 +168,7 @@ export function describeState(sources: Pick<AdminSources, 'snapshot' | 'listenin
       entrypoint: router.entrypoint,
       service: router.service,
       priority: router.priority ?? null,
-      match: { host: router.match.hosts, pathPrefix: router.match.pathPrefix ?? null, headers: Object.fromEntries(router.match.headers) },
+      match: { host: router.match.hosts, pathPrefix: router.match.pathPrefix ?? null, headers: Object.fromEntries(router.match.headers), sni: router.match.sni ?? null },
     })),
     conflicts: snapshot.shadowed.map((s) => ({ ...s, reason: `router "${s.router}" can never win: router "${s.by}" has the same entrypoint, match and priority` })),
     services: [...snapshot.services.values()].map((service) => ({

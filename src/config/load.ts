@@ -50,7 +50,7 @@ export function parseConfig(text: string, source: string): LbConfig {
   const raw = configSchema(js, [], problems);
   // A service that failed its own checks must not also be reported as missing by its routers.
   const written = (key: string) => new Set(Object.keys((js[key] as object | null) ?? {}));
-  const config = raw && normaliseConfig(raw, source, (path, message, atKey) => problems.push({ path, message, atKey }), { services: written('services'), entrypoints: written('entrypoints') });
+  const config = raw && normaliseConfig(raw, source, (path, message, atKey, warning) => problems.push({ path, message, atKey, ...(warning ? { warning } : {}) }), { services: written('services'), entrypoints: written('entrypoints') });
   const issue = (problem: Problem): ConfigIssue => {
     const node = nodeAt(doc.contents as Node | null, problem.path, problem.atKey ?? false);
     return { location: locate(node?.range?.[0]), path: formatPath(problem.path), message: problem.message };

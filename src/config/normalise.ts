@@ -1,26 +1,45 @@
 // From validated raw settings (schema.ts, defaults filled in) to the normalised types that the
 // rest of lb reads, with the checks that span several keys. Used for lb.yaml and for labels alike.
 import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { createSecureContext } from 'node:tls';
 import { didYouMean } from './suggest.js';
 import { parseHostPort, parseStatusRange, serviceSchema, type RawConfig, type RawRouter, type RawServiceSettings } from './schema.js';
 import { formatPath, type KeyPath } from './validate.js';
 import type {
-  AcmeResolverConfig, EntrypointConfig, HealthCheckConfig, HostPort, LbConfig, Protocol, RouterConfig, RouterMatch, ServerConfig, ServiceConfig,
+  AcmeResolverConfig, EntrypointConfig, HealthCheckConfig, HostPort, LbConfig, Protocol, RouterConfig, RouterMatch, ServerConfig, ServiceConfig, UpstreamTlsConfig,
 } from './types.js';
 
-/** Records a problem at a key path (relative to what is being normalised). */
-export type Report = (path: KeyPath, message: string, atKey?: boolean) => void;
+/** Records a problem at a key path (relative to what is being normalised); `warning`: accepted, but worth a word. */
+export type Report = (path: KeyPath, message: string, atKey?: boolean, warning?: boolean) => void;
 
 const defaultIdleMs = { http: 60_000, tcp: 3_600_000 } as const;
 const defaultHealthTimeoutMs = 2_000;
 const defaultResponseHeadersMs = 30_000;
 
+const hostName = (h: string) => h.toLowerCase().replace(/\.$/, '');
+
 export function routerMatch(match: RawRouter['match']): RouterMatch {
   return {
-    hosts: (match?.host ?? []).map((h) => h.toLowerCase().replace(/\.$/, '')),
+    hosts: (match?.host ?? []).map(hostName),
     ...(match?.pathPrefix !== undefined ? { pathPrefix: match.pathPrefix } : {}),
     headers: [...(match?.headers ?? [])].map(([k, v]) => [k.toLowerCase(), v] as [string, string]),
+    ...(match?.sni ? { sni: match.sni.map(hostName) } : {}),
   };
+}
+
+/**
+ * What a router of `protocol` may not match on: a TCP router sees no HTTP request, only the
+ * ClientHello's server name; an HTTP router matches the Host header instead. Returns the key to
+ * point at and why.
+ */
+export function matchProblem(protocol: Protocol, match: RawRouter['match']): { key: string; message: string } | undefined {
+  if (!match) return undefined;
+  if (protocol === 'http') {
+    return match.sni ? { key: 'sni', message: 'sni matches the TLS server name on a TCP entrypoint; an HTTP router matches "host"' } : undefined;
+  }
+  const key = match.host ? 'host' : match.pathPrefix !== undefined ? 'pathPrefix' : match.headers?.size ? 'headers' : undefined;
+  return key ? { key, message: `a TCP router sees no HTTP request; it matches only "sni" (the server name of a TLS ClientHello): remove "${key}"` } : undefined;
 }
 
 export function normaliseRouter(name: string, router: RawRouter): RouterConfig {
@@ -52,7 +71,7 @@ function normaliseHealthCheck(hc: NonNullable<RawServiceSettings['healthCheck']>
 }
 
 /** A service's settings, from lb.yaml or from labels, with the checks that span keys. */
-export function normaliseService(name: string, protocol: Protocol, svc: RawServiceSettings, servers: ServerConfig[], report: Report): ServiceConfig {
+export function normaliseService(name: string, protocol: Protocol, svc: RawServiceSettings, servers: ServerConfig[], report: Report, baseDir = process.cwd()): ServiceConfig {
   const balancer = svc.balancer ?? (svc.hash ? 'hash' : svc.sticky ? 'sticky' : 'round_robin');
   if (svc.hash && balancer !== 'hash') report(['hash'], `"hash" settings apply only to balancer: hash`, true);
   if (svc.sticky && balancer !== 'sticky') report(['sticky'], `"sticky" settings apply only to balancer: sticky`, true);
@@ -66,6 +85,7 @@ export function normaliseService(name: string, protocol: Protocol, svc: RawServi
     report(['healthCheck', 'timeout'], `the timeout (${healthCheck.timeoutMs}ms) must be shorter than the interval (${healthCheck.intervalMs}ms)`);
   }
   if (protocol === 'tcp' && svc.timeouts.responseHeaders !== undefined) report(['timeouts', 'responseHeaders'], 'a TCP service has no response headers; remove this timeout', true);
+  const tls = normaliseUpstreamTls(svc.tls, baseDir, (path, message, atKey, warning) => report(['tls', ...path], message, atKey, warning));
   const outlier = svc.outlierDetection;
   if (outlier.maxEjectionTime < outlier.baseEjectionTime) report(['outlierDetection', 'maxEjectionTime'], 'must be at least baseEjectionTime');
   return {
@@ -92,7 +112,35 @@ export function normaliseService(name: string, protocol: Protocol, svc: RawServi
     drainTimeoutMs: svc.drainTimeout,
     emptyPoolWaitMs: svc.emptyPoolWait,
     ...(svc.proxyProtocol ? { proxyProtocol: svc.proxyProtocol } : {}),
+    tls,
   };
+}
+
+/**
+ * `tls` of a service: the CA file is read now, at load, so that an unreadable one is a config
+ * error at its line, and so that workers get its text with the config rather than read files.
+ */
+function normaliseUpstreamTls(raw: RawServiceSettings['tls'], baseDir: string, report: Report): UpstreamTlsConfig {
+  const insecureSkipVerify = raw?.insecureSkipVerify ?? false;
+  if (insecureSkipVerify) report(['insecureSkipVerify'], 'the certificates of this service\'s https:// servers are not verified: anyone on the path can impersonate them', false, true);
+  const tls: UpstreamTlsConfig = { insecureSkipVerify, ...(raw?.serverName !== undefined ? { serverName: hostName(raw.serverName) } : {}) };
+  if (raw?.caFile === undefined) return tls;
+  const file = resolve(baseDir, raw.caFile);
+  let ca: string;
+  try {
+    ca = readFileSync(file, 'utf8');
+  } catch (err) {
+    report(['caFile'], `cannot read CA file ${file}: ${(err as Error).message}`);
+    return tls;
+  }
+  try {
+    if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw new Error('no PEM certificate in it');
+    createSecureContext({ ca });
+  } catch (err) {
+    report(['caFile'], `CA file ${file} is not usable: ${(err as Error).message}`);
+    return tls;
+  }
+  return { ...tls, ca, caFile: file };
 }
 
 /** The settings of a service that says nothing: every key at its default. */
@@ -214,8 +262,9 @@ export function normaliseConfig(raw: RawConfig, source: string, report: Report, 
         continue;
       }
     }
-    if (entrypoint.protocol === 'tcp' && router.match) {
-      report(['routers', name, 'match'], `a TCP router takes every connection of its entrypoint; remove "match"`, true);
+    const problem = matchProblem(entrypoint.protocol, router.match);
+    if (problem) {
+      report(['routers', name, 'match', problem.key], problem.message, true);
       continue;
     }
     const previous = serviceProtocols.get(router.service);
@@ -226,20 +275,20 @@ export function normaliseConfig(raw: RawConfig, source: string, report: Report, 
     serviceProtocols.set(router.service, { protocol: entrypoint.protocol, router: name });
     routers.set(name, normaliseRouter(name, router));
   }
-  const tcpRouterOf = new Map<string, string>();
+  const fallbackOf = new Map<string, string>();
   for (const router of routers.values()) {
-    if (entrypoints.get(router.entrypoint)!.protocol !== 'tcp') continue;
-    const other = tcpRouterOf.get(router.entrypoint);
-    if (other) report(['routers', router.name, 'entrypoint'], `TCP entrypoint "${router.entrypoint}" already has router "${other}"; a TCP entrypoint takes one router`);
-    tcpRouterOf.set(router.entrypoint, router.name);
+    if (entrypoints.get(router.entrypoint)!.protocol !== 'tcp' || router.match.sni) continue;
+    const other = fallbackOf.get(router.entrypoint);
+    if (other) report(['routers', router.name, 'entrypoint'], `TCP entrypoint "${router.entrypoint}" already has router "${other}" without "match"; an entrypoint takes one fallback router, and the others match "sni"`);
+    fallbackOf.set(router.entrypoint, router.name);
   }
 
   const services = new Map<string, ServiceConfig>();
   for (const [name, svc] of raw.services) {
     const protocol = serviceProtocols.get(name)?.protocol ?? 'http';
-    const at: Report = (path, message, atKey) => report(['services', name, ...path], message, atKey);
+    const at: Report = (path, message, atKey, warning) => report(['services', name, ...path], message, atKey, warning);
     const servers = svc.servers.flatMap((server, index) => normaliseServer(server, name, protocol, ['servers', index], at) ?? []);
-    services.set(name, normaliseService(name, protocol, svc, servers, at));
+    services.set(name, normaliseService(name, protocol, svc, servers, at, dirname(source)));
   }
 
   const docker = raw.providers.docker;

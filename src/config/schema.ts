@@ -83,6 +83,7 @@ export const routerSchema = object({
     host: documentedDefault(oneOrMany(hostPattern), 'any host'),
     pathPrefix: documentedDefault(absolutePath('a path prefix'), 'any path'),
     headers: headerMap(),
+    sni: documentedDefault(oneOrMany(hostPattern), 'none: the fallback router'),
   }),
 }, ['entrypoint', 'service']);
 
@@ -130,6 +131,11 @@ const serviceSettings = {
   drainTimeout: withDefault(duration(), '30s'),
   emptyPoolWait: withDefault(duration(), '0s'),
   proxyProtocol: string({ oneOf: ['v1', 'v2'] }),
+  tls: object({
+    caFile: documentedDefault(string({ check: (s) => (s ? undefined : 'expected the path of a PEM file') }), 'the system CAs'),
+    serverName: documentedDefault(hostPattern, 'the server host, unless it is an IP address'),
+    insecureSkipVerify: withDefault(boolean(), false),
+  }),
 };
 
 const renamedServiceKeys = { unsafeOnNewConnection: 'unsafeReuse (true: never, false: always)' };

@@ -54,6 +54,11 @@ export interface RouterMatch {
   pathPrefix?: string;
   /** Lower-case header name and the exact value it must have. */
   headers: Array<[name: string, value: string]>;
+  /**
+   * TCP routers: lower-case server names (SNI) of the ClientHello, `*.` wildcards included.
+   * Absent: the entrypoint's fallback router.
+   */
+  sni?: string[];
 }
 
 export interface RouterConfig {
@@ -109,6 +114,17 @@ export interface ServiceConfig {
   emptyPoolWaitMs: number;
   /** Send a PROXY protocol header of this version first on every connection to the servers. */
   proxyProtocol?: ProxyProtocolVersion;
+  /** How lb verifies `https://` servers (data plane, upgrades and health checks alike). */
+  tls: UpstreamTlsConfig;
+}
+
+export interface UpstreamTlsConfig {
+  /** PEM text of the CAs that replace the system CAs, read from `caFile` when the config loads. */
+  ca?: string;
+  caFile?: string;
+  /** The name sent as SNI and verified in the certificate; default: the server host, unless an IP. */
+  serverName?: string;
+  insecureSkipVerify: boolean;
 }
 
 export type ProxyProtocolVersion = 'v1' | 'v2';

@@ -241,7 +241,7 @@ function checkTargets(snapshot: RoutingSnapshot): CheckTarget[] {
   const targets: CheckTarget[] = [];
   for (const service of snapshot.services.values()) {
     const check = service.config.healthCheck;
-    if (check) for (const backend of service.backends) targets.push({ service: service.name, backend, check });
+    if (check) for (const backend of service.backends) targets.push({ service: service.name, backend, check, tls: service.config.tls });
   }
   return targets;
 }

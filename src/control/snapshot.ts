@@ -33,12 +33,23 @@ export interface HttpRoute {
   readonly service: ServicePool;
 }
 
+export interface TcpRoute {
+  readonly router: string;
+  readonly service: ServicePool;
+}
+
 export interface EntrypointRoutes {
   readonly config: EntrypointConfig;
   /** HTTP entrypoints. */
   readonly routes?: RouteTable<HttpRoute>;
-  /** TCP entrypoints: the one router and its service, if any. */
-  readonly tcp?: { readonly router: string; readonly service: ServicePool };
+  /** TCP entrypoints: the router without `match` (the fallback), if any. */
+  readonly tcp?: TcpRoute;
+  /**
+   * TCP entrypoints with routers that match `sni`: the routes by the ClientHello's server name,
+   * exact names first, then the longest wildcard, then the fallback. Absent: no ClientHello is
+   * read, every connection goes to the fallback as it comes.
+   */
+  readonly sni?: RouteTable<TcpRoute>;
 }
 
 /** A router that can never win: `by` has the same entrypoint, match and priority, and wins. */
@@ -106,9 +117,7 @@ export function buildSnapshot(
   for (const [name, config] of entrypoints) {
     const routers = byEntrypoint.get(name) ?? [];
     if (config.protocol === 'tcp') {
-      const router = routers[0];
-      const service = router && services.get(router.service);
-      snapshotEntrypoints.set(name, Object.freeze({ config, ...(router && service ? { tcp: { router: router.name, service } } : {}) }));
+      snapshotEntrypoints.set(name, Object.freeze({ config, ...tcpRoutes(routers, services) }));
     } else {
       const routes = new RouteTable<HttpRoute>(
         routers.flatMap((router) => {
@@ -128,22 +137,38 @@ function reusesRouting(previous: RoutingSnapshot | undefined, entrypoints: Reado
   return previous !== undefined && previous.routers === dynamic.routers && [...previous.entrypoints].every(([name, ep]) => entrypoints.get(name) === ep.config) && previous.entrypoints.size === entrypoints.size;
 }
 
+const byName = (a: RouterConfig, b: RouterConfig) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
 /**
- * Routers that another router always beats. On an HTTP entrypoint that is one with the same
- * match (hosts, path prefix and headers, in any order) and priority, which wins by name order as
- * in the route table. A TCP entrypoint serves its first router, so every other one is shadowed.
+ * A TCP entrypoint's routes. The server names of `sni` routers go into a route table as hosts
+ * (without priorities: a name alone decides), the fallback as its any-host route; among equal
+ * matches the first router by name wins, as on HTTP entrypoints.
+ */
+function tcpRoutes(routers: readonly RouterConfig[], services: ReadonlyMap<string, ServicePool>): Pick<EntrypointRoutes, 'tcp' | 'sni'> {
+  const routes = [...routers].sort(byName).flatMap((router) => {
+    const service = services.get(router.service);
+    return service ? [{ router, route: Object.freeze({ router: router.name, service }) }] : [];
+  });
+  const fallback = routes.find(({ router }) => !router.match.sni)?.route;
+  const sni = routes.some(({ router }) => router.match.sni)
+    ? new RouteTable(routes.map(({ router, route }) => ({ name: router.name, match: { hosts: router.match.sni ?? [], headers: [] }, value: route })))
+    : undefined;
+  return { ...(fallback ? { tcp: fallback } : {}), ...(sni ? { sni } : {}) };
+}
+
+/**
+ * Routers that another router always beats: one with the same match and priority, which wins by
+ * name order as in the route table. On an HTTP entrypoint the match is the hosts, path prefix and
+ * headers, in any order; on a TCP entrypoint, the server names alone (or none: the fallback).
  */
 function shadowedRouters(entrypoints: ReadonlyMap<string, EntrypointConfig>, byEntrypoint: ReadonlyMap<string, RouterConfig[]>): ShadowedRouter[] {
   const shadowed: ShadowedRouter[] = [];
   for (const [entrypoint, routers] of byEntrypoint) {
-    if (entrypoints.get(entrypoint)?.protocol === 'tcp') {
-      for (const router of routers.slice(1)) shadowed.push({ router: router.name, entrypoint, by: routers[0]!.name });
-      continue;
-    }
+    const tcp = entrypoints.get(entrypoint)?.protocol === 'tcp';
     const winners = new Map<string, RouterConfig>();
-    for (const router of [...routers].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
-      const { hosts, pathPrefix, headers } = router.match;
-      const key = JSON.stringify([router.priority ?? 0, [...hosts].sort(), pathPrefix ?? null, headers.map(([n, v]) => `${n}:${v}`).sort()]);
+    for (const router of [...routers].sort(byName)) {
+      const { hosts, pathPrefix, headers, sni } = router.match;
+      const key = tcp ? JSON.stringify([...(sni ?? [])].sort()) : JSON.stringify([router.priority ?? 0, [...hosts].sort(), pathPrefix ?? null, headers.map(([n, v]) => `${n}:${v}`).sort()]);
       const winner = winners.get(key);
       if (winner) shadowed.push({ router: router.name, entrypoint, by: winner.name });
       else winners.set(key, router);

@@ -1,13 +1,16 @@
 import { connect } from 'node:net';
 import { Agent, request, type buildConnector } from 'undici';
 import { serverKey, type Backend, type ServerKey } from '../balancer/index.js';
-import type { HealthCheckConfig, ProxyProtocolVersion } from '../config/types.js';
+import type { HealthCheckConfig, ProxyProtocolVersion, UpstreamTlsConfig } from '../config/types.js';
 import { writeLocalProxyHeader } from '../proxy/proxy-protocol.js';
+import { upstreamTlsKey, upstreamTlsOptions } from '../tls/upstream.js';
 
 export interface CheckTarget {
   service: string;
   backend: Backend;
   check: HealthCheckConfig;
+  /** The service's TLS settings, which https:// checks use as requests do. */
+  tls: UpstreamTlsConfig;
 }
 
 export type CheckReport = (target: CheckTarget, ok: boolean, detail: string) => void;
@@ -34,11 +37,11 @@ export class HealthChecker {
     const wanted = new Map(targets.map((t) => [key(t), t]));
     for (const [k, run] of this.running) {
       const target = wanted.get(k);
-      if (!target || JSON.stringify(target.check) !== run.signature) this.stopOne(k);
+      if (!target || signature(target) !== run.signature) this.stopOne(k);
     }
     for (const [k, target] of wanted) {
       if (this.running.has(k)) continue;
-      const run: Running = { target, signature: JSON.stringify(target.check), timer: undefined, stopped: false };
+      const run: Running = { target, signature: signature(target), timer: undefined, stopped: false };
       this.running.set(k, run);
       // A new server is out until its first check passes, so check it at once; the ±10% jitter
       // of the following checks spreads servers that appeared together.
@@ -79,19 +82,24 @@ function key(target: CheckTarget): ServerKey {
   return serverKey(target.service, target.backend.origin);
 }
 
+function signature(target: CheckTarget): string {
+  return `${JSON.stringify(target.check)}|${upstreamTlsKey(target.tls)}`;
+}
+
 /** One check; resolves with a short description on success, rejects with the reason otherwise. */
 export function probe(target: CheckTarget): Promise<string> {
   const { check, backend } = target;
   const port = check.port ?? backend.port;
-  return check.type === 'tcp' ? probeTcp(backend.host, port, check) : probeHttp(backend, port, check);
+  return check.type === 'tcp' ? probeTcp(backend.host, port, check) : probeHttp(backend, port, check, target.tls);
 }
 
 /**
  * HTTP checks go through undici, on a connection of their own each time (as HAProxy's do), so
- * that a server that accepts no new connections fails its check. Certificates are not verified:
- * a check asks whether the server answers.
+ * that a server that accepts no new connections fails its check. https:// checks verify the
+ * server as requests do (tls/upstream.ts): a server whose certificate requests would refuse is down.
  */
-const checkAgent = new Agent({ connect: { rejectUnauthorized: false } });
+const plainAgent = new Agent();
+const tlsAgents = new Map<string, Agent>();
 
 /**
  * For servers that require the PROXY protocol (the service sends it): each check's connection
@@ -118,7 +126,15 @@ function proxyHeaderAgent(version: ProxyProtocolVersion): Agent {
   return agent;
 }
 
-async function probeHttp(backend: Backend, port: number, check: HealthCheckConfig): Promise<string> {
+function checkAgent(backend: Backend, tls: UpstreamTlsConfig): Agent {
+  if (backend.scheme !== 'https') return plainAgent;
+  const key = `${upstreamTlsKey(tls)}|${backend.host}`;
+  let agent = tlsAgents.get(key);
+  if (!agent) tlsAgents.set(key, (agent = new Agent({ connect: upstreamTlsOptions(tls, backend.host) })));
+  return agent;
+}
+
+async function probeHttp(backend: Backend, port: number, check: HealthCheckConfig, tls: UpstreamTlsConfig): Promise<string> {
   const headers: Record<string, string> = { 'user-agent': 'lb-health-check', host: check.host ?? `${backend.host}:${port}` };
   for (const [name, value] of check.headers) headers[name] = value;
   const host = backend.host.includes(':') ? `[${backend.host}]` : backend.host;
@@ -128,7 +144,7 @@ async function probeHttp(backend: Backend, port: number, check: HealthCheckConfi
       method: 'GET',
       headers,
       reset: true,
-      dispatcher: check.proxyProtocol ? proxyHeaderAgent(check.proxyProtocol) : checkAgent,
+      dispatcher: check.proxyProtocol ? proxyHeaderAgent(check.proxyProtocol) : checkAgent(backend, tls),
       signal: AbortSignal.timeout(check.timeoutMs),
     });
     status = res.statusCode;

@@ -109,6 +109,12 @@ export class Metrics {
     labelNames: ['entrypoint', 'reason'] as const,
     registers: [this.registry],
   });
+  readonly tcpSniRejected = new Counter({
+    name: 'lb_tcp_sni_rejected_total',
+    help: 'Connections to a TCP entrypoint with sni routers closed before routing, by entrypoint and reason (timeout, closed, not_tls, malformed, no_sni, unknown_name).',
+    labelNames: ['entrypoint', 'reason'] as const,
+    registers: [this.registry],
+  });
   /** Read at scrape time from the live snapshot, so the hot path only bumps a counter. */
   private backendsSource: () => Iterable<PoolView> = () => [];
   private drainingSource: () => Iterable<{ service: string; backend: string }> = () => [];

@@ -1,7 +1,7 @@
 // The label grammar. A label names a key path of lb.yaml's router or service schema
 // (config/schema.ts), and its text is checked by that key's own validator, so labels and lb.yaml
 // cannot drift apart. Label keys are compared case-insensitively; names are kept as written.
-import { normaliseRouter, normaliseService } from '../../config/normalise.js';
+import { matchProblem, normaliseRouter, normaliseService } from '../../config/normalise.js';
 import { labelServerSchema, namePattern, routerSchema, serviceSchema, type RawLabelServer } from '../../config/schema.js';
 import { didYouMean } from '../../config/suggest.js';
 import type { Protocol, RouterConfig, ServiceConfig } from '../../config/types.js';
@@ -42,8 +42,8 @@ export interface ContainerLabels {
 }
 
 
-const routerShortcuts: Readonly<Record<string, readonly string[]>> = { host: ['match', 'host'], path: ['match', 'pathPrefix'], pathprefix: ['match', 'pathPrefix'], headers: ['match', 'headers'] };
-const routerLabelKeys = ['host', 'path', 'pathPrefix', 'headers', 'entrypoint', 'service', 'priority'];
+const routerShortcuts: Readonly<Record<string, readonly string[]>> = { host: ['match', 'host'], path: ['match', 'pathPrefix'], pathprefix: ['match', 'pathPrefix'], headers: ['match', 'headers'], sni: ['match', 'sni'] };
+const routerLabelKeys = ['host', 'path', 'pathPrefix', 'headers', 'sni', 'entrypoint', 'service', 'priority'];
 const keyAliases: Readonly<Record<string, string>> = { healthcheck: 'healthCheck' };
 const serviceFields = { ...serviceSchema.fields!, ...labelServerSchema.fields! };
 const serverKeys = new Set(Object.keys(labelServerSchema.fields!));
@@ -279,7 +279,6 @@ export function parseLabels(
       const svc = services.get(name);
       if (svc?.protocol === 'http') fail(labelOf(r, ['service']), `service "${name}" is an http service (${prefix}http.services.${name}), but this is a tcp router`);
       else if (svc) svc.protocol = 'tcp';
-      if (r.tree.match !== undefined) fail(labelOf(r, ['match']), 'a TCP router takes every connection of its entrypoint; remove the host, path and headers labels');
     }
   }
 
@@ -288,7 +287,9 @@ export function parseLabels(
     const hasEntrypoint = r.tree.entrypoint !== undefined;
     const entrypointLabel = r.sources.get('entrypoint') ?? (r === shortRouter ? `${prefix}entrypoint` : `${r.label}.entrypoint`);
     const checked = check(r, routerSchema, { entrypoint: '', ...r.tree });
-    if (checked) parsedRouters.push({ protocol: r.protocol, hasEntrypoint, entrypointLabel, config: normaliseRouter(name, checked) });
+    const problem = checked && matchProblem(r.protocol, checked.match);
+    if (problem) fail(labelOf(r, ['match', problem.key]), problem.message);
+    else if (checked) parsedRouters.push({ protocol: r.protocol, hasEntrypoint, entrypointLabel, config: normaliseRouter(name, checked) });
   }
   const parsedServices = new Map<string, LabelService>();
   for (const [name, s] of services) {
@@ -296,7 +297,7 @@ export function parseLabels(
     const settings = check(s, serviceSchema, s.tree);
     const server = check(s.server, labelServerSchema, s.server.tree);
     if (!settings || !server) continue;
-    const config = normaliseService(name, protocol, settings, [], (path, message) => fail(labelOf(s, path), message));
+    const config = normaliseService(name, protocol, settings, [], (path, message, _atKey, warning) => (warning ? warnings : errors).push({ label: labelOf(s, path), message }));
     const portLabel = s.server.sources.get('port') ?? (s === shortService ? `${prefix}port` : `${s.label}.port`);
     parsedServices.set(name, { name, protocol, settings: s.tree, config, server, portLabel });
   }

@@ -52,7 +52,7 @@ export class ReplicaPools {
     for (const [name, pool] of this.pools) {
       const problems: Problem[] = [];
       const settings = serviceSchema(pool.settings, [], problems);
-      const config = settings && normaliseService(name, pool.protocol, settings, pool.servers, (path, message) => problems.push({ path, message }));
+      const config = settings && normaliseService(name, pool.protocol, settings, pool.servers, (path, message, _atKey, warning) => problems.push({ path, message, ...(warning ? { warning } : {}) }));
       const errors = problems.filter((p) => !p.warning);
       if (config && errors.length === 0) {
         services.set(name, config);

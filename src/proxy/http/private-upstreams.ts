@@ -35,7 +35,7 @@ class PrivateUpstream {
     }
     if (!conn) {
       const { host, port } = this.backend;
-      conn = new UpstreamConnection({ host, port, tls: false }, this.connectMs, (c) => this.reusable(c), (c) => this.gone(c), this.header);
+      conn = new UpstreamConnection({ host, port, tls: undefined }, this.connectMs, (c) => this.reusable(c), (c) => this.gone(c), this.header);
     }
     const chosen = conn;
     handler.onConnect((err) => chosen.abort(err));

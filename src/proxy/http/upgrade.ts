@@ -1,9 +1,12 @@
 import { Agent, type ClientRequest, type ClientRequestArgs, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import { createConnection, type NetConnectOpts, type Socket } from 'node:net';
 import httpProxy from 'http-proxy';
 import type { HttpRoute } from '../../control/snapshot.js';
 import type { Backend } from '../../balancer/index.js';
+import type { UpstreamTlsConfig } from '../../config/types.js';
 import { classifyUpstreamError, ProxyError, terminationOf } from '../../errors.js';
+import { upstreamTlsOptions } from '../../tls/upstream.js';
 import { recordPassive, type DataPlaneContext } from '../context.js';
 import { accessEntry } from './access-entry.js';
 import { rawErrorResponse } from './error-response.js';
@@ -121,6 +124,8 @@ const upgrades = new WeakMap<IncomingMessage, Upgrade>();
 export class UpgradeRelay {
   private readonly proxy = httpProxy.createProxyServer({ ws: true, xfwd: false, changeOrigin: false, prependPath: false });
   private readonly sockets = new Set<Socket>();
+  /** For https:// servers: an agent per service TLS settings and server host, carrying them into http-proxy. */
+  private readonly tlsAgents = new WeakMap<UpstreamTlsConfig, Map<string, HttpsAgent>>();
 
   constructor(
     private readonly entrypoint: string,
@@ -168,7 +173,8 @@ export class UpgradeRelay {
       upgrade.closed();
     });
     const version = route.service.config.proxyProtocol;
-    const agent = version && new ProxyHeaderAgent(writeProxyHeader(version, connectionAddresses(socket)));
+    // A service that sends the PROXY protocol has only http:// servers (normalise.ts).
+    const agent = version ? new ProxyHeaderAgent(writeProxyHeader(version, connectionAddresses(socket))) : backend.scheme === 'https' ? this.tlsAgent(route.service.config.tls, backend.host) : undefined;
     this.proxy.ws(req, socket, head, { target: backend.origin, ...(agent ? { agent } : {}) }, (err: Error) => {
       const error = classifyUpstreamError(err);
       this.context.logger.warn(
@@ -177,6 +183,14 @@ export class UpgradeRelay {
       );
       if (upgrade.failed(error) && socket.writable) socket.write(rawErrorResponse(error.status, error.message, error.code));
     });
+  }
+
+  private tlsAgent(tls: UpstreamTlsConfig, host: string): HttpsAgent {
+    let byHost = this.tlsAgents.get(tls);
+    if (!byHost) this.tlsAgents.set(tls, (byHost = new Map()));
+    let agent = byHost.get(host);
+    if (!agent) byHost.set(host, (agent = new HttpsAgent(upstreamTlsOptions(tls, host))));
+    return agent;
   }
 
   destroyAll(): void {

@@ -1,12 +1,18 @@
 import type { Backend } from '../../balancer/index.js';
 import type { RoutingSnapshot, ServicePool } from '../../control/snapshot.js';
+import type { UpstreamTlsConfig } from '../../config/types.js';
+import { upstreamTlsKey, upstreamTlsOptions } from '../../tls/upstream.js';
 import { UpstreamPool } from '../http1/upstream-pool.js';
 
-/** One pool: a server, the connect timeout its connections open with, and whether they carry one request each. */
+/**
+ * One pool: a server, the connect timeout its connections open with, how they verify the server
+ * (https), and whether they carry one request each.
+ */
 type PoolKey = string & { readonly __poolKey: never };
 
-function poolKey(origin: string, connectMs: number, single: boolean): PoolKey {
-  return `${origin}|${connectMs}${single ? '|single' : ''}` as PoolKey;
+function poolKey(backend: Backend, service: ServicePool, single: boolean): PoolKey {
+  const tls = backend.scheme === 'https' ? `|${upstreamTlsKey(service.config.tls)}` : '';
+  return `${backend.origin}|${service.config.timeouts.connectMs}${tls}${single ? '|single' : ''}` as PoolKey;
 }
 
 /**
@@ -24,21 +30,23 @@ export class UpstreamPools {
    * Each backend's two pools (keep-alive, single), found by identity: the key string would be
    * built and hashed on every request. Dropped with every snapshot, whose pools may be draining.
    */
-  private byBackend = new WeakMap<Backend, { connectMs: number; pools: [UpstreamPool | undefined, UpstreamPool | undefined] }>();
+  private byBackend = new WeakMap<Backend, { connectMs: number; tls: UpstreamTlsConfig; pools: [UpstreamPool | undefined, UpstreamPool | undefined] }>();
 
   /** `single`: a pool whose connections carry one request each (dispatch with reset: true). */
   get(backend: Backend, service: ServicePool, single = false): UpstreamPool {
-    const connectMs = service.config.timeouts.connectMs;
+    const { connectMs } = service.config.timeouts;
+    const { tls } = service.config;
     let cached = this.byBackend.get(backend);
-    // A request that began before a reload may still carry the old service (and connect timeout).
-    if (!cached || cached.connectMs !== connectMs) this.byBackend.set(backend, (cached = { connectMs, pools: [undefined, undefined] }));
+    // A request that began before a reload may still carry the old service (connect timeout, TLS).
+    if (!cached || cached.connectMs !== connectMs || cached.tls !== tls) this.byBackend.set(backend, (cached = { connectMs, tls, pools: [undefined, undefined] }));
     const slot = single ? 1 : 0;
     let pool = cached.pools[slot];
     if (pool) return pool;
-    const key = poolKey(backend.origin, connectMs, single);
+    const key = poolKey(backend, service, single);
     pool = this.pools.get(key)?.pool;
     if (!pool) {
-      pool = new UpstreamPool({ host: backend.host, port: backend.port, tls: backend.scheme === 'https' }, connectMs);
+      const origin = { host: backend.host, port: backend.port, tls: backend.scheme === 'https' ? upstreamTlsOptions(tls, backend.host) : undefined };
+      pool = new UpstreamPool(origin, connectMs);
       this.pools.set(key, { pool, backend: backend.id });
     }
     return (cached.pools[slot] = pool);
@@ -53,8 +61,7 @@ export class UpstreamPools {
     const owners = new Map<PoolKey, { services: string[]; backend: string; drainMs: number }>();
     for (const service of snapshot.services.values()) {
       for (const backend of service.backends) {
-        const connectMs = service.config.timeouts.connectMs;
-        for (const key of [poolKey(backend.origin, connectMs, false), poolKey(backend.origin, connectMs, true)]) {
+        for (const key of [poolKey(backend, service, false), poolKey(backend, service, true)]) {
           const entry = owners.get(key) ?? { services: [], backend: backend.id, drainMs: 0 };
           entry.services.push(service.name);
           entry.drainMs = Math.max(entry.drainMs, service.config.drainTimeoutMs);

@@ -1,5 +1,5 @@
-import { connect, isIP, type Socket } from 'node:net';
-import { connect as connectTls } from 'node:tls';
+import { connect, type Socket } from 'node:net';
+import { connect as connectTls, type ConnectionOptions } from 'node:tls';
 import { classifyUpstreamError, HttpSyntaxError, ProxyError } from '../../errors.js';
 import { ReadBuffer } from '../read-buffers.js';
 import { ChunkedDecoder } from './chunked.js';
@@ -10,6 +10,13 @@ import { CHUNKED, parseResponseHead, UNTIL_CLOSE, type ResponseHead } from './re
 const RETIRE_MS = 1_000;
 
 /** A request body that arrives while it is sent (a client upload): bytes already framed. */
+/** One server: `tls`, the options of its TLS connections (see tls/upstream.ts), for https:// servers. */
+export interface UpstreamOrigin {
+  readonly host: string;
+  readonly port: number;
+  readonly tls: ConnectionOptions | undefined;
+}
+
 export interface StreamedBody {
   /** Starts the flow; `write` returning false asks for a pause until `resume()`. */
   start(write: (chunk: Buffer) => boolean, end: () => void): void;
@@ -89,7 +96,7 @@ export class UpstreamConnection implements Timed {
   lastUsed = 0;
 
   constructor(
-    origin: { host: string; port: number; tls: boolean },
+    origin: UpstreamOrigin,
     connectMs: number,
     private readonly onReusable: (conn: UpstreamConnection) => void,
     private readonly onGone: (conn: UpstreamConnection) => void,
@@ -98,7 +105,7 @@ export class UpstreamConnection implements Timed {
   ) {
     const { host, port } = origin;
     this.socket = origin.tls
-      ? connectTls({ host, port, servername: isIP(host) ? undefined : host, ALPNProtocols: ['http/1.1'] })
+      ? connectTls({ host, port, ...origin.tls, ALPNProtocols: ['http/1.1'] })
       : connect({
           port,
           host,

@@ -1,4 +1,4 @@
-import { UpstreamConnection, type UpstreamHandler, type UpstreamRequest } from './upstream-connection.js';
+import { UpstreamConnection, type UpstreamHandler, type UpstreamOrigin, type UpstreamRequest } from './upstream-connection.js';
 
 /** How long an idle keep-alive connection to a server may be reused (see UpstreamPool). */
 export const UPSTREAM_KEEP_ALIVE_MS = 4_000;
@@ -17,7 +17,7 @@ export class UpstreamPool {
   private closing = false;
 
   constructor(
-    private readonly origin: { host: string; port: number; tls: boolean },
+    private readonly origin: UpstreamOrigin,
     private readonly connectMs: number,
     private readonly keepAliveMs = UPSTREAM_KEEP_ALIVE_MS,
   ) {

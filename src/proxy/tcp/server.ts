@@ -1,8 +1,10 @@
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Backend, PickContext } from '../../balancer/index.js';
 import type { EntrypointConfig } from '../../config/types.js';
-import type { ServicePool } from '../../control/snapshot.js';
+import type { RouteTable } from '../../control/route-table.js';
+import type { ServicePool, TcpRoute } from '../../control/snapshot.js';
 import { classifyUpstreamError, ProxyError } from '../../errors.js';
+import { readClientHello } from '../../tls/client-hello.js';
 import { recordPassive, type DataPlaneContext } from '../context.js';
 import { listenOn, stopServer } from '../listen.js';
 import { ReadBuffer } from '../read-buffers.js';
@@ -36,6 +38,9 @@ function passFin(dest: Socket): void {
   if (dest.readableEnded && dest.writableLength === 0) dest.destroy();
   else dest.end();
 }
+
+/** Why a connection to an entrypoint with sni routers was closed before it was routed (a metric label). */
+type SniRejection = 'timeout' | 'closed' | 'not_tls' | 'malformed' | 'no_sni' | 'unknown_name';
 
 /**
  * Holds an untrusted peer's first bytes until they show whether a PROXY header starts there:
@@ -116,30 +121,86 @@ export class TcpEntrypoint {
     this.tunnels.add(client);
     client.once('close', () => this.tunnels.delete(client));
     const proxyHeaders = this.proxyHeaders;
-    if (!proxyHeaders) return this.route(new TcpPick(client, undefined, undefined), client);
+    if (!proxyHeaders) return this.route(client, undefined, undefined);
     // An untrusted peer is served at once and screened as its bytes go through: it may be
     // waiting for the server to speak first.
-    if (proxyHeaders.classify(client) === 'untrusted') return this.route(new TcpPick(client, undefined, proxyHeaders), client);
+    if (proxyHeaders.classify(client) === 'untrusted') return this.route(client, undefined, proxyHeaders);
     proxyHeaders.accept(client, (rest) => {
       client.pause();
-      this.route(new TcpPick(client, rest, undefined), client);
+      this.route(client, rest, undefined);
     });
   }
 
-  private route(pick: TcpPick, client: Socket): void {
-    const route = this.context.snapshot().entrypoints.get(this.name)?.tcp;
+  /** `firstBytes`: read already (after a PROXY header); `screen`: an untrusted peer's bytes must not start with one. */
+  private route(client: Socket, firstBytes: Buffer | undefined, screen: ProxyHeaderAcceptor | undefined): void {
+    const routes = this.context.snapshot().entrypoints.get(this.name);
+    if (routes?.sni) this.readClientHello(client, routes.sni, routes.tcp, firstBytes, screen);
+    else this.forward(client, routes?.tcp, new TcpPick(client, firstBytes, screen));
+  }
+
+  /**
+   * Buffers what the client sends until it makes a whole ClientHello (in any number of segments),
+   * within the entrypoint's `timeouts.requestHeaders`, then routes by its server name. A first
+   * flight that is not a ClientHello goes to the fallback router as it is, as HAProxy's
+   * `default_backend` and Traefik's `HostSNI(*)` take it; without a fallback it is closed.
+   */
+  private readClientHello(client: Socket, table: RouteTable<TcpRoute>, fallback: TcpRoute | undefined, firstBytes: Buffer | undefined, screen: ProxyHeaderAcceptor | undefined): void {
+    let bytes: Buffer = Buffer.alloc(0);
+    const done = () => {
+      clearTimeout(timer);
+      client.off('data', onData);
+      client.off('end', onEnd);
+      client.pause();
+    };
+    const reject = (reason: SniRejection, detail: string) => {
+      done();
+      this.context.metrics.tcpSniRejected.inc({ entrypoint: this.name, reason });
+      this.context.logger.debug({ entrypoint: this.name, reason, client: client.remoteAddress }, `TCP connection closed before routing: ${detail}`);
+      client.destroy();
+    };
+    const onData = (chunk: Buffer) => {
+      bytes = bytes.length === 0 ? chunk : Buffer.concat([bytes, chunk]);
+      if (screen && startsWithProxySignature(bytes) === true) {
+        done();
+        screen.reject(client, 'untrusted_source', untrustedHeader);
+        return;
+      }
+      const hello = readClientHello(bytes);
+      if (hello.status === 'incomplete') return;
+      const route = hello.status === 'ok' ? table.lookup(hello.serverName ?? '', '/', {}) ?? fallback : fallback;
+      if (!route) {
+        if (hello.status === 'invalid') reject(hello.reason === 'not a TLS handshake' ? 'not_tls' : 'malformed', hello.reason);
+        else if (hello.serverName === undefined) reject('no_sni', 'a ClientHello without a server name, and no fallback router');
+        else reject('unknown_name', `no router for server name "${hello.serverName}", and no fallback router`);
+        return;
+      }
+      done();
+      // A router that terminates TLS (`tls: terminate`) would hand `client` and `bytes` to a TLS socket here.
+      this.forward(client, route, new TcpPick(client, bytes, undefined));
+    };
+    const onEnd = () => reject('closed', 'the client closed before its ClientHello was complete');
+    const timer = setTimeout(() => reject('timeout', `no complete ClientHello within ${this.config.timeouts.requestHeadersMs}ms`), this.config.timeouts.requestHeadersMs);
+    client.once('close', () => clearTimeout(timer));
+    client.on('data', onData);
+    client.once('end', onEnd);
+    if (firstBytes?.length) onData(firstBytes);
+    if (!client.destroyed && client.listenerCount('data') > 0) client.resume();
+  }
+
+  /** Connects `client` to a server of `route`'s service. */
+  private forward(client: Socket, route: TcpRoute | undefined, pick: TcpPick): void {
     if (!route) {
       this.context.logger.warn({ entrypoint: this.name }, 'TCP connection closed: no router for this entrypoint');
       client.destroy();
       return;
     }
-    const first = route.service.balancer.pick(pick);
-    if (!first) {
+    const backend = route.service.balancer.pick(pick);
+    if (!backend) {
       this.context.logger.warn({ entrypoint: this.name, service: route.service.name }, 'TCP connection closed: no backend server is available');
       client.destroy();
       return;
     }
-    this.dial(client, route.service, first, pick, true);
+    this.dial(client, route.service, backend, pick, true);
   }
 
   private dial(client: Socket, service: ServicePool, backend: Backend, pick: TcpPick, mayRetry: boolean): void {
