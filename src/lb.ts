@@ -9,12 +9,15 @@ import { Metrics } from './metrics/metrics.js';
 import { DataPlane, formatAddress, type DataPlaneHandle } from './proxy/data-plane.js';
 import { DockerProvider } from './providers/docker/provider.js';
 import { FileProvider } from './providers/file.js';
+import { CertificateStore } from './tls/certificate-store.js';
 
 export interface RunningBalancer {
   /** Bound addresses by entrypoint name, plus `admin`. */
   readonly addresses: Readonly<Record<string, AddressInfo>>;
   readonly control: ControlLoop;
   readonly metrics: Metrics;
+  /** The certificates of the https entrypoints and the session ticket keys. */
+  readonly certificates: CertificateStore;
   /** Applies a new, already validated configuration without a restart. */
   reload(config: LbConfig): Promise<void>;
   /** From now on /healthz answers 503; then stops accepting and drains for up to `graceMs`. */
@@ -42,6 +45,7 @@ class Balancer implements RunningBalancer {
   readonly addresses: Record<string, AddressInfo> = {};
   readonly metrics: Metrics;
   readonly control: ControlLoop;
+  readonly certificates: CertificateStore;
   /** The data plane: in process, or its workers. */
   private readonly plane: DataPlaneHandle;
   private readonly fileProvider: FileProvider;
@@ -59,7 +63,9 @@ class Balancer implements RunningBalancer {
     const clustered = config.workers > 1;
     const metrics = (this.metrics = new Metrics(clustered ? 'control' : 'all'));
     const control = (this.control = new ControlLoop(config.entrypoints, logger, metrics));
-    const plane = (this.plane = clustered ? new WorkerPool(config, control, metrics, logger) : new DataPlane(config, control, metrics, logger));
+    const certificates = (this.certificates = new CertificateStore(logger));
+    metrics.watchCertificates(() => certificates.certificates());
+    const plane = (this.plane = clustered ? new WorkerPool(config, control, metrics, logger, certificates) : new DataPlane(config, control, metrics, logger, certificates));
     const draining = () => plane.draining();
     metrics.watchBackends(
       () =>
@@ -94,6 +100,13 @@ class Balancer implements RunningBalancer {
   }
 
   async start(): Promise<void> {
+    try {
+      // Before anything starts: a certificate that cannot be used stops lb here.
+      this.certificates.load(this.config.entrypoints);
+    } catch (err) {
+      this.certificates.stop();
+      throw err;
+    }
     this.recordLoad();
     await this.control.startProvider(this.fileProvider);
     await this.startDocker();
@@ -113,12 +126,15 @@ class Balancer implements RunningBalancer {
     const previous = this.config;
     if (next.workers !== previous.workers) this.logger.warn({ from: previous.workers, to: next.workers }, 'workers changes take effect at the next restart');
     const nextForPlane = { ...next, workers: previous.workers };
-    // Snapshots for new entrypoints must reach the data plane before it listens on them.
+    // Certificates first: one that cannot be used fails the reload before anything changed. They
+    // and the snapshots for new entrypoints must reach the data plane before it listens on them.
+    const undoCertificates = this.certificates.load(next.entrypoints);
     this.control.setEntrypoints(next.entrypoints);
     try {
       await this.plane.reload(nextForPlane);
     } catch (err) {
       this.control.setEntrypoints(previous.entrypoints);
+      undoCertificates();
       throw err;
     }
     for (const name of Object.keys(this.addresses)) if (name !== 'admin' && !next.entrypoints.has(name)) delete this.addresses[name];
@@ -160,6 +176,7 @@ class Balancer implements RunningBalancer {
     await this.plane.stop(graceMs);
     await Promise.all([this.fileProvider.stop(), this.docker?.stop()]);
     this.control.stop();
+    this.certificates.stop();
     await this.admin.close();
   }
 }

@@ -3,6 +3,7 @@
 import type { AddressInfo } from 'node:net';
 import type { EntrypointConfig, LbConfig, RouterConfig, ServiceConfig } from '../config/types.js';
 import type { ServiceTotals } from '../metrics/metrics.js';
+import type { TlsState } from '../tls/state.js';
 
 /** A routing snapshot as its inputs: a worker rebuilds the same snapshot from them. */
 export interface SnapshotMessage {
@@ -18,6 +19,8 @@ export type ToWorker =
   | { type: 'lb:start'; config: LbConfig }
   | { type: 'lb:reload'; config: LbConfig }
   | SnapshotMessage
+  /** Certificates and session ticket keys: at start (before lb:start), and at every change. */
+  | { type: 'lb:tls'; state: TlsState }
   | { type: 'lb:stop'; graceMs: number };
 
 /** What a worker reports every second: traffic totals, draining servers, requests in flight. */

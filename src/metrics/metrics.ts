@@ -51,7 +51,14 @@ export const prometheusContentType = Registry.PROMETHEUS_CONTENT_TYPE;
 export type MetricsRole = 'all' | 'control' | 'data';
 
 /** The families the control plane owns; every other family (and Node's own) belongs to the data plane. */
-const controlFamilies = ['lb_backend_up', 'lb_service_panic', 'lb_health_checks_total', 'lb_backend_ejections_total', 'lb_snapshot_build_duration_seconds', 'lb_router_shadowed', 'lb_docker_connected', 'lb_docker_last_sync_timestamp_seconds', 'lb_docker_label_errors_total', 'lb_docker_events_total', 'lb_config_reloads_total', 'lb_config_last_reload_success_timestamp_seconds'];
+const controlFamilies = ['lb_backend_up', 'lb_service_panic', 'lb_health_checks_total', 'lb_backend_ejections_total', 'lb_snapshot_build_duration_seconds', 'lb_router_shadowed', 'lb_docker_connected', 'lb_docker_last_sync_timestamp_seconds', 'lb_docker_label_errors_total', 'lb_docker_events_total', 'lb_config_reloads_total', 'lb_config_last_reload_success_timestamp_seconds', 'lb_tls_certificate_expiry_timestamp_seconds'];
+
+/** A certificate as the expiry gauge sees it. */
+export interface CertificateView {
+  name: string;
+  source: string;
+  notAfter: number;
+}
 
 /**
  * Every metric lb exports (docs/metrics.md). The figures counted per request live in cells
@@ -96,6 +103,30 @@ export class Metrics {
     ['entrypoint', 'service', 'direction'],
     this.registry,
   );
+  readonly tlsHandshakes = new CellCounter(
+    'lb_tls_handshakes_total',
+    'TLS handshakes on https entrypoints, by entrypoint, TLS version and result: success, or why the handshake failed.',
+    ['entrypoint', 'version', 'result'],
+    this.registry,
+  );
+  private certificatesSource: () => Iterable<CertificateView> = () => [];
+  readonly certificateExpiry: Gauge<'name' | 'source'> = new Gauge({
+    name: 'lb_tls_certificate_expiry_timestamp_seconds',
+    help: 'Unix time at which each certificate served expires, by its first DNS name (else its file) and source.',
+    labelNames: ['name', 'source'] as const,
+    registers: [this.registry],
+    collect: () => {
+      this.certificateExpiry.reset();
+      // Two certificates under one name (an RSA and an ECDSA one): the sooner expiry is the one to watch.
+      const soonest = new Map<string, CertificateView>();
+      for (const c of this.certificatesSource()) {
+        const key = `${c.name}\0${c.source}`;
+        const known = soonest.get(key);
+        if (!known || c.notAfter < known.notAfter) soonest.set(key, c);
+      }
+      for (const c of soonest.values()) this.certificateExpiry.labels(c.name, c.source).set(Math.floor(c.notAfter / 1000));
+    },
+  });
   /** Read at scrape time from the live snapshot, so the hot path only bumps a counter. */
   private backendsSource: () => Iterable<PoolView> = () => [];
   private drainingSource: () => Iterable<{ service: string; backend: string }> = () => [];
@@ -238,6 +269,10 @@ export class Metrics {
       },
     });
     return gauge;
+  }
+
+  watchCertificates(source: () => Iterable<CertificateView>): void {
+    this.certificatesSource = source;
   }
 
   watchBackends(source: () => Iterable<PoolView>, draining: () => Iterable<{ service: string; backend: string }>): void {

@@ -3,6 +3,7 @@ import type { RoutingSnapshot, ServicePool } from '../control/snapshot.js';
 import type { Logger } from '../log.js';
 import type { AccessLog } from '../metrics/access-log.js';
 import type { Metrics } from '../metrics/metrics.js';
+import type { TlsSource } from '../tls/state.js';
 import type { UpstreamPools } from './http/upstream-pools.js';
 import type { RetryBudgets } from './http/retry-budget.js';
 
@@ -12,6 +13,16 @@ export interface ControlSignals {
   reportOutlier(service: string, backend: Backend): void;
   /** Resolves with the next snapshot, or undefined after `timeoutMs`. */
   nextSnapshot(timeoutMs: number): Promise<RoutingSnapshot | undefined>;
+}
+
+/**
+ * Answers ACME http-01 challenges: `GET /.well-known/acme-challenge/<token>` on an http entrypoint
+ * is asked here first, before a redirect and before routing. Unset (the default), no request pays
+ * for more than one property read.
+ */
+export interface ChallengeResponder {
+  /** The key authorization to answer `token` with (200, text/plain), or undefined: not a token lb waits for, and the request goes on as any other. */
+  keyAuthorization(token: string, host: string): string | undefined;
 }
 
 /** What every entrypoint shares: the current snapshot, metrics, logs and backend pools. */
@@ -24,6 +35,12 @@ export interface DataPlaneContext {
   retryBudgets: RetryBudgets;
   /** Undefined unless access logs are on. */
   accessLog: AccessLog | undefined;
+  /** Certificates and session ticket keys of the https entrypoints. */
+  tls: TlsSource;
+  /** ACME http-01 answers; undefined unless ACME is waiting for a challenge. */
+  challenges: ChallengeResponder | undefined;
+  /** The port an entrypoint of this process listens on (0 before it listens): redirects to an entrypoint on port 0. */
+  portOf(entrypoint: string): number;
 }
 
 /**

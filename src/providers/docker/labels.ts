@@ -4,7 +4,7 @@
 import { normaliseRouter, normaliseService } from '../../config/normalise.js';
 import { labelServerSchema, namePattern, routerSchema, serviceSchema, type RawLabelServer } from '../../config/schema.js';
 import { didYouMean } from '../../config/suggest.js';
-import type { Protocol, RouterConfig, ServiceConfig } from '../../config/types.js';
+import { routingProtocol, type EntrypointConfig, type Protocol, type RouterConfig, type ServiceConfig } from '../../config/types.js';
 import { formatPath, type KeyPath, type Problem, type Validator } from '../../config/validate.js';
 
 export interface LabelError {
@@ -16,6 +16,8 @@ export interface LabelRouter {
   protocol: Protocol;
   /** Without an entrypoint label the router's entrypoint is the provider's default, set later. */
   hasEntrypoint: boolean;
+  /** `tls=true`: without an entrypoint label, the default is providers.docker.tlsEntrypoint. */
+  tls: boolean;
   config: RouterConfig;
 }
 
@@ -41,7 +43,7 @@ export interface SettingsTree {
 }
 
 const routerShortcuts: Readonly<Record<string, readonly string[]>> = { host: ['match', 'host'], path: ['match', 'pathPrefix'], pathprefix: ['match', 'pathPrefix'], headers: ['match', 'headers'] };
-const routerLabelKeys = ['host', 'path', 'pathPrefix', 'headers', 'entrypoint', 'service', 'priority'];
+const routerLabelKeys = ['host', 'path', 'pathPrefix', 'headers', 'entrypoint', 'service', 'priority', 'tls'];
 const keyAliases: Readonly<Record<string, string>> = { healthcheck: 'healthCheck' };
 const serviceFields = { ...serviceSchema.fields!, ...labelServerSchema.fields! };
 const serverKeys = new Set(Object.keys(labelServerSchema.fields!));
@@ -130,6 +132,29 @@ function labelOf(target: Section, path: KeyPath): string {
 }
 
 /**
+ * The entrypoint of a label router: its `entrypoint` label, else providers.docker.tlsEntrypoint for
+ * a router with `tls=true`, else providers.docker.entrypoint. An error names the label to fix.
+ */
+export function placeRouter(
+  router: LabelRouter,
+  defaults: { entrypoint?: string | undefined; tlsEntrypoint?: string | undefined },
+  entrypoints: ReadonlyMap<string, EntrypointConfig>,
+  prefix: string,
+): { config: RouterConfig; error?: LabelError } {
+  const fallback = router.tls ? defaults.tlsEntrypoint : defaults.entrypoint;
+  const config = router.hasEntrypoint || fallback === undefined ? router.config : { ...router.config, entrypoint: fallback };
+  const label = `${prefix}.${router.protocol}.routers.${config.name}.entrypoint`;
+  if (!router.hasEntrypoint && fallback === undefined) {
+    const message = router.tls ? 'tls=true, but there is no https entrypoint for it: define entrypoint websecure (protocol: https), set providers.docker.tlsEntrypoint, or set this label' : 'no entrypoint: set this label or providers.docker.entrypoint';
+    return { config, error: { label, message } };
+  }
+  const ep = entrypoints.get(config.entrypoint);
+  if (!ep) return { config, error: { label, message: `entrypoint "${config.entrypoint}" is not defined (defined: ${[...entrypoints.keys()].join(', ')})` } };
+  if (routingProtocol(ep.protocol) !== router.protocol) return { config, error: { label, message: `entrypoint "${config.entrypoint}" is ${ep.protocol.toUpperCase()}, but this is a ${router.protocol.toUpperCase()} router` } };
+  return { config };
+}
+
+/**
  * Reads a container's labels under `prefix`. Every problem is returned with its label and a
  * suggestion; a container with any problem is left out whole, so half a configuration never
  * serves traffic. `name`: the container's default name; `composeService`: set for compose
@@ -189,7 +214,7 @@ export function parseLabels(
     if (found.path[0] === 'service' && !namePattern.test(value)) return fail(label, `invalid service name "${value}": use letters, digits, ".", "-" and "_"`);
     setAt(target, found.path, found.leaf.fromText(value), label);
   };
-  const isRouterKey = (parts: readonly string[]) => parts.length === 1 && (routerShortcuts[parts[0]!.toLowerCase()] !== undefined || ['entrypoint', 'priority'].includes(parts[0]!.toLowerCase()));
+  const isRouterKey = (parts: readonly string[]) => parts.length === 1 && (routerShortcuts[parts[0]!.toLowerCase()] !== undefined || ['entrypoint', 'priority', 'tls'].includes(parts[0]!.toLowerCase()));
 
   for (const [label, raw] of own) {
     const value = raw.trim();
@@ -235,7 +260,7 @@ export function parseLabels(
   // The short form: a router when a host or path is given, and one service for the container.
   const shortMatch = shortRouter.tree.match as { host?: string; pathPrefix?: string } | undefined;
   const hasShortRouter = Object.keys(shortRouter.tree).length > 0;
-  if (hasShortRouter && !shortMatch) fail(shortRouter.label, `${prefix}entrypoint and ${prefix}priority need ${prefix}host or ${prefix}path`);
+  if (hasShortRouter && !shortMatch) fail(shortRouter.label, `${prefix}entrypoint, ${prefix}priority and ${prefix}tls need ${prefix}host or ${prefix}path`);
   let shortName = options.name;
   if (shortMatch && options.composeService === undefined) {
     const hosts = ((shortRouter.tree.match as SettingsTree).host as unknown[] | string | undefined) ?? [];
@@ -267,7 +292,7 @@ export function parseLabels(
   for (const [name, r] of routers) {
     const hasEntrypoint = r.tree.entrypoint !== undefined;
     const checked = check(r, routerSchema, { entrypoint: '', ...r.tree });
-    if (checked) parsedRouters.push({ protocol: r.protocol, hasEntrypoint, config: normaliseRouter(name, checked) });
+    if (checked) parsedRouters.push({ protocol: r.protocol, hasEntrypoint, tls: checked.tls, config: normaliseRouter(name, checked) });
   }
   const parsedServices = new Map<string, LabelService>();
   for (const [name, s] of services) {

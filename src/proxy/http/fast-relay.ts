@@ -56,7 +56,7 @@ export class FastRelay extends Relay {
     // So is a request whose body is not all read yet: an answer that does not wait for the body
     // leaves the rest of it on the connection, where no request can be found any more.
     this.keepAlive = request.keepAlive && request.bodyRead && !this.hooks.shutdown.closing && head.bodyLength !== UNTIL_CLOSE && !(chunked && !request.acceptsChunked);
-    let extra = '';
+    let extra = request.connection.responseHeaders;
     if (this.setCookie) extra += `Set-Cookie: ${this.setCookie}\r\n`;
     if (chunked && request.acceptsChunked) extra += 'Transfer-Encoding: chunked\r\n';
     if (!this.keepAlive) extra += 'Connection: close\r\n';

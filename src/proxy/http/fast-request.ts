@@ -6,7 +6,8 @@ import type { RequestHead } from '../http1/request-head.js';
 import type { StreamedBody, UpstreamHandler } from '../http1/upstream-connection.js';
 import type { ClientConnection } from './client-connection.js';
 import type { ClientExchange, ExchangeHooks } from './client.js';
-import { rawErrorResponse } from './error-response.js';
+import type { TlsInfo } from '../../tls/terminator.js';
+import { rawErrorResponse, rawResponse } from './error-response.js';
 import { FastRelay } from './fast-relay.js';
 import { upstreamRequestHead, type ForwardingFacts } from './headers.js';
 
@@ -22,6 +23,7 @@ export class FastRequest implements ClientExchange, StreamedBody {
   readonly localPort: number;
   readonly acceptsChunked: boolean;
   readonly keepAlive: boolean;
+  readonly tls: TlsInfo | undefined;
   gone = false;
   /** Body bytes still to come (CONTENT-LENGTH), or LAST_CHUNK_END for a chunked body. */
   private bodyLeft: number;
@@ -44,6 +46,7 @@ export class FastRequest implements ClientExchange, StreamedBody {
     this.localPort = connection.localPort;
     this.acceptsChunked = head.versionMinor === 1;
     this.keepAlive = head.keepAlive;
+    this.tls = connection.tls;
     this.bodyLeft = head.contentLength < 0 ? LAST_CHUNK_END : head.contentLength;
   }
 
@@ -135,7 +138,7 @@ export class FastRequest implements ClientExchange, StreamedBody {
       relay.stop(400, new ProxyError('client_abort', `malformed request body (${err.message})`));
     }
     if (relay?.answered) this.connection.socket.destroy();
-    else this.connection.end(rawErrorResponse(400, `malformed or ambiguous request (${err.message})`, err.code));
+    else this.connection.end(rawErrorResponse(400, `malformed or ambiguous request (${err.message})`, err.code, 'close', this.connection.responseHeaders));
   }
 
   relay(route: HttpRoute, backend: Backend, setCookie: string | undefined, hooks: ExchangeHooks): UpstreamHandler {
@@ -144,7 +147,15 @@ export class FastRequest implements ClientExchange, StreamedBody {
 
   sendError(error: ProxyError): void {
     const keepAlive = this.keepAlive && this.bodyRead;
-    const text = rawErrorResponse(error.status, error.message, error.code, keepAlive ? (this.acceptsChunked ? undefined : 'keep-alive') : 'close');
+    const text = rawErrorResponse(error.status, error.message, error.code, keepAlive ? (this.acceptsChunked ? undefined : 'keep-alive') : 'close', this.connection.responseHeaders);
+    this.connection.socket.write(text, 'latin1');
+    this.connection.finished(keepAlive);
+  }
+
+  respond(status: number, headers: ReadonlyArray<readonly [string, string]>, body: string): void {
+    // An unread body stays on the connection, where no request can be found any more: close it.
+    const keepAlive = this.keepAlive && this.bodyRead;
+    const text = rawResponse(status, headers, body, keepAlive ? (this.acceptsChunked ? undefined : 'keep-alive') : 'close', this.connection.responseHeaders);
     this.connection.socket.write(text, 'latin1');
     this.connection.finished(keepAlive);
   }

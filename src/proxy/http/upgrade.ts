@@ -7,7 +7,8 @@ import { classifyUpstreamError, ProxyError, terminationOf } from '../../errors.j
 import { recordPassive, type DataPlaneContext } from '../context.js';
 import { accessEntry } from './access-entry.js';
 import { rawErrorResponse } from './error-response.js';
-import { clientAddress, upstreamRequestHeaders, type TrustedProxies } from './headers.js';
+import { tlsInfoOf, type TlsInfo } from '../../tls/terminator.js';
+import { clientAddress, upstreamRequestHeaders, type ForwardingFacts } from './headers.js';
 
 /**
  * One upgrade request, from routing to the end of its tunnel: its metrics once the server answered
@@ -29,7 +30,7 @@ class Upgrade {
   constructor(
     private readonly entrypoint: string,
     private readonly context: DataPlaneContext,
-    readonly request: { clientIp: string; method: string; host: string; url: string },
+    readonly request: { clientIp: string; method: string; host: string; url: string; tls: TlsInfo | undefined },
     private readonly route: HttpRoute,
     private readonly backend: Backend,
     private readonly socket: Socket,
@@ -104,10 +105,11 @@ export class UpgradeRelay {
   private readonly proxy = httpProxy.createProxyServer({ ws: true, xfwd: false, changeOrigin: false, prependPath: false });
   private readonly sockets = new Set<Socket>();
 
+  /** `forwarding`: the X-Forwarded-* facts of an upgrade request, from its entrypoint. */
   constructor(
     private readonly entrypoint: string,
     private readonly context: DataPlaneContext,
-    private readonly trusted: () => TrustedProxies,
+    private readonly forwarding: (clientIp: string, socket: Socket) => ForwardingFacts,
   ) {
     const internals = this.proxy as unknown as { wsPasses: Array<(...args: unknown[]) => unknown> };
     internals.wsPasses = internals.wsPasses.filter((pass) => pass.name !== 'checkMethodAndHeader');
@@ -119,18 +121,12 @@ export class UpgradeRelay {
   handle(req: IncomingMessage, socket: Socket, head: Buffer, route: HttpRoute | undefined): void {
     socket.on('error', () => socket.destroy());
     const clientIp = clientAddress(req.socket.remoteAddress);
-    const request = { clientIp, method: req.method ?? 'GET', host: req.headers.host ?? '', url: req.url ?? '/' };
+    const request = { clientIp, method: req.method ?? 'GET', host: req.headers.host ?? '', url: req.url ?? '/', tls: tlsInfoOf(req.socket) };
     if (!route) return this.refuse(socket, request, undefined, new ProxyError('no_route'));
     const backend = route.service.balancer.pick({ clientIp, headers: req.headers });
     if (!backend) return this.refuse(socket, request, route, new ProxyError('no_backend', `service ${route.service.name}`));
 
-    const headers = upstreamRequestHeaders({ rawHeaders: req.rawHeaders, headers: req.headers, host: req.headers.host ?? '' }, {
-      clientIp,
-      trusted: this.trusted().trusts(clientIp),
-      proto: 'http',
-      port: socket.localPort ?? 0,
-      upgrade: true,
-    });
+    const headers = upstreamRequestHeaders({ rawHeaders: req.rawHeaders, headers: req.headers, host: req.headers.host ?? '' }, this.forwarding(clientIp, req.socket));
     // http-proxy copies req.headers verbatim, so the filtered set replaces it.
     const replaced: Record<string, string | string[]> = {};
     for (let i = 0; i < headers.length; i += 2) {
