@@ -7,7 +7,8 @@
 // <!-- bench:latest:start --> and <!-- bench:latest:end --> unless --no-write is given.
 // Usage: npm run bench [-- --duration 3 --rounds 3 --scenarios small,latency --only direct,lb-http --no-write]
 // See bench/README.md.
-import { existsSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
@@ -45,9 +46,10 @@ const usage = `Usage: npm run bench [-- options]
   --duration S        seconds per measurement (whole number, default 3)
   --rounds N          alternating rounds per scenario; the median is reported (default 3)
   --connections N     connections for small, post, close and tcp-echo (default 50)
-  --scenarios LIST    any of small,latency,large,post,close,tcp-echo,idle,routes (default all)
+  --scenarios LIST    any of small,latency,large,post,close,tcp-echo,https-small,https-close,https-handshake,https-large,
+                      idle,routes (default all)
   --only LIST         targets: direct,haproxy-http,lb-http,lb-http-access-log,lb-http-2-workers,lb-http-reuse-safe,nginx-proxy,
-                      http-proxy,node-hello,haproxy-tcp,lb-tcp (idle and routes run when lb-http is listed)
+                      http-proxy,node-hello,haproxy-tcp,lb-tcp,haproxy-https,lb-https (idle and routes run when lb-http is listed)
   --idle N            idle connections for the idle scenario (default 10000)
   --pin               pin backend, proxies and load generator to separate cores (needs 4 cores)
   --backend KIND      auto (nginx when installed), nginx or node (bench/backend.ts)
@@ -101,17 +103,24 @@ const ports = {
   lbReuse: 18103,
   lbReuseAdmin: 18104,
   nodeHello: 18105,
+  lbHttps: 18106,
+  lbHttpsAdmin: 18107,
+  haproxyHttps: 18108,
 };
 
-type Need = 'haproxy' | 'nginx' | 'http-proxy';
+type Need = 'haproxy' | 'nginx' | 'http-proxy' | 'openssl';
 interface Target {
   name: string;
   /** http: an HTTP proxy (or the backend itself); tcp: a byte pipe in front of the backend. */
   mode: 'http' | 'tcp';
+  /** https: the load generator speaks TLS to the target (the backend behind it is plain HTTP). */
+  scheme?: 'https';
   port: number;
   /** Where the tcp-echo scenario connects for this target. */
   echoPort?: number;
   needs?: Need;
+  /** More than `needs`: every tool it takes (https targets need openssl for their certificate). */
+  alsoNeeds?: Need;
 }
 
 const allTargets: Target[] = [
@@ -127,9 +136,12 @@ const allTargets: Target[] = [
   { name: 'node-hello', mode: 'http', port: ports.nodeHello },
   { name: 'haproxy-tcp', mode: 'tcp', port: ports.haproxyTcp, echoPort: ports.haproxyEcho, needs: 'haproxy' },
   { name: 'lb-tcp', mode: 'tcp', port: ports.lbTcp, echoPort: ports.lbEcho },
+  // TLS termination, with the same ECDSA P-256 certificate (made by openssl at the start).
+  { name: 'haproxy-https', mode: 'http', scheme: 'https', port: ports.haproxyHttps, needs: 'haproxy', alsoNeeds: 'openssl' },
+  { name: 'lb-https', mode: 'http', scheme: 'https', port: ports.lbHttps, needs: 'openssl' },
 ];
 
-const loadScenarios = ['small', 'latency', 'large', 'post', 'close', 'tcp-echo'] as const;
+const loadScenarios = ['small', 'latency', 'large', 'post', 'close', 'tcp-echo', 'https-small', 'https-close', 'https-handshake', 'https-large'] as const;
 const scaleScenarios = ['idle', 'routes'] as const;
 type LoadScenario = (typeof loadScenarios)[number];
 type ScenarioId = LoadScenario | (typeof scaleScenarios)[number];
@@ -143,6 +155,10 @@ const scenarioTargets: Record<LoadScenario, string[]> = {
   post: ['direct', 'haproxy-http', 'lb-http', 'lb-http-reuse-safe', 'lb-http-2-workers', 'nginx-proxy', 'haproxy-tcp', 'lb-tcp'],
   close: ['direct', 'haproxy-http', 'lb-http', 'lb-http-2-workers', 'nginx-proxy', 'haproxy-tcp', 'lb-tcp'],
   'tcp-echo': ['direct', 'haproxy-tcp', 'lb-tcp'],
+  'https-small': ['haproxy-https', 'lb-https'],
+  'https-close': ['haproxy-https', 'lb-https'],
+  'https-handshake': ['haproxy-https', 'lb-https'],
+  'https-large': ['haproxy-https', 'lb-https'],
 };
 
 function list(text: string | undefined, valid: readonly string[], option: string): string[] | undefined {
@@ -167,7 +183,15 @@ const { work } = ws;
 // ---------------------------------------------------------------------------------------------
 // Configuration of the proxies under test.
 
-function writeConfigs(withEcho: boolean): void {
+/** The certificate both https targets serve: ECDSA P-256, made now; HAProxy takes it with its key in one file. */
+const tlsFiles = { cert: join(work, 'bench-cert.pem'), key: join(work, 'bench-key.pem'), haproxy: join(work, 'bench-haproxy.pem') };
+
+function makeCertificate(): void {
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', tlsFiles.key, '-out', tlsFiles.cert, '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { stdio: 'ignore' });
+  writeFileSync(tlsFiles.haproxy, readFileSync(tlsFiles.cert, 'utf8') + readFileSync(tlsFiles.key, 'utf8'));
+}
+
+function writeConfigs(withEcho: boolean, withTls: boolean): void {
   writeFileSync(join(work, 'proxy-nginx.conf'), `
 worker_processes 1; daemon off; pid ${work}/proxy.pid; error_log /dev/null;
 events { worker_connections 4096; }
@@ -209,7 +233,13 @@ frontend tcp
 backend apptcp
   mode tcp
   server s1 127.0.0.1:${ports.backend}
-${withEcho ? `frontend echo
+${withTls ? `frontend webtls
+  mode http
+  bind 127.0.0.1:${ports.haproxyHttps} ssl crt ${tlsFiles.haproxy} alpn http/1.1
+  option forwardfor
+  http-request set-header X-Forwarded-Proto https
+  default_backend app
+` : ''}${withEcho ? `frontend echo
   mode tcp
   bind 127.0.0.1:${ports.haproxyEcho}
   default_backend echo
@@ -245,6 +275,19 @@ log: { level: error }
   variant('lb-logged.yaml', ports.lbLogged, ports.lbLoggedAdmin, `accessLog: { enabled: true, path: "${join(work, 'access.log')}" }`, '');
   variant('lb-workers.yaml', ports.lbWorkers, ports.lbWorkersAdmin, 'workers: 2', '');
   variant('lb-reuse.yaml', ports.lbReuse, ports.lbReuseAdmin, '', 'unsafeReuse: safe, ');
+  if (withTls) {
+    writeFileSync(join(work, 'lb-https.yaml'), `
+entrypoints:
+  websecure:
+    address: "127.0.0.1:${ports.lbHttps}"
+    protocol: https
+    tls: { certificates: [ { certFile: "${tlsFiles.cert}", keyFile: "${tlsFiles.key}" } ] }
+admin: { address: "127.0.0.1:${ports.lbHttpsAdmin}" }
+routers: { app: { entrypoint: websecure, match: { host: "127.0.0.1" }, service: app } }
+services: { app: { servers: [ { url: "http://127.0.0.1:${ports.backend}" } ] } }
+log: { level: error }
+`);
+  }
   writeFileSync(join(work, 'http-proxy.cjs'), `
 const http = require('node:http');
 const httpProxy = require(${JSON.stringify(join(repoRoot, 'node_modules', 'http-proxy'))});
@@ -262,7 +305,7 @@ const loadTool = option(() => chooseLoadTool(args.load));
 const loadName = loadTool === 'wrk' ? 'wrk -t1' : 'autocannon';
 
 function http(target: Target, spec: Omit<LoadSpec, 'url' | 'seconds'> & { path?: string }, seconds = duration): Promise<Sample> {
-  return runLoad(ws, loadTool, { ...spec, url: `http://127.0.0.1:${target.port}${spec.path ?? '/'}`, seconds });
+  return runLoad(ws, loadTool, { ...spec, url: `${target.scheme ?? 'http'}://127.0.0.1:${target.port}${spec.path ?? '/'}`, seconds });
 }
 
 async function echo(target: Target, seconds = duration): Promise<Sample> {
@@ -285,6 +328,11 @@ const measures: Record<LoadScenario, (t: Target) => Promise<Sample>> = {
   post: (t) => http(t, { connections, postBytes }),
   close: (t) => http(t, { connections, headers: { Connection: 'close' } }),
   'tcp-echo': (t) => echo(t),
+  'https-small': (t) => http(t, { connections }),
+  'https-close': (t) => http(t, { connections, headers: { Connection: 'close' } }),
+  // wrk resumes TLS sessions on reconnect; autocannon (Node's TLS client, no session given) does not.
+  'https-handshake': (t) => runLoad(ws, 'autocannon', { connections, headers: { Connection: 'close' }, url: `https://127.0.0.1:${t.port}/`, seconds: duration }),
+  'https-large': (t) => http(t, { connections: 8, path: '/1m' }),
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -357,6 +405,10 @@ const titles: Record<LoadScenario, string> = {
   post: `POST with a 64 KiB body: ${loadName} -c${connections}, ${rounding}`,
   close: `New connection per request (Connection: close): ${loadName} -c${connections}, ${rounding}`,
   'tcp-echo': `TCP echo: 64-byte round trips, bench/echo-client.ts -c${connections}, ${rounding}`,
+  'https-small': `HTTPS, small responses: GET, 12-byte body, keep-alive, ${loadName} -c${connections}, ${rounding}`,
+  'https-close': `HTTPS, a new TLS connection per request, resumed (Connection: close): ${loadName} -c${connections}, ${rounding}`,
+  'https-handshake': `HTTPS, a full TLS handshake per request (Connection: close, no resumption): autocannon -c${connections}, ${rounding}`,
+  'https-large': `HTTPS, large responses: 1 MiB body, ${loadName} -c8, ${rounding}`,
 };
 
 function render(scenario: LoadScenario, results: Summary[]): string {
@@ -365,6 +417,12 @@ function render(scenario: LoadScenario, results: Summary[]): string {
     case 'small':
     case 'close':
       return throughputTable(results, { unit: 'req/s', value: (r) => r.rps, digits: 0, reference: 'haproxy-http' });
+    case 'https-small':
+    case 'https-close':
+    case 'https-handshake':
+      return throughputTable(results, { unit: 'req/s', value: (r) => r.rps, digits: 0, reference: 'haproxy-https' });
+    case 'https-large':
+      return throughputTable(results, { unit: 'MB/s', value: mbps, digits: 0, reference: 'haproxy-https' });
     case 'latency':
       return latencyTable(results);
     case 'large':
@@ -389,6 +447,10 @@ const notes: Record<LoadScenario, string> = {
   post: 'Request bodies streamed upstream: 64 KiB per request, MB/s up is req/s × 64 KiB.',
   close: 'Accept and close cost: every request opens a new client connection (the proxies keep their upstream connections; the tcp ones cannot).',
   'tcp-echo': 'L4 forwarding of small messages both ways, compared with the echo server reached directly.',
+  'https-small': 'TLS termination on keep-alive connections: the cost of encrypting and decrypting small requests, over the HTTP work.',
+  'https-close': 'A new TLS connection per request, as a returning client makes them: wrk resumes its session with the ticket each proxy gave it (an abbreviated handshake: a key exchange, no certificate and no signature).',
+  'https-handshake': 'A full TLS handshake per request: key exchange, certificate and an ECDSA P-256 signature each time. The load generator is autocannon (Node), whose handshakes cost the client as much, so on a small machine it is the bottleneck: read CPU µs/req.',
+  'https-large': 'Bulk encryption: 1 MiB responses through TLS (AES-GCM, as negotiated by wrk and each proxy).',
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -404,6 +466,7 @@ async function main(): Promise<void> {
     haproxy: 'haproxy is not installed (apt-get install -y haproxy)',
     nginx: 'nginx is not installed (apt-get install -y nginx-light)',
     'http-proxy': 'the http-proxy package is not installed (npm install)',
+    openssl: 'openssl is not installed, to make the certificate (apt-get install -y openssl)',
   };
 
   const selectedLoad = scenarios.filter((s): s is LoadScenario => (loadScenarios as readonly string[]).includes(s));
@@ -411,7 +474,7 @@ async function main(): Promise<void> {
   const targetsOf = (scenario: LoadScenario): Target[] =>
     scenarioTargets[scenario]
       .map((name) => allTargets.find((t) => t.name === name)!)
-      .filter((t) => (!only || only.includes(t.name)) && (available(t.needs) || (skipped.set(t.name, installNote[t.needs!]), false)));
+      .filter((t) => (!only || only.includes(t.name)) && (available(t.needs) || (skipped.set(t.name, installNote[t.needs!]), false)) && (available(t.alsoNeeds) || (skipped.set(t.name, installNote[t.alsoNeeds!]), false)));
   const wanted = new Set(selectedLoad.flatMap((s) => targetsOf(s).map((t) => t.name)));
   const runScale = scenarios.filter((s) => (scaleScenarios as readonly string[]).includes(s) && (!only || only.includes('lb-http')));
   const preface: string[] = [];
@@ -437,7 +500,9 @@ async function main(): Promise<void> {
 
   // Start what the selected scenarios need.
   const withEcho = selectedLoad.includes('tcp-echo') && [...wanted].some((n) => allTargets.find((t) => t.name === n)!.echoPort);
-  writeConfigs(withEcho);
+  const withTls = wanted.has('lb-https') || wanted.has('haproxy-https');
+  if (withTls) makeCertificate();
+  writeConfigs(withEcho, withTls);
   await startBackend(ws, backendKind, ports.backend);
   if (withEcho) {
     const [cmd, argv] = nodeScript('./echo-server.ts', ['--port', String(ports.echo)]);
@@ -451,11 +516,12 @@ async function main(): Promise<void> {
     starting.push(ws.startListening(cmd, argv, port, 'proxy').then((child) => names.forEach((n) => pids.set(n, child.pid!))));
   };
   const lb = (file: string): [string, string[]] => [process.execPath, [lbCli, 'run', '--config', join(work, file)]];
-  startProxy(['haproxy-http', 'haproxy-tcp'], ['haproxy', ['-f', join(work, 'haproxy.cfg')]], ports.haproxy);
+  startProxy(['haproxy-http', 'haproxy-tcp', 'haproxy-https'], ['haproxy', ['-f', join(work, 'haproxy.cfg')]], ports.haproxy);
   startProxy(['lb-http', 'lb-tcp'], lb('lb.yaml'), ports.lb);
   startProxy(['lb-http-access-log'], lb('lb-logged.yaml'), ports.lbLogged);
   startProxy(['lb-http-reuse-safe'], lb('lb-reuse.yaml'), ports.lbReuse);
   startProxy(['lb-http-2-workers'], lb('lb-workers.yaml'), ports.lbWorkers);
+  startProxy(['lb-https'], lb('lb-https.yaml'), ports.lbHttps);
   startProxy(['nginx-proxy'], ['nginx', ['-c', join(work, 'proxy-nginx.conf'), '-p', work]], ports.nginx);
   startProxy(['http-proxy'], [process.execPath, [join(work, 'http-proxy.cjs')]], ports.httpProxy);
   // On the proxies' cores when pinned: it stands where a proxy would.

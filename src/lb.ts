@@ -95,6 +95,7 @@ class Balancer implements RunningBalancer {
       onChange: (listener) => control.subscribe(listener),
       metricsText: () => plane.metricsText(),
       serviceTotals: () => plane.serviceTotals(),
+      certificates: (entrypoint) => [...(certificates.tls.entrypoints.get(entrypoint)?.certificates ?? [])],
       logger,
     }, config.admin.token);
   }

@@ -2,6 +2,7 @@
 // WebSocket), with what TLS adds: X-Forwarded-Proto from the entrypoint, HSTS on every response,
 // the TLS version in access logs. And http entrypoints that redirect to https with a 308.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
@@ -16,6 +17,11 @@ import { startBackend } from './helpers/servers.js';
 import { CertificateFolder, certEntry, requestOn, tlsConnect, tlsRequest } from './helpers/tls.js';
 import { eventually } from './helpers/wait.js';
 
+/** 6 MiB that no two chunks share: a chunk relayed twice, or read over before it was sent, would show. */
+const bigBody = Buffer.alloc(6 * 1024 * 1024);
+for (let i = 0; i < bigBody.length; i += 4) bigBody.writeUInt32LE(i, i);
+const bigDigest = createHash('sha256').update(bigBody).digest('hex');
+
 async function httpsLb(t: TestContext, options: { tls?: string; web?: string; top?: string } = {}) {
   const certs = new CertificateFolder(t);
   const cert = certs.certificate({ names: ['app.test', '*.app.test'] });
@@ -25,6 +31,7 @@ async function httpsLb(t: TestContext, options: { tls?: string; web?: string; to
     req.resume();
     req.on('end', () => {
       if (req.url === '/own-hsts') res.setHeader('strict-transport-security', 'max-age=60');
+      if (req.url?.startsWith('/big')) return void res.end(bigBody);
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify({ proto: req.headers['x-forwarded-proto'], port: req.headers['x-forwarded-port'], host: req.headers['x-forwarded-host'], url: req.url }));
     });
@@ -70,6 +77,29 @@ test('keep-alive requests share one TLS connection, and WebSocket works over TLS
   t.after(() => client.terminate());
   const [message] = await once(client, 'message');
   assert.equal(String(message), 'proto https');
+});
+
+test('large bodies arrive intact over TLS, to a fast reader and to one that pauses', async (t) => {
+  if (!CertificateFolder.available(t)) return;
+  const { port } = await httpsLb(t);
+  for (const slow of [false, true]) {
+    const socket = await tlsConnect({ port, servername: 'app.test' });
+    t.after(() => socket.destroy());
+    const chunks: Buffer[] = [];
+    socket.write('GET /big HTTP/1.1\r\nhost: app.test\r\nconnection: close\r\n\r\n');
+    socket.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      if (slow && chunks.length % 8 === 0) {
+        socket.pause();
+        setTimeout(() => socket.resume(), 20);
+      }
+    });
+    await once(socket, 'end');
+    const all = Buffer.concat(chunks);
+    const body = all.subarray(all.indexOf('\r\n\r\n') + 4);
+    assert.equal(body.length, bigBody.length, slow ? 'slow reader' : 'fast reader');
+    assert.equal(createHash('sha256').update(body).digest('hex'), bigDigest, slow ? 'slow reader' : 'fast reader');
+  }
 });
 
 test('hsts adds Strict-Transport-Security to proxied responses and lb\'s own, on both parsers; a server\'s own comes first', async (t) => {

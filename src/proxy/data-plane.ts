@@ -7,7 +7,7 @@ import type { Logger } from '../log.js';
 import { AccessLog } from '../metrics/access-log.js';
 import type { Metrics, ServiceTotals } from '../metrics/metrics.js';
 import { emptyTlsState, type TlsSource } from '../tls/state.js';
-import type { DataPlaneContext } from './context.js';
+import type { ChallengeResponder, DataPlaneContext } from './context.js';
 import { RetryBudgets } from './http/retry-budget.js';
 import { HttpEntrypoint } from './http/server.js';
 import { UpstreamPools } from './http/upstream-pools.js';
@@ -150,6 +150,14 @@ export class DataPlane implements DataPlaneHandle {
 
   draining(): Array<{ service: string; backend: string }> {
     return this.pools.draining();
+  }
+
+  /**
+   * Where http entrypoints find answers to ACME http-01 challenges, asked before redirects and
+   * routing; undefined (the default) takes the check off every request.
+   */
+  setChallenges(responder: ChallengeResponder | undefined): void {
+    this.context.challenges = responder;
   }
 
   /** The snapshot's Backend objects are the ones this process counts on. */

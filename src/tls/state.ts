@@ -44,7 +44,11 @@ export function newTicketKey(): TicketKey {
   return new Uint8Array(randomBytes(48));
 }
 
-/** A fixed, never-used secret for the answer to a ticket whose key is unknown (Node reads one even then). */
+/**
+ * A fixed, never-used secret for answers that carry no key: Node reads the HMAC and AES keys (and,
+ * to encrypt, the name and IV) of every answer, whatever its status, and aborts the process on a
+ * missing one.
+ */
 const unusedSecret = Buffer.alloc(16);
 
 interface SplitKey {
@@ -81,7 +85,8 @@ export class TicketKeyRing {
     const keys = this.keys;
     if (encrypt) {
       const key = keys[0];
-      if (!key) return [0, unusedSecret, unusedSecret];
+      // No key yet: 0 makes OpenSSL send no ticket.
+      if (!key) return [0, unusedSecret, unusedSecret, unusedSecret, unusedSecret];
       return [1, key.hmac, key.aes, key.name, randomFillSync(Buffer.allocUnsafe(16))];
     }
     for (let i = 0; i < keys.length; i++) {

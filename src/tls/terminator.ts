@@ -3,7 +3,7 @@
 // every handshake. The decrypted socket goes to the same HTTP/1.1 code as a plain one.
 import { constants, createHash } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { createServer as createTlsServer, type SecureContext, type SecureContextOptions, type TLSSocket } from 'node:tls';
+import { createSecureContext, createServer as createTlsServer, type SecureContext, type SecureContextOptions, type TLSSocket } from 'node:tls';
 import type { EntrypointTlsConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { CounterCell } from '../metrics/cells.js';
@@ -90,6 +90,29 @@ export function tlsServerOptions(
     ...(settings.clientAuth ? { ca: [...material.clientCa] } : {}),
     ...ticketKeys.contextOptions(),
   };
+}
+
+/**
+ * Server name → SecureContext, by the rules of https entrypoints (NameSelector) and with their
+ * settings: for a TLS server of one's own, such as a TCP entrypoint that terminates TLS after
+ * reading the ClientHello (`new TLSSocket(raw, { isServer: true, secureContext })`). Picking the
+ * context before TLS starts, rather than in Node's SNICallback, serves exactly the chosen
+ * certificate (see TlsTerminator).
+ */
+export function certificateContexts(
+  material: Pick<EntrypointTls, 'certificates' | 'clientCa'>,
+  settings: Pick<EntrypointTlsConfig, 'minVersion' | 'clientAuth'>,
+  ticketKeys: TicketKeyRing,
+  sessionIdContext: string,
+): (serverName: string | undefined) => SecureContext | undefined {
+  const selector = new NameSelector(
+    material.certificates.map((certificate) => {
+      const context = createSecureContext(tlsServerOptions(certificate, material, settings, ticketKeys, sessionIdContext));
+      ticketKeys.install(context);
+      return { names: certificate.names, value: context };
+    }),
+  );
+  return (serverName) => selector.select(serverName);
 }
 
 /**
