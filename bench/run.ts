@@ -7,7 +7,8 @@
 // <!-- bench:latest:start --> and <!-- bench:latest:end --> unless --no-write is given.
 // Usage: npm run bench [-- --duration 3 --rounds 3 --scenarios small,latency --only direct,lb-http --no-write]
 // See bench/README.md.
-import { existsSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
@@ -46,9 +47,11 @@ const usage = `Usage: npm run bench [-- options]
   --duration S        seconds per measurement (whole number, default 3)
   --rounds N          alternating rounds per scenario; the median is reported (default 3)
   --connections N     connections for small, post, close and tcp-echo (default 50)
-  --scenarios LIST    any of small,latency,large,post,close,tcp-echo,sni-small,sni-large,sni-close,idle,routes (default all)
+  --scenarios LIST    any of small,latency,large,post,close,tcp-echo,sni-small,sni-large,sni-close,https-small,https-close,
+                      https-handshake,https-large,idle,routes (default all)
   --only LIST         targets: direct,haproxy-http,lb-http,lb-http-access-log,lb-http-2-workers,lb-http-reuse-safe,nginx-proxy,
-                      http-proxy,node-hello,haproxy-tcp,lb-tcp,haproxy-tcp-sni,lb-tcp-sni (idle and routes run when lb-http is listed)
+                      http-proxy,node-hello,haproxy-tcp,lb-tcp,haproxy-tcp-sni,lb-tcp-sni,haproxy-https,lb-https (idle and routes
+                      run when lb-http is listed)
   --idle N            idle connections for the idle scenario (default 10000)
   --pin               pin backend, proxies and load generator to separate cores (needs 4 cores)
   --backend KIND      auto (nginx when installed), nginx or node (bench/backend.ts)
@@ -106,6 +109,9 @@ const ports = {
   lbSni: 18107,
   lbSniAdmin: 18108,
   haproxySni: 18109,
+  lbHttps: 18110,
+  lbHttpsAdmin: 18111,
+  haproxyHttps: 18112,
 };
 
 type Need = 'haproxy' | 'nginx' | 'http-proxy' | 'openssl';
@@ -113,11 +119,11 @@ interface Target {
   name: string;
   /** http: an HTTP proxy (or the backend itself); tcp: a byte pipe in front of the backend. */
   mode: 'http' | 'tcp';
+  /** https: the load generator speaks TLS to the target: lb or HAProxy terminate it (plain HTTP behind), or pass it through by SNI to a backend that does. */
+  scheme?: 'https';
   port: number;
   /** Where the tcp-echo scenario connects for this target. */
   echoPort?: number;
-  /** TLS passthrough routed by SNI, in front of the backend serving HTTPS: the load speaks https. */
-  tls?: boolean;
   needs?: readonly Need[];
 }
 
@@ -134,11 +140,14 @@ const allTargets: Target[] = [
   { name: 'node-hello', mode: 'http', port: ports.nodeHello },
   { name: 'haproxy-tcp', mode: 'tcp', port: ports.haproxyTcp, echoPort: ports.haproxyEcho, needs: ['haproxy'] },
   { name: 'lb-tcp', mode: 'tcp', port: ports.lbTcp, echoPort: ports.lbEcho },
-  { name: 'haproxy-tcp-sni', mode: 'tcp', port: ports.haproxySni, tls: true, needs: ['haproxy', 'openssl'] },
-  { name: 'lb-tcp-sni', mode: 'tcp', port: ports.lbSni, tls: true, needs: ['openssl'] },
+  { name: 'haproxy-tcp-sni', mode: 'tcp', scheme: 'https', port: ports.haproxySni, needs: ['haproxy', 'openssl'] },
+  { name: 'lb-tcp-sni', mode: 'tcp', scheme: 'https', port: ports.lbSni, needs: ['openssl'] },
+  // TLS termination, with the same ECDSA P-256 certificate (made by openssl at the start).
+  { name: 'haproxy-https', mode: 'http', scheme: 'https', port: ports.haproxyHttps, needs: ['haproxy', 'openssl'] },
+  { name: 'lb-https', mode: 'http', scheme: 'https', port: ports.lbHttps, needs: ['openssl'] },
 ];
 
-const loadScenarios = ['small', 'latency', 'large', 'post', 'close', 'tcp-echo', 'sni-small', 'sni-large', 'sni-close'] as const;
+const loadScenarios = ['small', 'latency', 'large', 'post', 'close', 'tcp-echo', 'sni-small', 'sni-large', 'sni-close', 'https-small', 'https-close', 'https-handshake', 'https-large'] as const;
 const scaleScenarios = ['idle', 'routes'] as const;
 type LoadScenario = (typeof loadScenarios)[number];
 type ScenarioId = LoadScenario | (typeof scaleScenarios)[number];
@@ -155,6 +164,10 @@ const scenarioTargets: Record<LoadScenario, string[]> = {
   'sni-small': ['haproxy-tcp-sni', 'lb-tcp-sni'],
   'sni-large': ['haproxy-tcp-sni', 'lb-tcp-sni'],
   'sni-close': ['haproxy-tcp-sni', 'lb-tcp-sni'],
+  'https-small': ['haproxy-https', 'lb-https'],
+  'https-close': ['haproxy-https', 'lb-https'],
+  'https-handshake': ['haproxy-https', 'lb-https'],
+  'https-large': ['haproxy-https', 'lb-https'],
 };
 
 /** The name the TLS clients send as SNI: wrk sends the URL's host, an IP address here, as it is. */
@@ -182,7 +195,15 @@ const { work } = ws;
 // ---------------------------------------------------------------------------------------------
 // Configuration of the proxies under test.
 
-function writeConfigs(withEcho: boolean, withSni: boolean): void {
+/** The certificate both https targets serve: ECDSA P-256, made now; HAProxy takes it with its key in one file. */
+const tlsFiles = { cert: join(work, 'bench-cert.pem'), key: join(work, 'bench-key.pem'), haproxy: join(work, 'bench-haproxy.pem') };
+
+function makeHttpsCertificate(): void {
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', tlsFiles.key, '-out', tlsFiles.cert, '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { stdio: 'ignore' });
+  writeFileSync(tlsFiles.haproxy, readFileSync(tlsFiles.cert, 'utf8') + readFileSync(tlsFiles.key, 'utf8'));
+}
+
+function writeConfigs(withEcho: boolean, withSni: boolean, withTls: boolean): void {
   writeFileSync(join(work, 'proxy-nginx.conf'), `
 worker_processes 1; daemon off; pid ${work}/proxy.pid; error_log /dev/null;
 events { worker_connections 4096; }
@@ -224,7 +245,13 @@ frontend tcp
 backend apptcp
   mode tcp
   server s1 127.0.0.1:${ports.backend}
-${withEcho ? `frontend echo
+${withTls ? `frontend webtls
+  mode http
+  bind 127.0.0.1:${ports.haproxyHttps} ssl crt ${tlsFiles.haproxy} alpn http/1.1
+  option forwardfor
+  http-request set-header X-Forwarded-Proto https
+  default_backend app
+` : ''}${withEcho ? `frontend echo
   mode tcp
   bind 127.0.0.1:${ports.haproxyEcho}
   default_backend echo
@@ -281,6 +308,19 @@ routers:
 services: { tls: { servers: [ { address: "127.0.0.1:${ports.tlsBackend}" } ] } }
 log: { level: error }
 `);
+  if (withTls) {
+    writeFileSync(join(work, 'lb-https.yaml'), `
+entrypoints:
+  websecure:
+    address: "127.0.0.1:${ports.lbHttps}"
+    protocol: https
+    tls: { certificates: [ { certFile: "${tlsFiles.cert}", keyFile: "${tlsFiles.key}" } ] }
+admin: { address: "127.0.0.1:${ports.lbHttpsAdmin}" }
+routers: { app: { entrypoint: websecure, match: { host: "127.0.0.1" }, service: app } }
+services: { app: { servers: [ { url: "http://127.0.0.1:${ports.backend}" } ] } }
+log: { level: error }
+`);
+  }
   writeFileSync(join(work, 'http-proxy.cjs'), `
 const http = require('node:http');
 const httpProxy = require(${JSON.stringify(join(repoRoot, 'node_modules', 'http-proxy'))});
@@ -298,7 +338,7 @@ const loadTool = option(() => chooseLoadTool(args.load));
 const loadName = loadTool === 'wrk' ? 'wrk -t1' : 'autocannon';
 
 function http(target: Target, spec: Omit<LoadSpec, 'url' | 'seconds'> & { path?: string }, seconds = duration): Promise<Sample> {
-  return runLoad(ws, loadTool, { ...spec, url: `${target.tls ? 'https' : 'http'}://127.0.0.1:${target.port}${spec.path ?? '/'}`, seconds });
+  return runLoad(ws, loadTool, { ...spec, url: `${target.scheme ?? 'http'}://127.0.0.1:${target.port}${spec.path ?? '/'}`, seconds });
 }
 
 async function echo(target: Target, seconds = duration): Promise<Sample> {
@@ -324,6 +364,11 @@ const measures: Record<LoadScenario, (t: Target) => Promise<Sample>> = {
   'sni-small': (t) => http(t, { connections }),
   'sni-large': (t) => http(t, { connections: 8, path: '/1m' }),
   'sni-close': (t) => http(t, { connections, headers: { Connection: 'close' } }),
+  'https-small': (t) => http(t, { connections }),
+  'https-close': (t) => http(t, { connections, headers: { Connection: 'close' } }),
+  // wrk resumes TLS sessions on reconnect; autocannon (Node's TLS client, no session given) does not.
+  'https-handshake': (t) => runLoad(ws, 'autocannon', { connections, headers: { Connection: 'close' }, url: `https://127.0.0.1:${t.port}/`, seconds: duration }),
+  'https-large': (t) => http(t, { connections: 8, path: '/1m' }),
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -399,6 +444,10 @@ const titles: Record<LoadScenario, string> = {
   'sni-small': `TLS passthrough routed by SNI, small responses over keep-alive TLS: ${loadName} -c${connections}, ${rounding}`,
   'sni-large': `TLS passthrough routed by SNI, 1 MiB responses: ${loadName} -c8, ${rounding}`,
   'sni-close': `TLS passthrough routed by SNI, a new TLS connection per request: ${loadName} -c${connections}, ${rounding}`,
+  'https-small': `HTTPS, small responses: GET, 12-byte body, keep-alive, ${loadName} -c${connections}, ${rounding}`,
+  'https-close': `HTTPS, a new TLS connection per request, resumed (Connection: close): ${loadName} -c${connections}, ${rounding}`,
+  'https-handshake': `HTTPS, a full TLS handshake per request (Connection: close, no resumption): autocannon -c${connections}, ${rounding}`,
+  'https-large': `HTTPS, large responses: 1 MiB body, ${loadName} -c8, ${rounding}`,
 };
 
 function render(scenario: LoadScenario, results: Summary[]): string {
@@ -409,6 +458,12 @@ function render(scenario: LoadScenario, results: Summary[]): string {
     case 'sni-small':
     case 'sni-close':
       return throughputTable(results, { unit: 'req/s', value: (r) => r.rps, digits: 0, reference: 'haproxy-http' });
+    case 'https-small':
+    case 'https-close':
+    case 'https-handshake':
+      return throughputTable(results, { unit: 'req/s', value: (r) => r.rps, digits: 0, reference: 'haproxy-https' });
+    case 'https-large':
+      return throughputTable(results, { unit: 'MB/s', value: mbps, digits: 0, reference: 'haproxy-https' });
     case 'latency':
       return latencyTable(results);
     case 'large':
@@ -437,6 +492,10 @@ const notes: Record<LoadScenario, string> = {
   'sni-small': 'The ClientHello read (not terminated) to choose the server by SNI, then L4 forwarding; the backend terminates TLS. Against HAProxy `mode tcp` with `req.ssl_sni`.',
   'sni-large': 'Body copying through a TLS passthrough tunnel.',
   'sni-close': 'Per connection: accept, buffer and parse the ClientHello, connect, forward; the full TLS handshake is between the load generator and the backend.',
+  'https-small': 'TLS termination on keep-alive connections: the cost of encrypting and decrypting small requests, over the HTTP work.',
+  'https-close': 'A new TLS connection per request, as a returning client makes them: wrk resumes its session with the ticket each proxy gave it (an abbreviated handshake: a key exchange, no certificate and no signature).',
+  'https-handshake': 'A full TLS handshake per request: key exchange, certificate and an ECDSA P-256 signature each time. The load generator is autocannon (Node), whose handshakes cost the client as much, so on a small machine it is the bottleneck: read CPU µs/req.',
+  'https-large': 'Bulk encryption: 1 MiB responses through TLS (AES-GCM, as negotiated by wrk and each proxy).',
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -490,8 +549,10 @@ async function main(): Promise<void> {
 
   // Start what the selected scenarios need.
   const withEcho = selectedLoad.includes('tcp-echo') && [...wanted].some((n) => allTargets.find((t) => t.name === n)!.echoPort);
-  const withSni = [...wanted].some((n) => allTargets.find((t) => t.name === n)!.tls);
-  writeConfigs(withEcho, withSni);
+  const withSni = [...wanted].some((n) => allTargets.find((t) => t.name === n)!.mode === 'tcp' && allTargets.find((t) => t.name === n)!.scheme === 'https');
+  const withTls = wanted.has('lb-https') || wanted.has('haproxy-https');
+  if (withTls) makeHttpsCertificate();
+  writeConfigs(withEcho, withSni, withTls);
   await startBackend(ws, backendKind, ports.backend);
   if (withSni) await startBackend(ws, backendKind, ports.tlsBackend, makeCertificate(ws, 'bench.example.com'));
   if (withEcho) {
@@ -506,12 +567,13 @@ async function main(): Promise<void> {
     starting.push(ws.startListening(cmd, argv, port, 'proxy').then((child) => names.forEach((n) => pids.set(n, child.pid!))));
   };
   const lb = (file: string): [string, string[]] => [process.execPath, [lbCli, 'run', '--config', join(work, file)]];
-  startProxy(['haproxy-http', 'haproxy-tcp', 'haproxy-tcp-sni'], ['haproxy', ['-f', join(work, 'haproxy.cfg')]], ports.haproxy);
+  startProxy(['haproxy-http', 'haproxy-tcp', 'haproxy-tcp-sni', 'haproxy-https'], ['haproxy', ['-f', join(work, 'haproxy.cfg')]], ports.haproxy);
   startProxy(['lb-http', 'lb-tcp'], lb('lb.yaml'), ports.lb);
   startProxy(['lb-http-access-log'], lb('lb-logged.yaml'), ports.lbLogged);
   startProxy(['lb-http-reuse-safe'], lb('lb-reuse.yaml'), ports.lbReuse);
   startProxy(['lb-http-2-workers'], lb('lb-workers.yaml'), ports.lbWorkers);
   startProxy(['lb-tcp-sni'], lb('lb-sni.yaml'), ports.lbSni);
+  startProxy(['lb-https'], lb('lb-https.yaml'), ports.lbHttps);
   startProxy(['nginx-proxy'], ['nginx', ['-c', join(work, 'proxy-nginx.conf'), '-p', work]], ports.nginx);
   startProxy(['http-proxy'], [process.execPath, [join(work, 'http-proxy.cjs')]], ports.httpProxy);
   // On the proxies' cores when pinned: it stands where a proxy would.

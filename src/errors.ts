@@ -56,6 +56,22 @@ export class WorkerStartError extends LbError {
 }
 
 /**
+ * A certificate, private key or CA file of an https entrypoint that cannot be used: unreadable,
+ * not PEM, or a key that does not belong to its certificate. `key` is where lb.yaml names the file
+ * (`tls.certificates[0].certFile`), `file` the file itself.
+ */
+export class TlsCertificateError extends LbError {
+  constructor(
+    readonly file: string,
+    readonly key: string,
+    readonly problem: string,
+    options?: { cause?: unknown },
+  ) {
+    super('LB_TLS_CERTIFICATE', `${key ? `${key}: ` : ''}${file}: ${problem}`, options);
+  }
+}
+
+/**
  * Why the data plane could not forward a request or connection. `kind` is the value of the
  * `kind` label in metrics and of `error` in access logs, so it must stay stable.
  */

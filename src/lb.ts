@@ -14,12 +14,15 @@ import type { IssuedCertificate } from './tls/acme/storage.js';
 
 /** Called with each certificate ACME gets (new, renewed or loaded from storage). */
 export type CertificateListener = (host: string, certificate: IssuedCertificate, resolver: string) => void;
+import { acmeSource, CertificateStore, type CertificatePem } from './tls/certificate-store.js';
 
 export interface RunningBalancer {
   /** Bound addresses by entrypoint name, plus `admin`. */
   readonly addresses: Readonly<Record<string, AddressInfo>>;
   readonly control: ControlLoop;
   readonly metrics: Metrics;
+  /** The certificates of the https entrypoints and the session ticket keys. */
+  readonly certificates: CertificateStore;
   /** Applies a new, already validated configuration without a restart. */
   reload(config: LbConfig): Promise<void>;
   /** From now on /healthz answers 503; then stops accepting and drains for up to `graceMs`. */
@@ -49,6 +52,7 @@ class Balancer implements RunningBalancer {
   readonly addresses: Record<string, AddressInfo> = {};
   readonly metrics: Metrics;
   readonly control: ControlLoop;
+  readonly certificates: CertificateStore;
   /** The data plane: in process, or its workers. */
   private readonly plane: DataPlaneHandle;
   private readonly fileProvider: FileProvider;
@@ -58,6 +62,8 @@ class Balancer implements RunningBalancer {
   private config: LbConfig;
   private acme: AcmeManager | undefined;
   private readonly certificateListeners = new Set<CertificateListener>();
+  /** resolver → host → the certificate ACME gave it, as served. */
+  private readonly acmeCertificates = new Map<string, Map<string, CertificatePem>>();
   private readonly unsubscribeAcme: () => void;
 
   constructor(
@@ -69,7 +75,9 @@ class Balancer implements RunningBalancer {
     const clustered = config.workers > 1;
     const metrics = (this.metrics = new Metrics(clustered ? 'control' : 'all'));
     const control = (this.control = new ControlLoop(config.entrypoints, logger, metrics));
-    const plane = (this.plane = clustered ? new WorkerPool(config, control, metrics, logger) : new DataPlane(config, control, metrics, logger));
+    const certificates = (this.certificates = new CertificateStore(logger));
+    metrics.watchCertificates(() => certificates.certificates());
+    const plane = (this.plane = clustered ? new WorkerPool(config, control, metrics, logger, certificates) : new DataPlane(config, control, metrics, logger, certificates));
     const draining = () => plane.draining();
     metrics.watchBackends(
       () =>
@@ -100,6 +108,7 @@ class Balancer implements RunningBalancer {
       metricsText: () => plane.metricsText(),
       serviceTotals: () => plane.serviceTotals(),
       acme: () => this.acme?.describe() ?? null,
+      certificates: (entrypoint) => [...(certificates.tls.entrypoints.get(entrypoint)?.certificates ?? [])],
       logger,
     }, config.admin.token);
     this.unsubscribeAcme = control.subscribe((snapshot) => this.acme?.sync(snapshot));
@@ -110,6 +119,21 @@ class Balancer implements RunningBalancer {
     return () => this.certificateListeners.delete(listener);
   }
 
+  /**
+   * An ACME certificate joins the certificates of the https entrypoints whose `tls.acme` names its
+   * resolver (after their own files), and reaches every worker with the next TLS state.
+   */
+  private serveAcmeCertificate(host: string, certificate: IssuedCertificate, resolver: string): void {
+    let hosts = this.acmeCertificates.get(resolver);
+    if (!hosts) this.acmeCertificates.set(resolver, (hosts = new Map()));
+    hosts.set(host, { cert: certificate.certPem, key: certificate.keyPem });
+    try {
+      this.certificates.setSource(acmeSource(resolver), [...hosts.values()]);
+    } catch (err) {
+      this.logger.error({ resolver, host, code: (err as { code?: string }).code }, `ACME certificate not served: ${(err as Error).message}`);
+    }
+  }
+
   /** The ACME manager for the resolvers of `config`, a new one when they changed; it orders for the current snapshot. */
   private startAcme(previous: LbConfig | undefined): void {
     if (previous && isDeepStrictEqual(previous.acme, this.config.acme)) return;
@@ -118,6 +142,7 @@ class Balancer implements RunningBalancer {
     if (this.config.acme.size === 0) return;
     this.acme = new AcmeManager(this.config.acme, {
       onCertificate: (host, certificate, resolver) => {
+        this.serveAcmeCertificate(host, certificate, resolver);
         for (const listener of this.certificateListeners) listener(host, certificate, resolver);
       },
       onChallenges: (challenges) => this.plane.setChallenges(challenges),
@@ -126,6 +151,13 @@ class Balancer implements RunningBalancer {
   }
 
   async start(): Promise<void> {
+    try {
+      // Before anything starts: a certificate that cannot be used stops lb here.
+      this.certificates.load(this.config.entrypoints);
+    } catch (err) {
+      this.certificates.stop();
+      throw err;
+    }
     this.recordLoad();
     await this.control.startProvider(this.fileProvider);
     await this.startDocker();
@@ -147,12 +179,15 @@ class Balancer implements RunningBalancer {
     const previous = this.config;
     if (next.workers !== previous.workers) this.logger.warn({ from: previous.workers, to: next.workers }, 'workers changes take effect at the next restart');
     const nextForPlane = { ...next, workers: previous.workers };
-    // Snapshots for new entrypoints must reach the data plane before it listens on them.
+    // Certificates first: one that cannot be used fails the reload before anything changed. They
+    // and the snapshots for new entrypoints must reach the data plane before it listens on them.
+    const undoCertificates = this.certificates.load(next.entrypoints);
     this.control.setEntrypoints(next.entrypoints);
     try {
       await this.plane.reload(nextForPlane);
     } catch (err) {
       this.control.setEntrypoints(previous.entrypoints);
+      undoCertificates();
       throw err;
     }
     for (const name of Object.keys(this.addresses)) if (name !== 'admin' && !next.entrypoints.has(name)) delete this.addresses[name];
@@ -197,6 +232,7 @@ class Balancer implements RunningBalancer {
     await this.plane.stop(graceMs);
     await Promise.all([this.fileProvider.stop(), this.docker?.stop()]);
     this.control.stop();
+    this.certificates.stop();
     await this.admin.close();
   }
 }

@@ -1,6 +1,7 @@
 // ACME http-01 against a real pebble: a host routed on an ACME entrypoint in lb.yaml gets a
 // certificate that chains to pebble's root; pebble's validation fetched the key authorization
-// from lb's HTTP entrypoint for real. Storage is private (folder 0700, files 0600).
+// from lb's HTTP entrypoint for real, and lb's https entrypoint then serves the certificate.
+// Storage is private (folder 0700, files 0600).
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readdirSync, statSync } from 'node:fs';
@@ -9,7 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { IssuedCertificate } from '../src/tls/acme/storage.js';
 import { startLb } from './helpers/lb.js';
-import { acmeLbYaml, freePort, startPebble } from './helpers/pebble.js';
+import { acmeLbYaml, freePort, servedCertificate, startPebble } from './helpers/pebble.js';
 import { eventually } from './helpers/wait.js';
 
 test('a host from lb.yaml on an ACME entrypoint gets a certificate from pebble over http-01', async (t) => {
@@ -32,6 +33,9 @@ test('a host from lb.yaml on an ACME entrypoint gets a certificate from pebble o
   const issuer = new X509Certificate(chain.at(-1)!);
   assert.ok(leaf.verify(new X509Certificate(chain[0]!).publicKey), 'the leaf is signed by the chain\'s first certificate');
   assert.ok(issuer.verify(root.publicKey), 'the chain ends at pebble\'s root');
+
+  // The https entrypoint serves it for that name.
+  await eventually(async () => ((await servedCertificate(lb.port('websecure'), 'app.example.com'))?.fingerprint256 === leaf.fingerprint256 ? true : undefined), 'lb to serve the ACME certificate over HTTPS', 10_000);
 
   const state = (await (await fetch(`${lb.url('admin')}/api/state`)).json()) as { acme: { hosts: Array<{ host: string; state: string; notAfter: string }> } };
   const host = state.acme.hosts.find((h) => h.host === 'app.example.com');

@@ -19,7 +19,7 @@ function errorsOf(labels: Record<string, string>, options: Parameters<typeof par
 
 test('the short form makes one router and one service named after the compose service', () => {
   const config = parsed({ 'lb.host': 'a.example.com, B.example.com', 'lb.path': '/api', 'lb.port': '8080', 'lb.weight': '2', 'lb.network': 'front', 'lb.scheme': 'https' });
-  assert.deepEqual(config.routers, [{ protocol: 'http', hasEntrypoint: false, entrypointLabel: 'lb.entrypoint', config: { name: 'web', entrypoint: '', service: 'web', match: { hosts: ['a.example.com', 'b.example.com'], pathPrefix: '/api', headers: [] } } }]);
+  assert.deepEqual(config.routers, [{ protocol: 'http', hasEntrypoint: false, entrypointLabel: 'lb.entrypoint', tls: false, config: { name: 'web', entrypoint: '', service: 'web', match: { hosts: ['a.example.com', 'b.example.com'], pathPrefix: '/api', headers: [] } } }]);
   assert.deepEqual(config.services.get('web')!.server, { port: 8080, weight: 2, network: 'front', scheme: 'https' });
 });
 

@@ -35,6 +35,8 @@ export interface AdminSources {
   serviceTotals(): Record<string, ServiceTotals>;
   /** ACME: each host's certificate state, and the routers that cannot have one; null without resolvers. */
   acme(): unknown;
+  /** The certificates an https entrypoint serves, in order (the first is the default). */
+  certificates?(entrypoint: string): Array<{ name: string; source: string; names: readonly string[]; notAfter: number }>;
   logger: Logger;
 }
 
@@ -151,7 +153,7 @@ function send(res: ServerResponse, status: number, type: string, body: string): 
   res.end(body);
 }
 
-export function describeState(sources: Pick<AdminSources, 'snapshot' | 'listening' | 'serverHealth' | 'draining' | 'inFlight'>) {
+export function describeState(sources: Pick<AdminSources, 'snapshot' | 'listening' | 'serverHealth' | 'draining' | 'inFlight' | 'certificates'>) {
   const snapshot = sources.snapshot();
   const listening = sources.listening();
   const draining = sources.draining();
@@ -162,6 +164,10 @@ export function describeState(sources: Pick<AdminSources, 'snapshot' | 'listenin
       protocol: config.protocol,
       address: config.address.text,
       listening: listening[config.name] ?? null,
+      ...(config.protocol === 'https'
+        ? { tls: { certificates: (sources.certificates?.(config.name) ?? []).map((c) => ({ name: c.name, source: c.source, names: c.names, notAfter: new Date(c.notAfter).toISOString() })) } }
+        : {}),
+      ...(config.redirect ? { redirect: config.redirect } : {}),
     })),
     routers: [...snapshot.routers.values()].map((router) => ({
       name: router.name,

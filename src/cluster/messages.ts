@@ -3,6 +3,7 @@
 import type { AddressInfo } from 'node:net';
 import type { EntrypointConfig, LbConfig, RouterConfig, ServiceConfig } from '../config/types.js';
 import type { ServiceTotals } from '../metrics/metrics.js';
+import type { TlsState } from '../tls/state.js';
 import type { ChallengeSet } from '../tls/acme/challenges.js';
 
 /** Every pending ACME challenge (the whole set each time); the worker answers with the version it applied. */
@@ -26,6 +27,8 @@ export type ToWorker =
   | { type: 'lb:reload'; config: LbConfig }
   | SnapshotMessage
   | ChallengesMessage
+  /** Certificates and session ticket keys: at start (before lb:start), and at every change. */
+  | { type: 'lb:tls'; state: TlsState }
   | { type: 'lb:stop'; graceMs: number };
 
 /** What a worker reports every second: traffic totals, draining servers, requests in flight. */

@@ -11,7 +11,12 @@ import type { Logger } from '../log.js';
 import type { Metrics, ServiceTotals } from '../metrics/metrics.js';
 import type { DataPlaneHandle } from '../proxy/data-plane.js';
 import type { ChallengeSet } from '../tls/acme/challenges.js';
+import type { TlsSource, TlsState } from '../tls/state.js';
 import { isFromWorker, type ChallengesMessage, type FromWorker, type SnapshotMessage, type WorkerReport } from './messages.js';
+
+function tlsMessage(state: TlsState): { type: 'lb:tls'; state: TlsState } {
+  return { type: 'lb:tls', state };
+}
 
 /** How long a worker may take to bind its listeners or apply a reload. */
 const ANSWER_MS = 15_000;
@@ -41,6 +46,7 @@ export class WorkerPool implements DataPlaneHandle {
   private inFlightSums = new Map<ServerKey, number>();
   private readonly aggregator = new AggregatorRegistry();
   private readonly unsubscribe: () => void;
+  private readonly unsubscribeTls: () => void;
   private stopping = false;
   private restarts = 0;
   private challenges: ChallengesMessage = { type: 'lb:acme-challenges', version: 0, http01: [], tlsAlpn01: [] };
@@ -51,6 +57,8 @@ export class WorkerPool implements DataPlaneHandle {
     private readonly control: ControlLoop,
     private readonly metrics: Metrics,
     private readonly logger: Logger,
+    /** Certificates and session ticket keys, pushed to every worker (the same keys everywhere: a session resumes on any worker). */
+    private readonly tls: TlsSource,
   ) {
     // The worker runs the CLI's `worker` command, from the build (dist/) or, under tsx, the sources.
     const cli = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '../cli.ts' : '../cli.js', import.meta.url));
@@ -60,6 +68,7 @@ export class WorkerPool implements DataPlaneHandle {
     if (process.env.NODE_CLUSTER_SCHED_POLICY === undefined) cluster.schedulingPolicy = cluster.SCHED_NONE;
     cluster.setupPrimary({ exec: cli, args: ['worker'], serialization: 'advanced' });
     this.unsubscribe = control.subscribe((snapshot) => this.broadcast(this.snapshotMessage(snapshot)));
+    this.unsubscribeTls = tls.subscribe((state) => this.broadcast(tlsMessage(state)));
   }
 
   /** Starts every worker; resolves when all of them listen, rejects (and stops them) when one cannot. */
@@ -86,6 +95,7 @@ export class WorkerPool implements DataPlaneHandle {
   async stop(graceMs: number): Promise<void> {
     this.stopping = true;
     this.unsubscribe();
+    this.unsubscribeTls();
     const exits = [...this.workers.values()].map(
       ({ worker }) =>
         new Promise<void>((resolve) => {
@@ -162,8 +172,9 @@ export class WorkerPool implements DataPlaneHandle {
     return this.ask(state)
       .then((ready) => {
         if (ready.type !== 'lb:ready') throw new WorkerStartError(ready.type === 'lb:failed' ? ready.message : `unexpected answer ${ready.type}`);
-        // The first snapshot before the listeners, so that the worker never serves without routes.
+        // The first snapshot and certificates before the listeners, so that the worker never serves without routes.
         worker.send(this.snapshotMessage(this.control.snapshot));
+        worker.send(tlsMessage(this.tls.tls));
         // The challenges too, so that a replacement worker answers the validations in progress.
         if (this.challenges.version > 0) worker.send(this.challenges);
         return this.ask(state, { type: 'lb:start', config: this.config });
@@ -236,7 +247,7 @@ export class WorkerPool implements DataPlaneHandle {
     }, delayMs).unref();
   }
 
-  private broadcast(message: SnapshotMessage): void {
+  private broadcast(message: SnapshotMessage | ReturnType<typeof tlsMessage>): void {
     for (const { worker } of this.workers.values()) if (worker.isConnected()) worker.send(message);
   }
 

@@ -7,6 +7,7 @@ import { buildSnapshot, type RoutingSnapshot } from '../control/snapshot.js';
 import { createLogger, type Logger } from '../log.js';
 import { Metrics } from '../metrics/metrics.js';
 import { DataPlane, type SnapshotSource } from '../proxy/data-plane.js';
+import { emptyTlsState, type TlsSource, type TlsState } from '../tls/state.js';
 import type { ChallengesMessage, FromWorker, SnapshotMessage, ToWorker } from './messages.js';
 
 const REPORT_EVERY_MS = 1_000;
@@ -47,6 +48,26 @@ class SnapshotFollower implements SnapshotSource {
   }
 }
 
+/** A worker's copy of the primary's certificates and session ticket keys. */
+class TlsFollower implements TlsSource {
+  private state: TlsState = emptyTlsState;
+  private readonly listeners = new Set<(state: TlsState) => void>();
+
+  get tls(): TlsState {
+    return this.state;
+  }
+
+  subscribe(listener: (state: TlsState) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  apply(state: TlsState): void {
+    this.state = state;
+    for (const listener of this.listeners) listener(state);
+  }
+}
+
 /**
  * A data-plane worker (`workers: N`): it runs the entrypoints of the configuration the primary
  * sends, serves from the snapshots the primary pushes, and exposes its registry to the primary's
@@ -56,6 +77,7 @@ export function runWorker(): void {
   if (!cluster.isWorker) throw new Error('`lb worker` is started by lb itself when lb.yaml sets workers above 1');
   const id = cluster.worker!.id;
   const follower = new SnapshotFollower();
+  const tls = new TlsFollower();
   const metrics = new Metrics('data');
   // As prom-client's cluster example does: constructing an AggregatorRegistry in the worker is what
   // makes it answer the primary's requests, and setRegistries says which registry to answer with.
@@ -71,7 +93,7 @@ export function runWorker(): void {
 
   const start = async (config: LbConfig) => {
     logger = createLogger(config.log.level).child({ worker: id });
-    dataPlane = new DataPlane(config, follower, metrics, logger);
+    dataPlane = new DataPlane(config, follower, metrics, logger, tls);
     const plane = dataPlane;
     metrics.watchBackends(
       () => [...follower.snapshot.services.values()].map((service) => ({ name: service.name, panic: service.panic, backends: service.backends.map((b) => ({ id: b.id, inFlight: b.inFlight, up: true })) })),
@@ -101,6 +123,9 @@ export function runWorker(): void {
     switch (message.type) {
       case 'lb:snapshot':
         follower.apply(message);
+        break;
+      case 'lb:tls':
+        tls.apply(message.state);
         break;
       case 'lb:acme-challenges':
         challenges = message;

@@ -1,8 +1,10 @@
 // lb.yaml → LbConfig: YAML parsing, and every problem mapped to file:line:col and its key path.
+// It reads the TLS files lb.yaml names (certificates, keys, CAs) to check them; nothing else.
 // What is valid and what the defaults are lives in schema.ts; cross-key checks in normalise.ts.
 import { readFileSync } from 'node:fs';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
 import { ConfigInvalidError, ConfigReadError, type ConfigIssue } from '../errors.js';
+import { checkTlsFiles } from '../tls/certificates.js';
 import { normaliseConfig } from './normalise.js';
 import { configSchema } from './schema.js';
 import { formatPath, type KeyPath, type Problem } from './validate.js';
@@ -51,6 +53,9 @@ export function parseConfig(text: string, source: string): LbConfig {
   // A service that failed its own checks must not also be reported as missing by its routers.
   const written = (key: string) => new Set(Object.keys((js[key] as object | null) ?? {}));
   const config = raw && normaliseConfig(raw, source, (path, message, atKey, warning) => problems.push({ path, message, atKey, ...(warning ? { warning } : {}) }), { services: written('services'), entrypoints: written('entrypoints') });
+  // Certificate and key files are read now, so that `lb validate` finds a missing file or a
+  // mismatched pair at the line that names it.
+  if (config) checkTlsFiles(config.entrypoints, (path, message) => problems.push({ path, message }));
   const issue = (problem: Problem): ConfigIssue => {
     const node = nodeAt(doc.contents as Node | null, problem.path, problem.atKey ?? false);
     return { location: locate(node?.range?.[0]), path: formatPath(problem.path), message: problem.message };

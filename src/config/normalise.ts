@@ -6,8 +6,9 @@ import { createSecureContext } from 'node:tls';
 import { didYouMean } from './suggest.js';
 import { parseHostPort, parseStatusRange, serviceSchema, type RawConfig, type RawRouter, type RawServiceSettings } from './schema.js';
 import { formatPath, type KeyPath } from './validate.js';
-import type {
-  AcmeResolverConfig, EntrypointConfig, HealthCheckConfig, HostPort, LbConfig, Protocol, RouterConfig, RouterMatch, ServerConfig, ServiceConfig, UpstreamTlsConfig,
+import {
+  routingProtocol,
+  type AcmeResolverConfig, type EntrypointConfig, type EntrypointTlsConfig, type HealthCheckConfig, type HostPort, type LbConfig, type Protocol, type RouterConfig, type RouterMatch, type ServerConfig, type ServiceConfig, type UpstreamTlsConfig,
 } from './types.js';
 
 /** Records a problem at a key path (relative to what is being normalised); `warning`: accepted, but worth a word. */
@@ -179,6 +180,43 @@ function suggestion(input: string, known: Iterable<string>): string {
   return didYouMean(input, names) || ` (defined: ${names.join(', ')})`;
 }
 
+type RawEntrypoint = RawConfig['entrypoints'] extends Map<string, infer E> ? E : never;
+
+/** An https entrypoint's tls block; file paths are read relative to the config file's folder. */
+function normaliseTls(tls: NonNullable<RawEntrypoint['tls']>, source: string): EntrypointTlsConfig {
+  const file = (path: string) => resolve(dirname(source), path.trim());
+  const { hsts, clientAuth } = tls;
+  return {
+    certificates: tls.certificates.map((c) => ({ certFile: file(c.certFile), keyFile: file(c.keyFile) })),
+    minVersion: tls.minVersion === '1.3' ? 'TLSv1.3' : 'TLSv1.2',
+    strictSNI: tls.strictSNI,
+    ...(hsts ? { hsts: `max-age=${hsts.maxAge}${hsts.includeSubDomains ? '; includeSubDomains' : ''}` } : {}),
+    ...(clientAuth ? { clientAuth: { caFiles: clientAuth.caFiles.map(file), mode: clientAuth.mode, forwardSubject: clientAuth.forwardSubject } } : {}),
+    ...(tls.acme !== undefined ? { acme: tls.acme } : {}),
+  };
+}
+
+/** The TLS and redirect keys of each entrypoint, checked against its protocol and the other entrypoints. */
+function checkEntrypointTls(raw: RawConfig, entrypoints: ReadonlyMap<string, EntrypointConfig>, report: Report): void {
+  for (const [name, ep] of raw.entrypoints) {
+    const at = ['entrypoints', name];
+    if (ep.protocol === 'https') {
+      if (!ep.tls) report([...at, 'protocol'], 'an https entrypoint needs tls.certificates: [ { certFile, keyFile } ], or tls.acme: <resolver>');
+      else if (ep.tls.certificates.length === 0 && ep.tls.acme === undefined) report([...at, 'tls', 'certificates'], 'an https entrypoint needs at least one certificate: [ { certFile, keyFile } ], or tls.acme: <resolver>');
+    } else if (ep.tls) {
+      report([...at, 'tls'], `tls applies to https entrypoints; this one is ${ep.protocol} (set protocol: https)`, true);
+    }
+    if (!ep.redirect) continue;
+    if (ep.protocol !== 'http') {
+      report([...at, 'redirect'], `redirect applies to http entrypoints; this one is ${ep.protocol}`, true);
+      continue;
+    }
+    const target = entrypoints.get(ep.redirect.to);
+    if (!target) report([...at, 'redirect', 'to'], `entrypoint "${ep.redirect.to}" is not defined${suggestion(ep.redirect.to, [...entrypoints.values()].filter((e) => e.protocol === 'https').map((e) => e.name))}`);
+    else if (target.protocol !== 'https') report([...at, 'redirect', 'to'], `entrypoint "${ep.redirect.to}" is ${target.protocol}; a redirect goes to an https entrypoint`);
+  }
+}
+
 type RawServer = RawConfig['services'] extends Map<string, infer S> ? S extends { servers: Array<infer V> } ? V : never : never;
 
 function normaliseServer(server: RawServer, serviceName: string, protocol: Protocol, path: KeyPath, report: Report): ServerConfig | undefined {
@@ -209,8 +247,9 @@ export function normaliseConfig(raw: RawConfig, source: string, report: Report, 
       protocol: ep.protocol,
       trustedProxies: ep.trustedProxies,
       ...(ep.proxyProtocol ? { proxyProtocol: { trustedIPs: ep.proxyProtocol.trustedIPs } } : {}),
-      timeouts: { requestHeadersMs: ep.timeouts.requestHeaders, idleMs: ep.timeouts.idle ?? defaultIdleMs[ep.protocol] },
-      ...(ep.tls ? { tls: { ...(ep.tls.acme !== undefined ? { acme: ep.tls.acme } : {}) } } : {}),
+      timeouts: { requestHeadersMs: ep.timeouts.requestHeaders, idleMs: ep.timeouts.idle ?? defaultIdleMs[routingProtocol(ep.protocol)] },
+      ...(ep.tls && ep.protocol === 'https' ? { tls: normaliseTls(ep.tls, source) } : {}),
+      ...(ep.redirect && ep.protocol === 'http' ? { redirect: { to: ep.redirect.to, ...(ep.redirect.port !== undefined ? { port: ep.redirect.port } : {}) } } : {}),
     });
     const resolver = ep.tls?.acme;
     if (resolver !== undefined && !raw.acme.has(resolver)) {
@@ -234,6 +273,7 @@ export function normaliseConfig(raw: RawConfig, source: string, report: Report, 
       backoff: { minMs: resolver.backoff.min, maxMs: resolver.backoff.max },
     });
   }
+  checkEntrypointTls(raw, entrypoints, report);
   const admin = { address: parseHostPort(raw.admin.address)!, ...(raw.admin.token !== undefined ? { token: raw.admin.token } : {}) };
 
   const bound: Array<[KeyPath, HostPort]> = [[['admin', 'address'], admin.address]];
@@ -262,17 +302,20 @@ export function normaliseConfig(raw: RawConfig, source: string, report: Report, 
         continue;
       }
     }
-    const problem = matchProblem(entrypoint.protocol, router.match);
+    const problem = matchProblem(routingProtocol(entrypoint.protocol), router.match);
     if (problem) {
       report(['routers', name, 'match', problem.key], problem.message, true);
       continue;
     }
+    const protocol = routingProtocol(entrypoint.protocol);
     const previous = serviceProtocols.get(router.service);
-    if (previous && previous.protocol !== entrypoint.protocol) {
-      report(['routers', name, 'service'], `service "${router.service}" is used by ${previous.protocol.toUpperCase()} router "${previous.router}" and by this ${entrypoint.protocol.toUpperCase()} router; give each protocol its own service`);
+    if (previous && previous.protocol !== protocol) {
+      report(['routers', name, 'service'], `service "${router.service}" is used by ${previous.protocol.toUpperCase()} router "${previous.router}" and by this ${protocol.toUpperCase()} router; give each protocol its own service`);
       continue;
     }
-    serviceProtocols.set(router.service, { protocol: entrypoint.protocol, router: name });
+    if (router.tls && entrypoint.protocol !== 'https') report(['routers', name, 'tls'], `entrypoint "${router.entrypoint}" is ${entrypoint.protocol}, so this router is not served over TLS; tls: true only picks the entrypoint of label routers that name none`, false, true);
+    if (entrypoint.redirect) report(['routers', name, 'entrypoint'], `entrypoint "${router.entrypoint}" redirects every request to "${entrypoint.redirect.to}", so this router is never used`, false, true);
+    serviceProtocols.set(router.service, { protocol, router: name });
     routers.set(name, normaliseRouter(name, router));
   }
   const fallbackOf = new Map<string, string>();
@@ -297,6 +340,13 @@ export function normaliseConfig(raw: RawConfig, source: string, report: Report, 
   if (docker.entrypoint !== undefined && !entrypoints.has(docker.entrypoint)) {
     report(['providers', 'docker', 'entrypoint'], `entrypoint "${docker.entrypoint}" is not defined${suggestion(docker.entrypoint, entrypoints.keys())}`);
   }
+  const httpsEntrypoints = [...entrypoints.values()].filter((ep) => ep.protocol === 'https').map((ep) => ep.name);
+  const dockerTlsEntrypoint = docker.tlsEntrypoint ?? (httpsEntrypoints.includes('websecure') ? 'websecure' : undefined);
+  if (docker.tlsEntrypoint !== undefined) {
+    const target = entrypoints.get(docker.tlsEntrypoint);
+    if (!target) report(['providers', 'docker', 'tlsEntrypoint'], `entrypoint "${docker.tlsEntrypoint}" is not defined${suggestion(docker.tlsEntrypoint, httpsEntrypoints)}`);
+    else if (target.protocol !== 'https') report(['providers', 'docker', 'tlsEntrypoint'], `entrypoint "${docker.tlsEntrypoint}" is ${target.protocol}; label routers with tls=true need an https entrypoint`);
+  }
 
   return {
     source,
@@ -312,6 +362,7 @@ export function normaliseConfig(raw: RawConfig, source: string, report: Report, 
         labelPrefix: docker.labelPrefix,
         exposedByDefault: docker.exposedByDefault,
         ...(dockerEntrypoint !== undefined ? { entrypoint: dockerEntrypoint } : {}),
+        ...(dockerTlsEntrypoint !== undefined ? { tlsEntrypoint: dockerTlsEntrypoint } : {}),
         networks: docker.network ?? [],
         hostAddress: docker.hostAddress,
         useBindPort: docker.useBindPort,

@@ -79,6 +79,7 @@ export const routerSchema = object({
   entrypoint: string(),
   service: string(),
   priority: documentedDefault(integer({ min: -1_000_000, max: 1_000_000 }), '`0`'),
+  tls: withDefault(boolean(), false),
   match: object({
     host: documentedDefault(oneOrMany(hostPattern), 'any host'),
     pathPrefix: documentedDefault(absolutePath('a path prefix'), 'any path'),
@@ -160,6 +161,7 @@ export const dockerProviderSchema = object({
   labelPrefix: withDefault(string({ check: (s) => (/^[a-z0-9][a-z0-9._-]*$/.test(s) ? undefined : `a label prefix uses lower-case letters, digits, ".", "-" and "_", got "${s}"`) }), 'lb'),
   exposedByDefault: withDefault(boolean(), false),
   entrypoint: documentedDefault(string(), 'web, else the first HTTP entrypoint'),
+  tlsEntrypoint: documentedDefault(string(), 'websecure, when it is defined'),
   network: documentedDefault(oneOrMany(string()), 'none'),
   hostAddress: withDefault(string(), '127.0.0.1'),
   useBindPort: withDefault(boolean(), false),
@@ -167,6 +169,48 @@ export const dockerProviderSchema = object({
   includeOneOff: withDefault(boolean(), false),
   serveStarting: withDefault(boolean(), false),
   serveUnhealthy: withDefault(boolean(), false),
+});
+
+const filePath = string({ check: (s) => (s.trim() ? undefined : 'expected a file path') });
+
+/** `minVersion: "1.2"`; YAML reads an unquoted 1.2 as a number, which means the same. */
+const tlsVersion = Object.assign(
+  (value: unknown, path: KeyPath, problems: Problem[]): '1.2' | '1.3' | undefined => {
+    const text = typeof value === 'number' ? value.toFixed(1) : value;
+    if (text === '1.2' || text === '1.3') return text;
+    problems.push({ path, message: `must be "1.2" or "1.3", got ${JSON.stringify(value)}` });
+    return undefined;
+  },
+  { fromText: (text: string): unknown => text },
+) satisfies Validator<'1.2' | '1.3'>;
+
+/** HSTS max-age in seconds: a whole number of seconds (`31536000`), or a duration (`8760h`). */
+const seconds = Object.assign(
+  (value: unknown, path: KeyPath, problems: Problem[]): number | undefined => {
+    if (typeof value === 'number' && Number.isInteger(value) && value >= 0) return value;
+    const ms = typeof value === 'string' ? duration()(value, path, []) : undefined;
+    if (ms !== undefined) return Math.floor(ms / 1000);
+    problems.push({ path, message: `expected seconds (a whole number such as 31536000) or a duration such as 8760h, got ${JSON.stringify(value)}` });
+    return undefined;
+  },
+  { fromText: (text: string): unknown => (/^\d+$/.test(text) ? Number(text) : text) },
+) satisfies Validator<number>;
+
+/** An https entrypoint's `tls`. */
+export const tlsSchema = object({
+  certificates: withDefault(list(object({ certFile: filePath, keyFile: filePath }, ['certFile', 'keyFile'])), []),
+  minVersion: withDefault(tlsVersion, '1.2'),
+  strictSNI: withDefault(boolean(), false),
+  hsts: object({
+    maxAge: documentedDefault(seconds, 'required with hsts'),
+    includeSubDomains: withDefault(boolean(), false),
+  }, ['maxAge']),
+  clientAuth: object({
+    caFiles: documentedDefault(oneOrMany(filePath), 'required with clientAuth'),
+    mode: withDefault(string({ oneOf: ['require', 'verify_if_given'] as const, deprecated: { verifyIfGiven: 'verify_if_given' } }), 'require'),
+    forwardSubject: withDefault(boolean(), false),
+  }, ['caFiles']),
+  acme: documentedDefault(string(), 'none'),
 });
 
 /** SO_REUSEPORT for TCP listeners came in Node 23.1 and 22.12. */
@@ -202,14 +246,18 @@ export const configSchema = object({
   entrypoints: withDefault(dictionary(
     object({
       address: hostPort,
-      protocol: withDefault(string({ oneOf: ['http', 'tcp'] }), 'http'),
+      protocol: withDefault(string({ oneOf: ['http', 'https', 'tcp'] as const }), 'http'),
       trustedProxies: withDefault(list(cidr), []),
       proxyProtocol: object({ trustedIPs: list(cidr) }, ['trustedIPs']),
       timeouts: withDefault(object({
         requestHeaders: withDefault(duration({ min: 1 }), '10s'),
-        idle: documentedDefault(duration({ min: 1 }), '60s (http), 1h (tcp)'),
+        idle: documentedDefault(duration({ min: 1 }), '60s (http, https), 1h (tcp)'),
       }), {}),
-      tls: object({ acme: string() }),
+      tls: tlsSchema,
+      redirect: object({
+        to: documentedDefault(string(), 'required with redirect'),
+        port: documentedDefault(port, 'the port of `to`'),
+      }, ['to']),
     }, ['address']),
     { keyPattern: namePattern, keyHint: nameHint },
   ), {}),

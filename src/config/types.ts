@@ -7,7 +7,16 @@ export const logLevels: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn',
 export type BalancerKind = 'round_robin' | 'least_request' | 'random' | 'hash' | 'sticky';
 export const balancerKinds: readonly BalancerKind[] = ['round_robin', 'least_request', 'random', 'hash', 'sticky'];
 
+/** What a service or router carries: HTTP (over plain TCP or TLS) or a TCP byte stream. */
 export type Protocol = 'http' | 'tcp';
+
+/** What an entrypoint listens for: HTTP, HTTP over TLS (HTTPS), or TCP. */
+export type EntrypointProtocol = 'http' | 'https' | 'tcp';
+
+/** The protocol an entrypoint's routers and services speak: an https entrypoint routes HTTP. */
+export function routingProtocol(protocol: EntrypointProtocol): Protocol {
+  return protocol === 'tcp' ? 'tcp' : 'http';
+}
 
 export interface HostPort {
   host: string;
@@ -19,7 +28,7 @@ export interface HostPort {
 export interface EntrypointConfig {
   name: string;
   address: HostPort;
-  protocol: Protocol;
+  protocol: EntrypointProtocol;
   /** CIDRs whose X-Forwarded-* headers are trusted and extended rather than replaced. */
   trustedProxies: string[];
   /** Sources (CIDRs) whose connections must start with a PROXY protocol header; undefined: none is read. */
@@ -30,8 +39,47 @@ export interface EntrypointConfig {
     /** HTTP: keep-alive idle time between requests. TCP: idle time of a tunnel. */
     idleMs: number;
   };
+  /** HTTPS: certificates and TLS settings. */
+  tls?: EntrypointTlsConfig;
+  /** HTTP: answer every request with a 308 to this HTTPS entrypoint. */
+  redirect?: RedirectConfig;
+}
+
+/** A certificate and its private key, as PEM files (absolute paths). */
+export interface CertificateFiles {
+  certFile: string;
+  keyFile: string;
+}
+
+export type TlsVersion = 'TLSv1.2' | 'TLSv1.3';
+
+export interface EntrypointTlsConfig {
+  /** In order: the first is the default certificate (no SNI, or a name no certificate covers). */
+  certificates: CertificateFiles[];
+  minVersion: TlsVersion;
+  /** A ClientHello naming a host that no certificate covers gets an unrecognized_name alert. */
+  strictSNI: boolean;
+  /** The Strict-Transport-Security value added to every response, when set. */
+  hsts?: string;
+  clientAuth?: ClientAuthConfig;
   /** `tls.acme`: the ACME resolver that orders certificates for every host routed here. */
-  tls?: { acme?: string };
+  acme?: string;
+}
+
+export interface ClientAuthConfig {
+  /** PEM files of the CAs that client certificates must chain to (absolute paths). */
+  caFiles: string[];
+  /** `require`: no valid client certificate, no connection. `verifyIfGiven`: a certificate is optional, but one that is sent must be valid. */
+  mode: 'require' | 'verify_if_given';
+  /** Send the verified subject to servers as X-Forwarded-Tls-Client-Cert-Subject. */
+  forwardSubject: boolean;
+}
+
+export interface RedirectConfig {
+  /** The https entrypoint requests are sent to. */
+  to: string;
+  /** The port in the Location; undefined: the port that entrypoint listens on. 443 is left out. */
+  port?: number;
 }
 
 /** `acme.NAME`: an ACME account and where its certificates come from and are kept. */
@@ -189,6 +237,8 @@ export interface DockerProviderConfig {
   exposedByDefault: boolean;
   /** Entrypoint of routers whose labels name none. */
   entrypoint?: string;
+  /** Entrypoint of routers whose labels name none but say `tls=true`; undefined: none is defined. */
+  tlsEntrypoint?: string;
   /** Preferred networks, in order, for containers that do not set `<prefix>.network`. */
   networks: string[];
   /** Address of the Docker host as lb reaches it: for `--network host` and published ports. */

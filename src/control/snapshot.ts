@@ -1,6 +1,6 @@
 import { Backend, createBalancer, type Balancer } from '../balancer/index.js';
 import { defaultServiceConfig } from '../config/normalise.js';
-import type { EntrypointConfig, RouterConfig, ServiceConfig } from '../config/types.js';
+import { routingProtocol, type EntrypointConfig, type RouterConfig, type ServiceConfig } from '../config/types.js';
 import { RouteTable } from './route-table.js';
 
 /** Routers and services as a provider contributes them (lb.yaml, Docker labels). */
@@ -104,8 +104,7 @@ export function buildSnapshot(
   for (const router of dynamic.routers.values()) {
     // A route whose pool is not (or no longer) defined answers 503, not 404.
     if (!services.has(router.service)) {
-      const protocol = entrypoints.get(router.entrypoint)?.protocol ?? 'http';
-      const config = defaultServiceConfig(router.service, protocol);
+      const config = defaultServiceConfig(router.service, routingProtocol(entrypoints.get(router.entrypoint)?.protocol ?? 'http'));
       services.set(router.service, Object.freeze({ name: router.service, config, backends: [], members: [], panic: false, balancer: createBalancer(config, []) }));
     }
     const list = byEntrypoint.get(router.entrypoint) ?? [];

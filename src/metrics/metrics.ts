@@ -53,11 +53,11 @@ export type MetricsRole = 'all' | 'control' | 'data';
 /** The families the control plane owns; every other family (and Node's own) belongs to the data plane. */
 const controlFamilies = ['lb_backend_up', 'lb_service_panic', 'lb_health_checks_total', 'lb_backend_ejections_total', 'lb_snapshot_build_duration_seconds', 'lb_router_shadowed', 'lb_docker_connected', 'lb_docker_last_sync_timestamp_seconds', 'lb_docker_label_errors_total', 'lb_docker_events_total', 'lb_config_reloads_total', 'lb_config_last_reload_success_timestamp_seconds', 'lb_acme_orders_total', 'lb_tls_certificate_expiry_timestamp_seconds'];
 
-/** A certificate as the expiry gauge sees it: the name it is for, and where it came from. */
-export interface CertificateExpiry {
+/** A certificate as the expiry gauge sees it. */
+export interface CertificateView {
   name: string;
-  source: 'acme' | 'file';
-  notAfter: Date;
+  source: string;
+  notAfter: number;
 }
 
 /**
@@ -114,6 +114,30 @@ export class Metrics {
     help: 'Connections to a TCP entrypoint with sni routers closed before routing, by entrypoint and reason (timeout, closed, not_tls, malformed, no_sni, unknown_name).',
     labelNames: ['entrypoint', 'reason'] as const,
     registers: [this.registry],
+  });
+  readonly tlsHandshakes = new CellCounter(
+    'lb_tls_handshakes_total',
+    'TLS handshakes on https entrypoints, by entrypoint, TLS version and result: success, or why the handshake failed.',
+    ['entrypoint', 'version', 'result'],
+    this.registry,
+  );
+  private certificatesSource: () => Iterable<CertificateView> = () => [];
+  readonly certificateExpiry: Gauge<'name' | 'source'> = new Gauge({
+    name: 'lb_tls_certificate_expiry_timestamp_seconds',
+    help: 'Unix time at which each certificate served expires, by its first DNS name (else its file) and source.',
+    labelNames: ['name', 'source'] as const,
+    registers: [this.registry],
+    collect: () => {
+      this.certificateExpiry.reset();
+      // Two certificates under one name (an RSA and an ECDSA one): the sooner expiry is the one to watch.
+      const soonest = new Map<string, CertificateView>();
+      for (const c of this.certificatesSource()) {
+        const key = `${c.name}\0${c.source}`;
+        const known = soonest.get(key);
+        if (!known || c.notAfter < known.notAfter) soonest.set(key, c);
+      }
+      for (const c of soonest.values()) this.certificateExpiry.labels(c.name, c.source).set(Math.floor(c.notAfter / 1000));
+    },
   });
   /** Read at scrape time from the live snapshot, so the hot path only bumps a counter. */
   private backendsSource: () => Iterable<PoolView> = () => [];
@@ -227,22 +251,6 @@ export class Metrics {
     registers: [this.registry],
   });
   /** Each source of certificates (ACME, files) says what it holds; read at scrape time. */
-  private readonly certificateSources = new Map<CertificateExpiry['source'], () => Iterable<CertificateExpiry>>();
-  readonly certificateExpiry: Gauge<'name' | 'source'> = new Gauge({
-    name: 'lb_tls_certificate_expiry_timestamp_seconds',
-    help: 'Unix time at which each certificate lb serves expires, by name (host) and source (acme or file).',
-    labelNames: ['name', 'source'] as const,
-    // Across workers the same certificate, not a sum.
-    aggregator: 'max',
-    registers: [this.registry],
-    collect: () => {
-      this.certificateExpiry.reset();
-      for (const read of this.certificateSources.values()) {
-        for (const cert of read()) this.certificateExpiry.labels(cert.name, cert.source).set(cert.notAfter.getTime() / 1000);
-      }
-    },
-  });
-
   /** entrypoint → router → service → method and status → series */
   private readonly requestSeries = new Map<string, Map<string, Map<string, Map<number, RequestSeries>>>>();
   readonly serviceTotals = new Map<string, ServiceTotals>();
@@ -282,13 +290,13 @@ export class Metrics {
     return gauge;
   }
 
+  watchCertificates(source: () => Iterable<CertificateView>): void {
+    this.certificatesSource = source;
+  }
+
   watchBackends(source: () => Iterable<PoolView>, draining: () => Iterable<{ service: string; backend: string }>): void {
     this.backendsSource = source;
     this.drainingSource = draining;
-  }
-
-  watchCertificates(source: CertificateExpiry['source'], read: () => Iterable<CertificateExpiry>): void {
-    this.certificateSources.set(source, read);
   }
 
   observeRequest(entrypoint: string, router: string, service: string, method: string, status: number, seconds: number, bytesIn = 0, bytesOut = 0): void {

@@ -17,9 +17,18 @@ export const untrustedHeader = 'a PROXY header from a source not in proxyProtoco
 /** The addresses that connections' PROXY headers gave, by client socket. */
 const proxied = new WeakMap<Socket, ProxiedAddresses>();
 
+/**
+ * The header a connection came with. A TLS socket that lb terminated stands on the raw connection
+ * the header was read from: Node keeps that one as the TLS socket's `_parent`.
+ */
+function proxiedOf(socket: Socket): ProxiedAddresses | undefined {
+  const parent = (socket as { _parent?: Socket | null })._parent;
+  return proxied.get(socket) ?? (parent ? proxied.get(parent) : undefined);
+}
+
 /** The client's address as lb logs, matches and forwards it: a PROXY header's source, else the peer's. */
 export function peerAddress(socket: Socket): string {
-  const addresses = proxied.get(socket);
+  const addresses = proxiedOf(socket);
   return addresses ? clientAddress(addresses.source.address) : clientAddress(socket.remoteAddress);
 }
 
@@ -30,7 +39,7 @@ export function peerAddress(socket: Socket): string {
  */
 export function connectionAddresses(socket: Socket): ProxiedAddresses {
   return (
-    proxied.get(socket) ?? {
+    proxiedOf(socket) ?? {
       source: { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 },
       destination: { address: socket.localAddress ?? '', port: socket.localPort ?? 0 },
     }

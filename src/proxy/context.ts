@@ -3,6 +3,7 @@ import type { RoutingSnapshot, ServicePool } from '../control/snapshot.js';
 import type { Logger } from '../log.js';
 import type { AccessLog } from '../metrics/access-log.js';
 import type { Metrics } from '../metrics/metrics.js';
+import type { TlsSource } from '../tls/state.js';
 import type { UpstreamPools } from './http/upstream-pools.js';
 import type { RetryBudgets } from './http/retry-budget.js';
 import type { AcmeChallenges } from '../tls/acme/challenges.js';
@@ -27,6 +28,10 @@ export interface DataPlaneContext {
   accessLog: AccessLog | undefined;
   /** Pending ACME challenges; undefined unless lb.yaml has ACME resolvers, so that plain HTTP never looks. */
   acmeChallenges: AcmeChallenges | undefined;
+  /** Certificates and session ticket keys of the https entrypoints. */
+  tls: TlsSource;
+  /** The port an entrypoint of this process listens on (0 before it listens): redirects to an entrypoint on port 0. */
+  portOf(entrypoint: string): number;
 }
 
 /**

@@ -6,6 +6,7 @@ import type { RoutingSnapshot } from '../control/snapshot.js';
 import type { Logger } from '../log.js';
 import { AccessLog } from '../metrics/access-log.js';
 import type { Metrics, ServiceTotals } from '../metrics/metrics.js';
+import { emptyTlsState, type TlsSource } from '../tls/state.js';
 import type { DataPlaneContext } from './context.js';
 import { RetryBudgets } from './http/retry-budget.js';
 import { HttpEntrypoint } from './http/server.js';
@@ -55,6 +56,9 @@ function sameListener(a: EntrypointConfig, b: EntrypointConfig): boolean {
   return a.protocol === b.protocol && a.address.host === b.address.host && a.address.port === b.address.port;
 }
 
+/** For a data plane without https entrypoints. */
+const noTls: TlsSource = { tls: emptyTlsState, subscribe: () => () => undefined };
+
 /**
  * The entrypoints of one process and what they share: upstream pools, retry budgets, the access
  * log. It serves from the snapshots of its source, in the same process as the control loop or in a
@@ -68,14 +72,18 @@ export class DataPlane implements DataPlaneHandle {
   private readonly pools = new UpstreamPools();
   private readonly unsubscribe: () => void;
 
+  /** `tls`: the certificates of the https entrypoints (the CertificateStore, or a worker's copy). */
   constructor(
     private config: LbConfig,
     source: SnapshotSource,
     private readonly metrics: Metrics,
     private readonly logger: Logger,
+    tls: TlsSource = noTls,
   ) {
     this.unsubscribe = source.subscribe((snapshot) => this.pools.retain(snapshot));
     this.context = {
+      tls,
+      portOf: (name) => this.addresses[name]?.port ?? 0,
       snapshot: () => source.snapshot,
       metrics,
       logger,

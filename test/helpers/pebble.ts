@@ -1,6 +1,8 @@
 // A real ACME server for tests: Debian's pebble, with pebble-challtestsrv as its DNS (every name
 // resolves to 127.0.0.1), on free loopback ports, with its own TLS certificate made by openssl.
 // Its validation connects for real to `httpPort` (http-01) and `tlsPort` (tls-alpn-01).
+import type { X509Certificate } from 'node:crypto';
+import { connect as tlsConnect } from 'node:tls';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -122,6 +124,8 @@ export async function startPebble(t: TestContext, options: PebbleOptions, startN
 export interface AcmeLbOptions {
   /** The fixed port of entrypoint `web`, the one pebble validates http-01 on. */
   webPort: number;
+  /** The fixed port of the https entrypoint `websecure`, the one pebble validates tls-alpn-01 on; default: any. */
+  websecurePort?: number;
   /** Folder of the resolver's storage. */
   storage: string;
   /** Hosts routed on the ACME entrypoint `websecure`, one router each. */
@@ -137,7 +141,7 @@ export function acmeLbYaml(pebble: Pebble, options: AcmeLbOptions): string {
   return [
     'entrypoints:',
     `  web: { address: "127.0.0.1:${options.webPort}" }`,
-    '  websecure: { address: "127.0.0.1:0", tls: { acme: test } }',
+    `  websecure: { address: "127.0.0.1:${options.websecurePort ?? 0}", protocol: https, tls: { acme: test } }`,
     'admin: { address: "127.0.0.1:0" }',
     'acme:',
     `  test: { directory: "${pebble.directory}", email: "ops@example.com", storage: "${options.storage}", caFile: "${pebble.caFile}", challenge: ${options.challenge ?? 'http-01'}, backoff: { min: 200ms, max: 1s } }`,
@@ -145,4 +149,16 @@ export function acmeLbYaml(pebble: Pebble, options: AcmeLbOptions): string {
     'services: { svc: { servers: [ { url: "http://127.0.0.1:9" } ] } }',
     options.extra ?? '',
   ].join('\n');
+}
+
+/** The certificate lb's TLS listener on `port` serves for `servername`, or undefined when the handshake fails. */
+export function servedCertificate(port: number, servername: string): Promise<X509Certificate | undefined> {
+  return new Promise((resolve) => {
+    const socket = tlsConnect({ host: '127.0.0.1', port, servername, rejectUnauthorized: false }, () => {
+      resolve(socket.getPeerX509Certificate());
+      socket.destroy();
+    });
+    socket.once('error', () => resolve(undefined));
+    socket.setTimeout(5_000, () => socket.destroy(new Error('timeout')));
+  });
 }

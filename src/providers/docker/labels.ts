@@ -4,7 +4,7 @@
 import { matchProblem, normaliseRouter, normaliseService } from '../../config/normalise.js';
 import { labelServerSchema, namePattern, routerSchema, serviceSchema, type RawLabelServer } from '../../config/schema.js';
 import { didYouMean } from '../../config/suggest.js';
-import type { Protocol, RouterConfig, ServiceConfig } from '../../config/types.js';
+import { routingProtocol, type EntrypointConfig, type Protocol, type RouterConfig, type ServiceConfig } from '../../config/types.js';
 import { formatPath, type KeyPath, type Problem, type Validator } from '../../config/validate.js';
 import { mergeSettings, type SettingsTree } from './settings-tree.js';
 
@@ -19,6 +19,8 @@ export interface LabelRouter {
   hasEntrypoint: boolean;
   /** The label that sets (or would set) its entrypoint, for problems with it. */
   entrypointLabel: string;
+  /** `tls=true`: without an entrypoint label, the default is providers.docker.tlsEntrypoint. */
+  tls: boolean;
   config: RouterConfig;
 }
 
@@ -43,7 +45,7 @@ export interface ContainerLabels {
 
 
 const routerShortcuts: Readonly<Record<string, readonly string[]>> = { host: ['match', 'host'], path: ['match', 'pathPrefix'], pathprefix: ['match', 'pathPrefix'], headers: ['match', 'headers'], sni: ['match', 'sni'] };
-const routerLabelKeys = ['host', 'path', 'pathPrefix', 'headers', 'sni', 'entrypoint', 'service', 'priority'];
+const routerLabelKeys = ['host', 'path', 'pathPrefix', 'headers', 'sni', 'entrypoint', 'service', 'priority', 'tls'];
 const keyAliases: Readonly<Record<string, string>> = { healthcheck: 'healthCheck' };
 const serviceFields = { ...serviceSchema.fields!, ...labelServerSchema.fields! };
 const serverKeys = new Set(Object.keys(labelServerSchema.fields!));
@@ -140,6 +142,28 @@ function labelOf(target: Section, path: KeyPath): string {
 }
 
 /**
+ * The entrypoint of a label router: its `entrypoint` label, else providers.docker.tlsEntrypoint for
+ * a router with `tls=true`, else providers.docker.entrypoint. An error names the label to fix.
+ */
+export function placeRouter(
+  router: LabelRouter,
+  defaults: { entrypoint?: string | undefined; tlsEntrypoint?: string | undefined },
+  entrypoints: ReadonlyMap<string, EntrypointConfig>,
+): { config: RouterConfig; error?: LabelError } {
+  const fallback = router.tls ? defaults.tlsEntrypoint : defaults.entrypoint;
+  const config = router.hasEntrypoint || fallback === undefined ? router.config : { ...router.config, entrypoint: fallback };
+  const label = router.entrypointLabel;
+  if (!router.hasEntrypoint && fallback === undefined) {
+    const message = router.tls ? 'tls=true, but there is no https entrypoint for it: define entrypoint websecure (protocol: https), set providers.docker.tlsEntrypoint, or set this label' : 'no entrypoint: set this label or providers.docker.entrypoint';
+    return { config, error: { label, message } };
+  }
+  const ep = entrypoints.get(config.entrypoint);
+  if (!ep) return { config, error: { label, message: `entrypoint "${config.entrypoint}" is not defined (defined: ${[...entrypoints.keys()].join(', ')})` } };
+  if (routingProtocol(ep.protocol) !== router.protocol) return { config, error: { label, message: `entrypoint "${config.entrypoint}" is ${ep.protocol.toUpperCase()}, but this is a ${router.protocol.toUpperCase()} router` } };
+  return { config };
+}
+
+/**
  * Reads a container's labels under `prefix`. Every problem is returned with its label and a
  * suggestion; a container with any problem is left out whole, so half a configuration never
  * serves traffic. `name`: the container's default name; `composeService`: set for compose
@@ -201,7 +225,7 @@ export function parseLabels(
     const earlier = setAt(target, found.path, found.leaf.fromText(value), label);
     if (earlier) fail(label, `sets the same key as ${earlier} (label keys are compared without case); keep one`);
   };
-  const isRouterKey = (parts: readonly string[]) => routerShortcuts[parts[0]!.toLowerCase()] !== undefined || (parts.length === 1 && ['entrypoint', 'priority'].includes(parts[0]!.toLowerCase()));
+  const isRouterKey = (parts: readonly string[]) => routerShortcuts[parts[0]!.toLowerCase()] !== undefined || (parts.length === 1 && ['entrypoint', 'priority', 'tls'].includes(parts[0]!.toLowerCase()));
 
   for (const [label, raw] of own) {
     const value = raw.trim();
@@ -248,7 +272,7 @@ export function parseLabels(
   const shortMatch = shortRouter.tree.match as { host?: unknown; pathPrefix?: unknown } | undefined;
   const hasShortRouter = shortRouter.sources.size > 0;
   if (hasShortRouter && shortMatch?.host === undefined && shortMatch?.pathPrefix === undefined) {
-    fail([...shortRouter.sources.values()][0]!, `${prefix}headers, ${prefix}entrypoint and ${prefix}priority need ${prefix}host or ${prefix}path`);
+    fail([...shortRouter.sources.values()][0]!, `${prefix}headers, ${prefix}entrypoint, ${prefix}priority and ${prefix}tls need ${prefix}host or ${prefix}path`);
   }
   let shortName = options.name;
   if (hasShortRouter && options.composeService === undefined) {
@@ -289,7 +313,7 @@ export function parseLabels(
     const checked = check(r, routerSchema, { entrypoint: '', ...r.tree });
     const problem = checked && matchProblem(r.protocol, checked.match);
     if (problem) fail(labelOf(r, ['match', problem.key]), problem.message);
-    else if (checked) parsedRouters.push({ protocol: r.protocol, hasEntrypoint, entrypointLabel, config: normaliseRouter(name, checked) });
+    else if (checked) parsedRouters.push({ protocol: r.protocol, hasEntrypoint, entrypointLabel, tls: checked.tls, config: normaliseRouter(name, checked) });
   }
   const parsedServices = new Map<string, LabelService>();
   for (const [name, s] of services) {

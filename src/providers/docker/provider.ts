@@ -8,7 +8,7 @@ import type { Metrics } from '../../metrics/metrics.js';
 import type { Provider } from '../provider.js';
 import { chooseAddress, choosePort, type ContainerInfo } from './address.js';
 import { DockerClient, type DockerEvent } from './client.js';
-import { defaultName, parseLabels, type LabelService } from './labels.js';
+import { defaultName, parseLabels, placeRouter, type LabelService } from './labels.js';
 import { ReplicaPools } from './replicas.js';
 
 /** What /api/state says about one container: where it serves, or why it does not. */
@@ -256,12 +256,9 @@ export class DockerProvider implements Provider {
       }
       if (!parsed.enabled && errors.length === 0) continue;
       const placedRouters = (parsed.config?.routers ?? []).map((router) => {
-        const config = router.hasEntrypoint || this.options.entrypoint === undefined ? router.config : { ...router.config, entrypoint: this.options.entrypoint };
-        const ep = router.hasEntrypoint || this.options.entrypoint !== undefined ? this.entrypoints.get(config.entrypoint) : undefined;
-        const label = router.entrypointLabel;
-        if (!ep) errors.push({ label, message: !router.hasEntrypoint && this.options.entrypoint === undefined ? 'no entrypoint: set this label or providers.docker.entrypoint' : `entrypoint "${config.entrypoint}" is not defined (defined: ${[...this.entrypoints.keys()].join(', ')})` });
-        else if (ep.protocol !== router.protocol) errors.push({ label, message: `entrypoint "${config.entrypoint}" is ${ep.protocol.toUpperCase()}, but this is a ${router.protocol.toUpperCase()} router` });
-        return config;
+        const placed = placeRouter(router, this.options, this.entrypoints);
+        if (placed.error) errors.push(placed.error);
+        return placed.config;
       });
       if (errors.length || !parsed.config) {
         for (const error of errors) {

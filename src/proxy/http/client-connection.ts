@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import type { TlsInfo } from '../../tls/terminator.js';
 import { DEFER, INCOMPLETE, parseRequestHead } from '../http1/request-head.js';
 import { rawErrorResponse } from './error-response.js';
 import { FastRequest } from './fast-request.js';
@@ -15,6 +16,8 @@ export interface ConnectionOwner {
   readonly shutdown: { closing: boolean };
   /** The port connections arrive on. */
   readonly localPort: number;
+  /** Header lines added to every response (HSTS on https entrypoints), each ending in CRLF; usually ''. */
+  readonly responseHeaders: string;
 }
 
 /** Pipelined bytes held while a request is served; beyond this the socket stops being read. */
@@ -51,6 +54,9 @@ export class ClientConnection {
   constructor(
     readonly socket: Socket,
     private readonly owner: ConnectionOwner,
+    /** The TLS connection this is (https entrypoints). */
+    readonly tls?: TlsInfo,
+    /** The client's address when a PROXY header gave it. */
     clientIp?: string,
   ) {
     this.clientIp = clientIp ?? clientAddress(socket.remoteAddress);
@@ -69,6 +75,11 @@ export class ClientConnection {
 
   get idle(): boolean {
     return this.current === undefined && this.headSince === 0;
+  }
+
+  /** Header lines the entrypoint adds to every response: '' on most. */
+  get responseHeaders(): string {
+    return this.owner.responseHeaders;
   }
 
   /** Bytes for the request being served (its body) or queued behind it. */

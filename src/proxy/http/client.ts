@@ -3,6 +3,7 @@ import type { Backend } from '../../balancer/index.js';
 import type { HttpRoute } from '../../control/snapshot.js';
 import type { ProxyError } from '../../errors.js';
 import type { StreamedBody, UpstreamHandler } from '../http1/upstream-connection.js';
+import type { TlsInfo } from '../../tls/terminator.js';
 import type { ForwardingFacts } from './headers.js';
 
 /** What forwarding needs to know of a client's request, whichever parser read it. */
@@ -19,6 +20,8 @@ export interface ClientRequest {
   readonly localPort: number;
   /** The body's length: 0 for none, -1 when it is chunked (length unknown). */
   readonly contentLength: number;
+  /** The TLS connection it came on (https entrypoints); undefined on plain ones. */
+  readonly tls: TlsInfo | undefined;
 }
 
 export interface ExchangeOutcome {
@@ -68,6 +71,6 @@ export interface ClientExchange extends ClientRequest {
   relay(route: HttpRoute, backend: Backend, setCookie: string | undefined, hooks: ExchangeHooks): UpstreamHandler;
   /** Answers with lb's own error response. */
   sendError(error: ProxyError): void;
-  /** Answers with a plain-text response of lb's own (an ACME challenge). */
-  sendText(status: number, body: string): void;
+  /** Answers with a response lb makes itself (a redirect, an ACME challenge): a plain-text body and these headers. */
+  respond(status: number, headers: ReadonlyArray<readonly [string, string]>, body: string): void;
 }

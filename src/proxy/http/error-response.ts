@@ -6,31 +6,39 @@ export function errorBody(status: number, text: string): string {
   return `${status} ${STATUS_CODES[status] ?? 'Error'}: ${text}\n`;
 }
 
-export function sendProxyError(res: ServerResponse, error: ProxyError): void {
+/** `hsts`: the Strict-Transport-Security value of an https entrypoint that sets one. */
+export function sendProxyError(res: ServerResponse, error: ProxyError, hsts?: string): void {
   const body = errorBody(error.status, error.message);
   res.writeHead(error.status, {
     'content-type': 'text/plain; charset=utf-8',
     'content-length': Buffer.byteLength(body),
     'lb-error': error.code,
+    ...(hsts ? { 'strict-transport-security': hsts } : {}),
   });
   res.end(body);
 }
 
 /**
  * A whole response for a raw socket: the fast path's errors, upgrade requests and parse errors.
- * `connection`: the Connection header to send, none for an HTTP/1.1 keep-alive.
+ * `connection`: the Connection header to send, none for an HTTP/1.1 keep-alive. `extra`: header
+ * lines the entrypoint adds to every response (HSTS), each ending in CRLF.
  */
-export function rawErrorResponse(status: number, text: string, code?: string, connection: 'close' | 'keep-alive' | undefined = 'close'): string {
-  return rawTextResponse(status, errorBody(status, text), code ? `lb-error: ${code}\r\n` : '', connection);
+export function rawErrorResponse(status: number, text: string, code?: string, connection: 'close' | 'keep-alive' | undefined = 'close', extra = ''): string {
+  return rawResponse(status, code ? [['lb-error', code]] : [], errorBody(status, text), connection, extra);
 }
 
-/** A whole plain-text response of lb's own for a raw socket; `headers`: more lines, each ending in CRLF. */
-export function rawTextResponse(status: number, body: string, headers = '', connection: 'close' | 'keep-alive' | undefined = 'close'): string {
-  return (
-    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n` +
-    `Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-    headers +
-    (connection ? `Connection: ${connection}\r\n` : '') +
-    `\r\n${body}`
-  );
+/** A whole response lb answers itself (redirects, errors), for a raw socket; the body is plain text. */
+export function rawResponse(status: number, headers: ReadonlyArray<readonly [string, string]>, body: string, connection: 'close' | 'keep-alive' | undefined = 'close', extra = ''): string {
+  let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n`;
+  for (const [name, value] of headers) head += `${name}: ${value}\r\n`;
+  return `${head}${extra}${connection ? `Connection: ${connection}\r\n` : ''}\r\n${body}`;
+}
+
+/** The same through Node's ServerResponse. */
+export function sendResponse(res: ServerResponse, status: number, headers: ReadonlyArray<readonly [string, string]>, body: string, hsts?: string): void {
+  const flat: string[] = ['content-type', 'text/plain; charset=utf-8', 'content-length', String(Buffer.byteLength(body))];
+  for (const [name, value] of headers) flat.push(name, value);
+  if (hsts) flat.push('strict-transport-security', hsts);
+  res.writeHead(status, flat);
+  res.end(body);
 }

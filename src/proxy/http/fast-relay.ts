@@ -56,7 +56,7 @@ export class FastRelay extends Relay {
     // So is a request whose body is not all read yet: an answer that does not wait for the body
     // leaves the rest of it on the connection, where no request can be found any more.
     this.keepAlive = request.keepAlive && request.bodyRead && !this.hooks.shutdown.closing && head.bodyLength !== UNTIL_CLOSE && !(chunked && !request.acceptsChunked);
-    let extra = '';
+    let extra = request.connection.responseHeaders;
     if (this.setCookie) extra += `Set-Cookie: ${this.setCookie}\r\n`;
     if (chunked && request.acceptsChunked) extra += 'Transfer-Encoding: chunked\r\n';
     if (!this.keepAlive) extra += 'Connection: close\r\n';
@@ -70,6 +70,9 @@ export class FastRelay extends Relay {
     if (this.done) return false;
     this.bytesOut += chunk.length;
     const socket = this.request.connection.socket;
+    // Over TLS a write is encrypted (copied) at once, unless an earlier write is still in flight and
+    // this one waits in the stream's queue: only then does the chunk stay referenced.
+    const queued = this.request.connection.tls !== undefined && socket.writableLength > 0;
     let flushed: boolean;
     if (this.pendingHead !== undefined) {
       const head = this.pendingHead;
@@ -90,8 +93,10 @@ export class FastRelay extends Relay {
     } else {
       flushed = socket.write(chunk);
     }
-    // A write that did not complete at once still points into the upstream's read buffer.
-    if (socket.writableLength > 0) this.flow!.keep();
+    // A write that did not complete at once still points into the upstream's read buffer (on
+    // plain TCP, libuv writes from it). Over TLS, Node encrypts what it is given as it is written,
+    // so a write in flight holds no chunk of ours: only one queued behind it does.
+    if (this.request.connection.tls !== undefined ? queued : socket.writableLength > 0) this.flow!.keep();
     if (flushed) return true;
     socket.once('drain', this.onDrain);
     return false;

@@ -7,7 +7,8 @@ import type { RequestHead } from '../http1/request-head.js';
 import type { StreamedBody, UpstreamHandler } from '../http1/upstream-connection.js';
 import type { ClientConnection } from './client-connection.js';
 import type { ClientExchange, ExchangeHooks } from './client.js';
-import { rawErrorResponse, rawTextResponse } from './error-response.js';
+import type { TlsInfo } from '../../tls/terminator.js';
+import { rawErrorResponse, rawResponse } from './error-response.js';
 import { FastRelay } from './fast-relay.js';
 import { upstreamRequestHead, type ForwardingFacts } from './headers.js';
 
@@ -23,6 +24,7 @@ export class FastRequest implements ClientExchange, StreamedBody {
   readonly localPort: number;
   readonly acceptsChunked: boolean;
   readonly keepAlive: boolean;
+  readonly tls: TlsInfo | undefined;
   gone = false;
   /** Body bytes still to come (CONTENT-LENGTH), or LAST_CHUNK_END for a chunked body. */
   private bodyLeft: number;
@@ -45,6 +47,7 @@ export class FastRequest implements ClientExchange, StreamedBody {
     this.localPort = connection.localPort;
     this.acceptsChunked = head.versionMinor === 1;
     this.keepAlive = head.keepAlive;
+    this.tls = connection.tls;
     this.bodyLeft = head.contentLength < 0 ? LAST_CHUNK_END : head.contentLength;
   }
 
@@ -140,7 +143,7 @@ export class FastRequest implements ClientExchange, StreamedBody {
       relay.stop(400, new ProxyError('client_abort', `malformed request body (${err.message})`));
     }
     if (relay?.answered) this.connection.socket.destroy();
-    else this.connection.end(rawErrorResponse(400, `malformed or ambiguous request (${err.message})`, err.code));
+    else this.connection.end(rawErrorResponse(400, `malformed or ambiguous request (${err.message})`, err.code, 'close', this.connection.responseHeaders));
   }
 
   relay(route: HttpRoute, backend: Backend, setCookie: string | undefined, hooks: ExchangeHooks): UpstreamHandler {
@@ -148,13 +151,14 @@ export class FastRequest implements ClientExchange, StreamedBody {
   }
 
   sendError(error: ProxyError): void {
-    this.sendRaw((connection) => rawErrorResponse(error.status, error.message, error.code, connection));
+    this.sendRaw((connection) => rawErrorResponse(error.status, error.message, error.code, connection, this.connection.responseHeaders));
   }
 
-  sendText(status: number, body: string): void {
-    this.sendRaw((connection) => rawTextResponse(status, body, '', connection));
+  respond(status: number, headers: ReadonlyArray<readonly [string, string]>, body: string): void {
+    this.sendRaw((connection) => rawResponse(status, headers, body, connection, this.connection.responseHeaders));
   }
 
+  /** An unread body stays on the connection, where no request can be found any more: close it then. */
   private sendRaw(response: (connection: 'close' | 'keep-alive' | undefined) => string): void {
     const keepAlive = this.keepAlive && this.bodyRead;
     this.connection.socket.write(response(keepAlive ? (this.acceptsChunked ? undefined : 'keep-alive') : 'close'), 'latin1');

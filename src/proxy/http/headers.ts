@@ -16,6 +16,7 @@ const forwardedFor = 'x-forwarded-for';
 const forwardedProto = 'x-forwarded-proto';
 const forwardedHost = 'x-forwarded-host';
 const forwardedPort = 'x-forwarded-port';
+const forwardedClientSubject = 'x-forwarded-tls-client-cert-subject';
 
 /** A peer's address as logged and matched: IPv4-mapped IPv6 addresses as plain IPv4. */
 export function clientAddress(remoteAddress: string | undefined): string {
@@ -50,10 +51,18 @@ function connectionNames(value: string | undefined): Set<string> | undefined {
 export interface ForwardingFacts {
   clientIp: string;
   trusted: boolean;
+  /** The entrypoint's scheme, never the client's word. */
   proto: 'http' | 'https';
   port: number;
   /** Keep Connection: upgrade and Upgrade (WebSocket and other upgrades). */
   upgrade: boolean;
+  /**
+   * Set on https entrypoints with clientAuth.forwardSubject: lb alone says who the client is, so
+   * X-Forwarded-Tls-Client-Cert-Subject from the client is dropped, and the verified subject (if
+   * any, `''` for none) is sent. Undefined elsewhere: the header is one of the X-Forwarded-* of
+   * trusted proxies (kept from them, dropped from others).
+   */
+  clientSubject?: string;
 }
 
 /**
@@ -66,6 +75,9 @@ class ForwardedChain {
   private host: string | undefined;
   private port: string | undefined;
 
+  /** `ownSubject`: lb sets X-Forwarded-Tls-Client-Cert-Subject itself, so a client's is dropped. */
+  constructor(private readonly ownSubject = false) {}
+
   /** Whether no X-Forwarded-* header was taken: the lines then depend only on this hop. */
   get empty(): boolean {
     return this.priorFor === undefined && this.proto === undefined && this.host === undefined && this.port === undefined;
@@ -77,23 +89,26 @@ class ForwardedChain {
     else if (lower === forwardedProto) this.proto ??= value;
     else if (lower === forwardedHost) this.host ??= value;
     else if (lower === forwardedPort) this.port ??= value;
-    else return false;
+    else if (lower !== forwardedClientSubject || !this.ownSubject) return false;
     return true;
   }
 
   headers(facts: ForwardingFacts, requestHost: string): string[] {
-    return [
+    const headers = [
       'X-Forwarded-For', this.priorFor === undefined ? facts.clientIp : `${this.priorFor}, ${facts.clientIp}`,
       'X-Forwarded-Proto', this.proto ?? facts.proto,
       'X-Forwarded-Host', this.host ?? requestHost,
       'X-Forwarded-Port', this.port ?? String(facts.port),
     ];
+    if (facts.clientSubject) headers.push('X-Forwarded-Tls-Client-Cert-Subject', facts.clientSubject);
+    return headers;
   }
 
   /** The same, as header lines, followed by the framing lines of this hop and the empty line. */
   tail(facts: ForwardingFacts, requestHost: string, chunked: boolean, reset: boolean): string {
     const h = this.headers(facts, requestHost);
-    return `${h[0]}: ${h[1]}\r\n${h[2]}: ${h[3]}\r\n${h[4]}: ${h[5]}\r\n${h[6]}: ${h[7]}\r\n${chunked ? 'Transfer-Encoding: chunked\r\n' : ''}${reset ? 'Connection: close\r\n' : ''}\r\n`;
+    const subject = h.length > 8 ? `${h[8]}: ${h[9]}\r\n` : '';
+    return `${h[0]}: ${h[1]}\r\n${h[2]}: ${h[3]}\r\n${h[4]}: ${h[5]}\r\n${h[6]}: ${h[7]}\r\n${subject}${chunked ? 'Transfer-Encoding: chunked\r\n' : ''}${reset ? 'Connection: close\r\n' : ''}\r\n`;
   }
 }
 
@@ -107,7 +122,7 @@ export function upstreamRequestHeaders(req: Pick<ClientRequest, 'rawHeaders' | '
   const connection = req.headers.connection;
   const named = connectionNames(Array.isArray(connection) ? connection.join(',') : connection);
   const out: string[] = [];
-  const chain = new ForwardedChain();
+  const chain = new ForwardedChain(facts.clientSubject !== undefined);
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const lower = name.toLowerCase();
@@ -149,7 +164,7 @@ export class ForwardedLines {
  */
 export function upstreamRequestHead(head: RequestHead, facts: ForwardingFacts, reset: boolean, last: ForwardedLines): Buffer {
   const { buf, offsets } = head;
-  const chain = new ForwardedChain();
+  const chain = new ForwardedChain(facts.clientSubject !== undefined);
   const named = head.connectionNamed;
   // Runs of bytes to copy, as [start, end) pairs; a dropped line ends the current run.
   const runs: number[] = [];
@@ -248,8 +263,8 @@ function isHopByHop(name: string, named: Set<string> | undefined): boolean {
   return hopByHop.has(lower) || named?.has(lower) === true;
 }
 
-/** A response's headers, minus hop-by-hop ones, ready for writeHead. */
-export function downstreamResponseHeaders(raw: readonly string[], extraSetCookie: string | undefined): string[] {
+/** A response's headers, minus hop-by-hop ones, ready for writeHead; `hsts`: the entrypoint's Strict-Transport-Security. */
+export function downstreamResponseHeaders(raw: readonly string[], extraSetCookie: string | undefined, hsts?: string): string[] {
   const out: string[] = [];
   const named = connectionNamed(raw);
   for (let i = 0; i < raw.length; i += 2) {
@@ -257,5 +272,6 @@ export function downstreamResponseHeaders(raw: readonly string[], extraSetCookie
     if (!isHopByHop(name, named)) out.push(name, raw[i + 1]!);
   }
   if (extraSetCookie) out.push('Set-Cookie', extraSetCookie);
+  if (hsts) out.push('Strict-Transport-Security', hsts);
   return out;
 }

@@ -5,7 +5,8 @@ import type { HttpRoute } from '../../control/snapshot.js';
 import type { ProxyError } from '../../errors.js';
 import type { StreamedBody } from '../http1/upstream-connection.js';
 import type { ClientExchange, ExchangeHooks } from './client.js';
-import { sendProxyError } from './error-response.js';
+import { tlsInfoOf, type TlsInfo } from '../../tls/terminator.js';
+import { sendProxyError, sendResponse } from './error-response.js';
 import { serializeRequestHead, upstreamRequestHeaders, type ForwardingFacts } from './headers.js';
 import { NodeRequestRelay } from './node-request-relay.js';
 import { peerAddress } from '../accept-proxy.js';
@@ -58,10 +59,13 @@ export class NodeClient implements ClientExchange {
   readonly contentLength: number;
   readonly acceptsChunked = false;
   readonly firstOnConnection: boolean;
+  readonly tls: TlsInfo | undefined;
 
   constructor(
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
+    /** The entrypoint's Strict-Transport-Security value, if it sets one. */
+    private readonly hsts?: string,
   ) {
     this.method = req.method ?? 'GET';
     this.url = req.url ?? '/';
@@ -70,6 +74,7 @@ export class NodeClient implements ClientExchange {
     this.rawHeaders = req.rawHeaders;
     this.clientIp = peerAddress(req.socket);
     this.localPort = req.socket.localPort ?? 0;
+    this.tls = tlsInfoOf(req.socket);
     this.firstOnConnection = !servedSockets.has(req.socket);
     servedSockets.add(req.socket);
     const length = req.headers['content-length'];
@@ -102,15 +107,16 @@ export class NodeClient implements ClientExchange {
   }
 
   relay(route: HttpRoute, backend: Backend, setCookie: string | undefined, hooks: ExchangeHooks): NodeRequestRelay {
-    return new NodeRequestRelay(this.res, route, backend, setCookie, hooks);
+    return new NodeRequestRelay(this.res, route, backend, setCookie, hooks, this.hsts);
   }
 
   sendError(error: ProxyError): void {
-    sendProxyError(this.res, error);
+    sendProxyError(this.res, error, this.hsts);
   }
 
-  sendText(status: number, body: string): void {
-    this.res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) });
-    this.res.end(body);
+  respond(status: number, headers: ReadonlyArray<readonly [string, string]>, body: string): void {
+    // A body that was sent is not read: the connection closes after the answer.
+    if (this.contentLength !== 0) this.res.shouldKeepAlive = false;
+    sendResponse(this.res, status, headers, body, this.hsts);
   }
 }

@@ -23,6 +23,7 @@ export class NodeRequestRelay extends Relay {
     backend: Backend,
     setCookie: string | undefined,
     hooks: ExchangeHooks,
+    private readonly hsts?: string,
   ) {
     super(route, backend, setCookie, hooks);
     res.once('close', this.onClientClose);
@@ -45,7 +46,7 @@ export class NodeRequestRelay extends Relay {
     this.flow = flow;
     if (this.hooks.shutdown.closing) this.res.shouldKeepAlive = false;
     try {
-      this.res.writeHead(head.status, head.statusText, downstreamResponseHeaders(head.rawHeaders, this.setCookie));
+      this.res.writeHead(head.status, head.statusText, downstreamResponseHeaders(head.rawHeaders, this.setCookie, this.hsts));
     } catch (err) {
       for (const name of this.res.getHeaderNames()) this.res.removeHeader(name);
       // Node refuses header names or values that are not valid HTTP: the backend's fault.
@@ -80,7 +81,7 @@ export class NodeRequestRelay extends Relay {
   }
 
   protected answer(error: ProxyError): void {
-    sendProxyError(this.res, error);
+    sendProxyError(this.res, error, this.hsts);
   }
 
   protected override release(): void {

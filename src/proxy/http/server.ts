@@ -12,13 +12,37 @@ import type { StreamedBody } from '../http1/upstream-connection.js';
 import { accessEntry } from './access-entry.js';
 import type { ClientExchange, ClientRequest, ExchangeOutcome } from './client.js';
 import { ClientConnection } from './client-connection.js';
-import { rawErrorResponse } from './error-response.js';
+import { rawErrorResponse, rawResponse } from './error-response.js';
 import { markServed, NodeClient } from './node-client.js';
-import { TrustedProxies, type ForwardingFacts } from './headers.js';
+import { clientAddress, TrustedProxies, type ForwardingFacts } from './headers.js';
 import { normaliseHost } from '../../control/route-table.js';
 import { isRetryable, opensOwnConnection } from './retry-policy.js';
 import { UpgradeRelay } from './upgrade.js';
 import { privateUpstream } from './private-upstreams.js';
+import { TlsTerminator, tlsInfoOf as tlsInfoOfSocket, type TlsInfo } from '../../tls/terminator.js';
+
+
+/**
+ * `https://host[:port]/path?query`: the redirect of a request on an http entrypoint to an https
+ * one. The host is the request's without its port (an absolute-form target's own, when it has
+ * one); port 443 is left out. Undefined when there is no usable host.
+ */
+export function redirectLocation(host: string, target: string, port: number): string | undefined {
+  let path = target.startsWith('/') ? target : '/';
+  if (/^https?:\/\//i.test(target)) {
+    try {
+      const url = new URL(target);
+      host = url.host;
+      path = `${url.pathname}${url.search}`;
+    } catch {
+      return undefined;
+    }
+  }
+  // Host without its port; an IPv6 literal keeps its brackets.
+  const match = /^(\[[0-9A-Fa-f:.]+\]|[^:[\]/\s]+)(?::\d*)?$/.exec(host.trim());
+  if (!match) return undefined;
+  return `https://${match[1]!.toLowerCase()}${port === 443 ? '' : `:${port}`}${path}`;
+}
 
 /** Node's parser errors, mapped to what the client is told before its connection is closed. */
 function clientErrorResponse(code: string | undefined): string {
@@ -48,16 +72,25 @@ interface ProxiedRequest {
 }
 
 /**
- * An HTTP/1.1 entrypoint. Connections start on the fast path (ClientConnection: lb's strict
- * parser on the raw socket); a request it does not accept, and upgrades, go with their connection
- * to Node's http server (llhttp), which answers malformed requests with 400/431/408. Both paths
- * share routing, retries, metrics and logs here, and the upstream pools.
+ * An HTTP/1.1 entrypoint, plain or over TLS (https: Node's https server terminates TLS, see
+ * tls/terminator.ts, and hands each decrypted socket to the same code). Connections start on the
+ * fast path (ClientConnection: lb's strict parser on the socket); a request it does not accept,
+ * and upgrades, go with their connection to Node's http server (llhttp), which answers malformed
+ * requests with 400/431/408. Both paths share routing, retries, metrics and logs here, and the
+ * upstream pools.
  */
 export class HttpEntrypoint {
   readonly name: string;
   private config: EntrypointConfig;
   private readonly context: DataPlaneContext;
   private readonly server: Server;
+  private readonly tls: TlsTerminator | undefined;
+  /** X-Forwarded-Proto, from the entrypoint. */
+  private readonly proto: 'http' | 'https';
+  /** Strict-Transport-Security (https with hsts), for Node's path. */
+  private hsts: string | undefined;
+  /** The same as a header line, added to every fast-path response; '' without HSTS. */
+  responseHeaders = '';
   private trusted: TrustedProxies;
   /** Set with `proxyProtocol`: connections begin with a PROXY header, read before the fast path sees a byte. */
   private proxyHeaders: ProxyHeaderAcceptor | undefined;
@@ -75,8 +108,10 @@ export class HttpEntrypoint {
     this.context = context;
     this.trusted = new TrustedProxies(config.trustedProxies);
     this.proxyHeaders = proxyHeaderAcceptor(config, context);
+    this.proto = config.protocol === 'https' ? 'https' : 'http';
+    this.setHsts(config);
     const headersMs = config.timeouts.requestHeadersMs;
-    this.server = createServer({
+    const httpOptions = {
       maxHeaderSize: 16 * 1024,
       headersTimeout: headersMs,
       // Uploads may legitimately take long; slow clients are bounded by the head timeout.
@@ -85,17 +120,25 @@ export class HttpEntrypoint {
       connectionsCheckingInterval: this.checkEveryMs(),
       noDelay: true,
       requireHostHeader: true,
-    });
-    this.upgrades = new UpgradeRelay(this.name, context, () => this.trusted);
+    };
+    // A client that opens a TLS connection and says nothing is closed after requestHeaders, as one that sends half a head.
+    this.tls = config.protocol === 'https' && config.tls
+      ? new TlsTerminator(config.name, config.tls, headersMs, context.tls, context.metrics, context.logger, (socket, info) => this.connections.add(new ClientConnection(socket, this, info, this.proxyHeaders ? peerAddress(socket) : undefined)), () => context.acmeChallenges)
+      : undefined;
+    this.server = createServer(httpOptions);
+    this.upgrades = new UpgradeRelay(this.name, context, (clientIp: string, socket: Socket) => ({ ...this.forwarding(clientIp, this.localPort, tlsInfoOfSocket(socket)), upgrade: true }));
     this.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       // Node emits 'request' before llhttp has finished checking the head (an unknown
       // Transfer-Encoding is refused just after): wait for the end of this parse, so that a
       // request refused there never reaches a backend.
       process.nextTick(() => {
-        if (!req.socket.writableEnded && !res.destroyed) this.handle(new NodeClient(req, res));
+        if (!req.socket.writableEnded && !res.destroyed) this.handle(new NodeClient(req, res, this.hsts));
       });
     });
-    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrades.handle(req, socket as Socket, head, this.routeFor(req.headers.host ?? '', req.url ?? '/', req.headers)));
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (this.config.redirect) return this.redirectUpgrade(req, socket as Socket);
+      this.upgrades.handle(req, socket as Socket, head, this.routeFor(req.headers.host ?? '', req.url ?? '/', req.headers));
+    });
     this.server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
       socket.on('error', () => undefined);
       socket.end(rawErrorResponse(405, 'CONNECT is not supported by this reverse proxy'));
@@ -109,22 +152,31 @@ export class HttpEntrypoint {
       socket.end(clientErrorResponse(err.code));
     });
     // Every connection starts on the fast path; Node's own connection handling (its parser,
-    // timeouts and connection tracking) takes over the ones that are deferred.
+    // timeouts and connection tracking) takes over the ones that are deferred. On https the
+    // decrypted socket starts there once its handshake is done (TlsTerminator).
     this.nodeConnectionListeners = this.server.listeners('connection') as Array<(socket: Socket) => void>;
     this.server.removeAllListeners('connection');
-    const open = context.metrics.openConnections.cell({ entrypoint: this.name, protocol: 'http' });
+    const open = context.metrics.openConnections.cell({ entrypoint: this.name, protocol: config.protocol });
+    const tls = this.tls;
     this.server.on('connection', (socket: Socket) => {
       open.value++;
       socket.once('close', () => open.value--);
       const proxyHeaders = this.proxyHeaders;
-      if (!proxyHeaders) this.connections.add(new ClientConnection(socket, this));
-      else proxyHeaders.accept(socket, (rest) => this.acceptProxied(socket, rest));
+      if (proxyHeaders) proxyHeaders.accept(socket, (rest) => this.acceptProxied(socket, rest));
+      else if (tls) tls.accept(socket);
+      else this.connections.add(new ClientConnection(socket, this));
     });
   }
 
   /** A connection whose PROXY header has been read: the fast path takes it with the bytes after it. */
   private acceptProxied(socket: Socket, rest: Buffer | undefined): void {
-    const connection = new ClientConnection(socket, this, peerAddress(socket));
+    // TLS after the PROXY header: the terminator reads the ClientHello from the bytes it left.
+    if (this.tls) {
+      if (rest?.length) socket.unshift(rest);
+      this.tls.accept(socket);
+      return;
+    }
+    const connection = new ClientConnection(socket, this, undefined, peerAddress(socket));
     // Tracked before its bytes are parsed: a request left to llhttp at once untracks it again.
     this.connections.add(connection);
     if (rest) connection.receive(rest);
@@ -137,13 +189,20 @@ export class HttpEntrypoint {
     return bound;
   }
 
-  /** New settings for the same listener (a reload): timeouts and trusted proxies, in place. */
+  /** New settings for the same listener (a reload): timeouts, trusted proxies, TLS settings and redirects, in place. */
   update(config: EntrypointConfig): void {
     this.config = config;
     this.trusted = new TrustedProxies(config.trustedProxies);
     this.proxyHeaders = proxyHeaderAcceptor(config, this.context);
     this.server.headersTimeout = config.timeouts.requestHeadersMs;
     this.server.keepAliveTimeout = config.timeouts.idleMs;
+    this.setHsts(config);
+    if (this.tls && config.tls) this.tls.update(config.tls, config.timeouts.requestHeadersMs);
+  }
+
+  private setHsts(config: EntrypointConfig): void {
+    this.hsts = config.tls?.hsts;
+    this.responseHeaders = this.hsts ? `Strict-Transport-Security: ${this.hsts}\r\n` : '';
   }
 
   async close(graceMs: number): Promise<void> {
@@ -154,10 +213,12 @@ export class HttpEntrypoint {
       await stopServer(this.server, graceMs, () => {
         this.upgrades.destroyAll();
         for (const connection of this.connections) connection.socket.destroy();
+        this.tls?.destroyHandshaking();
       });
     } finally {
       clearInterval(idleSweep);
       clearInterval(this.sweep);
+      this.tls?.close();
     }
   }
 
@@ -201,13 +262,9 @@ export class HttpEntrypoint {
   }
 
   handle(client: ClientExchange): void {
-    // ACME http-01 comes before redirects and routing; without ACME resolvers this is one field read.
-    const challenges = this.context.acmeChallenges;
-    if (challenges !== undefined) {
-      const answer = challenges.http01Answer(client.url);
-      if (answer !== undefined) return client.sendText(200, answer);
-    }
     const started = performance.now();
+    // ACME http-01, then redirects: answered by lb before any routing. Neither is set on most entrypoints.
+    if ((this.context.acmeChallenges !== undefined || this.config.redirect !== undefined) && this.answerItself(client, started)) return;
     const route = this.routeFor(client.host, client.url, () => client.headers);
     if (!route) return this.reject(client, started, undefined, new ProxyError('no_route'));
     // The client is its own pick context: its headers are only made if a balancer reads them.
@@ -258,13 +315,55 @@ export class HttpEntrypoint {
   }
 
   private forwardingFacts(client: ClientExchange): ForwardingFacts {
-    return {
-      clientIp: client.clientIp,
-      trusted: this.trusted.trusts(client.clientIp),
-      proto: 'http',
-      port: client.localPort || this.config.address.port,
+    return this.forwarding(client.clientIp, client.localPort, client.tls);
+  }
+
+  private forwarding(clientIp: string, localPort: number, tls: TlsInfo | undefined): ForwardingFacts {
+    const facts: ForwardingFacts = {
+      clientIp,
+      trusted: this.trusted.trusts(clientIp),
+      proto: this.proto,
+      port: localPort || this.config.address.port,
       upgrade: false,
     };
+    if (this.config.tls?.clientAuth?.forwardSubject) facts.clientSubject = tls?.clientSubject ?? '';
+    return facts;
+  }
+
+  /** An ACME http-01 challenge, or the redirect of an http entrypoint: true when answered. */
+  private answerItself(client: ClientExchange, started: number): boolean {
+    const answer = this.context.acmeChallenges?.http01Answer(client.url);
+    if (answer !== undefined) {
+      this.answer(client, started, 200, [], answer);
+      return true;
+    }
+    const redirect = this.config.redirect;
+    if (redirect === undefined) return false;
+    const location = redirectLocation(client.host, client.url, redirect.port ?? this.context.portOf(redirect.to));
+    if (location === undefined) this.answer(client, started, 400, [], 'a redirect to https needs the Host header\n');
+    else this.answer(client, started, 308, [['Location', location]], `308 Permanent Redirect: ${location}\n`);
+    return true;
+  }
+
+  /** A response lb makes itself: counted and logged like any other, with no router or service. */
+  private answer(client: ClientExchange, started: number, status: number, headers: ReadonlyArray<readonly [string, string]>, body: string): void {
+    const seconds = (performance.now() - started) / 1000;
+    this.context.metrics.observeRequest(this.name, '', '', client.method, status, seconds);
+    this.context.accessLog?.write(accessEntry(client, status, seconds, undefined, undefined, 0, 0, 0, undefined, '--'));
+    client.respond(status, headers, body);
+  }
+
+  /** An upgrade (WebSocket) on an entrypoint that redirects: the same 308, on the raw socket. */
+  private redirectUpgrade(req: IncomingMessage, socket: Socket): void {
+    socket.on('error', () => socket.destroy());
+    const redirect = this.config.redirect!;
+    const host = req.headers.host ?? '';
+    const location = redirectLocation(host, req.url ?? '/', redirect.port ?? this.context.portOf(redirect.to));
+    const status = location ? 308 : 400;
+    const request = { clientIp: clientAddress(req.socket.remoteAddress), method: req.method ?? 'GET', host, url: req.url ?? '/', tls: undefined };
+    this.context.metrics.observeRequest(this.name, '', '', request.method, status, 0);
+    this.context.accessLog?.write(accessEntry(request, status, 0, undefined, undefined, 0, 0, 0, undefined, '--'));
+    socket.end(location ? rawResponse(308, [['Location', location]], `308 Permanent Redirect: ${location}\n`) : rawResponse(400, [], 'a redirect to https needs the Host header\n'));
   }
 
   /** Deploy grace: hold a request for an empty pool until a server appears or emptyPoolWait ends. */

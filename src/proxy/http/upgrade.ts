@@ -12,7 +12,8 @@ import { accessEntry } from './access-entry.js';
 import { rawErrorResponse } from './error-response.js';
 import { connectionAddresses, peerAddress } from '../accept-proxy.js';
 import { writeProxyHeader } from '../proxy-protocol.js';
-import { upstreamRequestHeaders, type TrustedProxies } from './headers.js';
+import { tlsInfoOf, type TlsInfo } from '../../tls/terminator.js';
+import { upstreamRequestHeaders, type ForwardingFacts } from './headers.js';
 
 /**
  * One upgrade request, from routing to the end of its tunnel: its metrics once the server answered
@@ -34,7 +35,7 @@ class Upgrade {
   constructor(
     private readonly entrypoint: string,
     private readonly context: DataPlaneContext,
-    readonly request: { clientIp: string; method: string; host: string; url: string },
+    readonly request: { clientIp: string; method: string; host: string; url: string; tls: TlsInfo | undefined },
     private readonly route: HttpRoute,
     private readonly backend: Backend,
     private readonly socket: Socket,
@@ -127,10 +128,11 @@ export class UpgradeRelay {
   /** For https:// servers: an agent per service TLS settings and server host, carrying them into http-proxy. */
   private readonly tlsAgents = new WeakMap<UpstreamTlsConfig, Map<string, HttpsAgent>>();
 
+  /** `forwarding`: the X-Forwarded-* facts of an upgrade request, from its entrypoint. */
   constructor(
     private readonly entrypoint: string,
     private readonly context: DataPlaneContext,
-    private readonly trusted: () => TrustedProxies,
+    private readonly forwarding: (clientIp: string, socket: Socket) => ForwardingFacts,
   ) {
     const internals = this.proxy as unknown as { wsPasses: Array<(...args: unknown[]) => unknown> };
     internals.wsPasses = internals.wsPasses.filter((pass) => pass.name !== 'checkMethodAndHeader');
@@ -142,18 +144,12 @@ export class UpgradeRelay {
   handle(req: IncomingMessage, socket: Socket, head: Buffer, route: HttpRoute | undefined): void {
     socket.on('error', () => socket.destroy());
     const clientIp = peerAddress(req.socket);
-    const request = { clientIp, method: req.method ?? 'GET', host: req.headers.host ?? '', url: req.url ?? '/' };
+    const request = { clientIp, method: req.method ?? 'GET', host: req.headers.host ?? '', url: req.url ?? '/', tls: tlsInfoOf(req.socket) };
     if (!route) return this.refuse(socket, request, undefined, new ProxyError('no_route'));
     const backend = route.service.balancer.pick({ clientIp, headers: req.headers });
     if (!backend) return this.refuse(socket, request, route, new ProxyError('no_backend', `service ${route.service.name}`));
 
-    const headers = upstreamRequestHeaders({ rawHeaders: req.rawHeaders, headers: req.headers, host: req.headers.host ?? '' }, {
-      clientIp,
-      trusted: this.trusted().trusts(clientIp),
-      proto: 'http',
-      port: socket.localPort ?? 0,
-      upgrade: true,
-    });
+    const headers = upstreamRequestHeaders({ rawHeaders: req.rawHeaders, headers: req.headers, host: req.headers.host ?? '' }, this.forwarding(clientIp, req.socket));
     // http-proxy copies req.headers verbatim, so the filtered set replaces it.
     const replaced: Record<string, string | string[]> = {};
     for (let i = 0; i < headers.length; i += 2) {

@@ -21,6 +21,10 @@ export class AcmeChallenges {
   private http01 = new Map<string, string>();
   private tlsAlpn01 = new Map<string, SecureContext>();
 
+  get hasTlsAlpn01(): boolean {
+    return this.tlsAlpn01.size > 0;
+  }
+
   get size(): number {
     return this.http01.size + this.tlsAlpn01.size;
   }

@@ -11,7 +11,7 @@ import type { AcmeResolverConfig } from '../../config/types.js';
 import type { RoutingSnapshot } from '../../control/snapshot.js';
 import { AcmeOrderError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import type { CertificateExpiry, Metrics } from '../../metrics/metrics.js';
+import type { Metrics } from '../../metrics/metrics.js';
 import type { ChallengeSet } from './challenges.js';
 import { AcmeStorage, issued, type IssuedCertificate } from './storage.js';
 
@@ -155,7 +155,6 @@ export class AcmeManager {
       trustFor(resolver);
       this.storages.set(resolver.name, new AcmeStorage(resolver.storage, resolver.directory));
     }
-    metrics.watchCertificates('acme', () => this.expiries());
   }
 
   /** Follows a routing snapshot: new hosts get a certificate, hosts no longer routed are forgotten. */
@@ -204,10 +203,6 @@ export class AcmeManager {
       })),
       notOrderable: this.notOrderable,
     };
-  }
-
-  private *expiries(): Iterable<CertificateExpiry> {
-    for (const state of this.states.values()) if (state.certificate) yield { name: state.host, source: 'acme', notAfter: state.certificate.notAfter };
   }
 
   /** Said once per router and host, and kept in /api/state while it lasts. */
