@@ -64,8 +64,8 @@ test('the checks that span keys', (t) => {
   if (!CertificateFolder.available(t)) return;
   const c = new CertificateFolder(t).certificate({ names: ['a.test'] });
   const entry = `{ certFile: "${c.certFile}", keyFile: "${c.keyFile}" }`;
-  assert.deepEqual(errorsOf('entrypoints: { s: { address: ":8443", protocol: https } }'), ['lb.yaml:1:49: entrypoints.s.protocol: an https entrypoint needs tls.certificates: [ { certFile, keyFile } ]']);
-  assert.deepEqual(errorsOf('entrypoints: { s: { address: ":8443", protocol: https, tls: { certificates: [] } } }'), ['lb.yaml:1:77: entrypoints.s.tls.certificates: an https entrypoint needs at least one certificate: [ { certFile, keyFile } ]']);
+  assert.deepEqual(errorsOf('entrypoints: { s: { address: ":8443", protocol: https } }'), ['lb.yaml:1:49: entrypoints.s.protocol: an https entrypoint needs tls.certificates: [ { certFile, keyFile } ], or tls.acme: <resolver>']);
+  assert.deepEqual(errorsOf('entrypoints: { s: { address: ":8443", protocol: https, tls: { certificates: [] } } }'), ['lb.yaml:1:77: entrypoints.s.tls.certificates: an https entrypoint needs at least one certificate: [ { certFile, keyFile } ], or tls.acme: <resolver>']);
   assert.deepEqual(errorsOf(`entrypoints: { web: { address: ":8080", tls: { certificates: [ ${entry} ] } } }`), ['lb.yaml:1:41: entrypoints.web.tls: tls applies to https entrypoints; this one is http (set protocol: https)']);
   assert.deepEqual(errorsOf('entrypoints: { web: { address: ":8080", redirect: { to: websecur } }, api: { address: ":8081" } }'), ['lb.yaml:1:57: entrypoints.web.redirect.to: entrypoint "websecur" is not defined']);
   assert.deepEqual(errorsOf('entrypoints: { web: { address: ":8080", redirect: { to: api } }, api: { address: ":8081" } }'), ['lb.yaml:1:57: entrypoints.web.redirect.to: entrypoint "api" is http; a redirect goes to an https entrypoint']);

@@ -166,8 +166,11 @@ export class TlsTerminator {
     this.unsubscribe = source.subscribe((state) => this.apply(state));
   }
 
-  /** A new client connection, still raw. */
-  accept(raw: Socket): void {
+  /**
+   * A new client connection, still raw. `read`: bytes already read from it (after a PROXY
+   * header), with which the ClientHello begins; such a connection's ClientHello is always read.
+   */
+  accept(raw: Socket, read?: Buffer): void {
     // Not half-open, as on Node's own https server: a client that ends its side closes the
     // connection, in its handshake too (the TLS socket takes this from the raw one). The http
     // server, which makes its sockets half-open, then ends the request as it does on a half-close.
@@ -176,8 +179,8 @@ export class TlsTerminator {
     raw.once('close', () => this.handshaking.delete(raw));
     // The ClientHello is read only when a certificate depends on it: several certificates,
     // strictSNI, or a tls-alpn-01 validation in progress.
-    if (this.servers.length === 1 && !this.settings.strictSNI && !this.challenges()?.hasTlsAlpn01) this.servers[0]!.emit('connection', raw);
-    else this.readHello(raw);
+    if (read === undefined && this.servers.length === 1 && !this.settings.strictSNI && !this.challenges()?.hasTlsAlpn01) this.servers[0]!.emit('connection', raw);
+    else this.readHello(raw, read);
   }
 
   /** New settings for the same listener (a reload). */
@@ -285,9 +288,11 @@ export class TlsTerminator {
    * gets an unrecognized_name alert. A ClientHello that cannot be read goes to TLS as it is, which
    * refuses it.
    */
-  private readHello(raw: Socket): void {
+  private readHello(raw: Socket, read: Buffer | undefined): void {
     let bytes: Buffer | undefined;
+    let settled = false;
     const done = () => {
+      settled = true;
       clearTimeout(timer);
       raw.off('data', onData);
       raw.off('close', onClose);
@@ -323,6 +328,9 @@ export class TlsTerminator {
     raw.on('data', onData);
     raw.on('error', () => undefined);
     raw.once('close', onClose);
+    if (read?.length) onData(read);
+    // A connection handed over paused (after a PROXY header) flows again until its ClientHello is in.
+    if (!settled) raw.resume();
   }
 
   private count(version: string, result: string): void {

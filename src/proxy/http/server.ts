@@ -171,11 +171,7 @@ export class HttpEntrypoint {
   /** A connection whose PROXY header has been read: the fast path takes it with the bytes after it. */
   private acceptProxied(socket: Socket, rest: Buffer | undefined): void {
     // TLS after the PROXY header: the terminator reads the ClientHello from the bytes it left.
-    if (this.tls) {
-      if (rest?.length) socket.unshift(rest);
-      this.tls.accept(socket);
-      return;
-    }
+    if (this.tls) return this.tls.accept(socket, rest ?? Buffer.alloc(0));
     const connection = new ClientConnection(socket, this, undefined, peerAddress(socket));
     // Tracked before its bytes are parsed: a request left to llhttp at once untracks it again.
     this.connections.add(connection);
