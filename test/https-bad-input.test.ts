@@ -3,6 +3,7 @@
 // connection and a count in lb_tls_handshakes_total, and nothing else notices: a keep-alive
 // connection opened before carries on, and new clients are served.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { connect } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { lbYaml } from './helpers/config.js';
@@ -98,3 +99,17 @@ for (const [variant, tls, certificates] of [['one certificate', '', 1], ['two ce
     assert.equal((await tlsRequest({ port })).body, 'fine');
   });
 }
+
+test('a client that refuses lb\'s certificate (an unknown CA) is counted as certificate_rejected', async (t) => {
+  if (!CertificateFolder.available(t)) return;
+  const { port, counted } = await setup(t, '');
+  const otherCa = new CertificateFolder(t).ca('not lb\'s CA');
+  for (const version of ['-tls1_2', '-tls1_3']) {
+    // Asynchronously: lb runs in this process.
+    await new Promise<void>((resolve) => {
+      const child = execFile('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-servername', 'good.test', version, '-verify_return_error', '-CAfile', otherCa.certFile], { timeout: 10_000 }, () => resolve());
+      child.stdin?.end();
+    });
+  }
+  await eventually(async () => (await counted('certificate_rejected')) === 2, 'two refusals');
+});

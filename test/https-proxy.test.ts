@@ -12,6 +12,7 @@ import { test, type TestContext } from 'node:test';
 import { WebSocket, WebSocketServer } from 'ws';
 import { lbYaml } from './helpers/config.js';
 import { startLb } from './helpers/lb.js';
+import { redirectLocation } from '../src/proxy/http/server.js';
 import { rawRequest } from './helpers/raw-http.js';
 import { startBackend } from './helpers/servers.js';
 import { CertificateFolder, certEntry, requestOn, tlsConnect, tlsRequest } from './helpers/tls.js';
@@ -170,6 +171,14 @@ test('redirect: every request on the http entrypoint gets a 308 to https, with t
   assert.ok(lines.some((l) => l.path === '/a/b' && l.status === 308 && l.router === ''), JSON.stringify(lines));
   const metrics = await lb.metrics.registry.metrics();
   assert.match(metrics, /lb_http_requests_total\{entrypoint="web",router="",service="",method="GET",code="308"\} 7/);
+});
+
+test('redirectLocation: the host without its port, an absolute-form target\'s own host, nothing that is not a host name', () => {
+  assert.equal(redirectLocation('Shop.Test:8080', '/a?b', 8443), 'https://shop.test:8443/a?b');
+  assert.equal(redirectLocation('x.test', 'http://other.test:81/p?q', 443), 'https://other.test/p?q');
+  assert.equal(redirectLocation('[2001:db8::1]:80', '/', 443), 'https://[2001:db8::1]/');
+  assert.equal(redirectLocation('x.test', '*', 443), 'https://x.test/');
+  for (const bad of ['', 'evil@x.test', 'a b', 'x.test/path', 'x.test:80:80']) assert.equal(redirectLocation(bad, '/', 443), undefined, bad);
 });
 
 test('redirect.port sets the public port; 443 is left out of the Location', async (t) => {

@@ -135,3 +135,20 @@ test('lb validate names the file and the lb.yaml line of a missing or mismatched
   assert.ok(lines.includes(`${file}:8:${36 + b.certFile.length}: entrypoints.websecure.tls.certificates[1].keyFile: ${join(file, '..', 'missing.key')}: cannot read the file (no such file)`), result.stderr);
   assert.ok(lines.includes(`${file}:9:30: entrypoints.websecure.tls.clientAuth.caFiles[0]: ${a.keyFile}: no PEM certificate in it (expected -----BEGIN CERTIFICATE-----)`), result.stderr);
 });
+
+test('with workers: 2 a swapped certificate reaches every worker: the primary pushes it', async (t) => {
+  if (!CertificateFolder.available(t)) return;
+  const certs = new CertificateFolder(t);
+  const dir = mkdtempSync(join(tmpdir(), 'lb-live-'));
+  install(dir, certs.certificate({ names: ['swap.test'], subject: '/CN=old' }));
+  const backend = await namedBackend(t, 'app');
+  const lb = await spawnLb(t, `workers: 2\n${config(dir, backend.url)}`);
+  const port = lb.port('websecure');
+  assert.equal((await tlsRequest({ port, servername: 'swap.test' })).cn, 'old');
+  install(dir, certs.certificate({ names: ['swap.test'], subject: '/CN=new' }));
+  await lb.logged('certificates reloaded: new handshakes use them, open connections keep theirs');
+  await eventually(async () => {
+    const seen = await Promise.all(Array.from({ length: 16 }, () => tlsRequest({ port, servername: 'swap.test' }).then((r) => r.cn)));
+    return seen.every((cn) => cn === 'new');
+  }, 'every worker to serve the new certificate');
+});

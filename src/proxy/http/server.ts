@@ -38,8 +38,8 @@ export function redirectLocation(host: string, target: string, port: number): st
       return undefined;
     }
   }
-  // Host without its port; an IPv6 literal keeps its brackets.
-  const match = /^(\[[0-9A-Fa-f:.]+\]|[^:[\]/\s]+)(?::\d*)?$/.exec(host.trim());
+  // Host without its port; an IPv6 literal keeps its brackets. Anything else is no host name.
+  const match = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::\d*)?$/.exec(host.trim());
   if (!match) return undefined;
   return `https://${match[1]!.toLowerCase()}${port === 443 ? '' : `:${port}`}${path}`;
 }
@@ -72,8 +72,8 @@ interface ProxiedRequest {
 }
 
 /**
- * An HTTP/1.1 entrypoint, plain or over TLS (https: Node's https server terminates TLS, see
- * tls/terminator.ts, and hands each decrypted socket to the same code). Connections start on the
+ * An HTTP/1.1 entrypoint, plain or over TLS (https: each raw connection goes to a TlsTerminator,
+ * tls/terminator.ts, which hands the decrypted socket to the same code). Connections start on the
  * fast path (ClientConnection: lb's strict parser on the socket); a request it does not accept,
  * and upgrades, go with their connection to Node's http server (llhttp), which answers malformed
  * requests with 400/431/408. Both paths share routing, retries, metrics and logs here, and the
