@@ -17,7 +17,7 @@ function problems(yaml: string): string {
 test('tls.acme naming no resolver, a backoff.max below backoff.min and an unreadable caFile are config errors', () => {
   const message = problems(`
 entrypoints:
-  websecure: { address: "127.0.0.1:0", tls: { acme: lee } }
+  websecure: { address: "127.0.0.1:0", protocol: https, tls: { acme: lee } }
 acme:
   le: { directory: "https://acme.example/dir", storage: /tmp/acme, backoff: { min: 1m, max: 10s } }
 `);

@@ -13,7 +13,7 @@ test('routers without a host or with a wildcard on an ACME entrypoint are report
   const storage = mkdtempSync(join(tmpdir(), 'lb-acme-'));
   const lb = await startLb(t, `
 entrypoints:
-  websecure: { address: "127.0.0.1:0", tls: { acme: le } }
+  websecure: { address: "127.0.0.1:0", protocol: https, tls: { acme: le } }
   web: { address: "127.0.0.1:0" }
 admin: { address: "127.0.0.1:0" }
 acme:

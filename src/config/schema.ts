@@ -202,11 +202,11 @@ export const tlsSchema = object({
   minVersion: withDefault(tlsVersion, '1.2'),
   strictSNI: withDefault(boolean(), false),
   hsts: object({
-    maxAge: documentedDefault(seconds, 'required with hsts'),
+    maxAge: seconds,
     includeSubDomains: withDefault(boolean(), false),
   }, ['maxAge']),
   clientAuth: object({
-    caFiles: documentedDefault(oneOrMany(filePath), 'required with clientAuth'),
+    caFiles: oneOrMany(filePath),
     mode: withDefault(string({ oneOf: ['require', 'verify_if_given'] as const, deprecated: { verifyIfGiven: 'verify_if_given' } }), 'require'),
     forwardSubject: withDefault(boolean(), false),
   }, ['caFiles']),
@@ -255,7 +255,7 @@ export const configSchema = object({
       }), {}),
       tls: tlsSchema,
       redirect: object({
-        to: documentedDefault(string(), 'required with redirect'),
+        to: string(),
         port: documentedDefault(port, 'the port of `to`'),
       }, ['to']),
     }, ['address']),
