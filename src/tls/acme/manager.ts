@@ -136,6 +136,7 @@ export function acmeHosts(snapshot: RoutingSnapshot, resolvers: ReadonlyMap<stri
 export class AcmeManager {
   private readonly states = new Map<string, HostState>();
   private readonly storages = new Map<string, AcmeStorage>();
+  private readonly clients = new Map<string, Promise<acme.Client>>();
   private readonly queue: HostState[] = [];
   private running = 0;
   private notOrderable: NotOrderable[] = [];
@@ -306,7 +307,7 @@ export class AcmeManager {
 
   private async issue(resolver: AcmeResolverConfig, host: string): Promise<IssuedCertificate> {
     await probeDirectory(resolver.directory);
-    const client = new acme.Client({ directoryUrl: resolver.directory, accountKey: await this.storages.get(resolver.name)!.accountKey(), backoffMin: firstPollMs });
+    const client = await this.clientFor(resolver);
     const [key, csr] = await acme.crypto.createCsr({ altNames: [host] }, await acme.crypto.createPrivateEcdsaKey());
     const certPem = await client.auto({
       csr,
@@ -320,6 +321,25 @@ export class AcmeManager {
       challengeRemoveFn: (authz, challenge, keyAuthorization) => this.setChallenge(authz, challenge, keyAuthorization, false),
     });
     return issued(certPem, key.toString());
+  }
+
+  /**
+   * One client per resolver, whose account is registered once: orders for several hosts start
+   * together, and each registering the same key at once can fail at the CA ("Error saving account").
+   * A failed registration is forgotten, so the next order tries again.
+   */
+  private clientFor(resolver: AcmeResolverConfig): Promise<acme.Client> {
+    let client = this.clients.get(resolver.name);
+    if (!client) {
+      client = (async () => {
+        const created = new acme.Client({ directoryUrl: resolver.directory, accountKey: await this.storages.get(resolver.name)!.accountKey(), backoffMin: firstPollMs });
+        await created.createAccount({ termsOfServiceAgreed: true, ...(resolver.email !== undefined ? { contact: [`mailto:${resolver.email}`] } : {}) });
+        return created;
+      })();
+      client.catch(() => this.clients.delete(resolver.name));
+      this.clients.set(resolver.name, client);
+    }
+    return client;
   }
 
   private async setChallenge(authz: acme.Authorization, challenge: { type: string; token?: string }, keyAuthorization: string, present: boolean): Promise<void> {
