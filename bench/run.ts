@@ -7,7 +7,6 @@
 // <!-- bench:latest:start --> and <!-- bench:latest:end --> unless --no-write is given.
 // Usage: npm run bench [-- --duration 3 --rounds 3 --scenarios small,latency --only direct,lb-http --no-write]
 // See bench/README.md.
-import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -195,15 +194,21 @@ const { work } = ws;
 // ---------------------------------------------------------------------------------------------
 // Configuration of the proxies under test.
 
-/** The certificate both https targets serve: ECDSA P-256, made now; HAProxy takes it with its key in one file. */
-const tlsFiles = { cert: join(work, 'bench-cert.pem'), key: join(work, 'bench-key.pem'), haproxy: join(work, 'bench-haproxy.pem') };
-
-function makeHttpsCertificate(): void {
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', tlsFiles.key, '-out', tlsFiles.cert, '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { stdio: 'ignore' });
-  writeFileSync(tlsFiles.haproxy, readFileSync(tlsFiles.cert, 'utf8') + readFileSync(tlsFiles.key, 'utf8'));
+/** The certificate both https targets serve (ECDSA P-256, made now); HAProxy takes it with its key in one file. */
+interface HttpsFiles {
+  cert: string;
+  key: string;
+  haproxy: string;
 }
 
-function writeConfigs(withEcho: boolean, withSni: boolean, withTls: boolean): void {
+function makeHttpsCertificate(): HttpsFiles {
+  const { certFile, keyFile } = makeCertificate(ws, 'localhost');
+  const haproxy = join(work, 'localhost-haproxy.pem');
+  writeFileSync(haproxy, readFileSync(certFile, 'utf8') + readFileSync(keyFile, 'utf8'));
+  return { cert: certFile, key: keyFile, haproxy };
+}
+
+function writeConfigs(withEcho: boolean, withSni: boolean, tlsFiles: HttpsFiles | undefined): void {
   writeFileSync(join(work, 'proxy-nginx.conf'), `
 worker_processes 1; daemon off; pid ${work}/proxy.pid; error_log /dev/null;
 events { worker_connections 4096; }
@@ -245,7 +250,7 @@ frontend tcp
 backend apptcp
   mode tcp
   server s1 127.0.0.1:${ports.backend}
-${withTls ? `frontend webtls
+${tlsFiles ? `frontend webtls
   mode http
   bind 127.0.0.1:${ports.haproxyHttps} ssl crt ${tlsFiles.haproxy} alpn http/1.1
   option forwardfor
@@ -308,7 +313,7 @@ routers:
 services: { tls: { servers: [ { address: "127.0.0.1:${ports.tlsBackend}" } ] } }
 log: { level: error }
 `);
-  if (withTls) {
+  if (tlsFiles) {
     writeFileSync(join(work, 'lb-https.yaml'), `
 entrypoints:
   websecure:
@@ -551,8 +556,7 @@ async function main(): Promise<void> {
   const withEcho = selectedLoad.includes('tcp-echo') && [...wanted].some((n) => allTargets.find((t) => t.name === n)!.echoPort);
   const withSni = [...wanted].some((n) => allTargets.find((t) => t.name === n)!.mode === 'tcp' && allTargets.find((t) => t.name === n)!.scheme === 'https');
   const withTls = wanted.has('lb-https') || wanted.has('haproxy-https');
-  if (withTls) makeHttpsCertificate();
-  writeConfigs(withEcho, withSni, withTls);
+  writeConfigs(withEcho, withSni, withTls ? makeHttpsCertificate() : undefined);
   await startBackend(ws, backendKind, ports.backend);
   if (withSni) await startBackend(ws, backendKind, ports.tlsBackend, makeCertificate(ws, 'bench.example.com'));
   if (withEcho) {

@@ -8,12 +8,13 @@ import { parseConfig } from '../src/config/load.js';
 import { startBalancer } from '../src/lb.js';
 import { createLogger } from '../src/log.js';
 import { DockerFixture, requireDocker } from './helpers/docker.js';
-import { acmeLbYaml, freePort, startPebble } from './helpers/pebble.js';
+import { closedPort } from './helpers/servers.js';
+import { acmeLbYaml, startPebble } from './helpers/pebble.js';
 import { eventually } from './helpers/wait.js';
 
 test('a container labelled with a host on the ACME entrypoint gets a certificate', { timeout: 120_000 }, async (t) => {
   if (!(await requireDocker(t))) return;
-  const webPort = await freePort();
+  const webPort = await closedPort();
   const pebble = await startPebble(t, { httpPort: webPort });
   if (!pebble) return;
   const fixture = new DockerFixture(t);

@@ -10,11 +10,12 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { IssuedCertificate } from '../src/tls/acme/storage.js';
 import { startLb } from './helpers/lb.js';
-import { acmeLbYaml, freePort, servedCertificate, startPebble } from './helpers/pebble.js';
+import { closedPort } from './helpers/servers.js';
+import { acmeLbYaml, servedCertificate, startPebble } from './helpers/pebble.js';
 import { eventually } from './helpers/wait.js';
 
 test('a host from lb.yaml on an ACME entrypoint gets a certificate from pebble over http-01', async (t) => {
-  const webPort = await freePort();
+  const webPort = await closedPort();
   const pebble = await startPebble(t, { httpPort: webPort });
   if (!pebble) return;
   const storage = mkdtempSync(join(tmpdir(), 'lb-acme-'));

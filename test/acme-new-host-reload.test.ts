@@ -8,11 +8,12 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseConfig } from '../src/config/load.js';
 import { startLb } from './helpers/lb.js';
-import { acmeLbYaml, freePort, startPebble } from './helpers/pebble.js';
+import { closedPort } from './helpers/servers.js';
+import { acmeLbYaml, startPebble } from './helpers/pebble.js';
 import { eventually } from './helpers/wait.js';
 
 test('a router added on reload gets a certificate for its host; the others are not ordered again', async (t) => {
-  const webPort = await freePort();
+  const webPort = await closedPort();
   const pebble = await startPebble(t, { httpPort: webPort });
   if (!pebble) return;
   const storage = mkdtempSync(join(tmpdir(), 'lb-acme-'));

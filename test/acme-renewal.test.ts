@@ -9,11 +9,12 @@ import { test } from 'node:test';
 import type { IssuedCertificate } from '../src/tls/acme/storage.js';
 import { AcmeStorage } from '../src/tls/acme/storage.js';
 import { startLb } from './helpers/lb.js';
-import { acmeLbYaml, freePort, startPebble } from './helpers/pebble.js';
+import { closedPort } from './helpers/servers.js';
+import { acmeLbYaml, startPebble } from './helpers/pebble.js';
 import { eventually } from './helpers/wait.js';
 
 test('a certificate is renewed at two thirds of its lifetime', async (t) => {
-  const webPort = await freePort();
+  const webPort = await closedPort();
   const pebble = await startPebble(t, { httpPort: webPort, validitySeconds: 20 });
   if (!pebble) return;
   const storage = mkdtempSync(join(tmpdir(), 'lb-acme-'));

@@ -7,11 +7,12 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { IssuedCertificate } from '../src/tls/acme/storage.js';
 import { startLb } from './helpers/lb.js';
-import { acmeLbYaml, freePort, startPebble } from './helpers/pebble.js';
+import { closedPort } from './helpers/servers.js';
+import { acmeLbYaml, startPebble } from './helpers/pebble.js';
 import { eventually } from './helpers/wait.js';
 
 test('a restart reuses the stored certificate and orders nothing new', async (t) => {
-  const webPort = await freePort();
+  const webPort = await closedPort();
   const pebble = await startPebble(t, { httpPort: webPort });
   if (!pebble) return;
   const storage = mkdtempSync(join(tmpdir(), 'lb-acme-'));

@@ -8,15 +8,16 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { IssuedCertificate } from '../src/tls/acme/storage.js';
 import { startLb } from './helpers/lb.js';
-import { acmeLbYaml, freePort, servedCertificate, startPebble } from './helpers/pebble.js';
+import { closedPort } from './helpers/servers.js';
+import { acmeLbYaml, servedCertificate, startPebble } from './helpers/pebble.js';
 import { eventually } from './helpers/wait.js';
 
 test('tls-alpn-01 is answered on the https entrypoint, which then serves the certificate', async (t) => {
-  const websecurePort = await freePort();
-  const pebble = await startPebble(t, { httpPort: await freePort(), tlsPort: websecurePort });
+  const websecurePort = await closedPort();
+  const pebble = await startPebble(t, { httpPort: await closedPort(), tlsPort: websecurePort });
   if (!pebble) return;
   const storage = mkdtempSync(join(tmpdir(), 'lb-acme-'));
-  const lb = await startLb(t, acmeLbYaml(pebble, { webPort: await freePort(), websecurePort, storage, hosts: ['alpn.example.com'], challenge: 'tls-alpn-01' }));
+  const lb = await startLb(t, acmeLbYaml(pebble, { webPort: await closedPort(), websecurePort, storage, hosts: ['alpn.example.com'], challenge: 'tls-alpn-01' }));
   const issued = new Map<string, IssuedCertificate>();
   lb.onCertificate((host, certificate) => issued.set(host, certificate));
   const certificate = await eventually(() => issued.get('alpn.example.com'), 'a certificate over tls-alpn-01', 60_000);

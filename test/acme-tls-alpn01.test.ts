@@ -15,10 +15,11 @@ import { buildSnapshot } from '../src/control/snapshot.js';
 import { createLogger } from '../src/log.js';
 import { Metrics } from '../src/metrics/metrics.js';
 import { readClientHello } from '../src/tls/client-hello.js';
+import { closedPort } from './helpers/servers.js';
 import { acmeTlsAlpnProtocol, AcmeChallenges } from '../src/tls/acme/challenges.js';
 import { AcmeManager } from '../src/tls/acme/manager.js';
 import type { IssuedCertificate } from '../src/tls/acme/storage.js';
-import { acmeLbYaml, freePort, startPebble } from './helpers/pebble.js';
+import { acmeLbYaml, startPebble } from './helpers/pebble.js';
 import { eventually } from './helpers/wait.js';
 
 /** A TLS port that answers only tls-alpn-01 challenges, with lb's responder. */
@@ -55,10 +56,10 @@ async function challengeServer(t: import('node:test').TestContext, challenges: A
 test('tls-alpn-01: the challenge certificate from the responder is accepted by pebble', async (t) => {
   const challenges = new AcmeChallenges();
   const responder = await challengeServer(t, challenges);
-  const pebble = await startPebble(t, { httpPort: await freePort(), tlsPort: responder.port });
+  const pebble = await startPebble(t, { httpPort: await closedPort(), tlsPort: responder.port });
   if (!pebble) return;
   const storage = mkdtempSync(join(tmpdir(), 'lb-acme-'));
-  const config = parseConfig(acmeLbYaml(pebble, { webPort: await freePort(), storage, hosts: ['alpn.example.com'], challenge: 'tls-alpn-01' }), 'test.yaml');
+  const config = parseConfig(acmeLbYaml(pebble, { webPort: await closedPort(), storage, hosts: ['alpn.example.com'], challenge: 'tls-alpn-01' }), 'test.yaml');
   const issued = new Map<string, IssuedCertificate>();
   let offered: string | undefined;
   const manager = new AcmeManager(config.acme, {

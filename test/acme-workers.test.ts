@@ -6,11 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { spawnLb } from './helpers/lb-process.js';
-import { acmeLbYaml, freePort, startPebble } from './helpers/pebble.js';
+import { closedPort } from './helpers/servers.js';
+import { acmeLbYaml, startPebble } from './helpers/pebble.js';
 import { eventually } from './helpers/wait.js';
 
 test('workers: 2 — the primary orders once, the workers answer http-01', async (t) => {
-  const webPort = await freePort();
+  const webPort = await closedPort();
   const pebble = await startPebble(t, { httpPort: webPort });
   if (!pebble) return;
   const storage = mkdtempSync(join(tmpdir(), 'lb-acme-'));

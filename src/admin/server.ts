@@ -153,7 +153,7 @@ function send(res: ServerResponse, status: number, type: string, body: string): 
   res.end(body);
 }
 
-export function describeState(sources: Pick<AdminSources, 'snapshot' | 'listening' | 'serverHealth' | 'draining' | 'inFlight' | 'certificates'>) {
+function describeState(sources: Pick<AdminSources, 'snapshot' | 'listening' | 'serverHealth' | 'draining' | 'inFlight' | 'certificates'>) {
   const snapshot = sources.snapshot();
   const listening = sources.listening();
   const draining = sources.draining();

@@ -20,7 +20,7 @@ const defaultResponseHeadersMs = 30_000;
 
 const hostName = (h: string) => h.toLowerCase().replace(/\.$/, '');
 
-export function routerMatch(match: RawRouter['match']): RouterMatch {
+function routerMatch(match: RawRouter['match']): RouterMatch {
   return {
     hosts: (match?.host ?? []).map(hostName),
     ...(match?.pathPrefix !== undefined ? { pathPrefix: match.pathPrefix } : {}),
@@ -145,7 +145,7 @@ function normaliseUpstreamTls(raw: RawServiceSettings['tls'], baseDir: string, r
 }
 
 /** The settings of a service that says nothing: every key at its default. */
-export function defaultServiceSettings(): RawServiceSettings {
+function defaultServiceSettings(): RawServiceSettings {
   return serviceSchema({}, [], [])!;
 }
 

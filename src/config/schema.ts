@@ -155,7 +155,7 @@ export const labelServerSchema = object({
   network: documentedDefault(string({ check: (s) => (s ? undefined : 'expected a network name') }), 'see the address rules'),
 });
 
-export const dockerProviderSchema = object({
+const dockerProviderSchema = object({
   enabled: withDefault(boolean(), false),
   endpoint: documentedDefault(string({ check: (s) => (/^(unix:\/\/\/.+|tcp:\/\/[^/]+:\d+)$/.test(s) ? undefined : `expected unix:///path/to/docker.sock or tcp://host:port, got "${s}"`) }), 'DOCKER_HOST, else unix:///var/run/docker.sock'),
   labelPrefix: withDefault(string({ check: (s) => (/^[a-z0-9][a-z0-9._-]*$/.test(s) ? undefined : `a label prefix uses lower-case letters, digits, ".", "-" and "_", got "${s}"`) }), 'lb'),
@@ -197,7 +197,7 @@ const seconds = Object.assign(
 ) satisfies Validator<number>;
 
 /** An https entrypoint's `tls`. */
-export const tlsSchema = object({
+const tlsSchema = object({
   certificates: withDefault(list(object({ certFile: filePath, keyFile: filePath }, ['certFile', 'keyFile'])), []),
   minVersion: withDefault(tlsVersion, '1.2'),
   strictSNI: withDefault(boolean(), false),

@@ -22,7 +22,7 @@ const v1Prefix = Buffer.from('PROXY ', 'latin1');
 /** The longest v1 line the spec allows, CRLF included. */
 const v1MaxBytes = 107;
 /** v2 allows 64 KiB of TLVs; lb reads at most this much of a header. */
-export const maxProxyHeaderBytes = 16 + 4096;
+const maxProxyHeaderBytes = 16 + 4096;
 
 const incomplete: ProxyHeaderResult = Object.freeze({ status: 'incomplete' });
 const invalid = (reason: string): ProxyHeaderResult => ({ status: 'invalid', fault: 'malformed', reason });

@@ -17,7 +17,7 @@ export interface CertificatePem {
 }
 
 /** Ticket keys are replaced this often; the previous key still decrypts for as long again. */
-export const ticketKeyRotationMs = 12 * 3_600_000;
+const ticketKeyRotationMs = 12 * 3_600_000;
 /** File changes are read this long after the last event, so that a cert and its key written one after the other are read together. */
 const settleMs = 200;
 /** Files are also read this often, for file systems whose changes raise no event. */
@@ -34,7 +34,7 @@ export function acmeSource(resolver: string): string {
  * The named sources an https entrypoint serves beside its own files, in order after them: the
  * ACME resolver its `tls.acme` names.
  */
-export function extraSources(entrypoint: EntrypointConfig): string[] {
+function extraSources(entrypoint: EntrypointConfig): string[] {
   return entrypoint.tls?.acme !== undefined ? [acmeSource(entrypoint.tls.acme)] : [];
 }
 

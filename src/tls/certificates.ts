@@ -42,7 +42,7 @@ function readPem(origin: PemOrigin): string {
 }
 
 /** The DNS names in a subjectAltName as Node prints it (`DNS:a.example.com, IP Address:10.0.0.1`). */
-export function dnsNames(subjectAltName: string | undefined): string[] {
+function dnsNames(subjectAltName: string | undefined): string[] {
   const names: string[] = [];
   for (const match of (subjectAltName ?? '').matchAll(/(?:^|,\s*)DNS:("?)([^,"]+)\1/g)) names.push(match[2]!.trim().toLowerCase().replace(/\.$/, ''));
   return [...new Set(names)];

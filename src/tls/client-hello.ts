@@ -14,7 +14,7 @@ const handshakeClientHello = 1;
 const extensionServerName = 0;
 const extensionAlpn = 16;
 /** A ClientHello with many extensions (post-quantum key shares) is still far below this. */
-export const maxClientHelloBytes = 64 * 1024;
+const maxClientHelloBytes = 64 * 1024;
 
 const incomplete: ClientHelloResult = Object.freeze({ status: 'incomplete' });
 const invalid = (reason: string): ClientHelloResult => ({ status: 'invalid', reason });

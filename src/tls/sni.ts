@@ -50,7 +50,7 @@ export class NameSelector<T> {
   }
 }
 
-export function normaliseServerName(name: string): string {
+function normaliseServerName(name: string): string {
   const lower = name.toLowerCase();
   return lower.endsWith('.') ? lower.slice(0, -1) : lower;
 }

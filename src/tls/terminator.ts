@@ -15,7 +15,7 @@ import { NameSelector } from './sni.js';
 import { TicketKeyRing, type EntrypointTls, type TlsSource, type TlsState } from './state.js';
 
 /** TLS 1.3 suites, then TLS 1.2's forward-secret AEAD ciphers (Mozilla's "intermediate" profile). */
-export const cipherSuites = [
+const cipherSuites = [
   'TLS_AES_128_GCM_SHA256',
   'TLS_AES_256_GCM_SHA384',
   'TLS_CHACHA20_POLY1305_SHA256',
@@ -55,7 +55,7 @@ export function tlsInfoOf(socket: object): TlsInfo | undefined {
 export type HandshakeFailure = 'unknown_sni' | 'protocol_error' | 'unsupported_version' | 'no_shared_cipher' | 'client_certificate' | 'certificate_rejected' | 'timeout' | 'closed';
 
 /** Maps the error of a failed handshake onto a reason. */
-export function handshakeFailure(err: NodeJS.ErrnoException, socket: { authorizationError?: unknown }): HandshakeFailure {
+function handshakeFailure(err: NodeJS.ErrnoException, socket: { authorizationError?: unknown }): HandshakeFailure {
   const code = err.code ?? '';
   if (socket.authorizationError) return 'client_certificate';
   if (code === 'ERR_TLS_HANDSHAKE_TIMEOUT') return 'timeout';
@@ -69,7 +69,7 @@ export function handshakeFailure(err: NodeJS.ErrnoException, socket: { authoriza
 }
 
 /** The TLS options of one certificate's server: the same for every certificate of an entrypoint but the certificate. */
-export function tlsServerOptions(
+function tlsServerOptions(
   certificate: Pick<Certificate, 'cert' | 'key'> | undefined,
   material: Pick<EntrypointTls, 'clientCa'>,
   settings: Pick<EntrypointTlsConfig, 'minVersion' | 'clientAuth'>,

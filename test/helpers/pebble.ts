@@ -6,22 +6,13 @@ import { connect as tlsConnect } from 'node:tls';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { Agent, request } from 'undici';
 import { requireTool } from './tools.js';
+import { closedPort } from './servers.js';
 import { eventually } from './wait.js';
-
-/** A port that was free a moment ago (for the servers that must know each other's ports up front). */
-export async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 export interface PebbleOptions {
   /** Where lb answers http-01. */
@@ -69,8 +60,8 @@ export async function startPebble(t: TestContext, options: PebbleOptions, startN
   const caFile = join(dir, 'cert.pem');
   const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', caFile, '-days', '2', '-subj', '/CN=pebble test', '-addext', 'subjectAltName=IP:127.0.0.1'], { encoding: 'utf8' });
   if (made.status !== 0) throw new Error(`openssl failed: ${made.stderr}`);
-  const [listen, management, dns, dnsManagement] = [await freePort(), await freePort(), await freePort(), await freePort()];
-  const tlsPort = options.tlsPort ?? (await freePort());
+  const [listen, management, dns, dnsManagement] = [await closedPort(), await closedPort(), await closedPort(), await closedPort()];
+  const tlsPort = options.tlsPort ?? (await closedPort());
   writeFileSync(join(dir, 'pebble.json'), JSON.stringify({
     pebble: {
       listenAddress: `127.0.0.1:${listen}`,

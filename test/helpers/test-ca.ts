@@ -1,19 +1,11 @@
-// A certificate authority made with openssl for one test, and certificates it issues (ECDSA P-256,
-// valid for a day). Tests that need TLS call requireTool(t, 'openssl', 'openssl') first.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+// A certificate authority made with openssl for one test (CertificateFolder), and certificates it
+// issues. Tests that need TLS call requireTool(t, 'openssl', 'openssl') first.
 import { createServer, type TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { CertificateFolder, type TestCertificate } from './tls.js';
 
-export interface Issued {
-  certFile: string;
-  keyFile: string;
-  cert: string;
-  key: string;
-}
+export type Issued = TestCertificate;
 
 export interface TestCa {
   caFile: string;
@@ -23,25 +15,10 @@ export interface TestCa {
   issue(names: readonly string[]): Issued;
 }
 
-const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1'];
-
 export function makeTestCa(t: TestContext, cn = 'lb test CA'): TestCa {
-  const dir = mkdtempSync(join(tmpdir(), 'lb-ca-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const caFile = join(dir, 'ca.pem');
-  const caKey = join(dir, 'ca.key');
-  execFileSync('openssl', ['req', '-x509', ...ec, '-keyout', caKey, '-out', caFile, '-subj', `/CN=${cn}`, '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign'], { stdio: 'ignore' });
-  let serial = 0;
-  return {
-    caFile,
-    ca: readFileSync(caFile, 'utf8'),
-    issue(names) {
-      const base = join(dir, `leaf-${++serial}`);
-      const san = names.map((n) => (/^[\d.]+$|:/.test(n) ? `IP:${n}` : `DNS:${n}`)).join(',');
-      execFileSync('openssl', ['req', '-x509', ...ec, '-CA', caFile, '-CAkey', caKey, '-keyout', `${base}.key`, '-out', `${base}.pem`, '-subj', `/CN=${names[0]}`, '-addext', `subjectAltName=${san}`, '-addext', 'basicConstraints=CA:FALSE'], { stdio: 'ignore' });
-      return { certFile: `${base}.pem`, keyFile: `${base}.key`, cert: readFileSync(`${base}.pem`, 'utf8'), key: readFileSync(`${base}.key`, 'utf8') };
-    },
-  };
+  const folder = new CertificateFolder(t);
+  const ca = folder.ca(cn);
+  return { caFile: ca.certFile, ca: ca.cert, issue: (names) => folder.certificate({ names: [...names], ca }) };
 }
 
 /**

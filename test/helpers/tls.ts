@@ -18,7 +18,7 @@ export interface TestCertificate {
 export interface CertificateOptions {
   /** `ec` (ECDSA P-256, the default) or `rsa` (2048 bits). */
   type?: 'ec' | 'rsa';
-  /** DNS names of the subjectAltName; the first is also the CN. */
+  /** DNS names (or IP addresses) of the subjectAltName; the first is also the CN. */
   names: string[];
   /** Signed by this CA instead of self-signed. */
   ca?: TestCertificate;
@@ -54,7 +54,7 @@ export class CertificateFolder {
     const base = this.next(options.names[0]?.replace(/[^\w.-]/g, '_') ?? 'cert');
     const keyArgs = options.type === 'rsa' ? ['-newkey', 'rsa:2048'] : ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'];
     const subject = options.subject ?? `/CN=${options.names[0] ?? 'lb test'}`;
-    const san = options.names.map((n) => `DNS:${n}`).join(',');
+    const san = options.names.map((n) => (/^[\d.]+$|:/.test(n) ? `IP:${n}` : `DNS:${n}`)).join(',');
     const usage = options.usage ?? 'serverAuth';
     if (!options.ca) {
       execFileSync('openssl', ['req', '-x509', ...keyArgs, '-nodes', '-keyout', `${base}.key`, '-out', `${base}.pem`, '-days', '2', '-subj', subject,

@@ -64,7 +64,7 @@ export function defaultName(containerName: string, composeService: string | unde
  * priority), so that containers started with the same labels are replicas of one pool, as with
  * nginx-proxy's VIRTUAL_HOST, and containers that route differently are not.
  */
-export function matchName(router: RouterConfig, entrypoint: string | undefined): string {
+function matchName(router: RouterConfig, entrypoint: string | undefined): string {
   const { hosts, pathPrefix, headers } = router.match;
   const conditions = headers.map(([name, value]) => `${name}=${value}`).sort().join('&');
   return `${[...hosts].sort().join(',')}${pathPrefix ?? ''}${conditions ? `?${conditions}` : ''}${entrypoint !== undefined ? `@${entrypoint}` : ''}${router.priority !== undefined ? `#${router.priority}` : ''}`;

@@ -8,14 +8,7 @@ export function errorBody(status: number, text: string): string {
 
 /** `hsts`: the Strict-Transport-Security value of an https entrypoint that sets one. */
 export function sendProxyError(res: ServerResponse, error: ProxyError, hsts?: string): void {
-  const body = errorBody(error.status, error.message);
-  res.writeHead(error.status, {
-    'content-type': 'text/plain; charset=utf-8',
-    'content-length': Buffer.byteLength(body),
-    'lb-error': error.code,
-    ...(hsts ? { 'strict-transport-security': hsts } : {}),
-  });
-  res.end(body);
+  sendResponse(res, error.status, [['lb-error', error.code]], errorBody(error.status, error.message), hsts);
 }
 
 /**

@@ -4,7 +4,7 @@ import type { ProxyError } from '../../errors.js';
 import type { StreamedBody } from '../http1/upstream-connection.js';
 
 /** Methods a request may be sent again with, if a server may have read it (RFC 9110 §9.2.2). */
-export const idempotentMethods: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+const idempotentMethods: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 
 /**
  * Whether a failed attempt may go to another server: always when the connection was never

@@ -14,7 +14,7 @@ import type { ClientExchange, ClientRequest, ExchangeOutcome } from './client.js
 import { ClientConnection } from './client-connection.js';
 import { rawErrorResponse, rawResponse } from './error-response.js';
 import { markServed, NodeClient } from './node-client.js';
-import { clientAddress, TrustedProxies, type ForwardingFacts } from './headers.js';
+import { TrustedProxies, type ForwardingFacts } from './headers.js';
 import { normaliseHost } from '../../control/route-table.js';
 import { isRetryable, opensOwnConnection } from './retry-policy.js';
 import { UpgradeRelay } from './upgrade.js';
@@ -333,12 +333,19 @@ export class HttpEntrypoint {
       this.answer(client, started, 200, [], answer);
       return true;
     }
-    const redirect = this.config.redirect;
-    if (redirect === undefined) return false;
-    const location = redirectLocation(client.host, client.url, redirect.port ?? this.context.portOf(redirect.to));
-    if (location === undefined) this.answer(client, started, 400, [], 'a redirect to https needs the Host header\n');
-    else this.answer(client, started, 308, [['Location', location]], `308 Permanent Redirect: ${location}\n`);
+    if (this.config.redirect === undefined) return false;
+    const redirect = this.redirectFor(client.host, client.url);
+    this.answer(client, started, redirect.status, redirect.headers, redirect.body);
     return true;
+  }
+
+  /** The 308 to the https entrypoint (or a 400 without a usable Host) for a request on an entrypoint that redirects. */
+  private redirectFor(host: string, url: string): { status: number; headers: Array<[string, string]>; body: string } {
+    const redirect = this.config.redirect!;
+    const location = redirectLocation(host, url, redirect.port ?? this.context.portOf(redirect.to));
+    return location === undefined
+      ? { status: 400, headers: [], body: 'a redirect to https needs the Host header\n' }
+      : { status: 308, headers: [['Location', location]], body: `308 Permanent Redirect: ${location}\n` };
   }
 
   /** A response lb makes itself: counted and logged like any other, with no router or service. */
@@ -352,14 +359,12 @@ export class HttpEntrypoint {
   /** An upgrade (WebSocket) on an entrypoint that redirects: the same 308, on the raw socket. */
   private redirectUpgrade(req: IncomingMessage, socket: Socket): void {
     socket.on('error', () => socket.destroy());
-    const redirect = this.config.redirect!;
     const host = req.headers.host ?? '';
-    const location = redirectLocation(host, req.url ?? '/', redirect.port ?? this.context.portOf(redirect.to));
-    const status = location ? 308 : 400;
-    const request = { clientIp: clientAddress(req.socket.remoteAddress), method: req.method ?? 'GET', host, url: req.url ?? '/', tls: undefined };
+    const { status, headers, body } = this.redirectFor(host, req.url ?? '/');
+    const request = { clientIp: peerAddress(req.socket), method: req.method ?? 'GET', host, url: req.url ?? '/', tls: undefined };
     this.context.metrics.observeRequest(this.name, '', '', request.method, status, 0);
     this.context.accessLog?.write(accessEntry(request, status, 0, undefined, undefined, 0, 0, 0, undefined, '--'));
-    socket.end(location ? rawResponse(308, [['Location', location]], `308 Permanent Redirect: ${location}\n`) : rawResponse(400, [], 'a redirect to https needs the Host header\n'));
+    socket.end(rawResponse(status, headers, body));
   }
 
   /** Deploy grace: hold a request for an empty pool until a server appears or emptyPoolWait ends. */

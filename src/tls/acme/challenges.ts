@@ -7,7 +7,7 @@ import { readClientHello } from '../client-hello.js';
 /** RFC 8737: the ALPN protocol a validation server offers, and the only one it accepts. */
 export const acmeTlsAlpnProtocol = 'acme-tls/1';
 /** RFC 8555 §8.3: where an http-01 validation server asks for the key authorization. */
-export const http01PathPrefix = '/.well-known/acme-challenge/';
+const http01PathPrefix = '/.well-known/acme-challenge/';
 
 /** Every pending challenge, as it travels to the data plane. */
 export interface ChallengeSet {

@@ -109,7 +109,7 @@ function hostKey(resolver: string, host: string): string {
 }
 
 /** Every host that needs a certificate, by resolver, and the routers that cannot have one. */
-export function acmeHosts(snapshot: RoutingSnapshot, resolvers: ReadonlyMap<string, AcmeResolverConfig>): { hosts: Map<string, Set<string>>; notOrderable: NotOrderable[] } {
+function acmeHosts(snapshot: RoutingSnapshot, resolvers: ReadonlyMap<string, AcmeResolverConfig>): { hosts: Map<string, Set<string>>; notOrderable: NotOrderable[] } {
   const hosts = new Map<string, Set<string>>();
   const notOrderable: NotOrderable[] = [];
   for (const router of snapshot.routers.values()) {
