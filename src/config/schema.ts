@@ -49,11 +49,10 @@ const cidr = string({
   },
 });
 
+const hostNamePattern = /^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$/;
 const hostPattern = string({
-  check: (s) =>
-    /^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$/.test(s)
-      ? undefined
-      : `expected a host name such as "app.example.com" or "*.example.com", got "${s}"`,
+  pattern: hostNamePattern,
+  check: (s) => (hostNamePattern.test(s) ? undefined : `expected a host name such as "app.example.com" or "*.example.com", got "${s}"`),
 });
 
 const serverUrl = string({
@@ -181,7 +180,7 @@ const tlsVersion = Object.assign(
     problems.push({ path, message: `must be "1.2" or "1.3", got ${JSON.stringify(value)}` });
     return undefined;
   },
-  { fromText: (text: string): unknown => text },
+  { fromText: (text: string): unknown => text, jsonSchema: { enum: ['1.2', '1.3', 1.2, 1.3] } },
 ) satisfies Validator<'1.2' | '1.3'>;
 
 /** HSTS max-age in seconds: a whole number of seconds (`31536000`), or a duration (`8760h`). */
@@ -193,7 +192,7 @@ const seconds = Object.assign(
     problems.push({ path, message: `expected seconds (a whole number such as 31536000) or a duration such as 8760h, got ${JSON.stringify(value)}` });
     return undefined;
   },
-  { fromText: (text: string): unknown => (/^\d+$/.test(text) ? Number(text) : text) },
+  { fromText: (text: string): unknown => (/^\d+$/.test(text) ? Number(text) : text), jsonSchema: { anyOf: [{ type: 'integer', minimum: 0 }, duration().jsonSchema] } },
 ) satisfies Validator<number>;
 
 /** An https entrypoint's `tls`. */
@@ -227,7 +226,7 @@ const workerCount = Object.assign(
     problems.push({ path, message: `expected "auto" or a whole number from 1 to 256, got ${JSON.stringify(value)}` });
     return undefined;
   },
-  { fromText: (text: string): unknown => text, defaultValue: 1, defaulted: true as const },
+  { fromText: (text: string): unknown => text, jsonSchema: { anyOf: [{ const: 'auto' }, { type: 'integer', minimum: 1, maximum: 256 }], default: 1 }, defaultValue: 1, defaulted: true as const },
 ) satisfies Validator<number>;
 
 const acmeResolverSchema = object({
