@@ -91,11 +91,12 @@ export function buildSnapshot(
     });
     const states = backends.map((b) => usable(config, b));
     const healthy = backends.filter((_, i) => states[i]!.usable);
+    // Servers that never passed a check are starting, not failing: they count neither towards
+    // panic (so a pool warming up is not one) nor, in panic, as members.
+    const known = backends.filter((_, i) => states[i]!.known);
     const threshold = config.panicThresholdPercent;
-    const panic = threshold > 0 && backends.length > 0 && healthy.length * 100 < backends.length * threshold;
-    // In panic, servers that never passed a check (still starting) stay out: they are not
-    // overloaded, they are not ready.
-    const members = panic ? backends.filter((_, i) => states[i]!.known) : healthy;
+    const panic = threshold > 0 && known.length > 0 && healthy.length * 100 < known.length * threshold;
+    const members = panic ? known : healthy;
     const reusable = old && sameBalancing(old.config, config) && sameMembers(old.members, members);
     services.set(name, Object.freeze({ name, config, backends: Object.freeze(backends), members: Object.freeze(members), panic, balancer: reusable ? old.balancer : createBalancer(config, members) }));
   }
