@@ -1,6 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type Metric } from 'prom-client';
 import type { ProxyErrorKind } from '../errors.js';
 import { CellCounter, CellGauge, CellHistogram, type CounterCell, type HistogramCell } from './cells.js';
+import { TrafficCounter } from './traffic.js';
 
 const standardMethods = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
 
@@ -32,13 +33,7 @@ interface RequestSeries {
   duration: HistogramCell;
   bytesIn: CounterCell;
   bytesOut: CounterCell;
-  totals: ServiceTotals;
-}
-
-/** Per-service running totals, for the dashboard's rate charts. */
-export interface ServiceTotals {
-  requests: number;
-  errors: number;
+  totals: TrafficCounter;
 }
 
 export const prometheusContentType = Registry.PROMETHEUS_CONTENT_TYPE;
@@ -253,7 +248,8 @@ export class Metrics {
   /** Each source of certificates (ACME, files) says what it holds; read at scrape time. */
   /** entrypoint → router → service → method and status → series */
   private readonly requestSeries = new Map<string, Map<string, Map<string, Map<number, RequestSeries>>>>();
-  readonly serviceTotals = new Map<string, ServiceTotals>();
+  /** Per service, for the dashboard (traffic.ts). */
+  readonly serviceTraffic = new Map<string, TrafficCounter>();
 
   constructor(readonly role: MetricsRole = 'all') {
     if (role === 'control') {
@@ -306,8 +302,7 @@ export class Metrics {
     const key = (methodIndex.get(method) ?? 0) * 1000 + status;
     let series = bySeries.get(key);
     if (!series) {
-      let totals = this.serviceTotals.get(service);
-      if (!totals) this.serviceTotals.set(service, (totals = { requests: 0, errors: 0 }));
+      const totals = this.trafficOf(service);
       const flow = { entrypoint, service };
       series = {
         requests: this.httpRequests.cell({ entrypoint, router, service, method: methodLabel(method), code: String(status) }),
@@ -322,8 +317,18 @@ export class Metrics {
     series.duration.observe(seconds);
     series.bytesIn.value += bytesIn;
     series.bytesOut.value += bytesOut;
-    series.totals.requests++;
-    if (status >= 500) series.totals.errors++;
+    series.totals.observe(status, seconds);
+  }
+
+  /** A TCP connection relayed to a server of `service` (the dashboard counts it as a request without status). */
+  observeTcpConnection(service: string): void {
+    this.trafficOf(service).observe(0, 0);
+  }
+
+  private trafficOf(service: string): TrafficCounter {
+    let totals = this.serviceTraffic.get(service);
+    if (!totals) this.serviceTraffic.set(service, (totals = new TrafficCounter()));
+    return totals;
   }
 
   observeError(service: string, kind: ProxyErrorKind): void {

@@ -5,7 +5,7 @@ import type { EntrypointConfig } from '../../config/types.js';
 import type { Backend, PickContext } from '../../balancer/index.js';
 import type { HttpRoute } from '../../control/snapshot.js';
 import { ProxyError, terminationOf } from '../../errors.js';
-import { recordPassive, type DataPlaneContext } from '../context.js';
+import { gatewayFailure, recordPassive, type DataPlaneContext } from '../context.js';
 import { listenOn, stopServer } from '../listen.js';
 import { peerAddress, proxyHeaderAcceptor, type ProxyHeaderAcceptor } from '../accept-proxy.js';
 import type { StreamedBody } from '../http1/upstream-connection.js';
@@ -386,7 +386,7 @@ export class HttpEntrypoint {
   /** Called when a backend failed before any response byte; true when another server got the request. */
   private retry(proxied: ProxiedRequest, error: ProxyError, failed: Backend): boolean {
     const service = proxied.route.service;
-    if (error.kind !== 'bad_response') recordPassive(this.context.signals, service, failed, true);
+    if (error.kind !== 'bad_response') recordPassive(this.context.signals, service, failed, error.kind);
     if (proxied.retries >= service.config.retry.attempts || proxied.client.gone) return false;
     if (!isRetryable(error, proxied.client.method, proxied.body)) return false;
     if (!service.balancer.pick(proxied.pick, failed)) return false;
@@ -416,9 +416,10 @@ export class HttpEntrypoint {
     const service = route.service.name;
     const seconds = (performance.now() - started) / 1000;
     this.context.metrics.observeRequest(this.name, route.router, service, client.method, status, seconds, bytesIn, bytesOut);
+    backend.traffic.observe(status, seconds);
     this.context.accessLog?.write(accessEntry(client, status, seconds, route, backend, proxied.retries, bytesIn, bytesOut, error, terminationOf(error, responded)));
     // Failures before the response head were counted when they happened (see retry()).
-    if (!error) recordPassive(this.context.signals, route.service, backend, status >= 502 && status <= 504);
+    if (!error) recordPassive(this.context.signals, route.service, backend, gatewayFailure(status));
     if (!error) return;
     this.context.metrics.observeError(service, error.kind);
     const fields = { entrypoint: this.name, router: route.router, service, backend: backend.id, code: error.code, method: client.method };

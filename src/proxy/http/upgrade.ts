@@ -7,7 +7,7 @@ import type { Backend } from '../../balancer/index.js';
 import type { UpstreamTlsConfig } from '../../config/types.js';
 import { classifyUpstreamError, ProxyError, terminationOf } from '../../errors.js';
 import { upstreamTlsOptions } from '../../tls/upstream.js';
-import { recordPassive, type DataPlaneContext } from '../context.js';
+import { gatewayFailure, recordPassive, type DataPlaneContext } from '../context.js';
 import { accessEntry } from './access-entry.js';
 import { rawErrorResponse } from './error-response.js';
 import { connectionAddresses, peerAddress } from '../accept-proxy.js';
@@ -59,7 +59,7 @@ class Upgrade {
     if (this.status !== 0) return;
     this.responded = true;
     this.respond(status);
-    recordPassive(this.context.signals, this.route.service, this.backend, status >= 502 && status <= 504);
+    recordPassive(this.context.signals, this.route.service, this.backend, gatewayFailure(status));
   }
 
   /** The upgrade failed, or its tunnel broke; true when nothing had been answered yet. */
@@ -72,7 +72,7 @@ class Upgrade {
     if (this.status !== 0) return false;
     this.respond(error.status);
     // As on the HTTP path: a malformed answer says nothing about the server's health, nor does a client that left.
-    if (error.kind !== 'bad_response' && error.kind !== 'client_abort') recordPassive(this.context.signals, this.route.service, this.backend, true);
+    if (error.kind !== 'bad_response' && error.kind !== 'client_abort') recordPassive(this.context.signals, this.route.service, this.backend, error.kind);
     return true;
   }
 
@@ -87,7 +87,9 @@ class Upgrade {
 
   private respond(status: number): void {
     this.status = status;
-    this.context.metrics.observeRequest(this.entrypoint, this.route.router, this.route.service.name, this.request.method, status, (performance.now() - this.started) / 1000);
+    const seconds = (performance.now() - this.started) / 1000;
+    this.context.metrics.observeRequest(this.entrypoint, this.route.router, this.route.service.name, this.request.method, status, seconds);
+    this.backend.traffic.observe(status, seconds);
   }
 }
 

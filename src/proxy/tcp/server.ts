@@ -234,7 +234,7 @@ export class TcpEntrypoint {
     const onEarlyError = (err: Error) => {
       const error = classifyUpstreamError(err);
       this.context.metrics.observeError(service.name, error.kind);
-      recordPassive(this.context.signals, service, backend, true);
+      recordPassive(this.context.signals, service, backend, error.kind);
       // Nothing reached a server that refused or never accepted: another may take the tunnel.
       const next = mayRetry && (error.kind === 'connect_refused' || error.kind === 'connect_timeout') ? service.balancer.pick(pick, backend) : undefined;
       this.context.logger.warn(
@@ -252,7 +252,9 @@ export class TcpEntrypoint {
     });
 
     upstream.once('connect', () => {
-      recordPassive(this.context.signals, service, backend, false);
+      recordPassive(this.context.signals, service, backend, undefined);
+      backend.traffic.observe(0, 0);
+      this.context.metrics.observeTcpConnection(service.name);
       upstream.off('error', onEarlyError);
       upstream.off('timeout', onConnectTimeout);
       upstream.on('error', () => client.destroy());
