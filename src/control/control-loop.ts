@@ -161,7 +161,9 @@ export class ControlLoop {
       // Said once when a pool empties or panics, not on every snapshot while it stays so.
       if (service.members.length === 0 && (!before || before.members.length > 0)) {
         const starting = service.backends.length > 0 && service.backends.every((b) => !this.stateFor(service.config, b).known);
-        if (service.backends.length === 0) this.logger.warn({ service: service.name }, 'service has no servers: its requests will get 503 until one is added');
+        // A service that appears without servers (a container still starting, a pool not filled
+        // yet) is waiting; one that loses its last server is an event.
+        if (service.backends.length === 0) this.logger[before ? 'warn' : 'info']({ service: service.name }, 'service has no servers: its requests will get 503 until one is added');
         // A new server waiting for its first passing check is no event; the check's result is.
         else if (!starting) this.logger.warn({ service: service.name, servers: service.backends.length }, 'no usable server: requests get 503');
       }
