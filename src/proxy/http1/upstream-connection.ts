@@ -63,6 +63,8 @@ export interface UpstreamHandler {
   onComplete(): void;
   onError(err: Error): void;
   onBodySent(bytes: number): void;
+  /** Everything read from the server so far has been handed over (the end of one read). */
+  onReadEnd?(): void;
 }
 
 const enum Phase {
@@ -231,7 +233,10 @@ export class UpstreamConnection implements Timed {
       this.fail(err instanceof HttpSyntaxError ? err : new HttpSyntaxError(String(err)));
       return;
     }
-    if (this.phase === Phase.Body) this.deadline = performance.now() + this.request!.bodyTimeout;
+    if (this.phase === Phase.Body) {
+      this.deadline = performance.now() + this.request!.bodyTimeout;
+      this.handler?.onReadEnd?.();
+    }
   }
 
   private consume(chunk: Buffer): void {
