@@ -275,6 +275,11 @@ export function normaliseConfig(raw: RawConfig, source: string, report: Report, 
   }
   checkEntrypointTls(raw, entrypoints, report);
   const admin = { address: parseHostPort(raw.admin.address)!, ...(raw.admin.token !== undefined ? { token: raw.admin.token } : {}) };
+  // The dashboard and /api/* show every route and server: off loopback, a token, or a statement
+  // that something else guards the port.
+  if (!isLoopback(admin.address.host) && raw.admin.token === undefined && !raw.admin.insecure) {
+    report(['admin', 'address'], `the admin API on ${admin.address.text} would be open to anyone who can reach it: set admin.token (16 or more characters; /metrics and /healthz stay open for scrapers), or admin.insecure: true when a firewall or private network guards it`);
+  }
 
   const bound: Array<[KeyPath, HostPort]> = [[['admin', 'address'], admin.address]];
   for (const ep of entrypoints.values()) {
@@ -379,4 +384,9 @@ export function normaliseConfig(raw: RawConfig, source: string, report: Report, 
     workerListen: raw.workerListen,
     warnings: [],
   };
+}
+
+/** 127.0.0.0/8, ::1 and localhost: addresses no other machine reaches. */
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }

@@ -263,6 +263,7 @@ export const configSchema = object({
   admin: withDefault(object({
     address: withDefault(hostPort, '127.0.0.1:9090'),
     token: string({ check: (s) => (s.length >= 16 ? undefined : 'use a token of at least 16 characters') }),
+    insecure: withDefault(boolean(), false),
   }), {}),
   accessLog: withDefault(object({ enabled: withDefault(boolean(), false), path: documentedDefault(string(), 'stdout') }), {}),
   routers: withDefault(dictionary(routerSchema, { keyPattern: namePattern, keyHint: nameHint }), {}),
