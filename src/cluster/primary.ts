@@ -230,6 +230,7 @@ export class WorkerPool implements DataPlaneHandle {
     if (this.stopping) return;
     // A worker that dies while serving is replaced; quickly at first, more slowly if it keeps dying.
     const delayMs = Math.min(10_000, 250 * 2 ** Math.min(this.restarts++, 6));
+    this.metrics.workerExits.labels(signal ?? `exit code ${code}`).inc();
     this.logger.error({ worker: state.worker.id, code, signal, restartInMs: delayMs }, 'data-plane worker exited; starting a new one');
     setTimeout(() => {
       if (this.stopping) return;

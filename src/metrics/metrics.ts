@@ -46,7 +46,7 @@ export const prometheusContentType = Registry.PROMETHEUS_CONTENT_TYPE;
 export type MetricsRole = 'all' | 'control' | 'data';
 
 /** The families the control plane owns; every other family (and Node's own) belongs to the data plane. */
-const controlFamilies = ['lb_backend_up', 'lb_service_panic', 'lb_health_checks_total', 'lb_backend_ejections_total', 'lb_snapshot_build_duration_seconds', 'lb_router_shadowed', 'lb_docker_connected', 'lb_docker_last_sync_timestamp_seconds', 'lb_docker_label_errors_total', 'lb_docker_events_total', 'lb_config_reloads_total', 'lb_config_last_reload_success_timestamp_seconds', 'lb_acme_orders_total', 'lb_tls_certificate_expiry_timestamp_seconds'];
+const controlFamilies = ['lb_backend_up', 'lb_service_panic', 'lb_health_checks_total', 'lb_backend_ejections_total', 'lb_snapshot_build_duration_seconds', 'lb_router_shadowed', 'lb_docker_connected', 'lb_docker_last_sync_timestamp_seconds', 'lb_docker_label_errors_total', 'lb_docker_events_total', 'lb_config_reloads_total', 'lb_config_last_reload_success_timestamp_seconds', 'lb_acme_orders_total', 'lb_tls_certificate_expiry_timestamp_seconds', 'lb_worker_exits_total'];
 
 /** A certificate as the expiry gauge sees it. */
 export interface CertificateView {
@@ -227,6 +227,12 @@ export class Metrics {
     ['entrypoint', 'service'],
     this.registry,
   );
+  readonly workerExits = new Counter({
+    name: 'lb_worker_exits_total',
+    help: 'Data-plane workers (workers: N) that exited while lb was serving, each replaced, by how they ended (a signal such as SIGKILL, or exit code N).',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
   readonly configReloads = new Counter({
     name: 'lb_config_reloads_total',
     help: 'Configuration loads, by result (success or error); the first load at start-up counts.',
