@@ -248,6 +248,8 @@ export const configSchema = object({
       protocol: withDefault(string({ oneOf: ['http', 'https', 'tcp'] as const }), 'http'),
       trustedProxies: withDefault(list(cidr), []),
       proxyProtocol: object({ trustedIPs: list(cidr) }, ['trustedIPs']),
+      maxConnections: documentedDefault(integer({ min: 1, max: 10_000_000 }), "the process's budget: (open-file limit − 128) ÷ 2"),
+      maxConnectionsPerIP: documentedDefault(integer({ min: 1, max: 10_000_000 }), 'no limit'),
       timeouts: withDefault(object({
         requestHeaders: withDefault(duration({ min: 1 }), '10s'),
         idle: documentedDefault(duration({ min: 1 }), '60s (http, https), 1h (tcp)'),

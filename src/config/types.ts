@@ -33,6 +33,10 @@ export interface EntrypointConfig {
   trustedProxies: string[];
   /** Sources (CIDRs) whose connections must start with a PROXY protocol header; undefined: none is read. */
   proxyProtocol?: { trustedIPs: string[] };
+  /** Client connections open at once on this entrypoint; undefined: only the process's budget (connection-limits.ts). */
+  maxConnections?: number;
+  /** Client connections open at once from one peer address; undefined: no limit. */
+  maxConnectionsPerIP?: number;
   timeouts: {
     /** HTTP: time a client has to send its request head before it gets 408. Both: time for a PROXY header. */
     requestHeadersMs: number;

@@ -86,6 +86,12 @@ export class Metrics {
     ['entrypoint', 'protocol'],
     this.registry,
   );
+  readonly connectionsRefused = new CellCounter(
+    'lb_connections_refused_total',
+    'Client connections closed at once because a limit was reached, by entrypoint and reason (max_connections, max_connections_per_ip, process_budget).',
+    ['entrypoint', 'reason'],
+    this.registry,
+  );
   readonly tcpConnections = new CellCounter(
     'lb_tcp_connections_total',
     'TCP connections accepted and routed, by entrypoint and service.',

@@ -4,6 +4,7 @@ import type { Logger } from '../log.js';
 import type { AccessLog } from '../metrics/access-log.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { TlsSource } from '../tls/state.js';
+import type { ConnectionLimits } from './connection-limits.js';
 import type { UpstreamPools } from './http/upstream-pools.js';
 import type { RetryBudgets } from './http/retry-budget.js';
 import type { AcmeChallenges } from '../tls/acme/challenges.js';
@@ -19,6 +20,8 @@ export interface ControlSignals {
 /** What every entrypoint shares: the current snapshot, metrics, logs and backend pools. */
 export interface DataPlaneContext {
   snapshot(): RoutingSnapshot;
+  /** Client connections open in this process, against the entrypoints' limits and the process budget. */
+  connectionLimits: ConnectionLimits;
   metrics: Metrics;
   logger: Logger;
   pools: UpstreamPools;

@@ -8,6 +8,7 @@ import { AccessLog } from '../metrics/access-log.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { ServerCounts, TrafficStats } from '../metrics/traffic.js';
 import { emptyTlsState, type TlsSource } from '../tls/state.js';
+import { ConnectionLimits } from './connection-limits.js';
 import type { DataPlaneContext } from './context.js';
 import { RetryBudgets } from './http/retry-budget.js';
 import { HttpEntrypoint } from './http/server.js';
@@ -86,6 +87,7 @@ export class DataPlane implements DataPlaneHandle {
       tls,
       portOf: (name) => this.addresses[name]?.port ?? 0,
       snapshot: () => source.snapshot,
+      connectionLimits: new ConnectionLimits(metrics),
       metrics,
       logger,
       pools: this.pools,

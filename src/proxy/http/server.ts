@@ -159,8 +159,7 @@ export class HttpEntrypoint {
     const open = context.metrics.openConnections.cell({ entrypoint: this.name, protocol: config.protocol });
     const tls = this.tls;
     this.server.on('connection', (socket: Socket) => {
-      open.value++;
-      socket.once('close', () => open.value--);
+      if (!context.connectionLimits.admit(socket, this.config, open)) return;
       const proxyHeaders = this.proxyHeaders;
       if (proxyHeaders) proxyHeaders.accept(socket, (rest) => this.acceptProxied(socket, rest));
       else if (tls) tls.accept(socket);

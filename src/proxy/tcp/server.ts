@@ -91,11 +91,10 @@ export class TcpEntrypoint {
     this.config = config;
     this.context = context;
     this.proxyHeaders = proxyHeaderAcceptor(config, context);
-    this.server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (client) => this.accept(client));
+    this.server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true });
     const open = context.metrics.openConnections.cell({ entrypoint: this.name, protocol: 'tcp' });
     this.server.on('connection', (socket: Socket) => {
-      open.value++;
-      socket.once('close', () => open.value--);
+      if (context.connectionLimits.admit(socket, this.config, open)) this.accept(socket);
     });
   }
 
