@@ -89,7 +89,7 @@ test('a terminating fallback router: the client talks TLS with the entrypoint\'s
   const metrics = await (await fetch(`${lb.url('admin')}/metrics`)).text();
   assert.match(metrics, /^lb_tcp_bytes_total\{entrypoint="tls",service="plain",direction="in"\} 14$/m, 'bytes are counted decrypted');
   assert.match(metrics, /^lb_tcp_bytes_total\{entrypoint="tls",service="plain",direction="out"\} 20$/m);
-  assert.match(metrics, /^lb_entrypoint_open_connections\{entrypoint="tls",protocol="tcp"\} 0$/m, 'the raw connection closed with the TLS one');
+  await eventually(async () => /^lb_entrypoint_open_connections\{entrypoint="tls",protocol="tcp"\} 0$/m.test(await (await fetch(`${lb.url('admin')}/metrics`)).text()), 'the raw connection to close with the TLS one');
 });
 
 test('on one entrypoint, sni picks the router and the certificate: two terminating routers, and one that passes TLS through to its server', async (t) => {
