@@ -8,8 +8,10 @@ import { writeFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { connect as connectTls, type ConnectionOptions } from 'node:tls';
+import { parseConfig } from '../src/config/load.js';
 import { lbYaml } from './helpers/config.js';
 import { startLb, type TestBalancer } from './helpers/lb.js';
+import { spawnLb } from './helpers/lb-process.js';
 import { startTcpServer } from './helpers/servers.js';
 import { makeTestCa, namedTlsServer, type Issued } from './helpers/test-ca.js';
 import { certEntry } from './helpers/tls.js';
@@ -191,4 +193,44 @@ test('a certificate file replaced on disk is served to new connections', async (
   writeFileSync(first.keyFile, second.key);
   writeFileSync(first.certFile, second.cert);
   await eventually(async () => (await halfCloseExchange(port, { ca: ca.ca, servername: 'new.app.test' }).catch(() => undefined))?.reply === 'plain:ping', 'the new certificate to be served');
+});
+
+test('with workers: 2, every worker terminates with the certificates the primary pushed, and the handshakes are summed', async (t) => {
+  if (!requireTool(t, 'openssl', 'openssl')) return;
+  const ca = makeTestCa(t);
+  const server = await plainServer(t, 'plain');
+  const lb = await spawnLb(t, `${lbYaml([
+    'routers: { all: { entrypoint: tls, service: plain, tls: terminate, match: { sni: app.test } } }',
+    'services:',
+    service('plain', server.port),
+  ].join('\n'), { entrypoints: { tls: `protocol: tcp, tls: { certificates: [ ${certEntry(ca.issue(['app.test']))} ] }` } })}\nworkers: 2\n`);
+  const exchanges = await Promise.all(Array.from({ length: 8 }, (_, i) => halfCloseExchange(lb.port('tls'), { ca: ca.ca, servername: 'app.test' }, `n${i}`)));
+  assert.deepEqual(exchanges.map((e) => e.reply), Array.from({ length: 8 }, (_, i) => `plain:n${i}`));
+  await eventually(async () => /^lb_tls_handshakes_total\{entrypoint="tls",version="TLSv1\.3",result="success"\} 8$/m.test(await (await fetch(`http://127.0.0.1:${lb.port('admin')}/metrics`)).text()), 'eight handshakes summed over the workers');
+});
+
+test('a reload that gives the entrypoint a tls block and makes its router terminate applies to new connections; a tunnel opened before passes TLS through still', async (t) => {
+  if (!requireTool(t, 'openssl', 'openssl')) return;
+  const ca = makeTestCa(t);
+  const server = await plainServer(t, 'plain');
+  const backend = await namedTlsServer(t, 'backend', ca.issue(['app.test']));
+  const yaml = (terminate: boolean) => lbYaml([
+    `routers: { all: { entrypoint: tls, service: ${terminate ? 'plain, tls: terminate' : 'backend'}, match: { sni: app.test } } }`,
+    'services:',
+    service('plain', server.port),
+    service('backend', backend.port),
+  ].join('\n'), { entrypoints: { tls: `protocol: tcp${terminate ? `, tls: { certificates: [ ${certEntry(ca.issue(['app.test']))} ] }` : ''}` } });
+  const lb = await startLb(t, yaml(false));
+  const port = lb.port('tls');
+  const open = connectTls({ host: '127.0.0.1', port, ca: ca.ca, servername: 'app.test' });
+  t.after(() => open.destroy());
+  let echoed = '';
+  open.setEncoding('latin1').on('data', (chunk: string) => (echoed += chunk));
+  await eventually(() => echoed === 'backend\n', 'the backend\'s greeting');
+
+  await lb.reload(parseConfig(yaml(true), 'test.yaml'));
+  assert.deepEqual(await halfCloseExchange(port, { ca: ca.ca, servername: 'app.test' }), { certificate: 'app.test', reply: 'plain:ping' });
+  open.write('still there');
+  await eventually(() => echoed === 'backend\nstill there', 'the tunnel opened before the reload to echo');
+  assert.equal(backend.handshakes(), 1);
 });
