@@ -4,9 +4,11 @@
 // it still pass TLS through untouched.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { test, type TestContext } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
 import { connect as connectTls, type ConnectionOptions } from 'node:tls';
 import { parseConfig } from '../src/config/load.js';
 import { lbYaml } from './helpers/config.js';
@@ -117,6 +119,45 @@ test('on one entrypoint, sni picks the router and the certificate: two terminati
   assert.deepEqual(await halfCloseExchange(port, { ca: ca.ca, servername: 'db.test' }), { certificate: 'db.test', reply: 'db\nping' });
   assert.equal(db.handshakes(), 1);
   assert.equal(await handshakes(lb, 'success'), 2, 'only the terminated handshakes are lb\'s');
+});
+
+test('what the server sends in small pieces while the client is not reading reaches it whole and in order (writes queued on the TLS side, the read buffer reused)', async (t) => {
+  if (!requireTool(t, 'openssl', 'openssl')) return;
+  const ca = makeTestCa(t);
+  // More than the loopback socket buffers hold, so that lb's writes to the client queue up.
+  const payload = randomBytes(12 * 1024 * 1024);
+  const { port: serverPort } = await startTcpServer(t, (socket: Socket) => {
+    socket.on('error', () => socket.destroy());
+    // One small write per turn of the event loop (lb runs in this process), so that lb reads
+    // small chunks, one at a time, while earlier ones still wait to go out to the client.
+    let at = 0;
+    const next = () => {
+      if (socket.destroyed) return;
+      if (at >= payload.length) return void socket.end();
+      socket.write(payload.subarray(at, (at += 1000)));
+      setImmediate(next);
+    };
+    next();
+  });
+  const lb = await startLb(t, lbYaml([
+    'routers: { all: { entrypoint: tls, service: big, tls: terminate } }',
+    'services:',
+    service('big', serverPort),
+  ].join('\n'), { entrypoints: { tls: `protocol: tcp, tls: { certificates: [ ${certEntry(ca.issue(['app.test']))} ] }` } }));
+  const client = connectTls({ host: '127.0.0.1', port: lb.port('tls'), ca: ca.ca, servername: 'app.test' });
+  t.after(() => client.destroy());
+  client.pause();
+  await delay(1000);
+  const hash = createHash('sha256');
+  let received = 0;
+  client.on('data', (chunk: Buffer) => {
+    hash.update(chunk);
+    received += chunk.length;
+  });
+  client.resume();
+  await within(new Promise((resolve, reject) => client.once('end', resolve).once('error', reject)), 'the whole payload', 60_000);
+  assert.equal(received, payload.length);
+  assert.equal(hash.digest('hex'), createHash('sha256').update(payload).digest('hex'), 'every byte as the server sent it');
 });
 
 test('strictSNI: a name that a terminating router matches but no certificate covers gets unrecognized_name, counted', async (t) => {

@@ -249,6 +249,10 @@ export class TcpEntrypoint {
     const timeouts = service.config.timeouts;
     // Server to client: read into a reused buffer and written on at once (see ReadBuffer).
     const readBuffer = new ReadBuffer();
+    // A TLS socket is done with each chunk once write() returns (Node's TLSWrap encrypts it at
+    // once, or copies what it cannot encrypt yet), but its writes complete late: only a chunk
+    // queued behind another write still needs the buffer. Else every read would take a new one.
+    const copiesChunks = (client as TLSSocket).encrypted === true;
     const upstream = connect({
       host: backend.host,
       port: backend.port,
@@ -259,7 +263,7 @@ export class TcpEntrypoint {
         callback: (bytes, buf) => {
           if (client.destroyed) return false;
           const flushed = client.write((buf as Buffer).subarray(0, bytes));
-          if (client.writableLength > 0) readBuffer.keep();
+          if (client.writableLength > (copiesChunks ? bytes : 0)) readBuffer.keep();
           if (!flushed) {
             upstream.pause();
             client.once('drain', () => upstream.resume());
