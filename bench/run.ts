@@ -325,29 +325,21 @@ services: { tls: { servers: [ { address: "127.0.0.1:${ports.tlsBackend}" } ] } }
 log: { level: error }
 `);
   if (tlsFiles) {
-    writeFileSync(join(work, 'lb-https.yaml'), `
-entrypoints:
-  websecure:
-    address: "127.0.0.1:${ports.lbHttps}"
-    protocol: https
-    tls: { certificates: [ { certFile: "${tlsFiles.cert}", keyFile: "${tlsFiles.key}" } ] }
-admin: { address: "127.0.0.1:${ports.lbHttpsAdmin}" }
-routers: { app: { entrypoint: websecure, match: { host: "127.0.0.1" }, service: app } }
-services: { app: { servers: [ { url: "http://127.0.0.1:${ports.backend}" } ] } }
-log: { level: error }
-`);
-    // As HAProxy's tcptls frontend: one router, which terminates; nothing read before the handshake.
-    writeFileSync(join(work, 'lb-tcp-tls.yaml'), `
+    // The same certificate on an https entrypoint, and on a tcp one whose only router terminates
+    // (as HAProxy's tcptls frontend: nothing is read before the handshake).
+    const tlsYaml = (file: string, port: number, adminPort: number, protocol: string, router: string, server: string) => writeFileSync(join(work, file), `
 entrypoints:
   tls:
-    address: "127.0.0.1:${ports.lbTcpTls}"
-    protocol: tcp
+    address: "127.0.0.1:${port}"
+    protocol: ${protocol}
     tls: { certificates: [ { certFile: "${tlsFiles.cert}", keyFile: "${tlsFiles.key}" } ] }
-admin: { address: "127.0.0.1:${ports.lbTcpTlsAdmin}" }
-routers: { app: { entrypoint: tls, service: app, tls: terminate } }
-services: { app: { servers: [ { address: "127.0.0.1:${ports.backend}" } ] } }
+admin: { address: "127.0.0.1:${adminPort}" }
+routers: { app: { entrypoint: tls, ${router}service: app } }
+services: { app: { servers: [ { ${server} } ] } }
 log: { level: error }
 `);
+    tlsYaml('lb-https.yaml', ports.lbHttps, ports.lbHttpsAdmin, 'https', 'match: { host: "127.0.0.1" }, ', `url: "http://127.0.0.1:${ports.backend}"`);
+    tlsYaml('lb-tcp-tls.yaml', ports.lbTcpTls, ports.lbTcpTlsAdmin, 'tcp', 'tls: terminate, ', `address: "127.0.0.1:${ports.backend}"`);
   }
   writeFileSync(join(work, 'http-proxy.cjs'), `
 const http = require('node:http');

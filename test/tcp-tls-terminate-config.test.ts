@@ -5,19 +5,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseConfig } from '../src/config/load.js';
 import type { EntrypointConfig } from '../src/config/types.js';
-import { ConfigInvalidError, formatConfigIssue } from '../src/errors.js';
 import { parseLabels, placeRouter } from '../src/providers/docker/labels.js';
+import { configErrors as errorsOf } from './helpers/config.js';
 import { CertificateFolder, certEntry, type TestCertificate } from './helpers/tls.js';
-
-function errorsOf(yaml: string): string[] {
-  try {
-    parseConfig(yaml, 'lb.yaml');
-  } catch (err) {
-    assert.ok(err instanceof ConfigInvalidError, `expected ConfigInvalidError, got ${String(err)}`);
-    return err.issues.map(formatConfigIssue);
-  }
-  assert.fail('config was accepted');
-}
 
 /** Line 6 is the tcp entrypoint's tls; the router `r` is on line 7 without it. */
 const config = (router: string, tls = '', extra = '') => `entrypoints:

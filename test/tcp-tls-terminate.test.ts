@@ -15,7 +15,7 @@ import { lbYaml } from './helpers/config.js';
 import { startLb, type TestBalancer } from './helpers/lb.js';
 import { spawnLb } from './helpers/lb-process.js';
 import { startTcpServer } from './helpers/servers.js';
-import { makeTestCa, namedTlsServer, type Issued } from './helpers/test-ca.js';
+import { makeTestCa, namedTlsServer, type Issued, type TestCa } from './helpers/test-ca.js';
 import { certEntry } from './helpers/tls.js';
 import { requireTool } from './helpers/tools.js';
 import { eventually, within } from './helpers/wait.js';
@@ -49,7 +49,7 @@ interface Exchange {
 /** A TLS client that sends `text`, ends its side (close_notify and FIN), and reads to the end. */
 function halfCloseExchange(port: number, options: ConnectionOptions, text = 'ping'): Promise<Exchange> {
   return within(new Promise<Exchange>((resolve, reject) => {
-    const client = connectTls({ host: '127.0.0.1', port, allowHalfOpen: true, ...options });
+    const client = connectTls({ host: '127.0.0.1', port, ...options });
     let reply = '';
     let certificate = '';
     client.setEncoding('latin1');
@@ -77,15 +77,31 @@ async function handshakes(lb: TestBalancer, result: string): Promise<number> {
 
 const service = (name: string, port: number, settings = '') => `  ${name}: { ${settings}servers: [ { address: "127.0.0.1:${port}" } ] }`;
 
+interface TerminatingOptions {
+  /** Default: one for app.test. */
+  certificate?: Issued;
+  /** More keys of the entrypoint's tls, e.g. `strictSNI: true, `. */
+  tls?: string;
+  /** The router's match; default: none (the fallback). */
+  match?: string;
+  /** More keys of the service. */
+  service?: string;
+}
+
+/** lb.yaml with the tcp entrypoint `tls`, whose router `all` terminates and relays to the plain server on `port`. */
+function terminating(ca: TestCa, port: number, options: TerminatingOptions = {}): string {
+  return lbYaml([
+    `routers: { all: { entrypoint: tls, service: plain, tls: terminate${options.match ? `, match: ${options.match}` : ''} } }`,
+    'services:',
+    service('plain', port, options.service),
+  ].join('\n'), { entrypoints: { tls: `protocol: tcp, tls: { ${options.tls ?? ''}certificates: [ ${certEntry(options.certificate ?? ca.issue(['app.test']))} ] }` } });
+}
+
 test('a terminating fallback router: the client talks TLS with the entrypoint\'s certificate, the server gets plain bytes, and a half-close passes both ways', async (t) => {
   if (!requireTool(t, 'openssl', 'openssl')) return;
   const ca = makeTestCa(t);
   const server = await plainServer(t, 'plain');
-  const lb = await startLb(t, lbYaml([
-    'routers: { all: { entrypoint: tls, service: plain, tls: terminate } }',
-    'services:',
-    service('plain', server.port),
-  ].join('\n'), { entrypoints: { tls: `protocol: tcp, tls: { certificates: [ ${certEntry(ca.issue(['app.test']))} ] }` } }));
+  const lb = await startLb(t, terminating(ca, server.port));
   const exchange = await halfCloseExchange(lb.port('tls'), { ca: ca.ca, servername: 'app.test' }, 'hello over TLS');
   assert.deepEqual(exchange, { certificate: 'app.test', reply: 'plain:hello over TLS' }, 'the server answered after the client\'s FIN, and its FIN reached the client');
   assert.deepEqual(server.received, ['hello over TLS'], 'the server read the decrypted bytes');
@@ -139,11 +155,7 @@ test('what the server sends in small pieces while the client is not reading reac
     };
     next();
   });
-  const lb = await startLb(t, lbYaml([
-    'routers: { all: { entrypoint: tls, service: big, tls: terminate } }',
-    'services:',
-    service('big', serverPort),
-  ].join('\n'), { entrypoints: { tls: `protocol: tcp, tls: { certificates: [ ${certEntry(ca.issue(['app.test']))} ] }` } }));
+  const lb = await startLb(t, terminating(ca, serverPort));
   const client = connectTls({ host: '127.0.0.1', port: lb.port('tls'), ca: ca.ca, servername: 'app.test' });
   t.after(() => client.destroy());
   client.pause();
@@ -164,11 +176,7 @@ test('strictSNI: a name that a terminating router matches but no certificate cov
   if (!requireTool(t, 'openssl', 'openssl')) return;
   const ca = makeTestCa(t);
   const server = await plainServer(t, 'plain');
-  const lb = await startLb(t, lbYaml([
-    'routers: { any: { entrypoint: tls, service: plain, tls: terminate, match: { sni: "*.test" } } }',
-    'services:',
-    service('plain', server.port),
-  ].join('\n'), { entrypoints: { tls: `protocol: tcp, tls: { strictSNI: true, certificates: [ ${certEntry(ca.issue(['a.test']))} ] }` } }));
+  const lb = await startLb(t, terminating(ca, server.port, { match: '{ sni: "*.test" }', tls: 'strictSNI: true, ', certificate: ca.issue(['a.test']) }));
   await assert.rejects(halfCloseExchange(lb.port('tls'), { ca: ca.ca, servername: 'other.test' }), { code: 'ERR_SSL_TLSV1_UNRECOGNIZED_NAME' });
   assert.equal(await handshakes(lb, 'unknown_sni'), 1);
   assert.deepEqual(server.received, [], 'nothing reached the server');
@@ -179,11 +187,7 @@ test('a failed handshake is counted by its reason, and nothing reaches the serve
   if (!requireTool(t, 'openssl', 'openssl')) return;
   const ca = makeTestCa(t);
   const server = await plainServer(t, 'plain');
-  const lb = await startLb(t, lbYaml([
-    'routers: { all: { entrypoint: tls, service: plain, tls: terminate } }',
-    'services:',
-    service('plain', server.port),
-  ].join('\n'), { entrypoints: { tls: `protocol: tcp, tls: { minVersion: 1.3, certificates: [ ${certEntry(ca.issue(['app.test']))} ] }` } }));
+  const lb = await startLb(t, terminating(ca, server.port, { tls: 'minVersion: 1.3, ' }));
   await assert.rejects(halfCloseExchange(lb.port('tls'), { ca: ca.ca, servername: 'app.test', maxVersion: 'TLSv1.2' }));
   // A client that does not trust lb's certificate refuses it with an alert (Node's own client
   // checks only after the handshake). Asynchronously: lb runs in this process.
@@ -200,13 +204,9 @@ test('the server gets a PROXY header with the client\'s own address before the d
   if (!requireTool(t, 'openssl', 'openssl')) return;
   const ca = makeTestCa(t);
   const server = await plainServer(t, 'plain');
-  const lb = await startLb(t, lbYaml([
-    'routers: { all: { entrypoint: tls, service: plain, tls: terminate } }',
-    'services:',
-    service('plain', server.port, 'proxyProtocol: v1, '),
-  ].join('\n'), { entrypoints: { tls: `protocol: tcp, tls: { certificates: [ ${certEntry(ca.issue(['app.test']))} ] }` } }));
+  const lb = await startLb(t, terminating(ca, server.port, { service: 'proxyProtocol: v1, ' }));
   let clientPort = 0;
-  const client = connectTls({ host: '127.0.0.1', port: lb.port('tls'), ca: ca.ca, servername: 'app.test', allowHalfOpen: true });
+  const client = connectTls({ host: '127.0.0.1', port: lb.port('tls'), ca: ca.ca, servername: 'app.test' });
   client.once('secureConnect', () => {
     clientPort = client.localPort!;
     client.end('data');
@@ -223,11 +223,7 @@ test('a certificate file replaced on disk is served to new connections', async (
   const first = ca.issue(['app.test']);
   const second: Issued = ca.issue(['app.test', 'new.app.test']);
   const server = await plainServer(t, 'plain');
-  const lb = await startLb(t, lbYaml([
-    'routers: { all: { entrypoint: tls, service: plain, tls: terminate } }',
-    'services:',
-    service('plain', server.port),
-  ].join('\n'), { entrypoints: { tls: `protocol: tcp, tls: { certificates: [ ${certEntry(first)} ] }` } }));
+  const lb = await startLb(t, terminating(ca, server.port, { certificate: first }));
   const port = lb.port('tls');
   assert.equal((await halfCloseExchange(port, { ca: ca.ca, servername: 'app.test' })).reply, 'plain:ping');
   await assert.rejects(halfCloseExchange(port, { ca: ca.ca, servername: 'new.app.test' }), /ERR_TLS_CERT_ALTNAME_INVALID|does not match/);
@@ -240,11 +236,9 @@ test('with workers: 2, every worker terminates with the certificates the primary
   if (!requireTool(t, 'openssl', 'openssl')) return;
   const ca = makeTestCa(t);
   const server = await plainServer(t, 'plain');
-  const lb = await spawnLb(t, `${lbYaml([
-    'routers: { all: { entrypoint: tls, service: plain, tls: terminate, match: { sni: app.test } } }',
-    'services:',
-    service('plain', server.port),
-  ].join('\n'), { entrypoints: { tls: `protocol: tcp, tls: { certificates: [ ${certEntry(ca.issue(['app.test']))} ] }` } })}\nworkers: 2\n`);
+  const lb = await spawnLb(t, `${terminating(ca, server.port, { match: '{ sni: app.test }' })}
+workers: 2
+`);
   const exchanges = await Promise.all(Array.from({ length: 8 }, (_, i) => halfCloseExchange(lb.port('tls'), { ca: ca.ca, servername: 'app.test' }, `n${i}`)));
   assert.deepEqual(exchanges.map((e) => e.reply), Array.from({ length: 8 }, (_, i) => `plain:n${i}`));
   await eventually(async () => /^lb_tls_handshakes_total\{entrypoint="tls",version="TLSv1\.3",result="success"\} 8$/m.test(await (await fetch(`http://127.0.0.1:${lb.port('admin')}/metrics`)).text()), 'eight handshakes summed over the workers');
