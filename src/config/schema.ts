@@ -85,7 +85,7 @@ const routerTls = Object.assign(
     problems.push({ path, message: `expected true or false (an HTTP router), or terminate or passthrough (a TCP router), got ${JSON.stringify(value)}` });
     return undefined;
   },
-  { fromText: boolean().fromText },
+  { fromText: boolean().fromText, jsonSchema: { enum: [true, false, 'terminate', 'passthrough'] } },
 ) satisfies Validator<boolean | 'terminate' | 'passthrough'>;
 
 export const routerSchema = object({
