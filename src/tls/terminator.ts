@@ -101,8 +101,8 @@ function tlsServerOptions(
 
 /**
  * Server name → SecureContext, by the rules of https entrypoints (NameSelector) and with their
- * settings: for a TLS server of one's own, such as a TCP entrypoint that terminates TLS after
- * reading the ClientHello (`new TLSSocket(raw, { isServer: true, secureContext })`). Picking the
+ * settings: for a TLS server of one's own (`new TLSSocket(raw, { isServer: true, secureContext })`);
+ * tcp entrypoints that terminate use TlsTerminator itself, with its metrics. Picking the
  * context before TLS starts, rather than in Node's SNICallback, serves exactly the chosen
  * certificate (see TlsTerminator).
  */
