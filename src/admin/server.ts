@@ -165,7 +165,7 @@ function describeState(sources: Pick<AdminSources, 'snapshot' | 'listening' | 's
       protocol: config.protocol,
       address: config.address.text,
       listening: listening[config.name] ?? null,
-      ...(config.protocol === 'https'
+      ...(config.tls
         ? { tls: { certificates: (sources.certificates?.(config.name) ?? []).map((c) => ({ name: c.name, source: c.source, names: c.names, notAfter: new Date(c.notAfter).toISOString() })) } }
         : {}),
       ...(config.redirect ? { redirect: config.redirect } : {}),

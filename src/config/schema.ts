@@ -74,11 +74,25 @@ const headerMap = () => dictionary(string(), { keyPattern: tokenPattern, keyHint
 const port = integer({ min: 1, max: 65535 });
 const weight = withDefault(integer({ min: 0, max: 10_000 }), 1);
 
+/**
+ * A router's `tls`: `true` or `false` on HTTP routers (it picks a label router's entrypoint), or
+ * what a TCP router does with TLS: `terminate` it with the entrypoint's certificates, or pass it
+ * through (`passthrough`, the same as leaving it out).
+ */
+const routerTls = Object.assign(
+  (value: unknown, path: KeyPath, problems: Problem[]): boolean | 'terminate' | 'passthrough' | undefined => {
+    if (typeof value === 'boolean' || value === 'terminate' || value === 'passthrough') return value;
+    problems.push({ path, message: `expected true or false (an HTTP router), or terminate or passthrough (a TCP router), got ${JSON.stringify(value)}` });
+    return undefined;
+  },
+  { fromText: boolean().fromText, jsonSchema: { enum: [true, false, 'terminate', 'passthrough'] } },
+) satisfies Validator<boolean | 'terminate' | 'passthrough'>;
+
 export const routerSchema = object({
   entrypoint: string(),
   service: string(),
   priority: documentedDefault(integer({ min: -1_000_000, max: 1_000_000 }), '`0`'),
-  tls: withDefault(boolean(), false),
+  tls: withDefault(routerTls, false),
   match: object({
     host: documentedDefault(oneOrMany(hostPattern), 'any host'),
     pathPrefix: documentedDefault(absolutePath('a path prefix'), 'any path'),
@@ -195,7 +209,7 @@ const seconds = Object.assign(
   { fromText: (text: string): unknown => (/^\d+$/.test(text) ? Number(text) : text), jsonSchema: { anyOf: [{ type: 'integer', minimum: 0 }, duration().jsonSchema] } },
 ) satisfies Validator<number>;
 
-/** An https entrypoint's `tls`. */
+/** The `tls` of an https entrypoint, or of a tcp entrypoint whose routers terminate TLS. */
 const tlsSchema = object({
   certificates: withDefault(list(object({ certFile: filePath, keyFile: filePath }, ['certFile', 'keyFile'])), []),
   minVersion: withDefault(tlsVersion, '1.2'),

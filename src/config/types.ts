@@ -43,7 +43,7 @@ export interface EntrypointConfig {
     /** HTTP: keep-alive idle time between requests. TCP: idle time of a tunnel. */
     idleMs: number;
   };
-  /** HTTPS: certificates and TLS settings. */
+  /** HTTPS, and TCP entrypoints with routers that terminate TLS: certificates and TLS settings. */
   tls?: EntrypointTlsConfig;
   /** HTTP: answer every request with a 308 to this HTTPS entrypoint. */
   redirect?: RedirectConfig;
@@ -119,6 +119,8 @@ export interface RouterConfig {
   service: string;
   priority?: number;
   match: RouterMatch;
+  /** TCP routers: lb terminates TLS with the entrypoint's certificates and forwards plain bytes. */
+  tls?: 'terminate';
 }
 
 export interface HashPolicy {

@@ -36,6 +36,8 @@ export interface HttpRoute {
 export interface TcpRoute {
   readonly router: string;
   readonly service: ServicePool;
+  /** `tls: terminate`: the entrypoint decrypts, and the service gets plain bytes. */
+  readonly terminate: boolean;
 }
 
 export interface EntrypointRoutes {
@@ -147,7 +149,7 @@ const byName = (a: RouterConfig, b: RouterConfig) => (a.name < b.name ? -1 : a.n
 function tcpRoutes(routers: readonly RouterConfig[], services: ReadonlyMap<string, ServicePool>): Pick<EntrypointRoutes, 'tcp' | 'sni'> {
   const routes = [...routers].sort(byName).flatMap((router) => {
     const service = services.get(router.service);
-    return service ? [{ router, route: Object.freeze({ router: router.name, service }) }] : [];
+    return service ? [{ router, route: Object.freeze({ router: router.name, service, terminate: router.tls === 'terminate' }) }] : [];
   });
   const fallback = routes.find(({ router }) => !router.match.sni)?.route;
   const sni = routes.some(({ router }) => router.match.sni)

@@ -118,7 +118,7 @@ export class Metrics {
   });
   readonly tlsHandshakes = new CellCounter(
     'lb_tls_handshakes_total',
-    'TLS handshakes on https entrypoints, by entrypoint, TLS version and result: success, or why the handshake failed.',
+    'TLS handshakes that lb terminates (https entrypoints, tcp routers with tls: terminate), by entrypoint, TLS version and result: success, or why the handshake failed.',
     ['entrypoint', 'version', 'result'],
     this.registry,
   );

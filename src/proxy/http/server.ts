@@ -123,7 +123,7 @@ export class HttpEntrypoint {
     };
     // A client that opens a TLS connection and says nothing is closed after requestHeaders, as one that sends half a head.
     this.tls = config.protocol === 'https' && config.tls
-      ? new TlsTerminator(config.name, config.tls, headersMs, context.tls, context.metrics, context.logger, (socket, info) => this.connections.add(new ClientConnection(socket, this, info, this.proxyHeaders ? peerAddress(socket) : undefined)), () => context.acmeChallenges)
+      ? new TlsTerminator(config.name, config.tls, headersMs, context.tls, context.metrics, context.logger, (socket, info) => this.connections.add(new ClientConnection(socket, this, info, this.proxyHeaders ? peerAddress(socket) : undefined)), { challenges: () => context.acmeChallenges })
       : undefined;
     this.server = createServer(httpOptions);
     this.upgrades = new UpgradeRelay(this.name, context, (clientIp: string, socket: Socket) => ({ ...this.forwarding(clientIp, this.localPort, tlsInfoOfSocket(socket)), upgrade: true }));
