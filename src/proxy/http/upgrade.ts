@@ -1,12 +1,13 @@
 import { Agent, type ClientRequest, type ClientRequestArgs, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import { createConnection, type NetConnectOpts, type Socket } from 'node:net';
+import type { NetConnectOpts, Socket } from 'node:net';
+import type { ConnectionOptions } from 'node:tls';
 import httpProxy from 'http-proxy';
 import type { HttpRoute } from '../../control/snapshot.js';
 import type { Backend } from '../../balancer/index.js';
 import type { UpstreamTlsConfig } from '../../config/types.js';
 import { classifyUpstreamError, ProxyError, terminationOf } from '../../errors.js';
-import { upstreamTlsOptions } from '../../tls/upstream.js';
+import { connectUpstream, upstreamTlsOptions } from '../../tls/upstream.js';
 import { gatewayFailure, recordPassive, type DataPlaneContext } from '../context.js';
 import { accessEntry } from './access-entry.js';
 import { rawErrorResponse } from './error-response.js';
@@ -93,17 +94,22 @@ class Upgrade {
   }
 }
 
-/** The agent of one upgrade to a server of a service with `proxyProtocol`: its connection begins with the client's PROXY header. */
+/**
+ * The agent of one upgrade to a server of a service with `proxyProtocol`: its connection begins
+ * with the client's PROXY header, then TLS with `tls` for an https:// server.
+ */
 class ProxyHeaderAgent extends Agent {
-  constructor(private readonly header: Buffer) {
+  constructor(
+    private readonly header: Buffer,
+    private readonly tls: ConnectionOptions | undefined,
+  ) {
     super({ keepAlive: false });
+    // http.request refuses an agent whose protocol is not the target's.
+    (this as { protocol?: string }).protocol = tls ? 'https:' : 'http:';
   }
 
   override createConnection(options: ClientRequestArgs): Socket {
-    const socket = createConnection(options as NetConnectOpts);
-    // Queued while connecting, it goes out before the request head.
-    socket.write(this.header);
-    return socket;
+    return connectUpstream(options as NetConnectOpts, this.tls, this.header);
   }
 }
 
@@ -171,8 +177,12 @@ export class UpgradeRelay {
       upgrade.closed();
     });
     const version = route.service.config.proxyProtocol;
-    // A service that sends the PROXY protocol has only http:// servers (normalise.ts).
-    const agent = version ? new ProxyHeaderAgent(writeProxyHeader(version, connectionAddresses(socket))) : backend.scheme === 'https' ? this.tlsAgent(route.service.config.tls, backend.host) : undefined;
+    const tls = route.service.config.tls;
+    const agent = version
+      ? new ProxyHeaderAgent(writeProxyHeader(version, connectionAddresses(socket)), backend.scheme === 'https' ? upstreamTlsOptions(tls, backend.host) : undefined)
+      : backend.scheme === 'https'
+        ? this.tlsAgent(tls, backend.host)
+        : undefined;
     this.proxy.ws(req, socket, head, { target: backend.origin, ...(agent ? { agent } : {}) }, (err: Error) => {
       const error = classifyUpstreamError(err);
       this.context.logger.warn(
