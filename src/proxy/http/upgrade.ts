@@ -113,6 +113,29 @@ class ProxyHeaderAgent extends Agent {
   }
 }
 
+/**
+ * Until the server answers, nothing reads the client socket (http-proxy pipes it only after a
+ * 101), so a client that leaves would go unseen and the server's connection stay open until the
+ * response timeout. It is read meanwhile to see its FIN or reset, which abort the server's
+ * request at once. A client that sends bytes before the answer (it should wait for the 101) has
+ * them put back for the tunnel, and is no longer watched.
+ */
+function watchClientUntilAnswered(socket: Socket, proxyReq: ClientRequest): void {
+  const left = () => proxyReq.destroy(new ProxyError('client_abort'));
+  const early = (chunk: Buffer) => {
+    stop();
+    socket.unshift(chunk);
+  };
+  const stop = () => {
+    socket.off('data', early).off('end', left).off('close', left);
+    // Paused until http-proxy pipes it, so that no byte is read with no one listening.
+    socket.pause();
+  };
+  socket.on('data', early).once('end', left).once('close', left);
+  socket.resume();
+  proxyReq.once('upgrade', stop).once('response', stop);
+}
+
 /** Lets http-proxy's 'proxyReqWs' event find the upgrade its request belongs to. */
 const upgrades = new WeakMap<IncomingMessage, Upgrade>();
 
@@ -144,7 +167,7 @@ export class UpgradeRelay {
   ) {
     const internals = this.proxy as unknown as { wsPasses: Array<(...args: unknown[]) => unknown> };
     internals.wsPasses = internals.wsPasses.filter((pass) => pass.name !== 'checkMethodAndHeader');
-    this.proxy.on('proxyReqWs', (proxyReq: ClientRequest, req: IncomingMessage) => this.watchUpstream(proxyReq, req));
+    this.proxy.on('proxyReqWs', (proxyReq: ClientRequest, req: IncomingMessage, socket: Socket) => this.watchUpstream(proxyReq, req, socket));
     // Without a listener http-proxy's emitter throws on 'error'; errors are handled per call.
     this.proxy.on('error', () => undefined);
   }
@@ -185,11 +208,13 @@ export class UpgradeRelay {
         : undefined;
     this.proxy.ws(req, socket, head, { target: backend.origin, ...(agent ? { agent } : {}) }, (err: Error) => {
       const error = classifyUpstreamError(err);
-      this.context.logger.warn(
+      const left = error.kind === 'client_abort';
+      // As on the HTTP path, a client that left is no fault of lb's or the server's.
+      this.context.logger[left ? 'debug' : 'warn'](
         { entrypoint: this.entrypoint, router: route.router, service: route.service.name, backend: backend.id, code: error.code, ms: Math.round(performance.now() - upgrade.started) },
         `upgrade failed: ${error.message}`,
       );
-      if (upgrade.failed(error) && socket.writable) socket.write(rawErrorResponse(error.status, error.message, error.code));
+      if (upgrade.failed(error) && socket.writable && !left) socket.write(rawErrorResponse(error.status, error.message, error.code));
     });
   }
 
@@ -210,9 +235,10 @@ export class UpgradeRelay {
     socket.end(rawErrorResponse(error.status, error.message, error.code));
   }
 
-  private watchUpstream(proxyReq: ClientRequest, req: IncomingMessage): void {
+  private watchUpstream(proxyReq: ClientRequest, req: IncomingMessage, socket: Socket): void {
     const upgrade = upgrades.get(req);
     if (!upgrade) return;
+    watchClientUntilAnswered(socket, proxyReq);
     upgrade.timer = setTimeout(() => proxyReq.destroy(new ProxyError('connect_timeout')), upgrade.connectMs);
     proxyReq.once('socket', (upstream: Socket) => {
       upstream.once('connect', () => {
