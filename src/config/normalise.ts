@@ -98,7 +98,6 @@ export function normaliseService(name: string, protocol: Protocol, svc: RawServi
     report(['balancer'], `a TCP service cannot use ${balancer === 'sticky' ? 'sticky cookies' : 'header or cookie hashing'}; use hash on client_ip`);
   }
   const healthCheck = svc.healthCheck ? { ...normaliseHealthCheck(svc.healthCheck, protocol), ...(svc.proxyProtocol ? { proxyProtocol: svc.proxyProtocol } : {}) } : undefined;
-  if (svc.proxyProtocol && servers.some((s) => s.scheme === 'https')) report(['proxyProtocol'], 'the PROXY protocol is sent to http:// and TCP servers only, not yet before TLS to https:// ones');
   if (healthCheck && healthCheck.timeoutMs >= healthCheck.intervalMs) {
     report(['healthCheck', 'timeout'], `the timeout (${healthCheck.timeoutMs}ms) must be shorter than the interval (${healthCheck.intervalMs}ms)`);
   }

@@ -294,7 +294,7 @@ export class HttpEntrypoint {
     });
     const fresh = opensOwnConnection(client.method, client.firstOnConnection, service.config.retry.unsafeReuse);
     const version = service.config.proxyProtocol;
-    const upstream = version ? privateUpstream(client.socket, backend, service.config.timeouts.connectMs, version) : this.context.pools.get(backend, service, fresh);
+    const upstream = version ? privateUpstream(client.socket, backend, service.config.timeouts.connectMs, version, service.config.tls) : this.context.pools.get(backend, service, fresh);
     upstream.dispatch(
       {
         method: client.method,
