@@ -22,6 +22,16 @@ const fixtures = new URL('./fixtures/', import.meta.url).pathname;
 /** The value of a host port variable of the examples (`LB_WEB_PORT`) that publishes on loopback only. */
 const loopback = (port: number): string => `127.0.0.1:${port}`;
 
+/** True when Docker and `docker-compose` answer; like requireDocker, CI's LB_REQUIRE_DOCKER=1 fails instead of skipping. */
+async function requireCompose(t: TestContext): Promise<boolean> {
+  if (!(await requireDocker(t))) return false;
+  if (await exec('docker-compose', ['version'], { timeout: 10_000 }).then(() => true, () => false)) return true;
+  const why = 'no docker-compose: apt-get install docker-compose to run the compose examples';
+  if (process.env.LB_REQUIRE_DOCKER === '1') throw new Error(`LB_REQUIRE_DOCKER=1 but ${why}`);
+  t.skip(why);
+  return false;
+}
+
 interface Project {
   /** `docker-compose` with this project's files and name; fails after `timeoutMs`. */
   compose(args: string[], timeoutMs?: number): Promise<string>;
@@ -112,7 +122,7 @@ async function assertGone(project: Project): Promise<void> {
 }
 
 test('examples/compose comes up with docker-compose, serves HTTP and TCP through lb, and scales app into its pool', { timeout: 600_000 }, async (t) => {
-  if (!(await requireDocker(t))) return;
+  if (!(await requireCompose(t))) return;
   const project = await upProject(t, 'compose', (run) => ({
     app: backend(run, { PORT: '80' }),
     api: backend(run, { PORT: '80' }, {
@@ -139,7 +149,7 @@ test('examples/compose comes up with docker-compose, serves HTTP and TCP through
 });
 
 test('examples/multi-network comes up with docker-compose, lb reaches app on the network lb.network names, and scales it', { timeout: 600_000 }, async (t) => {
-  if (!(await requireDocker(t))) return;
+  if (!(await requireCompose(t))) return;
   const project = await upProject(t, 'multi-network', (run) => ({
     app: backend(run, { PORT: '80' }),
     db: backend(run, { PORT: '5432' }),
