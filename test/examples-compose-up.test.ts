@@ -8,7 +8,7 @@ import { test, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
 import { request } from 'undici';
 import { stringify } from 'yaml';
-import { baseImage, eventually, lbImage, requireDocker } from './helpers/docker.js';
+import { baseImage, DockerFixture, eventually, lbImage, requireDocker } from './helpers/docker.js';
 import { closedPort } from './helpers/servers.js';
 
 // Each compose example brought up for real with docker-compose (Compose v1; the files keep to the
@@ -33,8 +33,8 @@ async function requireCompose(t: TestContext): Promise<boolean> {
 }
 
 interface Project {
-  /** `docker-compose` with this project's files and name; fails after `timeoutMs`. */
-  compose(args: string[], timeoutMs?: number): Promise<string>;
+  /** `docker-compose` with this project's files and name; fails after 60 s. */
+  compose(args: string[]): Promise<string>;
   /** The hostnames (short container ids, which the backend answers with) of a service's containers. */
   replicas(service: string): Promise<Set<string>>;
   ports: Record<string, number>;
@@ -54,8 +54,9 @@ function backend(run: string, env: Record<string, string>, extra: Record<string,
 
 async function upProject(t: TestContext, example: string, services: (run: string) => Record<string, unknown>, networks: string[], publish: Record<string, (port: number) => string>): Promise<Project> {
   const { image } = await lbImage();
-  const run = Math.random().toString(16).slice(2, 10);
-  const name = `lbt${run}`;
+  // Its run label on every container and network of the project lets a later run sweep them if
+  // this one is killed before `down`; its cleanup removes any container `down` left.
+  const { run, prefix: name } = new DockerFixture(t);
   const dir = mkdtempSync(join(tmpdir(), 'lb-compose-'));
   const override = join(dir, 'docker-compose.test.yml');
   writeFileSync(override, stringify({
@@ -69,9 +70,9 @@ async function upProject(t: TestContext, example: string, services: (run: string
     env[variable] = value(ports[variable]);
   }
   const files = ['-f', join(examples, example, 'docker-compose.yml'), '-f', override, '-p', name];
-  const compose = async (args: string[], timeoutMs = 60_000): Promise<string> => {
+  const compose = async (args: string[]): Promise<string> => {
     try {
-      const { stdout } = await exec('docker-compose', [...files, ...args], { env, timeout: timeoutMs });
+      const { stdout } = await exec('docker-compose', [...files, ...args], { env, timeout: 60_000 });
       return stdout.trim();
     } catch (err) {
       throw new Error(`docker-compose ${args.join(' ')} failed: ${(err as { stderr?: string }).stderr?.trim() || String(err)}`);
