@@ -4,7 +4,7 @@
 // same code as a plain one: HTTP/1.1, or the TCP relay.
 import { constants, createHash } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { createSecureContext, createServer as createTlsServer, TLSSocket, type SecureContext, type SecureContextOptions } from 'node:tls';
+import { createServer as createTlsServer, TLSSocket, type SecureContext, type SecureContextOptions } from 'node:tls';
 import type { EntrypointTlsConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { CounterCell } from '../metrics/cells.js';
@@ -97,29 +97,6 @@ function tlsServerOptions(
     ...(settings.clientAuth ? { ca: [...material.clientCa] } : {}),
     ...ticketKeys.contextOptions(),
   };
-}
-
-/**
- * Server name → SecureContext, by the rules of https entrypoints (NameSelector) and with their
- * settings: for a TLS server of one's own (`new TLSSocket(raw, { isServer: true, secureContext })`);
- * tcp entrypoints that terminate use TlsTerminator itself, with its metrics. Picking the
- * context before TLS starts, rather than in Node's SNICallback, serves exactly the chosen
- * certificate (see TlsTerminator).
- */
-export function certificateContexts(
-  material: Pick<EntrypointTls, 'certificates' | 'clientCa'>,
-  settings: Pick<EntrypointTlsConfig, 'minVersion' | 'clientAuth'>,
-  ticketKeys: TicketKeyRing,
-  sessionIdContext: string,
-): (serverName: string | undefined) => SecureContext | undefined {
-  const selector = new NameSelector(
-    material.certificates.map((certificate) => {
-      const context = createSecureContext(tlsServerOptions(certificate, material, settings, ticketKeys, sessionIdContext));
-      ticketKeys.install(context);
-      return { names: certificate.names, value: context };
-    }),
-  );
-  return (serverName) => selector.select(serverName);
 }
 
 /**
