@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
 import { test } from 'node:test';
 import { request } from 'undici';
 import type { TrafficStats } from '../src/metrics/traffic.js';
 import { lbYaml } from './helpers/config.js';
+import { tcpRoundTrip } from './helpers/raw-http.js';
 import { spawnLb, type LbProcess } from './helpers/lb-process.js';
 import { closedPort, startBackend, startTcpServer } from './helpers/servers.js';
 import { eventually } from './helpers/wait.js';
@@ -17,15 +17,6 @@ async function stats(lb: LbProcess): Promise<TrafficStats & { latencyBaseSeconds
   return (await res.body.json()) as TrafficStats & { latencyBaseSeconds: number };
 }
 
-function tcpRoundTrip(port: number): Promise<void> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1', () => socket.end('ping'));
-    socket.on('data', () => undefined);
-    socket.once('close', () => resolve());
-    socket.once('error', () => resolve());
-    socket.setTimeout(5_000, () => socket.destroy());
-  });
-}
 
 for (const workers of [1, 2]) {
   test(`/api/stats counts each server's answers, latency and failures (workers: ${workers})`, { timeout: 60_000 }, async (t) => {

@@ -4,23 +4,13 @@ import { test } from 'node:test';
 import { chromium } from 'playwright-core';
 import { request } from 'undici';
 import { lbYaml } from './helpers/config.js';
+import { tcpRoundTrip } from './helpers/raw-http.js';
 import { startLb } from './helpers/lb.js';
 import { closedPort, startBackend, startTcpServer } from './helpers/servers.js';
-import { connect } from 'node:net';
 import { requireTool } from './helpers/tools.js';
 
 const artifacts = new URL('../test-artifacts/', import.meta.url).pathname;
 
-/** Opens a TCP connection and waits for it to close (lb closes it when no server takes it). */
-function tcpRoundTrip(port: number): Promise<void> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1', () => socket.end('ping'));
-    socket.on('data', () => undefined);
-    socket.once('error', () => resolve());
-    socket.once('close', () => resolve());
-    socket.setTimeout(5_000, () => socket.destroy());
-  });
-}
 
 test('the dashboard shows traffic as it flows, turns a failing server red, and a refusing one amber before ejection', { timeout: 90_000 }, async (t) => {
   if (!requireTool(t, 'chromium', 'chromium')) return;

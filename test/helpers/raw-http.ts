@@ -56,3 +56,14 @@ export async function twoRequests(port: number, localAddress: string, host: stri
   await within(new Promise((resolve) => socket.once('close', resolve)), 'the second response');
   return { text, clientPort };
 }
+
+/** Sends `ping` on a new TCP connection, ends it, and resolves once it closed (or failed, or 5 s passed). */
+export function tcpRoundTrip(port: number): Promise<void> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1', () => socket.end('ping'));
+    socket.on('data', () => undefined);
+    socket.once('error', () => resolve());
+    socket.once('close', () => resolve());
+    socket.setTimeout(5_000, () => socket.destroy());
+  });
+}
