@@ -134,6 +134,17 @@ export function isName(name: string, lower: string): boolean {
   return name.length === lower.length && (name === lower || name.toLowerCase() === lower);
 }
 
+/**
+ * Whether a Transfer-Encoding value is `chunked` alone. Whitespace after it may be spaces only:
+ * llhttp reads `chunked` and a tab as another coding (a request it refuses, a response it reads
+ * to the connection's end), so a message lb read as chunked would end elsewhere for Node.
+ */
+export function isChunkedAt(buf: Buffer, valueStart: number, valueEnd: number): boolean {
+  if (!isName(buf.toString('latin1', valueStart, valueEnd), 'chunked')) return false;
+  for (let i = valueEnd; buf[i] !== CR; i++) if (buf[i] === HTAB) return false;
+  return true;
+}
+
 /** A Content-Length value in buf[start, end): 1*DIGIT, at most 15 digits so that it stays exact. */
 export function contentLengthAt(buf: Buffer, start: number, end: number): number {
   if (end === start || end - start > 15) throw new HttpSyntaxError('invalid Content-Length');
