@@ -1,5 +1,5 @@
 import { HttpSyntaxError } from '../../errors.js';
-import { classifyName, connectionTokensAt, contentLengthAt, CR, fieldStrings, HTAB, headEnd, isChunkedAt, isName, LF, MAX_HEAD_BYTES, Name, parseFieldLines, SP, TARGET, type Fields } from './syntax.js';
+import { classifyName, connectionTokensAt, contentLengthAt, CR, fieldStrings, HTAB, headEnd, isChunkedAt, LF, MAX_HEAD_BYTES, Name, parseFieldLines, SP, TARGET, type Fields } from './syntax.js';
 
 /**
  * Methods the fast path forwards, as constant strings (a request's method costs no new string).
