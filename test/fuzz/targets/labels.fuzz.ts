@@ -1,7 +1,7 @@
 // The Docker label parser. The input is label lines, `key=value`, each key under the `lb.` prefix
-// (with `lb.enable=true` unless a line sets it). parseLabels never throws: problems come back as
-// errors, each naming a label under the prefix, and a container has a configuration exactly when
-// it has no error.
+// (with `lb.enable=true` unless a line sets it); the first byte's low bit makes the container a
+// compose service. parseLabels never throws: problems come back as errors, each naming a label
+// under the prefix, and a container has a configuration exactly when it has no error.
 import assert from 'node:assert/strict';
 import { parseLabels } from '../../../src/providers/docker/labels.js';
 
