@@ -63,15 +63,15 @@ function jazzer(target: string, corpora: string[], libfuzzer: string[], limitSec
     const child = spawn(process.execPath, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     // A target that hangs past libFuzzer's own limits is a failure too; its whole group is ended.
     const timer = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), limitSeconds * 1000);
-    let output = '';
-    const keep = (chunk: Buffer) => {
-      output = (output + chunk.toString()).slice(-64 * 1024);
-    };
+    // All of it, not a tail: the closing stats are read from it, after any amount of progress lines.
+    const chunks: Buffer[] = [];
+    const keep = (chunk: Buffer) => chunks.push(chunk);
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
     child.on('error', fail);
     child.on('close', (code) => {
       clearTimeout(timer);
+      const output = Buffer.concat(chunks).toString();
       const executions = Number(/stat::number_of_executed_units:\s*(\d+)/.exec(output)?.[1] ?? 0);
       const corpus = Number([...output.matchAll(/corp: (\d+)\//g)].at(-1)?.[1] ?? 0);
       done({ target, code, executions, corpus, tail: output.split('\n').slice(-40).join('\n') });
@@ -79,7 +79,7 @@ function jazzer(target: string, corpora: string[], libfuzzer: string[], limitSec
   });
 }
 
-if (ensureJazzerLoads()) console.log('jazzer.js: its addon was rebound to this system\'s glibc and libstdc++ (scripts/jazzer-glibc-compat.mjs)');
+if (ensureJazzerLoads()) console.log('jazzer.js: its addon was rebound to this system\'s glibc and libstdc++ (test/fuzz/jazzer-glibc-compat.ts)');
 mkdirSync(artifacts, { recursive: true });
 const scratch = mkdtempSync(join(tmpdir(), 'lb-fuzz-'));
 const results: Outcome[] = [];
@@ -93,6 +93,8 @@ try {
     const sources = values.seed ? [committed, join(scratch, 'seeds', target)] : [committed];
     console.log(`fuzzing ${target} for ${seconds} s`);
     const run = await jazzer(target, [found, ...sources], [`-max_total_time=${seconds}`, '-timeout=10'], seconds + 120);
+    // A run that reports no executions tested nothing: a failure too.
+    if (run.code === 0 && run.executions === 0) run.code = -1;
     results.push(run);
     if (run.code !== 0) {
       console.log(run.tail);
@@ -111,7 +113,7 @@ try {
 }
 
 console.log('\ntarget            executions   corpus  result');
-for (const r of results) console.log(`${r.target.padEnd(16)} ${String(r.executions).padStart(11)}  ${String(r.corpus).padStart(7)}  ${r.code === 0 ? 'ok' : `FAILED (exit ${r.code})`}`);
+for (const r of results) console.log(`${r.target.padEnd(16)} ${String(r.executions).padStart(11)}  ${String(r.corpus).padStart(7)}  ${r.code === 0 ? 'ok' : r.code === -1 ? 'FAILED (no executions reported)' : `FAILED (exit ${r.code})`}`);
 const failed = results.filter((r) => r.code !== 0);
 console.log(failed.length ? `${failed.length} of ${results.length} fuzz runs failed; inputs in ${artifacts}` : `${results.length} targets, no crash and no broken property`);
 process.exitCode = failed.length ? 1 : 0;

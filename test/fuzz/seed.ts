@@ -1,7 +1,6 @@
-// Writes each fuzz target's seed inputs, taken from the existing tests' generators and cases, to
-// test/fuzz/seeds/<target>/ (a scratch folder); `npm run fuzz -- --merge` then keeps the subset
-// that covers as much, minimized, in test/fuzz/corpus/<target>/. Rerun when a target's input
-// format changes.
+// Each fuzz target's seed inputs, taken from the existing tests' generators and cases, written to
+// a scratch folder by `npm run fuzz -- --seed`; with --merge, libFuzzer keeps the subset that
+// covers as much in test/fuzz/corpus/<target>/. Rerun so when a target's input format changes.
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeLocalProxyHeader, writeProxyHeader } from '../../src/proxy/proxy-protocol.js';
