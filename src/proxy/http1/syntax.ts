@@ -135,19 +135,23 @@ export function isName(name: string, lower: string): boolean {
 }
 
 /**
- * Whether a Transfer-Encoding value is `chunked` alone. Whitespace after it may be spaces only:
- * llhttp reads `chunked` and a tab as another coding (a request it refuses, a response it reads
- * to the connection's end), so a message lb read as chunked would end elsewhere for Node.
+ * Whether a framing header's value is followed by a tab before its line ends. llhttp takes only
+ * spaces there: it reads `chunked` and a tab as another coding (a request it refuses, a response
+ * it reads to the connection's end) and refuses such a Content-Length, so lb refuses them too.
  */
+function tabAfter(buf: Buffer, valueEnd: number): boolean {
+  for (let i = valueEnd; buf[i] !== CR; i++) if (buf[i] === HTAB) return true;
+  return false;
+}
+
+/** Whether a Transfer-Encoding value is `chunked` alone (see tabAfter for the whitespace after it). */
 export function isChunkedAt(buf: Buffer, valueStart: number, valueEnd: number): boolean {
-  if (!isName(buf.toString('latin1', valueStart, valueEnd), 'chunked')) return false;
-  for (let i = valueEnd; buf[i] !== CR; i++) if (buf[i] === HTAB) return false;
-  return true;
+  return isName(buf.toString('latin1', valueStart, valueEnd), 'chunked') && !tabAfter(buf, valueEnd);
 }
 
 /** A Content-Length value in buf[start, end): 1*DIGIT, at most 15 digits so that it stays exact. */
 export function contentLengthAt(buf: Buffer, start: number, end: number): number {
-  if (end === start || end - start > 15) throw new HttpSyntaxError('invalid Content-Length');
+  if (end === start || end - start > 15 || tabAfter(buf, end)) throw new HttpSyntaxError('invalid Content-Length');
   let length = 0;
   for (let i = start; i < end; i++) {
     const digit = buf[i]! - 0x30;
