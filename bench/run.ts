@@ -47,10 +47,10 @@ const usage = `Usage: npm run bench [-- options]
   --rounds N          alternating rounds per scenario; the median is reported (default 3)
   --connections N     connections for small, post, close and tcp-echo (default 50)
   --scenarios LIST    any of small,latency,large,post,close,tcp-echo,sni-small,sni-large,sni-close,https-small,https-close,
-                      https-handshake,https-large,idle,routes (default all)
+                      https-handshake,https-large,tcp-tls-small,idle,routes (default all)
   --only LIST         targets: direct,haproxy-http,lb-http,lb-http-access-log,lb-http-2-workers,lb-http-reuse-safe,nginx-proxy,
-                      http-proxy,node-hello,haproxy-tcp,lb-tcp,haproxy-tcp-sni,lb-tcp-sni,haproxy-https,lb-https (idle and routes
-                      run when lb-http is listed)
+                      http-proxy,node-hello,haproxy-tcp,lb-tcp,haproxy-tcp-sni,lb-tcp-sni,haproxy-https,lb-https,haproxy-tcp-tls,
+                      lb-tcp-tls (idle and routes run when lb-http is listed)
   --idle N            idle connections for the idle scenario (default 10000)
   --pin               pin backend, proxies and load generator to separate cores (needs 4 cores)
   --backend KIND      auto (nginx when installed), nginx or node (bench/backend.ts)
@@ -111,6 +111,9 @@ const ports = {
   lbHttps: 18110,
   lbHttpsAdmin: 18111,
   haproxyHttps: 18112,
+  lbTcpTls: 18113,
+  lbTcpTlsAdmin: 18114,
+  haproxyTcpTls: 18115,
 };
 
 type Need = 'haproxy' | 'nginx' | 'http-proxy' | 'openssl';
@@ -144,9 +147,12 @@ const allTargets: Target[] = [
   // TLS termination, with the same ECDSA P-256 certificate (made by openssl at the start).
   { name: 'haproxy-https', mode: 'http', scheme: 'https', port: ports.haproxyHttps, needs: ['haproxy', 'openssl'] },
   { name: 'lb-https', mode: 'http', scheme: 'https', port: ports.lbHttps, needs: ['openssl'] },
+  // TLS terminated by a TCP frontend, plain bytes (HTTP) to the backend: the same certificate.
+  { name: 'haproxy-tcp-tls', mode: 'tcp', scheme: 'https', port: ports.haproxyTcpTls, needs: ['haproxy', 'openssl'] },
+  { name: 'lb-tcp-tls', mode: 'tcp', scheme: 'https', port: ports.lbTcpTls, needs: ['openssl'] },
 ];
 
-const loadScenarios = ['small', 'latency', 'large', 'post', 'close', 'tcp-echo', 'sni-small', 'sni-large', 'sni-close', 'https-small', 'https-close', 'https-handshake', 'https-large'] as const;
+const loadScenarios = ['small', 'latency', 'large', 'post', 'close', 'tcp-echo', 'sni-small', 'sni-large', 'sni-close', 'https-small', 'https-close', 'https-handshake', 'https-large', 'tcp-tls-small'] as const;
 const scaleScenarios = ['idle', 'routes'] as const;
 type LoadScenario = (typeof loadScenarios)[number];
 type ScenarioId = LoadScenario | (typeof scaleScenarios)[number];
@@ -167,6 +173,7 @@ const scenarioTargets: Record<LoadScenario, string[]> = {
   'https-close': ['haproxy-https', 'lb-https'],
   'https-handshake': ['haproxy-https', 'lb-https'],
   'https-large': ['haproxy-https', 'lb-https'],
+  'tcp-tls-small': ['haproxy-tcp-tls', 'lb-tcp-tls'],
 };
 
 /** The name the TLS clients send as SNI: wrk sends the URL's host, an IP address here, as it is. */
@@ -256,6 +263,10 @@ ${tlsFiles ? `frontend webtls
   option forwardfor
   http-request set-header X-Forwarded-Proto https
   default_backend app
+frontend tcptls
+  mode tcp
+  bind 127.0.0.1:${ports.haproxyTcpTls} ssl crt ${tlsFiles.haproxy}
+  default_backend apptcp
 ` : ''}${withEcho ? `frontend echo
   mode tcp
   bind 127.0.0.1:${ports.haproxyEcho}
@@ -314,17 +325,21 @@ services: { tls: { servers: [ { address: "127.0.0.1:${ports.tlsBackend}" } ] } }
 log: { level: error }
 `);
   if (tlsFiles) {
-    writeFileSync(join(work, 'lb-https.yaml'), `
+    // The same certificate on an https entrypoint, and on a tcp one whose only router terminates
+    // (as HAProxy's tcptls frontend: nothing is read before the handshake).
+    const tlsYaml = (file: string, port: number, adminPort: number, protocol: string, router: string, server: string) => writeFileSync(join(work, file), `
 entrypoints:
-  websecure:
-    address: "127.0.0.1:${ports.lbHttps}"
-    protocol: https
+  tls:
+    address: "127.0.0.1:${port}"
+    protocol: ${protocol}
     tls: { certificates: [ { certFile: "${tlsFiles.cert}", keyFile: "${tlsFiles.key}" } ] }
-admin: { address: "127.0.0.1:${ports.lbHttpsAdmin}" }
-routers: { app: { entrypoint: websecure, match: { host: "127.0.0.1" }, service: app } }
-services: { app: { servers: [ { url: "http://127.0.0.1:${ports.backend}" } ] } }
+admin: { address: "127.0.0.1:${adminPort}" }
+routers: { app: { entrypoint: tls, ${router}service: app } }
+services: { app: { servers: [ { ${server} } ] } }
 log: { level: error }
 `);
+    tlsYaml('lb-https.yaml', ports.lbHttps, ports.lbHttpsAdmin, 'https', 'match: { host: "127.0.0.1" }, ', `url: "http://127.0.0.1:${ports.backend}"`);
+    tlsYaml('lb-tcp-tls.yaml', ports.lbTcpTls, ports.lbTcpTlsAdmin, 'tcp', 'tls: terminate, ', `address: "127.0.0.1:${ports.backend}"`);
   }
   writeFileSync(join(work, 'http-proxy.cjs'), `
 const http = require('node:http');
@@ -374,6 +389,7 @@ const measures: Record<LoadScenario, (t: Target) => Promise<Sample>> = {
   // wrk resumes TLS sessions on reconnect; autocannon (Node's TLS client, no session given) does not.
   'https-handshake': (t) => runLoad(ws, 'autocannon', { connections, headers: { Connection: 'close' }, url: `https://127.0.0.1:${t.port}/`, seconds: duration }),
   'https-large': (t) => http(t, { connections: 8, path: '/1m' }),
+  'tcp-tls-small': (t) => http(t, { connections }),
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -453,6 +469,7 @@ const titles: Record<LoadScenario, string> = {
   'https-close': `HTTPS, a new TLS connection per request, resumed (Connection: close): ${loadName} -c${connections}, ${rounding}`,
   'https-handshake': `HTTPS, a full TLS handshake per request (Connection: close, no resumption): autocannon -c${connections}, ${rounding}`,
   'https-large': `HTTPS, large responses: 1 MiB body, ${loadName} -c8, ${rounding}`,
+  'tcp-tls-small': `TLS terminated on a TCP entrypoint (tls: terminate), small responses over keep-alive TLS: ${loadName} -c${connections}, ${rounding}`,
 };
 
 function render(scenario: LoadScenario, results: Summary[]): string {
@@ -469,6 +486,8 @@ function render(scenario: LoadScenario, results: Summary[]): string {
       return throughputTable(results, { unit: 'req/s', value: (r) => r.rps, digits: 0, reference: 'haproxy-https' });
     case 'https-large':
       return throughputTable(results, { unit: 'MB/s', value: mbps, digits: 0, reference: 'haproxy-https' });
+    case 'tcp-tls-small':
+      return throughputTable(results, { unit: 'req/s', value: (r) => r.rps, digits: 0, reference: 'haproxy-tcp-tls' });
     case 'latency':
       return latencyTable(results);
     case 'large':
@@ -501,6 +520,7 @@ const notes: Record<LoadScenario, string> = {
   'https-close': 'A new TLS connection per request, as a returning client makes them: wrk resumes its session with the ticket each proxy gave it (an abbreviated handshake: a key exchange, no certificate and no signature).',
   'https-handshake': 'A full TLS handshake per request: key exchange, certificate and an ECDSA P-256 signature each time. The load generator is autocannon (Node), whose handshakes cost the client as much, so on a small machine it is the bottleneck: read CPU µs/req.',
   'https-large': 'Bulk encryption: 1 MiB responses through TLS (AES-GCM, as negotiated by wrk and each proxy).',
+  'tcp-tls-small': 'TLS termination at L4: decrypt, relay the plain bytes to the backend and encrypt its answers, with no HTTP work. Against HAProxy `mode tcp` with `bind ... ssl crt`.',
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -554,8 +574,8 @@ async function main(): Promise<void> {
 
   // Start what the selected scenarios need.
   const withEcho = selectedLoad.includes('tcp-echo') && [...wanted].some((n) => allTargets.find((t) => t.name === n)!.echoPort);
-  const withSni = [...wanted].some((n) => allTargets.find((t) => t.name === n)!.mode === 'tcp' && allTargets.find((t) => t.name === n)!.scheme === 'https');
-  const withTls = wanted.has('lb-https') || wanted.has('haproxy-https');
+  const withSni = wanted.has('lb-tcp-sni') || wanted.has('haproxy-tcp-sni');
+  const withTls = ['lb-https', 'haproxy-https', 'lb-tcp-tls', 'haproxy-tcp-tls'].some((name) => wanted.has(name));
   writeConfigs(withEcho, withSni, withTls ? makeHttpsCertificate() : undefined);
   await startBackend(ws, backendKind, ports.backend);
   if (withSni) await startBackend(ws, backendKind, ports.tlsBackend, makeCertificate(ws, 'bench.example.com'));
@@ -571,13 +591,14 @@ async function main(): Promise<void> {
     starting.push(ws.startListening(cmd, argv, port, 'proxy').then((child) => names.forEach((n) => pids.set(n, child.pid!))));
   };
   const lb = (file: string): [string, string[]] => [process.execPath, [lbCli, 'run', '--config', join(work, file)]];
-  startProxy(['haproxy-http', 'haproxy-tcp', 'haproxy-tcp-sni', 'haproxy-https'], ['haproxy', ['-f', join(work, 'haproxy.cfg')]], ports.haproxy);
+  startProxy(['haproxy-http', 'haproxy-tcp', 'haproxy-tcp-sni', 'haproxy-https', 'haproxy-tcp-tls'], ['haproxy', ['-f', join(work, 'haproxy.cfg')]], ports.haproxy);
   startProxy(['lb-http', 'lb-tcp'], lb('lb.yaml'), ports.lb);
   startProxy(['lb-http-access-log'], lb('lb-logged.yaml'), ports.lbLogged);
   startProxy(['lb-http-reuse-safe'], lb('lb-reuse.yaml'), ports.lbReuse);
   startProxy(['lb-http-2-workers'], lb('lb-workers.yaml'), ports.lbWorkers);
   startProxy(['lb-tcp-sni'], lb('lb-sni.yaml'), ports.lbSni);
   startProxy(['lb-https'], lb('lb-https.yaml'), ports.lbHttps);
+  startProxy(['lb-tcp-tls'], lb('lb-tcp-tls.yaml'), ports.lbTcpTls);
   startProxy(['nginx-proxy'], ['nginx', ['-c', join(work, 'proxy-nginx.conf'), '-p', work]], ports.nginx);
   startProxy(['http-proxy'], [process.execPath, [join(work, 'http-proxy.cjs')]], ports.httpProxy);
   // On the proxies' cores when pinned: it stands where a proxy would.

@@ -1,4 +1,5 @@
 // One class per failure, each with a stable `code` (catalogue: docs/errors.md).
+import { resolve } from 'node:path';
 
 export class LbError extends Error {
   readonly code: string;
@@ -22,9 +23,13 @@ export function formatConfigIssue(issue: ConfigIssue): string {
 }
 
 export class ConfigReadError extends LbError {
+  /** The file does not exist (rather than being unreadable). */
+  readonly missing: boolean;
   constructor(file: string, cause: unknown) {
-    const reason = cause instanceof Error ? cause.message : String(cause);
+    const missing = (cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
+    const reason = missing ? `no such file (${resolve(file)})` : cause instanceof Error ? cause.message : String(cause);
     super('LB_CONFIG_READ', `cannot read config file ${file}: ${reason}`, { cause });
+    this.missing = missing;
   }
 }
 

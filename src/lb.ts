@@ -106,7 +106,7 @@ class Balancer implements RunningBalancer {
       inFlight: (service, backend) => plane.inFlight(service, backend),
       onChange: (listener) => control.subscribe(listener),
       metricsText: () => plane.metricsText(),
-      serviceTotals: () => plane.serviceTotals(),
+      traffic: () => plane.traffic(),
       acme: () => this.acme?.describe() ?? null,
       certificates: (entrypoint) => [...(certificates.tls.entrypoints.get(entrypoint)?.certificates ?? [])],
       logger,

@@ -39,11 +39,32 @@ test('--help and --version', async () => {
   assert.equal(version.stdout.trim(), pkg.version);
 });
 
-test('a bad flag or command exits 2 with a hint', async () => {
+test('each command has its own --help', async () => {
+  const validate = await lb(['validate', '--help']);
+  assert.equal(validate.code, 0);
+  assert.match(validate.stdout, /^lb validate: check a config file without starting anything\n\nUsage:\n {2}lb validate \[--config FILE\]/);
+  assert.doesNotMatch(validate.stdout, /--log-level/);
+  const run = await lb(['run', '-h']);
+  assert.equal(run.code, 0);
+  assert.match(run.stdout, /^lb run: run the balancer/);
+  assert.match(run.stdout, /--log-level LEVEL/);
+});
+
+test('a bad flag or command exits 2 with the one that was probably meant', async () => {
   const flag = await lb(['--confg', 'x.yaml']);
   assert.equal(flag.code, 2);
-  assert.match(flag.stderr, /Run "lb --help"/);
+  assert.equal(flag.stderr, 'lb: unknown option --confg (did you mean "--config"?). Run "lb --help" for usage.\n');
+  const command = await lb(['valdate']);
+  assert.equal(command.code, 2);
+  assert.match(command.stderr, /unknown command "valdate" \(did you mean "validate"\?\)/);
   assert.equal((await lb(['launch'])).code, 2);
+});
+
+test('a missing config file names the working directory and --config', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lb-cli-'));
+  const missing = await run(process.execPath, [cliPath, 'validate'], { cwd: dir, timeout: 10_000 }).catch((err: { code: number; stderr: string }) => err);
+  assert.equal((missing as { code: number }).code, 1);
+  assert.equal((missing as { stderr: string }).stderr, `lb: cannot read config file lb.yaml: no such file (${join(dir, 'lb.yaml')})\nlb: the working directory is ${dir}; name the file with --config FILE (lb --help).\n`);
 });
 
 test('validate: 0 for a good file, 1 with file:line:col errors for a bad one', async () => {
@@ -55,6 +76,9 @@ test('validate: 0 for a good file, 1 with file:line:col errors for a bad one', a
   assert.equal(bad.code, 1);
   assert.ok(bad.stderr.includes(`${file}:4:20: services.app.balancer: must be one of`), bad.stderr);
   assert.match(bad.stderr, /did you mean "round_robin"\?/);
+  // validate starts nothing, so it does not say so; run does.
+  assert.match(bad.stderr, /has 1 error\(s\)\.\n$/);
+  assert.match((await lb(['run', '--config', file])).stderr, /has 1 error\(s\); nothing was started\.\n$/);
   const missing = await lb(['validate', '--config', '/nonexistent/lb.yaml']);
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /cannot read config file \/nonexistent\/lb\.yaml/);

@@ -159,7 +159,7 @@ test('a host name may end with a dot, and is matched without it', () => {
   assert.deepEqual(config.routers.get('app')!.match.hosts, ['app.example.com']);
 });
 
-test('proxyProtocol: trustedIPs are CIDRs and required; a service sends v1 or v2, and not yet to https:// servers', () => {
+test('proxyProtocol: trustedIPs are CIDRs and required; a service sends v1 or v2, to https:// servers too', () => {
   const config = parseConfig(`entrypoints:
   web: { address: "127.0.0.1:8080", proxyProtocol: { trustedIPs: ["10.0.0.0/8", "::1"] } }
 routers: { app: { entrypoint: web, service: app } }
@@ -168,17 +168,21 @@ services: { app: { proxyProtocol: v2, servers: [ { url: "http://127.0.0.1:3001" 
   assert.deepEqual(config.entrypoints.get('web')!.proxyProtocol, { trustedIPs: ['10.0.0.0/8', '::1'] });
   assert.equal(config.services.get('app')!.proxyProtocol, 'v2');
   assert.equal(config.services.get('app')!.healthCheck!.proxyProtocol, 'v2', 'its checks send a LOCAL header');
+  const tls = parseConfig(`entrypoints: { web: { address: "127.0.0.1:8080" } }
+routers: { app: { entrypoint: web, service: app } }
+services: { app: { proxyProtocol: v1, servers: [ { url: "https://127.0.0.1:3001" } ] } }
+`, 'lb.yaml');
+  assert.equal(tls.services.get('app')!.proxyProtocol, 'v1', 'the header goes before TLS');
   const errors = errorsOf(`entrypoints:
   web: { address: "127.0.0.1:8080", proxyProtocol: { trustedIPs: ["10.0.0.0/33"] } }
   other: { address: "127.0.0.1:8081", proxyProtocol: {} }
 routers: { app: { entrypoint: web, service: app }, two: { entrypoint: other, service: two } }
 services:
   app: { proxyProtocol: v3, servers: [ { url: "http://127.0.0.1:3001" } ] }
-  two: { proxyProtocol: v1, servers: [ { url: "https://127.0.0.1:3001" } ] }
+  two: { servers: [ { url: "http://127.0.0.1:3002" } ] }
 `);
-  assert.equal(errors.length, 4, errors.join('\n'));
+  assert.equal(errors.length, 3, errors.join('\n'));
   assert.match(errors[0]!, /entrypoints\.web\.proxyProtocol\.trustedIPs\[0\].*CIDR/);
   assert.match(errors[1]!, /entrypoints\.other\.proxyProtocol.*trustedIPs/);
   assert.match(errors[2]!, /services\.app\.proxyProtocol.*v1/);
-  assert.match(errors[3]!, /services\.two\.proxyProtocol.*https:\/\//);
 });

@@ -24,13 +24,20 @@ test('below the panic threshold the balancer uses every server', () => {
   assert.equal(halfUp.members.length, 2);
 });
 
-test('in panic, servers still starting (never healthy) stay out', () => {
+test('servers still starting (never healthy) count neither towards panic nor, in panic, as members', () => {
   const c = config();
-  const pool = buildSnapshot(c.entrypoints, c, undefined, (_s, b) => ({ usable: b.host === '127.0.0.1', known: b.host <= '127.0.0.2' })).services.get('s')!;
-  assert.equal(pool.panic, true);
-  assert.deepEqual(pool.members.map((b) => b.host), ['127.0.0.1', '127.0.0.2']);
+  const pool = buildSnapshot(c.entrypoints, c, undefined, (_s, b) => ({ usable: b.host === '127.0.0.1', known: b.host <= '127.0.0.3' })).services.get('s')!;
+  assert.equal(pool.panic, true, '1 healthy of 3 that ever were');
+  assert.deepEqual(pool.members.map((b) => b.host), ['127.0.0.1', '127.0.0.2', '127.0.0.3']);
+  const halfOfKnown = buildSnapshot(c.entrypoints, c, undefined, (_s, b) => ({ usable: b.host === '127.0.0.1', known: b.host <= '127.0.0.2' })).services.get('s')!;
+  assert.equal(halfOfKnown.panic, false, '1 healthy of the 2 that ever were, 2 starting: no panic');
+  assert.deepEqual(halfOfKnown.members.map((b) => b.host), ['127.0.0.1']);
   const fresh = buildSnapshot(c.entrypoints, c, undefined, () => ({ usable: false, known: false })).services.get('s')!;
+  assert.equal(fresh.panic, false, 'a pool warming up is not in panic');
   assert.equal(fresh.members.length, 0, 'servers that never passed a check get no traffic');
+  const oneStarting = buildSnapshot(c.entrypoints, c, undefined, (_s, b) => ({ usable: b.host !== '127.0.0.4', known: b.host !== '127.0.0.4' })).services.get('s')!;
+  assert.equal(oneStarting.panic, false);
+  assert.equal(oneStarting.members.length, 3);
 });
 
 test('with the threshold at 0 an all-unhealthy pool has no member (503)', () => {

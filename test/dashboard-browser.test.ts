@@ -5,21 +5,38 @@ import { chromium } from 'playwright-core';
 import { request } from 'undici';
 import { lbYaml } from './helpers/config.js';
 import { startLb } from './helpers/lb.js';
-import { startBackend } from './helpers/servers.js';
+import { closedPort, startBackend, startTcpServer } from './helpers/servers.js';
+import { connect } from 'node:net';
 import { requireTool } from './helpers/tools.js';
 
 const artifacts = new URL('../test-artifacts/', import.meta.url).pathname;
 
-test('the dashboard shows services and servers, and turns a failing server red', { timeout: 90_000 }, async (t) => {
+/** Opens a TCP connection and waits for it to close (lb closes it when no server takes it). */
+function tcpRoundTrip(port: number): Promise<void> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1', () => socket.end('ping'));
+    socket.on('data', () => undefined);
+    socket.once('error', () => resolve());
+    socket.once('close', () => resolve());
+    socket.setTimeout(5_000, () => socket.destroy());
+  });
+}
+
+test('the dashboard shows traffic as it flows, turns a failing server red, and a refusing one amber before ejection', { timeout: 90_000 }, async (t) => {
   if (!requireTool(t, 'chromium', 'chromium')) return;
   const health = new Map<number, boolean>();
   const serve = () => startBackend(t, (req, res) => res.writeHead(req.url === '/health' && health.get(req.socket.localPort!) === false ? 500 : 200).end('ok'));
   const [a, b] = [await serve(), await serve()];
+  const echo = await startTcpServer(t, (socket) => socket.pipe(socket));
+  const refusing = await closedPort();
   const lb = await startLb(t, lbYaml(`
-routers: { shop: { entrypoint: web, match: { host: "shop.example.com" }, service: shop } }
+routers:
+  shop: { entrypoint: web, match: { host: "shop.example.com" }, service: shop }
+  db: { entrypoint: db, service: db }
 services:
   shop: { healthCheck: { path: /health, interval: 300ms, timeout: 150ms, fall: 1 }, servers: [ { url: "${a.url}" }, { url: "${b.url}", weight: 2 } ] }
-`));
+  db: { servers: [ { address: "127.0.0.1:${echo.port}" }, { address: "127.0.0.1:${refusing}" } ] }
+`, { entrypoints: { db: 'protocol: tcp' } }));
   // Bounded background traffic so that the rate chart has something to draw.
   let traffic = true;
   const load = (async () => {
@@ -46,6 +63,24 @@ services:
   await server(b.port).and(page.locator('[data-state="up"]')).waitFor({ timeout: 10_000 });
   assert.match((await page.locator('[data-service="shop"] h2').textContent()) ?? '', /shop/);
   assert.equal(await dotColour(a.port), 'rgb(26, 127, 55)');
+
+  // While traffic flows: a non-zero rate, latency quantiles, 2xx answers, an open connection.
+  const text = (sel: string) => page.evaluate((s) => document.querySelector(s)?.textContent ?? '', sel);
+  await page.waitForFunction(() => /requests\/s [1-9]/.test(document.querySelector('[data-service="shop"] [data-rate="requests"]')?.textContent ?? ''), undefined, { timeout: 15_000 });
+  await page.waitForFunction(() => /2xx [1-9]/.test(document.querySelector('[data-service="shop"] [data-figure="2xx"]')?.textContent ?? ''), undefined, { timeout: 10_000 });
+  assert.match(await text('[data-service="shop"] [data-figure="p50"]'), /^p50 \d+(\.\d+)? ms$/);
+  assert.match(await text('[data-service="shop"] [data-figure="p99"]'), /^p99 \d+(\.\d+)? ms$/);
+  await page.waitForFunction(() => Number(document.querySelector('[data-entrypoint="web"] [data-open]')?.getAttribute('data-open')) >= 1, undefined, { timeout: 10_000 });
+
+  // A TCP server that refuses: each connection to it is retried on the other, and its failures
+  // show (amber, a count, the last one) well before five in a row eject it.
+  for (let i = 0; i < 4; i++) await tcpRoundTrip(lb.port('db'));
+  const dead = page.locator(`[data-service="db"] [data-server="127.0.0.1:${refusing}"]`);
+  await dead.and(page.locator('[data-state="failing"]')).waitFor({ timeout: 10_000 });
+  assert.ok(Number(await dead.getAttribute('data-failures')) >= 1);
+  assert.match((await dead.textContent()) ?? '', /failure\(s\) in a row · last failure connect_refused/);
+  const deadColour = await page.evaluate((sel) => getComputedStyle(document.querySelector(`${sel} .dot`)!).backgroundColor, `[data-service="db"] [data-server="127.0.0.1:${refusing}"]`);
+  assert.equal(deadColour, 'rgb(188, 76, 0)');
 
   health.set(b.port, false);
   const started = Date.now();

@@ -5,19 +5,15 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { request } from 'undici';
 import { closedPort } from './helpers/servers.js';
-import { docker, DockerFixture, eventually, nodeBaseImage, requireDocker } from './helpers/docker.js';
-
-const repo = new URL('..', import.meta.url).pathname;
+import { docker, DockerFixture, eventually, lbImage, requireDocker } from './helpers/docker.js';
 
 test('the image runs as a per-host ingress: discovers backends on the network it shares with them', { timeout: 600_000 }, async (t) => {
   if (!(await requireDocker(t))) return;
   const fixture = new DockerFixture(t);
-  const image = `lb-test/lb:${fixture.run}`;
   const started = Date.now();
-  await docker('build', '--build-arg', `BASE_IMAGE=${await nodeBaseImage()}`, '--label', `lb-test.run=${fixture.run}`, '-t', image, repo);
-  t.after(() => docker('rmi', '-f', image).catch(() => undefined));
+  const { image, built } = await lbImage();
   const size = Number(await docker('image', 'inspect', '-f', '{{.Size}}', image));
-  t.diagnostic(`image built in ${((Date.now() - started) / 1000).toFixed(1)} s, ${(size / 1024 / 1024).toFixed(0)} MB`);
+  t.diagnostic(`image ${built ? 'built' : 'reused'} in ${((Date.now() - started) / 1000).toFixed(1)} s, ${(size / 1024 / 1024).toFixed(0)} MB`);
   const labels = JSON.parse(await docker('image', 'inspect', '-f', '{{json .Config.Labels}}', image)) as Record<string, string>;
   assert.equal(labels['org.opencontainers.image.title'], 'lb');
   assert.equal(await docker('image', 'inspect', '-f', '{{.Config.User}}', image), '1000:1000');

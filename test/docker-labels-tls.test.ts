@@ -52,7 +52,7 @@ test('label errors: no https entrypoint for tls=true, a value that is not a bool
     message: 'tls=true, but there is no https entrypoint for it: define entrypoint websecure (protocol: https), set providers.docker.tlsEntrypoint, or set this label',
   });
   const bad = parseLabels({ 'lb.enable': 'true', 'lb.host': 'app.test', 'lb.tls': 'yes' }, options);
-  assert.deepEqual(bad.errors, [{ label: 'lb.tls', message: 'expected true or false, got "yes"' }]);
+  assert.deepEqual(bad.errors, [{ label: 'lb.tls', message: 'expected true or false (an HTTP router), or terminate or passthrough (a TCP router), got "yes"' }]);
   const lonely = parseLabels({ 'lb.enable': 'true', 'lb.tls': 'true' }, options);
   assert.deepEqual(lonely.errors, [{ label: 'lb.tls', message: 'lb.headers, lb.entrypoint, lb.priority and lb.tls need lb.host or lb.path' }]);
 });

@@ -40,6 +40,10 @@ test('docker kill removes the server at once', { timeout: 60_000 }, async (t) =>
   const victim = await fixture.start({ labels, env: { NAME: 'victim' } });
   await fixture.start({ labels, env: { NAME: 'survivor' } });
   await eventually(() => (lb.control.snapshot.services.get('kill')?.backends.length === 2 ? true : undefined), 'two servers');
+  // A container is in the pool once started, and node in it may listen a moment later (seconds on a
+  // busy machine): wait until both have answered, so that only the kill can fail a request.
+  const answered = new Set<string>();
+  await eventually(async () => answered.add(await fetchVia(lb, 'kill.example.com')).has('200 victim') && answered.has('200 survivor'), 'both servers to answer');
   await docker('kill', victim);
   await eventually(() => (lb.control.snapshot.services.get('kill')?.backends.length === 1 ? true : undefined), 'the victim to leave');
   for (let i = 0; i < 6; i++) assert.equal(await fetchVia(lb, 'kill.example.com'), '200 survivor');

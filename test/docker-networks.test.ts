@@ -79,5 +79,10 @@ test('a published port is used with useBindPort', { timeout: 60_000 }, async (t)
     return found?.services[0]?.network === 'published' ? found : undefined;
   }, 'the published address');
   assert.equal(entry.services[0]!.address, `127.0.0.1:${hostPort}`);
-  assert.equal(await fetchVia(lb, 'pub.example.com'), '200 published');
+  // docker-proxy accepts on the published port at once, and resets the connection while node in
+  // the container is not yet listening (a busy machine takes seconds): ask until it answers.
+  assert.equal(await eventually(async () => {
+    const answer = await fetchVia(lb, 'pub.example.com');
+    return answer.startsWith('502 ') ? undefined : answer;
+  }, 'the published backend to answer', 20_000), '200 published');
 });

@@ -3,13 +3,12 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { configSchema, labelServerSchema, serviceSchema } from '../src/config/schema.js';
 import type { Validator } from '../src/config/validate.js';
+import { documentedKeys, namedSections } from '../scripts/configuration-docs.js';
 
 // docs/configuration.md is checked against the schema, as fastify checks its Errors.md against
 // its error catalogue: every key has a row, every row is a key, and the default agrees.
 
 const docs = readFileSync(new URL('../docs/configuration.md', import.meta.url), 'utf8');
-/** Dictionaries of user-chosen names; below them the docs write NAME. */
-const named = new Set(['entrypoints', 'routers', 'services', 'acme']);
 
 function format(value: unknown): string {
   if (Array.isArray(value)) return `\`[${value.join(', ')}]\``;
@@ -20,24 +19,15 @@ function format(value: unknown): string {
 function keys(parent: Validator<unknown>, prefix: string, out: Map<string, string>): Map<string, string> {
   for (const [key, field] of Object.entries(parent.fields!)) {
     const path = `${prefix}${key}`;
-    if (named.has(path)) keys(field.entry!, `${path}.NAME.`, out);
+    if (namedSections.has(path)) keys(field.entry!, `${path}.NAME.`, out);
     else if (field.fields) keys(field, `${path}.`, out);
     else out.set(path, parent.required?.includes(key) ? 'required' : field.defaultValue !== undefined ? format(field.defaultValue) : field.defaultText ?? 'none');
   }
   return out;
 }
 
-/** Rows of the tables, keyed by the full path (the section heading names the prefix). */
 function documented(): Map<string, string> {
-  const rows = new Map<string, string>();
-  let prefix = '';
-  for (const line of docs.split('\n')) {
-    const heading = /^## (.+)$/.exec(line);
-    if (heading) prefix = /^(entrypoints|routers|services|acme)\.NAME$|^admin$/.test(heading[1]!) ? `${heading[1]}.` : '';
-    const row = /^\| `([^`]+)` \| (.+?) \| .* \|$/.exec(line);
-    if (row) rows.set(`${prefix}${row[1]}`, row[2]!);
-  }
-  return rows;
+  return new Map([...documentedKeys(docs)].map(([key, row]) => [key, row.default]));
 }
 
 test('docs/configuration.md has a row for every key of lb.yaml, with its default, and no row for a key that does not exist', () => {

@@ -20,6 +20,15 @@ test('every example lb.yaml and the bundled lb.yaml validate', () => {
   for (const file of configs) assert.doesNotThrow(() => loadConfigFile(file), file);
 });
 
+test('every example compose file keeps to the top-level keys that Compose v1 and v2 both accept', () => {
+  // docker-compose 1.29 rejects the rest (`name` included: "'name' does not match any of the regexes: '^x-'").
+  const common = new Set(['services', 'networks', 'volumes', 'configs', 'secrets']);
+  for (const file of files(examples, 'docker-compose.yml')) {
+    const keys = Object.keys(parse(readFileSync(file, 'utf8')) as object);
+    assert.deepEqual(keys.filter((key) => !common.has(key) && !key.startsWith('x-')), [], file);
+  }
+});
+
 test('the labels in every example compose file parse without errors', () => {
   const composeFiles = files(examples, 'docker-compose.yml');
   assert.equal(composeFiles.length, 2);

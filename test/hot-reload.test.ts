@@ -98,6 +98,11 @@ test('20 rewrites of lb.yaml under load: no failed request, and traffic follows 
   const rejection = lb.logs.find((l) => String(l.msg).startsWith('reload rejected'));
   assert.match(String(rejection?.msg), new RegExp(`${lb.configPath.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:\\d+:\\d+: services\\.broken\\.balancer: must be one of`));
   assert.equal((await request(web, { headers: { host: 'step20.example.com' } })).statusCode, 200);
+
+  // Mended, the file is applied, and the log says that the rejection is over.
+  writeFileSync(lb.configPath, config(20, backends, webPort, adminPort).replace('services:', 'services:\n  broken: { balancer: random }'));
+  await eventually(() => lb.logs.some((l) => l.msg === 'the configuration is valid again, and applied'), 'the mended file to be reported valid');
+  assert.equal(lb.logs.filter((l) => l.msg === 'the configuration is valid again, and applied').length, 1);
 });
 
 test('SIGHUP reloads too, and an unchanged listener keeps its open connections', { timeout: 60_000 }, async (t) => {

@@ -4,18 +4,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseConfig } from '../src/config/load.js';
-import { ConfigInvalidError, formatConfigIssue } from '../src/errors.js';
+import { formatConfigIssue } from '../src/errors.js';
+import { configErrors as errorsOf } from './helpers/config.js';
 import { CertificateFolder, type TestCertificate } from './helpers/tls.js';
-
-function errorsOf(yaml: string): string[] {
-  try {
-    parseConfig(yaml, 'lb.yaml');
-  } catch (err) {
-    assert.ok(err instanceof ConfigInvalidError, `expected ConfigInvalidError, got ${String(err)}`);
-    return err.issues.map(formatConfigIssue);
-  }
-  assert.fail('config was accepted');
-}
 
 const https = (c: TestCertificate, tls = '') => `
 entrypoints:
@@ -66,7 +57,7 @@ test('the checks that span keys', (t) => {
   const entry = `{ certFile: "${c.certFile}", keyFile: "${c.keyFile}" }`;
   assert.deepEqual(errorsOf('entrypoints: { s: { address: ":8443", protocol: https } }'), ['lb.yaml:1:49: entrypoints.s.protocol: an https entrypoint needs tls.certificates: [ { certFile, keyFile } ], or tls.acme: <resolver>']);
   assert.deepEqual(errorsOf('entrypoints: { s: { address: ":8443", protocol: https, tls: { certificates: [] } } }'), ['lb.yaml:1:77: entrypoints.s.tls.certificates: an https entrypoint needs at least one certificate: [ { certFile, keyFile } ], or tls.acme: <resolver>']);
-  assert.deepEqual(errorsOf(`entrypoints: { web: { address: ":8080", tls: { certificates: [ ${entry} ] } } }`), ['lb.yaml:1:41: entrypoints.web.tls: tls applies to https entrypoints; this one is http (set protocol: https)']);
+  assert.deepEqual(errorsOf(`entrypoints: { web: { address: ":8080", tls: { certificates: [ ${entry} ] } } }`), ['lb.yaml:1:41: entrypoints.web.tls: tls applies to https entrypoints, and to tcp entrypoints whose routers terminate TLS; this one is http (set protocol: https)']);
   assert.deepEqual(errorsOf('entrypoints: { web: { address: ":8080", redirect: { to: websecur } }, api: { address: ":8081" } }'), ['lb.yaml:1:57: entrypoints.web.redirect.to: entrypoint "websecur" is not defined']);
   assert.deepEqual(errorsOf('entrypoints: { web: { address: ":8080", redirect: { to: api } }, api: { address: ":8081" } }'), ['lb.yaml:1:57: entrypoints.web.redirect.to: entrypoint "api" is http; a redirect goes to an https entrypoint']);
   assert.deepEqual(errorsOf(`entrypoints: { s: { address: ":8443", protocol: https, redirect: { to: s }, tls: { certificates: [ ${entry} ] } } }`), ['lb.yaml:1:56: entrypoints.s.redirect: redirect applies to http entrypoints; this one is https']);

@@ -7,12 +7,6 @@ import { test } from 'node:test';
 import { lbYaml } from './helpers/config.js';
 import { startLb } from './helpers/lb.js';
 import { namedBackend } from './helpers/servers.js';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
-import { TLSSocket } from 'node:tls';
-import { loadCertificateFiles } from '../src/tls/certificates.js';
-import { readClientHello } from '../src/tls/client-hello.js';
-import { TicketKeyRing } from '../src/tls/state.js';
-import { certificateContexts } from '../src/tls/terminator.js';
 import { CertificateFolder, certEntry, tlsConnect, tlsRequest } from './helpers/tls.js';
 
 async function sniSetup(t: import('node:test').TestContext, tls = '') {
@@ -118,28 +112,4 @@ test('minVersion "1.3" refuses a client that speaks TLS 1.2 at most', async (t) 
     assert.equal((await tlsRequest({ port, ...(servername ? { servername } : {}) })).protocol, 'TLSv1.3');
   }
   assert.match(await lb.metrics.registry.metrics(), /version="TLSv1.2",result="unsupported_version"\} 3/);
-});
-
-test('certificateContexts: the same selection as a function from server name to SecureContext, for a TLS server of one\'s own', async (t) => {
-  if (!CertificateFolder.available(t)) return;
-  const certs = new CertificateFolder(t);
-  const files = [certs.certificate({ names: ['first.test'] }), certs.certificate({ type: 'rsa', names: ['*.wild.test'] })];
-  const material = { certificates: files.map((f) => loadCertificateFiles({ cert: { file: f.certFile, key: 'cert' }, key: { file: f.keyFile, key: 'key' } })), clientCa: [] };
-  const contextFor = certificateContexts(material, { minVersion: 'TLSv1.2' }, new TicketKeyRing(), 'test');
-  const server = createNetServer((raw) => {
-    raw.once('data', (hello: Buffer) => {
-      const parsed = readClientHello(hello);
-      raw.pause();
-      raw.unshift(hello);
-      const socket = new TLSSocket(raw, { isServer: true, secureContext: contextFor(parsed.status === 'ok' ? parsed.serverName : undefined) });
-      socket.on('secure', () => socket.end('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok'));
-      socket.on('error', () => undefined);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(() => server.close());
-  const port = (server.address() as AddressInfo).port;
-  assert.equal((await tlsRequest({ port, servername: 'a.wild.test' })).cn, '*.wild.test');
-  assert.equal((await tlsRequest({ port, servername: 'nothing.test' })).cn, 'first.test');
-  assert.equal((await tlsRequest({ port })).cn, 'first.test');
 });

@@ -4,7 +4,7 @@ import { test, type TestContext } from 'node:test';
 import { readProxyHeader, type ProxiedAddresses } from '../src/proxy/proxy-protocol.js';
 import { lbYaml } from './helpers/config.js';
 import { startLb } from './helpers/lb.js';
-import { rawRequest } from './helpers/raw-http.js';
+import { rawRequest, twoRequests } from './helpers/raw-http.js';
 import { startTcpServer } from './helpers/servers.js';
 import { eventually, within } from './helpers/wait.js';
 
@@ -67,16 +67,8 @@ async function proxyReadingServer(t: TestContext, mode: 'http' | 'tcp') {
 }
 
 /** Two requests on one connection from 127.0.0.2; resolves with the bodies and the client's port. */
-async function twoRequests(port: number): Promise<{ bodies: string[]; clientPort: number }> {
-  const socket = connect({ port, host: '127.0.0.1', localAddress: '127.0.0.2' });
-  await new Promise((resolve) => socket.once('connect', resolve));
-  const clientPort = socket.localPort!;
-  let text = '';
-  socket.setEncoding('latin1').on('data', (chunk: string) => (text += chunk));
-  socket.write('GET /one HTTP/1.1\r\nHost: app\r\n\r\n');
-  await eventually(() => text.includes('connection'), 'the first response');
-  socket.write('GET /two HTTP/1.1\r\nHost: app\r\nConnection: close\r\n\r\n');
-  await within(new Promise((resolve) => socket.once('close', resolve)), 'the second response');
+async function connectionsOfTwoRequests(port: number): Promise<{ bodies: string[]; clientPort: number }> {
+  const { text, clientPort } = await twoRequests(port, '127.0.0.2', 'app', 'connection');
   return { bodies: [...text.matchAll(/connection \d+/g)].map((m) => m[0]), clientPort };
 }
 
@@ -87,8 +79,8 @@ for (const version of ['v1', 'v2'] as const) {
 routers: { all: { entrypoint: web, service: app } }
 services: { app: { proxyProtocol: ${version}, servers: [ { url: "http://127.0.0.1:${server.port}" } ] } }
 `));
-    const first = await twoRequests(lb.port('web'));
-    const second = await twoRequests(lb.port('web'));
+    const first = await connectionsOfTwoRequests(lb.port('web'));
+    const second = await connectionsOfTwoRequests(lb.port('web'));
     assert.deepEqual(first.bodies, ['connection 0', 'connection 0'], 'the keep-alive connection is reused by the same client connection');
     assert.deepEqual(second.bodies, ['connection 1', 'connection 1'], 'and never by another one');
     assert.deepEqual(server.connections.map((c) => c.after), [['/one', '/two'], ['/one', '/two']]);

@@ -5,7 +5,8 @@ import type { HostPort } from '../config/types.js';
 import type { Backend } from '../balancer/index.js';
 import type { RoutingSnapshot } from '../control/snapshot.js';
 import type { Logger } from '../log.js';
-import { prometheusContentType, type ServiceTotals } from '../metrics/metrics.js';
+import { prometheusContentType } from '../metrics/metrics.js';
+import { latencyBaseSeconds, type TrafficStats } from '../metrics/traffic.js';
 import { listenOn, stopServer } from '../proxy/listen.js';
 import { dashboardPage } from './dashboard.js';
 
@@ -31,8 +32,8 @@ export interface AdminSources {
   listening(): Record<string, string>;
   /** The Prometheus exposition: this process's metrics, and the data-plane workers' when there are any. */
   metricsText(): Promise<string>;
-  /** Requests and errors so far per service, for the dashboard's rates. */
-  serviceTotals(): Record<string, ServiceTotals>;
+  /** Traffic so far per service, server and entrypoint, for the dashboard's rates and latencies. */
+  traffic(): TrafficStats;
   /** ACME: each host's certificate state, and the routers that cannot have one; null without resolvers. */
   acme(): unknown;
   /** The certificates an https entrypoint serves, in order (the first is the default). */
@@ -112,7 +113,7 @@ export class AdminServer {
       case '/api/events':
         return this.stream(req, res);
       case '/api/stats':
-        return send(res, 200, 'application/json', JSON.stringify({ time: Date.now(), services: this.sources.serviceTotals() }));
+        return send(res, 200, 'application/json', JSON.stringify({ time: Date.now(), latencyBaseSeconds, ...this.sources.traffic() }));
       case '/healthz':
         return this.healthy ? send(res, 200, 'text/plain; charset=utf-8', 'ok\n') : send(res, 503, 'text/plain; charset=utf-8', 'shutting down\n');
       case '/metrics':
@@ -164,7 +165,7 @@ function describeState(sources: Pick<AdminSources, 'snapshot' | 'listening' | 's
       protocol: config.protocol,
       address: config.address.text,
       listening: listening[config.name] ?? null,
-      ...(config.protocol === 'https'
+      ...(config.tls
         ? { tls: { certificates: (sources.certificates?.(config.name) ?? []).map((c) => ({ name: c.name, source: c.source, names: c.names, notAfter: new Date(c.notAfter).toISOString() })) } }
         : {}),
       ...(config.redirect ? { redirect: config.redirect } : {}),

@@ -1,4 +1,5 @@
 import type { ServerConfig } from '../config/types.js';
+import { ServerTraffic } from '../metrics/traffic.js';
 
 /**
  * One server of a service as the data plane sees it. The control loop keeps the same object
@@ -17,6 +18,8 @@ export class Backend {
   inFlight = 0;
   /** Gateway failures in a row, for passive outlier detection; reset by any success. */
   consecutiveFailures = 0;
+  /** What the dashboard shows of this server's traffic in this process. */
+  readonly traffic = new ServerTraffic();
 
   constructor(server: ServerConfig) {
     this.scheme = server.scheme;

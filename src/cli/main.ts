@@ -4,29 +4,73 @@ import { basename, dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfigFile, parseConfig } from '../config/load.js';
 import { logLevels, type LbConfig, type LogLevel } from '../config/types.js';
-import { ConfigInvalidError, formatConfigIssue, LbError } from '../errors.js';
+import { ConfigInvalidError, ConfigReadError, formatConfigIssue, LbError } from '../errors.js';
+import { didYouMean } from '../config/suggest.js';
 import { runWorker } from '../cluster/worker.js';
 import { startBalancer, type RunningBalancer } from '../lb.js';
 import { createLogger, type Logger } from '../log.js';
 
-const help = `lb: a dynamic L4/L7 load balancer
+const logLevelHelp = `-l, --log-level LEVEL   ${logLevels.join(' | ')} (default: log.level from the config, else info);
+                          wins over log.level across reloads`;
+
+const help = {
+  lb: `lb: a dynamic L4/L7 load balancer
 
 Usage:
   lb [run] [--config FILE] [--log-level LEVEL]   run the balancer (default command)
   lb validate [--config FILE]                    check a config file; exit 0 if valid, 1 with the errors
   lb --help | --version
+  lb COMMAND --help                              help for one command
 
 Options:
-  -c, --config FILE       configuration file (default: lb.yaml)
-  -l, --log-level LEVEL   ${logLevels.join(' | ')} (default: log.level from the config, else info);
-                          wins over log.level across reloads
+  -c, --config FILE       configuration file (default: lb.yaml, in the working directory)
+  ${logLevelHelp}
   -h, --help              show this help
   -v, --version           print the version
 
 Logs are JSON lines on stdout. The config file is watched and reloaded when it changes, or on
 SIGHUP; an invalid file is rejected and the running configuration stays. SIGTERM or SIGINT stops
 gracefully (in-flight requests finish, up to shutdownTimeout); a second signal exits at once.
-Docs: README.md, docs/ARCHITECTURE.md, docs/errors.md`;
+Docs: README.md, docs/configuration.md, docs/ARCHITECTURE.md, docs/errors.md`,
+  run: `lb run: run the balancer (the default command)
+
+Usage:
+  lb run [--config FILE] [--log-level LEVEL]
+
+Options:
+  -c, --config FILE       configuration file (default: lb.yaml, in the working directory)
+  ${logLevelHelp}
+
+The file is checked first, as lb validate does: with an error nothing is started, and the exit
+code is 1. Then it is watched: a change (or SIGHUP) reloads it, and an invalid version is logged
+and rejected while the running configuration stays. SIGTERM or SIGINT drains open requests for up
+to shutdownTimeout; a second signal exits at once. Logs are JSON lines on stdout.`,
+  validate: `lb validate: check a config file without starting anything
+
+Usage:
+  lb validate [--config FILE]
+
+Options:
+  -c, --config FILE       configuration file (default: lb.yaml, in the working directory)
+
+Exit code 0 when the file is valid (deprecation warnings go to stderr), 1 with every error as
+FILE:LINE:COL key.path: message, 2 for a wrong command line. The certificate and key files the
+file names are read and checked too. Every key is in docs/configuration.md.`,
+};
+
+const commands = ['run', 'validate'] as const;
+type Command = (typeof commands)[number];
+const flags = ['--config', '--log-level', '--help', '--version'];
+
+/** parseArgs' message for an unknown option, said plainly, with the flag that was probably meant. */
+function usageError(err: Error & { code?: string }): string {
+  const unknown = /^Unknown option '([^']+)'/.exec(err.message);
+  if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && unknown) {
+    const flag = unknown[1]!.split('=')[0]!;
+    return `unknown option ${flag}${didYouMean(flag, flags)}`;
+  }
+  return err.message;
+}
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -48,12 +92,13 @@ export async function main(argv: string[]): Promise<number> {
       },
     });
   } catch (err) {
-    process.stderr.write(`lb: ${(err as Error).message}\nRun "lb --help" for usage.\n`);
+    process.stderr.write(`lb: ${usageError(err as Error)}. Run "lb --help" for usage.\n`);
     return 2;
   }
   const { values, positionals } = parsed;
   if (values.help) {
-    process.stdout.write(`${help}\n`);
+    const topic = positionals[0];
+    process.stdout.write(`${commands.includes(topic as Command) ? help[topic as Command] : help.lb}\n`);
     return 0;
   }
   if (values.version) {
@@ -66,8 +111,8 @@ export async function main(argv: string[]): Promise<number> {
     runWorker();
     return new Promise<number>(() => undefined);
   }
-  if (positionals.length > 1 || (command !== 'run' && command !== 'validate')) {
-    process.stderr.write(`lb: unknown command "${positionals.join(' ')}"; expected "run" or "validate". Run "lb --help" for usage.\n`);
+  if (positionals.length > 1 || !commands.includes(command as Command)) {
+    process.stderr.write(`lb: unknown command "${positionals.join(' ')}"${didYouMean(command, commands)}; expected "run" or "validate". Run "lb --help" for usage.\n`);
     return 2;
   }
   const level = values['log-level'];
@@ -82,7 +127,12 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof ConfigInvalidError) {
       process.stderr.write(`${err.message}\n`);
-      process.stderr.write(`lb: ${values.config} has ${err.issues.length} error(s); nothing was started.\n`);
+      process.stderr.write(`lb: ${values.config} has ${err.issues.length} error(s)${command === 'run' ? '; nothing was started' : ''}.\n`);
+      return 1;
+    }
+    if (err instanceof ConfigReadError) {
+      const hint = err.missing ? `\nlb: the working directory is ${process.cwd()}; name the file with --config FILE (lb --help).` : '';
+      process.stderr.write(`lb: ${err.message}${hint}\n`);
       return 1;
     }
     if (err instanceof LbError) {
@@ -106,6 +156,8 @@ export async function main(argv: string[]): Promise<number> {
  */
 function watchConfig(file: string, initialText: string, balancer: RunningBalancer, logger: Logger): () => void {
   let applied = initialText;
+  /** A reload was rejected: the next good one says that the file is valid again. */
+  let rejected = false;
   let queue = Promise.resolve();
   let timer: NodeJS.Timeout | undefined;
   const reload = (trigger: string) => {
@@ -123,7 +175,10 @@ function watchConfig(file: string, initialText: string, balancer: RunningBalance
         for (const warning of next.warnings) logger.warn({ config: file, trigger }, `config warning: ${formatConfigIssue(warning)}`);
         await balancer.reload(next);
         applied = text;
+        if (rejected) logger.info({ config: file, trigger }, 'the configuration is valid again, and applied');
+        rejected = false;
       } catch (err) {
+        rejected = true;
         balancer.metrics.configReloads.labels('error').inc();
         if (err instanceof ConfigInvalidError) {
           for (const issue of err.issues) logger.error({ config: file, trigger, code: err.code }, `reload rejected, keeping the running configuration: ${formatConfigIssue(issue)}`);

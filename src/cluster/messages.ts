@@ -2,7 +2,7 @@
 // serialization, so Maps travel as they are).
 import type { AddressInfo } from 'node:net';
 import type { EntrypointConfig, LbConfig, RouterConfig, ServiceConfig } from '../config/types.js';
-import type { ServiceTotals } from '../metrics/metrics.js';
+import type { TrafficStats } from '../metrics/traffic.js';
 import type { TlsState } from '../tls/state.js';
 import type { ChallengeSet } from '../tls/acme/challenges.js';
 
@@ -31,10 +31,10 @@ export type ToWorker =
   | { type: 'lb:tls'; state: TlsState }
   | { type: 'lb:stop'; graceMs: number };
 
-/** What a worker reports every second: traffic totals, draining servers, requests in flight. */
+/** What a worker reports every second: its traffic so far, draining servers, requests in flight. */
 export interface WorkerReport {
   type: 'lb:report';
-  totals: Record<string, ServiceTotals>;
+  traffic: TrafficStats;
   draining: Array<{ service: string; backend: string }>;
   /** [service, backend origin, requests in flight] */
   inFlight: Array<[string, string, number]>;

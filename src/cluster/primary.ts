@@ -8,7 +8,8 @@ import type { ControlLoop } from '../control/control-loop.js';
 import type { RoutingSnapshot } from '../control/snapshot.js';
 import { WorkerStartError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Metrics, ServiceTotals } from '../metrics/metrics.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { sumTraffic, type TrafficStats } from '../metrics/traffic.js';
 import type { DataPlaneHandle } from '../proxy/data-plane.js';
 import type { ChallengeSet } from '../tls/acme/challenges.js';
 import type { TlsSource, TlsState } from '../tls/state.js';
@@ -143,16 +144,8 @@ export class WorkerPool implements DataPlaneHandle {
     return this.inFlightSums.get(serverKey(service, backend.origin)) ?? 0;
   }
 
-  serviceTotals(): Record<string, ServiceTotals> {
-    const sum: Record<string, ServiceTotals> = {};
-    for (const { report } of this.workers.values()) {
-      for (const [service, totals] of Object.entries(report?.totals ?? {})) {
-        const entry = (sum[service] ??= { requests: 0, errors: 0 });
-        entry.requests += totals.requests;
-        entry.errors += totals.errors;
-      }
-    }
-    return sum;
+  traffic(): TrafficStats {
+    return sumTraffic([...this.workers.values()].flatMap(({ report }) => (report ? [report.traffic] : [])));
   }
 
   draining(): Array<{ service: string; backend: string }> {
@@ -237,6 +230,7 @@ export class WorkerPool implements DataPlaneHandle {
     if (this.stopping) return;
     // A worker that dies while serving is replaced; quickly at first, more slowly if it keeps dying.
     const delayMs = Math.min(10_000, 250 * 2 ** Math.min(this.restarts++, 6));
+    this.metrics.workerExits.labels(signal ?? `exit code ${code}`).inc();
     this.logger.error({ worker: state.worker.id, code, signal, restartInMs: delayMs }, 'data-plane worker exited; starting a new one');
     setTimeout(() => {
       if (this.stopping) return;

@@ -116,7 +116,7 @@ export function runWorker(): void {
   const report = (plane: DataPlane) => {
     const inFlight: Array<[string, string, number]> = [];
     for (const service of follower.snapshot.services.values()) for (const backend of service.backends) inFlight.push([service.name, backend.origin, backend.inFlight]);
-    tell({ type: 'lb:report', totals: plane.serviceTotals(), draining: plane.draining(), inFlight });
+    tell({ type: 'lb:report', traffic: plane.traffic(), draining: plane.draining(), inFlight });
   };
 
   process.on('message', (message: ToWorker) => {

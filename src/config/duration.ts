@@ -1,5 +1,6 @@
 const unitMs: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-const durationPattern = /^(?:(\d+(?:\.\d+)?)(ms|s|m|h))+$/;
+/** What a duration looks like (also lb.schema.json's pattern for one). */
+export const durationPattern = /^(?:(\d+(?:\.\d+)?)(ms|s|m|h))+$/;
 const partPattern = /(\d+(?:\.\d+)?)(ms|s|m|h)/g;
 
 /** Parses `500ms`, `5s`, `1m30s` or `1h` into milliseconds; returns undefined when malformed. */

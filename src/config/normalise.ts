@@ -43,6 +43,22 @@ export function matchProblem(protocol: Protocol, match: RawRouter['match']): { k
   return key ? { key, message: `a TCP router sees no HTTP request; it matches only "sni" (the server name of a TLS ClientHello): remove "${key}"` } : undefined;
 }
 
+/**
+ * What a router of `protocol` may not say in `tls`: true and false are for HTTP routers (an https
+ * entrypoint terminates their TLS), terminate and passthrough for TCP routers.
+ */
+export function routerTlsProblem(protocol: Protocol, tls: RawRouter['tls']): string | undefined {
+  if (protocol === 'http' && typeof tls === 'string') return `tls: ${tls} applies to routers of tcp entrypoints; an HTTP router is served over TLS by an https entrypoint (tls: true picks one for a label router)`;
+  if (protocol === 'tcp' && tls === true) return 'a TCP router says what it does with TLS: tls: terminate (lb decrypts with the entrypoint\'s certificates) or tls: passthrough (the bytes go on encrypted, the default)';
+  return undefined;
+}
+
+/** Why a terminating TCP router cannot be on `entrypoint`: it has no certificates. */
+export function terminateProblem(router: RouterConfig, entrypoint: EntrypointConfig): string | undefined {
+  if (router.tls !== 'terminate' || entrypoint.tls) return undefined;
+  return `entrypoint "${entrypoint.name}" has no tls block, and tls: terminate decrypts with its certificates: add entrypoints.${entrypoint.name}.tls.certificates`;
+}
+
 export function normaliseRouter(name: string, router: RawRouter): RouterConfig {
   return {
     name,
@@ -50,6 +66,7 @@ export function normaliseRouter(name: string, router: RawRouter): RouterConfig {
     service: router.service,
     ...(router.priority !== undefined ? { priority: router.priority } : {}),
     match: routerMatch(router.match),
+    ...(router.tls === 'terminate' ? { tls: 'terminate' as const } : {}),
   };
 }
 
@@ -81,7 +98,6 @@ export function normaliseService(name: string, protocol: Protocol, svc: RawServi
     report(['balancer'], `a TCP service cannot use ${balancer === 'sticky' ? 'sticky cookies' : 'header or cookie hashing'}; use hash on client_ip`);
   }
   const healthCheck = svc.healthCheck ? { ...normaliseHealthCheck(svc.healthCheck, protocol), ...(svc.proxyProtocol ? { proxyProtocol: svc.proxyProtocol } : {}) } : undefined;
-  if (svc.proxyProtocol && servers.some((s) => s.scheme === 'https')) report(['proxyProtocol'], 'the PROXY protocol is sent to http:// and TCP servers only, not yet before TLS to https:// ones');
   if (healthCheck && healthCheck.timeoutMs >= healthCheck.intervalMs) {
     report(['healthCheck', 'timeout'], `the timeout (${healthCheck.timeoutMs}ms) must be shorter than the interval (${healthCheck.intervalMs}ms)`);
   }
@@ -182,7 +198,7 @@ function suggestion(input: string, known: Iterable<string>): string {
 
 type RawEntrypoint = RawConfig['entrypoints'] extends Map<string, infer E> ? E : never;
 
-/** An https entrypoint's tls block; file paths are read relative to the config file's folder. */
+/** An entrypoint's tls block; file paths are read relative to the config file's folder. */
 function normaliseTls(tls: NonNullable<RawEntrypoint['tls']>, source: string): EntrypointTlsConfig {
   const file = (path: string) => resolve(dirname(source), path.trim());
   const { hsts, clientAuth } = tls;
@@ -203,8 +219,15 @@ function checkEntrypointTls(raw: RawConfig, entrypoints: ReadonlyMap<string, Ent
     if (ep.protocol === 'https') {
       if (!ep.tls) report([...at, 'protocol'], 'an https entrypoint needs tls.certificates: [ { certFile, keyFile } ], or tls.acme: <resolver>');
       else if (ep.tls.certificates.length === 0 && ep.tls.acme === undefined) report([...at, 'tls', 'certificates'], 'an https entrypoint needs at least one certificate: [ { certFile, keyFile } ], or tls.acme: <resolver>');
+    } else if (ep.tls && ep.protocol === 'tcp') {
+      // Only what a TLS handshake decides applies here: a TCP stream has no responses to add HSTS or
+      // a client certificate header to, and ACME orders certificates for the hosts of HTTP routers.
+      if (ep.tls.hsts) report([...at, 'tls', 'hsts'], 'hsts is an HTTP response header; a tcp entrypoint forwards bytes and sends none', true);
+      if (ep.tls.clientAuth?.forwardSubject) report([...at, 'tls', 'clientAuth', 'forwardSubject'], 'forwardSubject adds an HTTP request header; a tcp entrypoint forwards bytes and adds none', true);
+      if (ep.tls.acme !== undefined) report([...at, 'tls', 'acme'], 'tls.acme orders certificates for the hosts of HTTP routers; a tcp entrypoint takes tls.certificates', true);
+      else if (ep.tls.certificates.length === 0) report([...at, 'tls', 'certificates'], 'a tcp entrypoint that terminates TLS needs at least one certificate: [ { certFile, keyFile } ]');
     } else if (ep.tls) {
-      report([...at, 'tls'], `tls applies to https entrypoints; this one is ${ep.protocol} (set protocol: https)`, true);
+      report([...at, 'tls'], `tls applies to https entrypoints, and to tcp entrypoints whose routers terminate TLS; this one is ${ep.protocol} (set protocol: https)`, true);
     }
     if (!ep.redirect) continue;
     if (ep.protocol !== 'http') {
@@ -247,8 +270,10 @@ export function normaliseConfig(raw: RawConfig, source: string, report: Report, 
       protocol: ep.protocol,
       trustedProxies: ep.trustedProxies,
       ...(ep.proxyProtocol ? { proxyProtocol: { trustedIPs: ep.proxyProtocol.trustedIPs } } : {}),
+      ...(ep.maxConnections !== undefined ? { maxConnections: ep.maxConnections } : {}),
+      ...(ep.maxConnectionsPerIP !== undefined ? { maxConnectionsPerIP: ep.maxConnectionsPerIP } : {}),
       timeouts: { requestHeadersMs: ep.timeouts.requestHeaders, idleMs: ep.timeouts.idle ?? defaultIdleMs[routingProtocol(ep.protocol)] },
-      ...(ep.tls && ep.protocol === 'https' ? { tls: normaliseTls(ep.tls, source) } : {}),
+      ...(ep.tls && ep.protocol !== 'http' ? { tls: normaliseTls(ep.tls, source) } : {}),
       ...(ep.redirect && ep.protocol === 'http' ? { redirect: { to: ep.redirect.to, ...(ep.redirect.port !== undefined ? { port: ep.redirect.port } : {}) } } : {}),
     });
     const resolver = ep.tls?.acme;
@@ -275,6 +300,11 @@ export function normaliseConfig(raw: RawConfig, source: string, report: Report, 
   }
   checkEntrypointTls(raw, entrypoints, report);
   const admin = { address: parseHostPort(raw.admin.address)!, ...(raw.admin.token !== undefined ? { token: raw.admin.token } : {}) };
+  // The dashboard and /api/* show every route and server: off loopback, a token, or a statement
+  // that something else guards the port.
+  if (!isLoopback(admin.address.host) && raw.admin.token === undefined && !raw.admin.insecure) {
+    report(['admin', 'address'], `the admin API on ${admin.address.text} would be open to anyone who can reach it: set admin.token (16 or more characters; /metrics and /healthz stay open for scrapers), or admin.insecure: true when a firewall or private network guards it`);
+  }
 
   const bound: Array<[KeyPath, HostPort]> = [[['admin', 'address'], admin.address]];
   for (const ep of entrypoints.values()) {
@@ -313,10 +343,18 @@ export function normaliseConfig(raw: RawConfig, source: string, report: Report, 
       report(['routers', name, 'service'], `service "${router.service}" is used by ${previous.protocol.toUpperCase()} router "${previous.router}" and by this ${protocol.toUpperCase()} router; give each protocol its own service`);
       continue;
     }
-    if (router.tls && entrypoint.protocol !== 'https') report(['routers', name, 'tls'], `entrypoint "${router.entrypoint}" is ${entrypoint.protocol}, so this router is not served over TLS; tls: true only picks the entrypoint of label routers that name none`, false, true);
+    const tlsProblem = routerTlsProblem(protocol, router.tls);
+    if (tlsProblem) {
+      report(['routers', name, 'tls'], tlsProblem);
+      continue;
+    }
+    const normalised = normaliseRouter(name, router);
+    const noCertificates = terminateProblem(normalised, entrypoint);
+    if (noCertificates) report(['routers', name, 'tls'], noCertificates);
+    if (router.tls === true && entrypoint.protocol !== 'https') report(['routers', name, 'tls'], `entrypoint "${router.entrypoint}" is ${entrypoint.protocol}, so this router is not served over TLS; tls: true only picks the entrypoint of label routers that name none`, false, true);
     if (entrypoint.redirect) report(['routers', name, 'entrypoint'], `entrypoint "${router.entrypoint}" redirects every request to "${entrypoint.redirect.to}", so this router is never used`, false, true);
     serviceProtocols.set(router.service, { protocol, router: name });
-    routers.set(name, normaliseRouter(name, router));
+    routers.set(name, normalised);
   }
   const fallbackOf = new Map<string, string>();
   for (const router of routers.values()) {
@@ -379,4 +417,9 @@ export function normaliseConfig(raw: RawConfig, source: string, report: Report, 
     workerListen: raw.workerListen,
     warnings: [],
   };
+}
+
+/** 127.0.0.0/8, ::1 and localhost: addresses no other machine reaches. */
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }

@@ -49,11 +49,10 @@ const cidr = string({
   },
 });
 
+const hostNamePattern = /^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$/;
 const hostPattern = string({
-  check: (s) =>
-    /^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$/.test(s)
-      ? undefined
-      : `expected a host name such as "app.example.com" or "*.example.com", got "${s}"`,
+  pattern: hostNamePattern,
+  check: (s) => (hostNamePattern.test(s) ? undefined : `expected a host name such as "app.example.com" or "*.example.com", got "${s}"`),
 });
 
 const serverUrl = string({
@@ -75,11 +74,25 @@ const headerMap = () => dictionary(string(), { keyPattern: tokenPattern, keyHint
 const port = integer({ min: 1, max: 65535 });
 const weight = withDefault(integer({ min: 0, max: 10_000 }), 1);
 
+/**
+ * A router's `tls`: `true` or `false` on HTTP routers (it picks a label router's entrypoint), or
+ * what a TCP router does with TLS: `terminate` it with the entrypoint's certificates, or pass it
+ * through (`passthrough`, the same as leaving it out).
+ */
+const routerTls = Object.assign(
+  (value: unknown, path: KeyPath, problems: Problem[]): boolean | 'terminate' | 'passthrough' | undefined => {
+    if (typeof value === 'boolean' || value === 'terminate' || value === 'passthrough') return value;
+    problems.push({ path, message: `expected true or false (an HTTP router), or terminate or passthrough (a TCP router), got ${JSON.stringify(value)}` });
+    return undefined;
+  },
+  { fromText: boolean().fromText, jsonSchema: { enum: [true, false, 'terminate', 'passthrough'] } },
+) satisfies Validator<boolean | 'terminate' | 'passthrough'>;
+
 export const routerSchema = object({
   entrypoint: string(),
   service: string(),
   priority: documentedDefault(integer({ min: -1_000_000, max: 1_000_000 }), '`0`'),
-  tls: withDefault(boolean(), false),
+  tls: withDefault(routerTls, false),
   match: object({
     host: documentedDefault(oneOrMany(hostPattern), 'any host'),
     pathPrefix: documentedDefault(absolutePath('a path prefix'), 'any path'),
@@ -181,7 +194,7 @@ const tlsVersion = Object.assign(
     problems.push({ path, message: `must be "1.2" or "1.3", got ${JSON.stringify(value)}` });
     return undefined;
   },
-  { fromText: (text: string): unknown => text },
+  { fromText: (text: string): unknown => text, jsonSchema: { enum: ['1.2', '1.3', 1.2, 1.3] } },
 ) satisfies Validator<'1.2' | '1.3'>;
 
 /** HSTS max-age in seconds: a whole number of seconds (`31536000`), or a duration (`8760h`). */
@@ -193,10 +206,10 @@ const seconds = Object.assign(
     problems.push({ path, message: `expected seconds (a whole number such as 31536000) or a duration such as 8760h, got ${JSON.stringify(value)}` });
     return undefined;
   },
-  { fromText: (text: string): unknown => (/^\d+$/.test(text) ? Number(text) : text) },
+  { fromText: (text: string): unknown => (/^\d+$/.test(text) ? Number(text) : text), jsonSchema: { anyOf: [{ type: 'integer', minimum: 0 }, duration().jsonSchema] } },
 ) satisfies Validator<number>;
 
-/** An https entrypoint's `tls`. */
+/** The `tls` of an https entrypoint, or of a tcp entrypoint whose routers terminate TLS. */
 const tlsSchema = object({
   certificates: withDefault(list(object({ certFile: filePath, keyFile: filePath }, ['certFile', 'keyFile'])), []),
   minVersion: withDefault(tlsVersion, '1.2'),
@@ -227,7 +240,7 @@ const workerCount = Object.assign(
     problems.push({ path, message: `expected "auto" or a whole number from 1 to 256, got ${JSON.stringify(value)}` });
     return undefined;
   },
-  { fromText: (text: string): unknown => text, defaultValue: 1, defaulted: true as const },
+  { fromText: (text: string): unknown => text, jsonSchema: { anyOf: [{ const: 'auto' }, { type: 'integer', minimum: 1, maximum: 256 }], default: 1 }, defaultValue: 1, defaulted: true as const },
 ) satisfies Validator<number>;
 
 const acmeResolverSchema = object({
@@ -249,6 +262,8 @@ export const configSchema = object({
       protocol: withDefault(string({ oneOf: ['http', 'https', 'tcp'] as const }), 'http'),
       trustedProxies: withDefault(list(cidr), []),
       proxyProtocol: object({ trustedIPs: list(cidr) }, ['trustedIPs']),
+      maxConnections: documentedDefault(integer({ min: 1, max: 10_000_000 }), "the process's budget: (open-file limit − 128) ÷ 2"),
+      maxConnectionsPerIP: documentedDefault(integer({ min: 1, max: 10_000_000 }), 'no limit'),
       timeouts: withDefault(object({
         requestHeaders: withDefault(duration({ min: 1 }), '10s'),
         idle: documentedDefault(duration({ min: 1 }), '60s (http, https), 1h (tcp)'),
@@ -264,6 +279,7 @@ export const configSchema = object({
   admin: withDefault(object({
     address: withDefault(hostPort, '127.0.0.1:9090'),
     token: string({ check: (s) => (s.length >= 16 ? undefined : 'use a token of at least 16 characters') }),
+    insecure: withDefault(boolean(), false),
   }), {}),
   accessLog: withDefault(object({ enabled: withDefault(boolean(), false), path: documentedDefault(string(), 'stdout') }), {}),
   routers: withDefault(dictionary(routerSchema, { keyPattern: namePattern, keyHint: nameHint }), {}),

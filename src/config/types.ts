@@ -33,13 +33,17 @@ export interface EntrypointConfig {
   trustedProxies: string[];
   /** Sources (CIDRs) whose connections must start with a PROXY protocol header; undefined: none is read. */
   proxyProtocol?: { trustedIPs: string[] };
+  /** Client connections open at once on this entrypoint; undefined: only the process's budget (connection-limits.ts). */
+  maxConnections?: number;
+  /** Client connections open at once from one peer address; undefined: no limit. */
+  maxConnectionsPerIP?: number;
   timeouts: {
     /** HTTP: time a client has to send its request head before it gets 408. Both: time for a PROXY header. */
     requestHeadersMs: number;
     /** HTTP: keep-alive idle time between requests. TCP: idle time of a tunnel. */
     idleMs: number;
   };
-  /** HTTPS: certificates and TLS settings. */
+  /** HTTPS, and TCP entrypoints with routers that terminate TLS: certificates and TLS settings. */
   tls?: EntrypointTlsConfig;
   /** HTTP: answer every request with a 308 to this HTTPS entrypoint. */
   redirect?: RedirectConfig;
@@ -115,6 +119,8 @@ export interface RouterConfig {
   service: string;
   priority?: number;
   match: RouterMatch;
+  /** TCP routers: lb terminates TLS with the entrypoint's certificates and forwards plain bytes. */
+  tls?: 'terminate';
 }
 
 export interface HashPolicy {

@@ -3,10 +3,13 @@
 // key path, so that lb.yaml errors can point at file:line:col and label errors at the label. A
 // validator also knows how a label's text becomes a value of its shape (`fromText`), so that a
 // label is checked by the same rule as the YAML key it stands for.
-import { parseDuration } from './duration.js';
+import { durationPattern, parseDuration } from './duration.js';
 import { didYouMean } from './suggest.js';
 
 export type KeyPath = ReadonlyArray<string | number>;
+
+/** A JSON Schema (draft-07) node: what editors check lb.yaml with (lb.schema.json). */
+export type JsonSchema = { readonly [keyword: string]: unknown };
 
 export interface Problem {
   path: KeyPath;
@@ -21,6 +24,8 @@ export interface Validator<T> {
   (value: unknown, path: KeyPath, problems: Problem[]): T | undefined;
   /** How a label's text becomes a value for this validator (labels are always strings). */
   readonly fromText: (text: string) => unknown;
+  /** The same rule for editors, as far as JSON Schema can say it (lb validate says the rest). */
+  readonly jsonSchema: JsonSchema;
   /** object(): the known keys, for walking a label's key path. */
   readonly fields?: Readonly<Record<string, Validator<unknown>>>;
   /** object(): the keys that must be written. */
@@ -37,18 +42,19 @@ export type Output<V> = V extends Validator<infer T> ? T : never;
 
 type Check<T> = (value: unknown, path: KeyPath, problems: Problem[]) => T | undefined;
 
-function validator<T>(check: Check<T>, fromText: (text: string) => unknown = (text) => text, extra: Partial<Validator<T>> = {}): Validator<T> {
-  return Object.assign(check, { fromText, ...extra });
+function validator<T>(check: Check<T>, jsonSchema: JsonSchema, fromText: (text: string) => unknown = (text) => text, extra: Partial<Validator<T>> = {}): Validator<T> {
+  return Object.assign(check, { fromText, jsonSchema, ...extra });
 }
 
 /** The same validator, with a default that object() fills in when the key is missing. */
 export function withDefault<T>(inner: Validator<T>, value: unknown): Validator<T> & { readonly defaulted: true } {
-  return Object.assign(validator((v, path, problems) => inner(v, path, problems), inner.fromText, { fields: inner.fields, entry: inner.entry, defaultValue: value }), { defaulted: true as const });
+  const jsonSchema = { ...inner.jsonSchema, default: value };
+  return Object.assign(validator((v, path, problems) => inner(v, path, problems), jsonSchema, inner.fromText, { fields: inner.fields, entry: inner.entry, defaultValue: value }), { defaulted: true as const });
 }
 
 /** The same validator; its default depends on other keys, so it is only stated, for the docs. */
 export function documentedDefault<T>(inner: Validator<T>, text: string): Validator<T> {
-  return validator((v, path, problems) => inner(v, path, problems), inner.fromText, { fields: inner.fields, entry: inner.entry, defaultText: text });
+  return validator((v, path, problems) => inner(v, path, problems), inner.jsonSchema, inner.fromText, { fields: inner.fields, entry: inner.entry, defaultText: text });
 }
 
 export function formatPath(path: KeyPath): string {
@@ -72,7 +78,11 @@ function describe(value: unknown): string {
 /** A whole number or a boolean written in a label stays text unless it reads as one. */
 const numberFromText = (text: string): unknown => (/^-?\d+$/.test(text) ? Number(text) : text);
 
-export function string<const E extends string = string>(options: { oneOf?: readonly E[]; deprecated?: Readonly<Record<string, E>>; check?: (s: string) => string | undefined } = {}): Validator<E> {
+export function string<const E extends string = string>(options: { oneOf?: readonly E[]; deprecated?: Readonly<Record<string, E>>; check?: (s: string) => string | undefined; pattern?: RegExp } = {}): Validator<E> {
+  // Old spellings stay valid in editors too: lb accepts them, with a warning.
+  const jsonSchema = options.oneOf
+    ? { type: 'string', enum: [...options.oneOf, ...Object.keys(options.deprecated ?? {})] }
+    : { type: 'string', ...(options.pattern ? { pattern: options.pattern.source } : {}) };
   return validator((value, path, problems) => {
     if (typeof value !== 'string') {
       problems.push({ path, message: `expected a string, got ${describe(value)}` });
@@ -97,7 +107,7 @@ export function string<const E extends string = string>(options: { oneOf?: reado
       return undefined;
     }
     return text as E;
-  });
+  }, jsonSchema);
 }
 
 export function integer(options: { min?: number; max?: number } = {}): Validator<number> {
@@ -111,7 +121,7 @@ export function integer(options: { min?: number; max?: number } = {}): Validator
       return undefined;
     }
     return value;
-  }, numberFromText);
+  }, { type: 'integer', ...(options.min !== undefined ? { minimum: options.min } : {}), ...(options.max !== undefined ? { maximum: options.max } : {}) }, numberFromText);
 }
 
 export function boolean(): Validator<boolean> {
@@ -121,7 +131,7 @@ export function boolean(): Validator<boolean> {
       return undefined;
     }
     return value;
-  }, (text) => (text === 'true' ? true : text === 'false' ? false : text));
+  }, { type: 'boolean' }, (text) => (text === 'true' ? true : text === 'false' ? false : text));
 }
 
 /** A duration such as `500ms`, `5s`, `1m`, returned in milliseconds. */
@@ -138,7 +148,7 @@ export function duration(options: { min?: number } = {}): Validator<number> {
       return undefined;
     }
     return ms;
-  });
+  }, { type: 'string', pattern: durationPattern.source });
 }
 
 /** In a label, a list is written with commas: `a.example.com,b.example.com`. */
@@ -161,7 +171,7 @@ export function list<T>(item: Validator<T>, options: { minItems?: number } = {})
       if (checked !== undefined) out.push(checked);
     });
     return out;
-  }, listFromText(item as Validator<unknown>));
+  }, { type: 'array', items: item.jsonSchema, ...(options.minItems !== undefined ? { minItems: options.minItems } : {}) }, listFromText(item as Validator<unknown>));
 }
 
 /** A single value or a list of them, always returned as a list. */
@@ -171,7 +181,7 @@ export function oneOrMany<T>(item: Validator<T>): Validator<T[]> {
     if (Array.isArray(value)) return asList(value, path, problems);
     const single = item(value, path, problems);
     return single === undefined ? undefined : [single];
-  }, asList.fromText);
+  }, { anyOf: [item.jsonSchema, asList.jsonSchema] }, asList.fromText);
 }
 
 /**
@@ -205,6 +215,10 @@ export function dictionary<T>(entry: Validator<T>, options: { keyPattern?: RegEx
       if (checked !== undefined) out.set(key, checked);
     }
     return out;
+  }, {
+    type: ['object', 'null'],
+    additionalProperties: entry.jsonSchema,
+    ...(options.keyPattern ? { propertyNames: { pattern: options.keyPattern.source } } : {}),
   }, fromText, { entry: entry as Validator<unknown> });
 }
 
@@ -249,5 +263,10 @@ export function object<F extends Fields, R extends keyof F & string = never>(fie
       else out[key] = checked;
     }
     return complete ? (out as ObjectOutput<F, R>) : undefined;
+  }, {
+    type: 'object',
+    properties: Object.fromEntries(known.map((key) => [key, fields[key]!.jsonSchema])),
+    ...(required.length ? { required } : {}),
+    additionalProperties: false,
   }, (text) => text, { fields, required });
 }

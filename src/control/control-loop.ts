@@ -160,7 +160,12 @@ export class ControlLoop {
       const before = previous.services.get(service.name);
       // Said once when a pool empties or panics, not on every snapshot while it stays so.
       if (service.members.length === 0 && (!before || before.members.length > 0)) {
-        this.logger.warn({ service: service.name, servers: service.backends.length }, service.backends.length ? 'no usable server: requests get 503' : 'service has no servers: its requests will get 503 until one is added');
+        const starting = service.backends.length > 0 && service.backends.every((b) => !this.stateFor(service.config, b).known);
+        // A service that appears without servers (a container still starting, a pool not filled
+        // yet) is waiting; one that loses its last server is an event.
+        if (service.backends.length === 0) this.logger[before ? 'warn' : 'info']({ service: service.name }, 'service has no servers: its requests will get 503 until one is added');
+        // A new server waiting for its first passing check is no event; the check's result is.
+        else if (!starting) this.logger.warn({ service: service.name, servers: service.backends.length }, 'no usable server: requests get 503');
       }
       if (service.panic && !before?.panic) this.logger.warn({ service: service.name, threshold: service.config.panicThresholdPercent }, 'panic: too few healthy servers, sending traffic to all of them');
       if (!service.panic && before?.panic) this.logger.info({ service: service.name }, 'panic over');

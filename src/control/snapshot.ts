@@ -36,6 +36,8 @@ export interface HttpRoute {
 export interface TcpRoute {
   readonly router: string;
   readonly service: ServicePool;
+  /** `tls: terminate`: the entrypoint decrypts, and the service gets plain bytes. */
+  readonly terminate: boolean;
 }
 
 export interface EntrypointRoutes {
@@ -91,11 +93,12 @@ export function buildSnapshot(
     });
     const states = backends.map((b) => usable(config, b));
     const healthy = backends.filter((_, i) => states[i]!.usable);
+    // Servers that never passed a check are starting, not failing: they count neither towards
+    // panic (so a pool warming up is not one) nor, in panic, as members.
+    const known = backends.filter((_, i) => states[i]!.known);
     const threshold = config.panicThresholdPercent;
-    const panic = threshold > 0 && backends.length > 0 && healthy.length * 100 < backends.length * threshold;
-    // In panic, servers that never passed a check (still starting) stay out: they are not
-    // overloaded, they are not ready.
-    const members = panic ? backends.filter((_, i) => states[i]!.known) : healthy;
+    const panic = threshold > 0 && known.length > 0 && healthy.length * 100 < known.length * threshold;
+    const members = panic ? known : healthy;
     const reusable = old && sameBalancing(old.config, config) && sameMembers(old.members, members);
     services.set(name, Object.freeze({ name, config, backends: Object.freeze(backends), members: Object.freeze(members), panic, balancer: reusable ? old.balancer : createBalancer(config, members) }));
   }
@@ -146,7 +149,7 @@ const byName = (a: RouterConfig, b: RouterConfig) => (a.name < b.name ? -1 : a.n
 function tcpRoutes(routers: readonly RouterConfig[], services: ReadonlyMap<string, ServicePool>): Pick<EntrypointRoutes, 'tcp' | 'sni'> {
   const routes = [...routers].sort(byName).flatMap((router) => {
     const service = services.get(router.service);
-    return service ? [{ router, route: Object.freeze({ router: router.name, service }) }] : [];
+    return service ? [{ router, route: Object.freeze({ router: router.name, service, terminate: router.tls === 'terminate' }) }] : [];
   });
   const fallback = routes.find(({ router }) => !router.match.sni)?.route;
   const sni = routes.some(({ router }) => router.match.sni)

@@ -1,9 +1,9 @@
-import { connect } from 'node:net';
+import type { ConnectionOptions } from 'node:tls';
 import { Agent, request, type buildConnector } from 'undici';
 import { serverKey, type Backend, type ServerKey } from '../balancer/index.js';
 import type { HealthCheckConfig, ProxyProtocolVersion, UpstreamTlsConfig } from '../config/types.js';
 import { writeLocalProxyHeader } from '../proxy/proxy-protocol.js';
-import { upstreamTlsKey, upstreamTlsOptions } from '../tls/upstream.js';
+import { connectUpstream, upstreamTlsKey, upstreamTlsOptions } from '../tls/upstream.js';
 
 export interface CheckTarget {
   service: string;
@@ -97,41 +97,37 @@ export function probe(target: CheckTarget): Promise<string> {
  * HTTP checks go through undici, on a connection of their own each time (as HAProxy's do), so
  * that a server that accepts no new connections fails its check. https:// checks verify the
  * server as requests do (tls/upstream.ts): a server whose certificate requests would refuse is down.
- */
-const plainAgent = new Agent();
-const tlsAgents = new Map<string, Agent>();
-
-/**
+ *
  * For servers that require the PROXY protocol (the service sends it): each check's connection
  * begins with a LOCAL header (v1: `PROXY UNKNOWN`), so the server accepts the check as lb's own,
- * as HAProxy's `check-send-proxy` does. Only plain http:// servers take the protocol (normalise.ts).
+ * as HAProxy's `check-send-proxy` does; to an https:// server, TLS starts after it.
  */
-const proxyHeaderAgents = new Map<ProxyProtocolVersion, Agent>();
+const plainAgent = new Agent();
+/** By PROXY version, TLS settings and host: what a check's connection is made with. */
+const agents = new Map<string, Agent>();
 
-function proxyHeaderAgent(version: ProxyProtocolVersion): Agent {
-  let agent = proxyHeaderAgents.get(version);
+function checkAgent(backend: Backend, tls: UpstreamTlsConfig, version: ProxyProtocolVersion | undefined): Agent {
+  const https = backend.scheme === 'https';
+  if (!https && !version) return plainAgent;
+  const key = `${version ?? ''}|${https ? `${upstreamTlsKey(tls)}|${backend.host}` : ''}`;
+  let agent = agents.get(key);
   if (agent) return agent;
-  const header = writeLocalProxyHeader(version);
-  const connector: buildConnector.connector = (options, callback) => {
-    const socket = connect({ host: options.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(options.port) });
-    socket.write(header);
+  const options = https ? upstreamTlsOptions(tls, backend.host) : undefined;
+  agent = new Agent({ connect: version ? headerConnector(writeLocalProxyHeader(version), options) : options });
+  agents.set(key, agent);
+  return agent;
+}
+
+function headerConnector(header: Buffer, tls: ConnectionOptions | undefined): buildConnector.connector {
+  return (options, callback) => {
+    const socket = connectUpstream({ host: options.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(options.port) }, tls, header);
     const onError = (err: Error) => callback(err, null);
     socket.once('error', onError);
-    socket.once('connect', () => {
+    socket.once(tls ? 'secureConnect' : 'connect', () => {
       socket.off('error', onError);
       callback(null, socket);
     });
   };
-  proxyHeaderAgents.set(version, (agent = new Agent({ connect: connector })));
-  return agent;
-}
-
-function checkAgent(backend: Backend, tls: UpstreamTlsConfig): Agent {
-  if (backend.scheme !== 'https') return plainAgent;
-  const key = `${upstreamTlsKey(tls)}|${backend.host}`;
-  let agent = tlsAgents.get(key);
-  if (!agent) tlsAgents.set(key, (agent = new Agent({ connect: upstreamTlsOptions(tls, backend.host) })));
-  return agent;
 }
 
 async function probeHttp(backend: Backend, port: number, check: HealthCheckConfig, tls: UpstreamTlsConfig): Promise<string> {
@@ -144,7 +140,7 @@ async function probeHttp(backend: Backend, port: number, check: HealthCheckConfi
       method: 'GET',
       headers,
       reset: true,
-      dispatcher: check.proxyProtocol ? proxyHeaderAgent(check.proxyProtocol) : checkAgent(backend, tls),
+      dispatcher: checkAgent(backend, tls, check.proxyProtocol),
       signal: AbortSignal.timeout(check.timeoutMs),
     });
     status = res.statusCode;
@@ -159,7 +155,7 @@ async function probeHttp(backend: Backend, port: number, check: HealthCheckConfi
 
 function probeTcp(host: string, port: number, check: HealthCheckConfig): Promise<string> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host, port });
+    const socket = connectUpstream({ host, port }, undefined, check.proxyProtocol && writeLocalProxyHeader(check.proxyProtocol));
     let reply = '';
     const timer = setTimeout(() => socket.destroy(new Error(`no ${check.expect ? 'expected reply' : 'connection'} within ${check.timeoutMs}ms`)), check.timeoutMs);
     const done = (err?: Error) => {
@@ -168,7 +164,6 @@ function probeTcp(host: string, port: number, check: HealthCheckConfig): Promise
       if (err) reject(err);
       else resolve(check.expect ? `TCP reply contains "${check.expect}"` : 'TCP connect');
     };
-    if (check.proxyProtocol) socket.write(writeLocalProxyHeader(check.proxyProtocol));
     socket.once('connect', () => {
       if (check.send !== undefined) socket.write(check.send);
       if (check.expect === undefined) done();

@@ -1,6 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type Metric } from 'prom-client';
 import type { ProxyErrorKind } from '../errors.js';
 import { CellCounter, CellGauge, CellHistogram, type CounterCell, type HistogramCell } from './cells.js';
+import { TrafficCounter } from './traffic.js';
 
 const standardMethods = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
 
@@ -32,13 +33,7 @@ interface RequestSeries {
   duration: HistogramCell;
   bytesIn: CounterCell;
   bytesOut: CounterCell;
-  totals: ServiceTotals;
-}
-
-/** Per-service running totals, for the dashboard's rate charts. */
-export interface ServiceTotals {
-  requests: number;
-  errors: number;
+  totals: TrafficCounter;
 }
 
 export const prometheusContentType = Registry.PROMETHEUS_CONTENT_TYPE;
@@ -51,7 +46,7 @@ export const prometheusContentType = Registry.PROMETHEUS_CONTENT_TYPE;
 export type MetricsRole = 'all' | 'control' | 'data';
 
 /** The families the control plane owns; every other family (and Node's own) belongs to the data plane. */
-const controlFamilies = ['lb_backend_up', 'lb_service_panic', 'lb_health_checks_total', 'lb_backend_ejections_total', 'lb_snapshot_build_duration_seconds', 'lb_router_shadowed', 'lb_docker_connected', 'lb_docker_last_sync_timestamp_seconds', 'lb_docker_label_errors_total', 'lb_docker_events_total', 'lb_config_reloads_total', 'lb_config_last_reload_success_timestamp_seconds', 'lb_acme_orders_total', 'lb_tls_certificate_expiry_timestamp_seconds'];
+const controlFamilies = ['lb_backend_up', 'lb_service_panic', 'lb_health_checks_total', 'lb_backend_ejections_total', 'lb_snapshot_build_duration_seconds', 'lb_router_shadowed', 'lb_docker_connected', 'lb_docker_last_sync_timestamp_seconds', 'lb_docker_label_errors_total', 'lb_docker_events_total', 'lb_config_reloads_total', 'lb_config_last_reload_success_timestamp_seconds', 'lb_acme_orders_total', 'lb_tls_certificate_expiry_timestamp_seconds', 'lb_worker_exits_total'];
 
 /** A certificate as the expiry gauge sees it. */
 export interface CertificateView {
@@ -91,6 +86,12 @@ export class Metrics {
     ['entrypoint', 'protocol'],
     this.registry,
   );
+  readonly connectionsRefused = new CellCounter(
+    'lb_connections_refused_total',
+    'Client connections closed at once because a limit was reached, by entrypoint and reason (max_connections, max_connections_per_ip, process_budget).',
+    ['entrypoint', 'reason'],
+    this.registry,
+  );
   readonly tcpConnections = new CellCounter(
     'lb_tcp_connections_total',
     'TCP connections accepted and routed, by entrypoint and service.',
@@ -117,7 +118,7 @@ export class Metrics {
   });
   readonly tlsHandshakes = new CellCounter(
     'lb_tls_handshakes_total',
-    'TLS handshakes on https entrypoints, by entrypoint, TLS version and result: success, or why the handshake failed.',
+    'TLS handshakes that lb terminates (https entrypoints, tcp routers with tls: terminate), by entrypoint, TLS version and result: success, or why the handshake failed.',
     ['entrypoint', 'version', 'result'],
     this.registry,
   );
@@ -232,6 +233,12 @@ export class Metrics {
     ['entrypoint', 'service'],
     this.registry,
   );
+  readonly workerExits = new Counter({
+    name: 'lb_worker_exits_total',
+    help: 'Data-plane workers (workers: N) that exited while lb was serving, each replaced, by how they ended (a signal such as SIGKILL, or exit code N).',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
   readonly configReloads = new Counter({
     name: 'lb_config_reloads_total',
     help: 'Configuration loads, by result (success or error); the first load at start-up counts.',
@@ -253,7 +260,8 @@ export class Metrics {
   /** Each source of certificates (ACME, files) says what it holds; read at scrape time. */
   /** entrypoint → router → service → method and status → series */
   private readonly requestSeries = new Map<string, Map<string, Map<string, Map<number, RequestSeries>>>>();
-  readonly serviceTotals = new Map<string, ServiceTotals>();
+  /** Per service, for the dashboard (traffic.ts). */
+  readonly serviceTraffic = new Map<string, TrafficCounter>();
 
   constructor(readonly role: MetricsRole = 'all') {
     if (role === 'control') {
@@ -306,8 +314,7 @@ export class Metrics {
     const key = (methodIndex.get(method) ?? 0) * 1000 + status;
     let series = bySeries.get(key);
     if (!series) {
-      let totals = this.serviceTotals.get(service);
-      if (!totals) this.serviceTotals.set(service, (totals = { requests: 0, errors: 0 }));
+      const totals = this.trafficOf(service);
       const flow = { entrypoint, service };
       series = {
         requests: this.httpRequests.cell({ entrypoint, router, service, method: methodLabel(method), code: String(status) }),
@@ -322,8 +329,18 @@ export class Metrics {
     series.duration.observe(seconds);
     series.bytesIn.value += bytesIn;
     series.bytesOut.value += bytesOut;
-    series.totals.requests++;
-    if (status >= 500) series.totals.errors++;
+    series.totals.observe(status, seconds);
+  }
+
+  /** A TCP connection relayed to a server of `service` (the dashboard counts it as a request without status). */
+  observeTcpConnection(service: string): void {
+    this.trafficOf(service).observe(0, 0);
+  }
+
+  private trafficOf(service: string): TrafficCounter {
+    let totals = this.serviceTraffic.get(service);
+    if (!totals) this.serviceTraffic.set(service, (totals = new TrafficCounter()));
+    return totals;
   }
 
   observeError(service: string, kind: ProxyErrorKind): void {

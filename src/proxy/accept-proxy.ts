@@ -8,6 +8,7 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { DataPlaneContext } from './context.js';
 import { clientAddress, TrustedProxies } from './http/headers.js';
 import { readProxyHeader, startsWithProxySignature, type ProxiedAddresses } from './proxy-protocol.js';
+import { rawSocketOf } from '../tls/terminator.js';
 
 /** Why a connection was closed before its first byte reached routing (lb_proxy_protocol_rejected_total). */
 export type ProxyRejection = 'untrusted_source' | 'missing' | 'malformed' | 'truncated' | 'timeout';
@@ -17,12 +18,9 @@ export const untrustedHeader = 'a PROXY header from a source not in proxyProtoco
 /** The addresses that connections' PROXY headers gave, by client socket. */
 const proxied = new WeakMap<Socket, ProxiedAddresses>();
 
-/**
- * The header a connection came with. A TLS socket that lb terminated stands on the raw connection
- * the header was read from: Node keeps that one as the TLS socket's `_parent`.
- */
+/** The header a connection came with. A TLS socket that lb terminated stands on the raw connection the header was read from. */
 function proxiedOf(socket: Socket): ProxiedAddresses | undefined {
-  const parent = (socket as { _parent?: Socket | null })._parent;
+  const parent = rawSocketOf(socket);
   return proxied.get(socket) ?? (parent ? proxied.get(parent) : undefined);
 }
 

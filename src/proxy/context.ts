@@ -4,6 +4,7 @@ import type { Logger } from '../log.js';
 import type { AccessLog } from '../metrics/access-log.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { TlsSource } from '../tls/state.js';
+import type { ConnectionLimits } from './connection-limits.js';
 import type { UpstreamPools } from './http/upstream-pools.js';
 import type { RetryBudgets } from './http/retry-budget.js';
 import type { AcmeChallenges } from '../tls/acme/challenges.js';
@@ -19,6 +20,8 @@ export interface ControlSignals {
 /** What every entrypoint shares: the current snapshot, metrics, logs and backend pools. */
 export interface DataPlaneContext {
   snapshot(): RoutingSnapshot;
+  /** Client connections open in this process, against the entrypoints' limits and the process budget. */
+  connectionLimits: ConnectionLimits;
   metrics: Metrics;
   logger: Logger;
   pools: UpstreamPools;
@@ -34,15 +37,22 @@ export interface DataPlaneContext {
   portOf(entrypoint: string): number;
 }
 
+/** A server's answer that counts as a gateway failure (502–504), as its failure kind; undefined for the others. */
+export function gatewayFailure(status: number): string | undefined {
+  return status >= 502 && status <= 504 ? `status ${status}` : undefined;
+}
+
 /**
  * Passive outlier detection: counts gateway failures in a row per server, and tells the control
  * loop when a server reaches its service's threshold. The control loop decides whether to eject.
+ * `failure`: what went wrong (an error kind, or a 502–504 status), undefined for a success.
  */
-export function recordPassive(signals: ControlSignals, service: ServicePool, backend: Backend, failed: boolean): void {
-  if (!failed) {
+export function recordPassive(signals: ControlSignals, service: ServicePool, backend: Backend, failure: string | undefined): void {
+  if (failure === undefined) {
     if (backend.consecutiveFailures !== 0) backend.consecutiveFailures = 0;
     return;
   }
+  backend.traffic.fail(failure);
   if (++backend.consecutiveFailures >= service.config.outlierDetection.consecutiveFailures) {
     backend.consecutiveFailures = 0;
     signals.reportOutlier(service.name, backend);

@@ -5,8 +5,10 @@ import type { EntrypointConfig, LbConfig } from '../config/types.js';
 import type { RoutingSnapshot } from '../control/snapshot.js';
 import type { Logger } from '../log.js';
 import { AccessLog } from '../metrics/access-log.js';
-import type { Metrics, ServiceTotals } from '../metrics/metrics.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { ServerCounts, TrafficStats } from '../metrics/traffic.js';
 import { emptyTlsState, type TlsSource } from '../tls/state.js';
+import { ConnectionLimits } from './connection-limits.js';
 import type { DataPlaneContext } from './context.js';
 import { RetryBudgets } from './http/retry-budget.js';
 import { HttpEntrypoint } from './http/server.js';
@@ -40,8 +42,8 @@ export interface DataPlaneHandle {
   draining(): Array<{ service: string; backend: string }>;
   /** Requests or tunnels open to a server of the control loop's snapshot. */
   inFlight(service: string, backend: Backend): number;
-  /** Requests and errors so far per service. */
-  serviceTotals(): Record<string, ServiceTotals>;
+  /** Traffic so far per service, server and entrypoint, for the dashboard. */
+  traffic(): TrafficStats;
   /** The Prometheus exposition of the whole balancer: the registry shared with the control loop, and the workers' metrics when there are any. */
   metricsText(): Promise<string>;
   /** The pending ACME challenges to answer; resolves once every process answers with them. */
@@ -85,6 +87,7 @@ export class DataPlane implements DataPlaneHandle {
       tls,
       portOf: (name) => this.addresses[name]?.port ?? 0,
       snapshot: () => source.snapshot,
+      connectionLimits: new ConnectionLimits(metrics),
       metrics,
       logger,
       pools: this.pools,
@@ -162,8 +165,15 @@ export class DataPlane implements DataPlaneHandle {
     return backend.inFlight;
   }
 
-  serviceTotals(): Record<string, ServiceTotals> {
-    return Object.fromEntries(this.metrics.serviceTotals);
+  traffic(): TrafficStats {
+    const servers: TrafficStats['servers'] = {};
+    for (const service of this.context.snapshot().services.values()) {
+      const counts: Record<string, ServerCounts> = (servers[service.name] = {});
+      for (const backend of service.backends) counts[backend.id] = { ...backend.traffic, consecutiveFailures: backend.consecutiveFailures };
+    }
+    const entrypoints: TrafficStats['entrypoints'] = {};
+    for (const { config } of this.context.snapshot().entrypoints.values()) entrypoints[config.name] = this.metrics.openConnections.cell({ entrypoint: config.name, protocol: config.protocol }).value;
+    return { services: Object.fromEntries(this.metrics.serviceTraffic), servers, entrypoints };
   }
 
   metricsText(): Promise<string> {

@@ -46,7 +46,7 @@ interface FileMaterial {
 /**
  * Holds every certificate lb serves and publishes what the data plane needs (TlsSource):
  *
- * - `load(entrypoints)`: reads the files of every https entrypoint (start-up, lb.yaml reloads).
+ * - `load(entrypoints)`: reads the files of every entrypoint with `tls` (start-up, lb.yaml reloads).
  *   Any unusable file throws TlsCertificateError and nothing changes; it returns an undo.
  * - The files are watched: a change is read after 200 ms of quiet (and every 60 s regardless).
  *   New handshakes get the new certificate; open connections keep theirs. A change that leaves a
@@ -92,13 +92,13 @@ export class CertificateStore implements TlsSource {
   }
 
   /**
-   * Reads every certificate, key and CA file of the https entrypoints; on success they replace
-   * what was served, and the returned function puts the previous ones back (a reload that failed
-   * later). Throws TlsCertificateError, naming the file and its lb.yaml key, and changes nothing.
+   * Reads every certificate, key and CA file of the entrypoints with a tls block (https, and tcp
+   * ones that terminate TLS); on success they replace what was served, and the returned function
+   * puts the previous ones back (a reload that failed later). Throws TlsCertificateError, naming the file and its lb.yaml key, and changes nothing.
    */
   load(entrypoints: ReadonlyMap<string, EntrypointConfig>): () => void {
     const files = new Map<string, FileMaterial>();
-    for (const ep of entrypoints.values()) if (ep.protocol === 'https') files.set(ep.name, this.read(ep, this.files.get(ep.name)));
+    for (const ep of entrypoints.values()) if (ep.tls) files.set(ep.name, this.read(ep, this.files.get(ep.name)));
     const before = { entrypoints: this.entrypoints, files: this.files };
     this.entrypoints = entrypoints;
     this.files = files;
@@ -165,7 +165,7 @@ export class CertificateStore implements TlsSource {
   private reread(trigger: string): void {
     let changed = false;
     for (const ep of this.entrypoints.values()) {
-      if (ep.protocol !== 'https') continue;
+      if (!ep.tls) continue;
       const current = this.files.get(ep.name);
       let next: FileMaterial;
       try {
@@ -234,7 +234,7 @@ export class CertificateStore implements TlsSource {
     const entrypoints = new Map<string, EntrypointTls>();
     for (const ep of this.entrypoints.values()) {
       const files = this.files.get(ep.name);
-      if (ep.protocol !== 'https' || !files) continue;
+      if (!ep.tls || !files) continue;
       const certificates = [...files.certificates, ...extraSources(ep).flatMap((source) => this.sources.get(source) ?? [])];
       const known = this.revisions.get(ep.name);
       if (known && sameItems(known.material.certificates, certificates) && sameItems(known.material.clientCa, files.clientCa)) {

@@ -1,9 +1,10 @@
-// TLS termination for an https entrypoint: the secure contexts (one per certificate, chosen by
-// SNI), the defaults a scanner approves of, client certificates, strictSNI, and the accounting of
-// every handshake. The decrypted socket goes to the same HTTP/1.1 code as a plain one.
+// TLS termination for an https entrypoint, or a tcp one with routers that terminate: the secure
+// contexts (one per certificate, chosen by SNI), the defaults a scanner approves of, client
+// certificates, strictSNI, and the accounting of every handshake. The decrypted socket goes to the
+// same code as a plain one: HTTP/1.1, or the TCP relay.
 import { constants, createHash } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { createSecureContext, createServer as createTlsServer, TLSSocket, type SecureContext, type SecureContextOptions } from 'node:tls';
+import { createServer as createTlsServer, TLSSocket, type SecureContext, type SecureContextOptions } from 'node:tls';
 import type { EntrypointTlsConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { CounterCell } from '../metrics/cells.js';
@@ -45,6 +46,11 @@ export interface TlsInfo {
 }
 
 const tlsInfo = new WeakMap<object, TlsInfo>();
+
+/** The raw connection under a TLS socket that lb terminated: Node keeps it as the TLS socket's `_parent`. */
+export function rawSocketOf(socket: Socket): Socket | undefined {
+  return (socket as { _parent?: Socket | null })._parent ?? undefined;
+}
 
 /** The TLS facts of a decrypted connection (undefined: a plain one). */
 export function tlsInfoOf(socket: object): TlsInfo | undefined {
@@ -94,31 +100,8 @@ function tlsServerOptions(
 }
 
 /**
- * Server name → SecureContext, by the rules of https entrypoints (NameSelector) and with their
- * settings: for a TLS server of one's own, such as a TCP entrypoint that terminates TLS after
- * reading the ClientHello (`new TLSSocket(raw, { isServer: true, secureContext })`). Picking the
- * context before TLS starts, rather than in Node's SNICallback, serves exactly the chosen
- * certificate (see TlsTerminator).
- */
-export function certificateContexts(
-  material: Pick<EntrypointTls, 'certificates' | 'clientCa'>,
-  settings: Pick<EntrypointTlsConfig, 'minVersion' | 'clientAuth'>,
-  ticketKeys: TicketKeyRing,
-  sessionIdContext: string,
-): (serverName: string | undefined) => SecureContext | undefined {
-  const selector = new NameSelector(
-    material.certificates.map((certificate) => {
-      const context = createSecureContext(tlsServerOptions(certificate, material, settings, ticketKeys, sessionIdContext));
-      ticketKeys.install(context);
-      return { names: certificate.names, value: context };
-    }),
-  );
-  return (serverName) => selector.select(serverName);
-}
-
-/**
- * Terminates TLS on the raw sockets it is given (`accept`), for one https entrypoint, and hands
- * each decrypted socket to `secure`. Usable by any entrypoint that terminates TLS.
+ * Terminates TLS on the raw sockets it is given (`accept`), for one https entrypoint or one tcp
+ * entrypoint with routers that terminate, and hands each decrypted socket to `secure`.
  *
  * Each certificate has a TLS server of its own (Node's tls.Server, never listening: only its
  * handshake). A socket goes to the server whose certificate covers the server name of its
@@ -156,8 +139,13 @@ export class TlsTerminator {
     private readonly metrics: Metrics,
     private readonly logger: Logger,
     private readonly secure: (socket: TLSSocket, info: TlsInfo) => void,
-    /** Pending ACME challenges (the data plane's), for tls-alpn-01 validations on this port. */
-    private readonly challenges: () => AcmeChallenges | undefined = () => undefined,
+    /**
+     * Set when the decrypted stream is HTTP/1.1 (https entrypoints): the handshake offers ALPN
+     * `http/1.1`, a client's FIN closes the connection, and pending ACME challenges (the data
+     * plane's) answer tls-alpn-01 validations on this port. Absent: a byte stream (tcp
+     * entrypoints), with no ALPN, and half-closes kept after the handshake.
+     */
+    private readonly http?: { challenges: () => AcmeChallenges | undefined },
   ) {
     this.settings = settings;
     this.handshakeTimeoutMs = handshakeTimeoutMs;
@@ -173,13 +161,14 @@ export class TlsTerminator {
   accept(raw: Socket, read?: Buffer): void {
     // Not half-open, as on Node's own https server: a client that ends its side closes the
     // connection, in its handshake too (the TLS socket takes this from the raw one). The http
-    // server, which makes its sockets half-open, then ends the request as it does on a half-close.
+    // server, which makes its sockets half-open, then ends the request as it does on a half-close;
+    // a byte stream is made half-open again once its handshake is done (onSecure).
     raw.allowHalfOpen = false;
     this.handshaking.add(raw);
     raw.once('close', () => this.handshaking.delete(raw));
     // The ClientHello is read only when a certificate depends on it: several certificates,
     // strictSNI, or a tls-alpn-01 validation in progress.
-    if (read === undefined && this.servers.length === 1 && !this.settings.strictSNI && !this.challenges()?.hasTlsAlpn01) this.servers[0]!.emit('connection', raw);
+    if (read === undefined && this.servers.length === 1 && !this.settings.strictSNI && !this.http?.challenges()?.hasTlsAlpn01) this.servers[0]!.emit('connection', raw);
     else this.readHello(raw, read);
   }
 
@@ -212,7 +201,7 @@ export class TlsTerminator {
     this.material = material;
     this.ticketRevision = state.ticketRevision;
     this.ring.set(state.ticketKeys);
-    if (material.certificates.length === 0) this.logger.warn({ entrypoint: this.entrypoint }, 'https entrypoint has no certificate yet: handshakes fail until one is provided');
+    if (material.certificates.length === 0) this.logger.warn({ entrypoint: this.entrypoint }, 'TLS entrypoint has no certificate yet: handshakes fail until one is provided');
     const certificates = material.certificates.length ? material.certificates : [undefined];
     // Servers are reused (their contexts replaced), so that a change costs no new objects; those
     // left over keep serving the handshakes they started.
@@ -234,7 +223,7 @@ export class TlsTerminator {
   }
 
   private newServer(options: SecureContextOptions): TlsServer {
-    const server = createTlsServer({ ...options, ALPNProtocols: ['http/1.1'], handshakeTimeout: this.handshakeTimeoutMs }) as TlsServer;
+    const server = createTlsServer({ ...options, ...(this.http ? { ALPNProtocols: ['http/1.1'] } : {}), handshakeTimeout: this.handshakeTimeoutMs }) as TlsServer;
     server.on('secureConnection', (socket: TLSSocket) => this.onSecure(socket));
     server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
       const reason = handshakeFailure(err, socket);
@@ -262,6 +251,8 @@ export class TlsTerminator {
       if (peer) clientSubject = formatSubject(peer.subject);
     }
     this.count(version, 'success');
+    // A TCP client may end its side and still read the server's answer, as on a plain tunnel.
+    if (!this.http) socket.allowHalfOpen = true;
     const info: TlsInfo = { version, clientSubject };
     tlsInfo.set(socket, info);
     this.secure(socket, info);
@@ -302,7 +293,7 @@ export class TlsTerminator {
       const hello = readClientHello(bytes);
       if (hello.status === 'incomplete') return;
       done();
-      const challenge = this.challenges()?.tlsAlpn01Context(bytes);
+      const challenge = this.http?.challenges()?.tlsAlpn01Context(bytes);
       if (challenge) return this.answerTlsAlpn01(raw, bytes, challenge);
       const serverName = hello.status === 'ok' ? hello.serverName : undefined;
       if (serverName !== undefined && this.settings.strictSNI && !this.selector.covers(serverName)) {

@@ -2,8 +2,8 @@
 // upgrades and active health checks all take their options from here, so that a server a check
 // calls healthy is one that requests can reach (and a certificate lb refuses fails the check too).
 import { createHash } from 'node:crypto';
-import { isIP } from 'node:net';
-import { createSecureContext, type ConnectionOptions } from 'node:tls';
+import { connect, isIP, type NetConnectOpts, type Socket } from 'node:net';
+import { connect as connectTls, createSecureContext, type ConnectionOptions } from 'node:tls';
 import type { UpstreamTlsConfig } from '../config/types.js';
 
 interface Prepared {
@@ -47,4 +47,16 @@ export function upstreamTlsKey(tls: UpstreamTlsConfig): string {
 export function upstreamTlsOptions(tls: UpstreamTlsConfig, host: string): ConnectionOptions {
   const servername = tls.serverName ?? (isIP(host) ? undefined : host);
   return { ...prepare(tls).options, ...(servername !== undefined ? { servername } : {}) };
+}
+
+/**
+ * A connection to a server: `prefix` (a PROXY protocol header) first on the TCP connection, then
+ * TLS over it with `tls` (https:// servers), as HAProxy's `server ... send-proxy ssl` does. The
+ * same code whether or not either is there, for requests, upgrades and health checks alike.
+ */
+export function connectUpstream(tcp: NetConnectOpts, tls: ConnectionOptions | undefined, prefix: Buffer | undefined): Socket {
+  const socket = connect(tcp);
+  // Written while connecting, it goes out first, before the ClientHello or the request.
+  if (prefix) socket.write(prefix);
+  return tls ? connectTls({ ...tls, socket }) : socket;
 }

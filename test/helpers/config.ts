@@ -1,3 +1,7 @@
+import assert from 'node:assert/strict';
+import { parseConfig } from '../../src/config/load.js';
+import { ConfigInvalidError, formatConfigIssue } from '../../src/errors.js';
+
 export interface LbYamlOptions {
   /** Settings added to the HTTP entrypoint `web`, e.g. `trustedProxies: ["127.0.0.0/8"]`; `false` leaves `web` out. */
   web?: string | false;
@@ -25,4 +29,15 @@ export function lbYaml(rest = '', options: LbYamlOptions = {}): string {
     `admin: ${listener(options.admin ?? '')}`,
     rest.replace(/^\n/, ''),
   ].join('\n');
+}
+
+/** The problems of a config that must be refused, each as lb prints it (`file:line:col: key: message`). */
+export function configErrors(yaml: string): string[] {
+  try {
+    parseConfig(yaml, 'lb.yaml');
+  } catch (err) {
+    assert.ok(err instanceof ConfigInvalidError, `expected ConfigInvalidError, got ${String(err)}`);
+    return err.issues.map(formatConfigIssue);
+  }
+  assert.fail('config was accepted');
 }

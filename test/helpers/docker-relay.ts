@@ -6,10 +6,13 @@ import type { TestContext } from 'node:test';
 
 /**
  * An HTTP relay on a unix socket between lb and the Docker daemon, standing in for a socket proxy:
- * it can be cut and restored (the daemon itself is never touched), and can refuse paths with 403.
+ * it can be cut and restored (the daemon itself is never touched), can refuse paths with 403,
+ * and records every request lb makes. Anything but GET is refused.
  */
 export class DockerRelay {
   readonly socketPath: string;
+  /** Every request lb sent, in order: method and path (without the API version). */
+  readonly requests: Array<{ method: string; path: string }> = [];
   private server: Server | undefined;
   forbidden: RegExp | undefined;
 
@@ -30,6 +33,7 @@ export class DockerRelay {
     if (existsSync(this.socketPath)) rmSync(this.socketPath);
     this.server = createServer((req, res) => {
       const path = (req.url ?? '/').replace(/^\/v[\d.]+/, '');
+      this.requests.push({ method: req.method ?? '', path });
       if (req.method !== 'GET' || (this.forbidden && this.forbidden.test(path))) {
         res.writeHead(403, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ message: 'forbidden by the test relay' }));

@@ -1,12 +1,13 @@
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { lbYaml } from './config.js';
 import { startLb, type TestBalancer } from './lb.js';
 import type { TestContext } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
 
 const exec = promisify(execFile);
@@ -108,6 +109,81 @@ export function nodeBaseImage(): Promise<string> {
     }
   })();
   return nodeImageReady;
+}
+
+const repo = new URL('../../', import.meta.url).pathname;
+/** The label on every image the tests build, so that cleaning up never touches anyone else's. */
+const imageLabel = 'lb-test.image';
+
+/** A hash of what lb's Dockerfile copies: the same sources give the same image tag. */
+function buildInputsHash(): string {
+  const hash = createHash('sha256');
+  const add = (path: string): void => {
+    if (statSync(join(repo, path)).isDirectory()) {
+      for (const entry of readdirSync(join(repo, path)).sort()) add(join(path, entry));
+      return;
+    }
+    hash.update(`${path}\0`).update(readFileSync(join(repo, path))).update('\0');
+  };
+  for (const path of ['Dockerfile', 'package.json', 'package-lock.json', 'tsconfig.json', 'lb.yaml', 'src']) add(path);
+  return hash.digest('hex').slice(0, 16);
+}
+
+/** Runs `work` while holding a lock directory, so that test files in parallel build an image once. */
+async function withLock<T>(name: string, work: () => Promise<T>): Promise<T> {
+  const lock = join(tmpdir(), `${name}.lock`);
+  const deadline = Date.now() + 600_000;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      // A lock older than any build is left from a killed run.
+      const since = statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now();
+      if (Date.now() - since > 600_000) rmSync(lock, { recursive: true, force: true });
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${lock}`);
+      await delay(200);
+    }
+  }
+  try {
+    return await work();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+let lbImageReady: Promise<{ image: string; built: boolean }> | undefined;
+
+/**
+ * lb's image, built from the repo's Dockerfile on the local Node base image, tagged by a hash of
+ * its sources and reused by later runs. The build stage is tagged too: the classic builder would
+ * otherwise leave it as an untagged image on every build, and it is the cache of the next one.
+ * Images of older sources are removed, with the parents only they used.
+ */
+export function lbImage(): Promise<{ image: string; built: boolean }> {
+  lbImageReady ??= (async () => {
+    const hash = buildInputsHash();
+    const image = `lb-test/lb:${hash}`;
+    return withLock(`lb-test-image-${hash}`, async () => {
+      if (await docker('image', 'inspect', image).then(() => true, () => false)) return { image, built: false };
+      const args = ['build', '-q', '--build-arg', `BASE_IMAGE=${await nodeBaseImage()}`, '--label', `${imageLabel}=lb`];
+      await exec('docker', [...args, '--target', 'build', '-t', `lb-test/lb-build:${hash}`, repo], { timeout: 600_000 });
+      await exec('docker', [...args, '-t', image, repo], { timeout: 600_000 });
+      await removeStaleImages(hash);
+      return { image, built: true };
+    });
+  })();
+  return lbImageReady;
+}
+
+/** Removes the test images of other sources that no container uses, and untagged ones left over. */
+async function removeStaleImages(current: string): Promise<void> {
+  const tags = (await docker('images', '--filter', `label=${imageLabel}`, '--format', '{{.Repository}}:{{.Tag}}')).split('\n');
+  const stale = tags.filter((tag) => tag.includes(':') && !tag.endsWith(`:${current}`) && !tag.endsWith(':<none>'));
+  // Without -f: an image that a container (another run's) still uses stays.
+  for (const tag of stale) await docker('rmi', tag).catch(() => undefined);
+  await docker('image', 'prune', '-f', '--filter', `label=${imageLabel}`).catch(() => undefined);
 }
 
 export interface RunOptions {

@@ -13,10 +13,7 @@ export interface HaproxyRelay {
   serverOptions: string;
 }
 
-/**
- * Runs HAProxy (Debian's `haproxy`, in the foreground) with one TCP frontend per relay; resolves
- * with their ports once every one accepts connections. Stopped when the test ends.
- */
+/** HAProxy (Debian's `haproxy`, in the foreground) with one TCP frontend per relay; resolves with their ports. */
 export async function startHaproxy(t: TestContext, relays: readonly HaproxyRelay[]): Promise<number[]> {
   const ports = await Promise.all(relays.map(() => closedPort()));
   const sections = relays.map((relay, i) => [
@@ -26,6 +23,15 @@ export async function startHaproxy(t: TestContext, relays: readonly HaproxyRelay
     `backend out${i}`,
     `  server lb 127.0.0.1:${relay.target} ${relay.serverOptions}`,
   ].join('\n'));
+  await runHaproxy(t, sections, ports);
+  return ports;
+}
+
+/**
+ * Runs HAProxy with these proxy sections (after TCP-mode defaults) and resolves once each of
+ * `ports` accepts connections. Stopped when the test ends.
+ */
+export async function runHaproxy(t: TestContext, sections: readonly string[], ports: readonly number[]): Promise<void> {
   const config = ['global', '  maxconn 256', 'defaults', '  mode tcp', '  timeout connect 2s', '  timeout client 10s', '  timeout server 10s', ...sections, ''].join('\n');
   const path = join(mkdtempSync(join(tmpdir(), 'lb-haproxy-')), 'haproxy.cfg');
   writeFileSync(path, config);
@@ -49,5 +55,4 @@ export async function startHaproxy(t: TestContext, relays: readonly HaproxyRelay
       });
     }, `haproxy listening on ${port}`, 10_000);
   }
-  return ports;
 }

@@ -25,13 +25,27 @@ export interface LbProcess {
 }
 
 /** Runs the built CLI (`dist/cli.js`) on a temporary config; killed when the test ends. */
-export async function spawnLb(t: TestContext, yaml: string, extraArgs: string[] = [], env: NodeJS.ProcessEnv = process.env): Promise<LbProcess> {
+export function spawnLb(t: TestContext, yaml: string, extraArgs: string[] = [], env: NodeJS.ProcessEnv = process.env): Promise<LbProcess> {
+  return launchLb(t, yaml, (configPath) => [process.execPath, [cliPath, 'run', '--config', configPath, ...extraArgs]], env);
+}
+
+/**
+ * Runs lb by `command` (given the config file's path) until it logs that it started. The command
+ * runs in a process group of its own, killed whole when the test ends: lb's workers, and lb under
+ * a wrapper such as npm, go with it.
+ */
+export async function launchLb(t: TestContext, yaml: string, command: (configPath: string) => [string, string[]], env: NodeJS.ProcessEnv = process.env): Promise<LbProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'lb-test-'));
   const configPath = join(dir, 'lb.yaml');
   writeFileSync(configPath, yaml);
-  const child = spawn(process.execPath, [cliPath, 'run', '--config', configPath, ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  const [file, args] = command(configPath);
+  const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], env, detached: true });
   t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // The group is gone already.
+    }
   });
   const logs: Array<Record<string, unknown>> = [];
   let stderr = '';

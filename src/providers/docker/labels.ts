@@ -1,7 +1,7 @@
 // The label grammar. A label names a key path of lb.yaml's router or service schema
 // (config/schema.ts), and its text is checked by that key's own validator, so labels and lb.yaml
 // cannot drift apart. Label keys are compared case-insensitively; names are kept as written.
-import { matchProblem, normaliseRouter, normaliseService } from '../../config/normalise.js';
+import { matchProblem, normaliseRouter, normaliseService, routerTlsProblem, terminateProblem } from '../../config/normalise.js';
 import { labelServerSchema, namePattern, routerSchema, serviceSchema, type RawLabelServer } from '../../config/schema.js';
 import { didYouMean } from '../../config/suggest.js';
 import { routingProtocol, type EntrypointConfig, type Protocol, type RouterConfig, type ServiceConfig } from '../../config/types.js';
@@ -160,6 +160,8 @@ export function placeRouter(
   const ep = entrypoints.get(config.entrypoint);
   if (!ep) return { config, error: { label, message: `entrypoint "${config.entrypoint}" is not defined (defined: ${[...entrypoints.keys()].join(', ')})` } };
   if (routingProtocol(ep.protocol) !== router.protocol) return { config, error: { label, message: `entrypoint "${config.entrypoint}" is ${ep.protocol.toUpperCase()}, but this is a ${router.protocol.toUpperCase()} router` } };
+  const noCertificates = terminateProblem(config, ep);
+  if (noCertificates) return { config, error: { label, message: noCertificates } };
   return { config };
 }
 
@@ -312,8 +314,10 @@ export function parseLabels(
     const entrypointLabel = r.sources.get('entrypoint') ?? (r === shortRouter ? `${prefix}entrypoint` : `${r.label}.entrypoint`);
     const checked = check(r, routerSchema, { entrypoint: '', ...r.tree });
     const problem = checked && matchProblem(r.protocol, checked.match);
+    const tlsProblem = checked && routerTlsProblem(r.protocol, checked.tls);
     if (problem) fail(labelOf(r, ['match', problem.key]), problem.message);
-    else if (checked) parsedRouters.push({ protocol: r.protocol, hasEntrypoint, entrypointLabel, tls: checked.tls, config: normaliseRouter(name, checked) });
+    else if (tlsProblem) fail(labelOf(r, ['tls']), tlsProblem);
+    else if (checked) parsedRouters.push({ protocol: r.protocol, hasEntrypoint, entrypointLabel, tls: checked.tls === true, config: normaliseRouter(name, checked) });
   }
   const parsedServices = new Map<string, LabelService>();
   for (const [name, s] of services) {

@@ -32,8 +32,9 @@ export class FastRelay extends Relay {
     super(route, backend, setCookie, hooks);
   }
 
+  /** Bytes of the response went to the client: the head is held only within one read of the server's. */
   protected get responseStarted(): boolean {
-    return this.answered;
+    return this.answered && this.pendingHead === undefined;
   }
 
   protected get status(): number {
@@ -102,11 +103,24 @@ export class FastRelay extends Relay {
     return false;
   }
 
+  /**
+   * The head waits for body bytes of the same read of the server's, to go out in one write; a
+   * server that sends its head and then waits (a stream, events) has it sent at the end of that read.
+   */
+  onReadEnd(): void {
+    if (!this.done) this.writePendingHead();
+  }
+
+  private writePendingHead(): void {
+    if (this.pendingHead === undefined) return;
+    const head = this.pendingHead;
+    this.pendingHead = undefined;
+    if (!this.request.connection.socket.write(head.subarray(0, head.length - this.pendingRoom))) this.request.connection.socket.once('drain', this.onDrain);
+  }
+
   onComplete(): void {
     if (this.done) return;
-    const socket = this.request.connection.socket;
-    if (this.pendingHead !== undefined) socket.write(this.pendingHead.subarray(0, this.pendingHead.length - this.pendingRoom));
-    this.pendingHead = undefined;
+    this.writePendingHead();
     this.finish(this.headStatus, undefined);
     // A body the backend did not wait for (an early answer) leaves both connections unframed:
     // the client's closes after this response, the backend's is dropped with the rest unsent.

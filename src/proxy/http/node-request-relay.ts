@@ -29,6 +29,9 @@ export class NodeRequestRelay extends Relay {
     res.once('close', this.onClientClose);
   }
 
+  /** The head went out with body bytes, or at the end of a read (onReadEnd). */
+  private headWritten = false;
+
   protected get responseStarted(): boolean {
     return this.res.headersSent;
   }
@@ -58,11 +61,22 @@ export class NodeRequestRelay extends Relay {
 
   onData(chunk: Buffer): boolean {
     this.bytesOut += chunk.length;
+    this.headWritten = true;
     // ServerResponse may hold the chunk in its own queue: the upstream must not read over it.
     this.flow!.keep();
     if (this.res.write(chunk)) return true;
     this.res.once('drain', this.onDrain);
     return false;
+  }
+
+  /**
+   * ServerResponse sends its head with the first body bytes (headersSent is true before that): a
+   * head that no body bytes followed in the same read of the server's is sent at its end.
+   */
+  onReadEnd(): void {
+    if (this.done || this.headWritten) return;
+    this.headWritten = true;
+    this.res.flushHeaders();
   }
 
   onComplete(): void {

@@ -1,8 +1,9 @@
 import type { Socket } from 'node:net';
 import type { Backend } from '../../balancer/index.js';
-import type { ProxyProtocolVersion } from '../../config/types.js';
+import type { ProxyProtocolVersion, UpstreamTlsConfig } from '../../config/types.js';
+import { upstreamTlsOptions } from '../../tls/upstream.js';
 import { connectionAddresses } from '../accept-proxy.js';
-import { UpstreamConnection, type UpstreamHandler, type UpstreamRequest } from '../http1/upstream-connection.js';
+import { UpstreamConnection, type UpstreamHandler, type UpstreamOrigin, type UpstreamRequest } from '../http1/upstream-connection.js';
 import { UPSTREAM_KEEP_ALIVE_MS } from '../http1/upstream-pool.js';
 import { writeProxyHeader } from '../proxy-protocol.js';
 
@@ -11,16 +12,23 @@ import { writeProxyHeader } from '../proxy-protocol.js';
  * `proxyProtocol`. Such a connection opened with that client's PROXY header, so it speaks for that
  * client alone: it is reused only by the same client connection's later requests, never pooled
  * for others (HAProxy marks such connections private), and it closes with the client connection.
+ * To an https:// server, TLS starts after the header.
  */
 class PrivateUpstream {
   private idle: UpstreamConnection | undefined;
   private closed = false;
+  private readonly origin: UpstreamOrigin;
 
   constructor(
-    private readonly backend: Backend,
+    backend: Backend,
+    /** The service's settings it was opened with: a reload that changes them gets a new one. */
+    readonly tls: UpstreamTlsConfig,
     private readonly connectMs: number,
     private readonly header: Buffer,
-  ) {}
+  ) {
+    const { host, port } = backend;
+    this.origin = { host, port, tls: backend.scheme === 'https' ? upstreamTlsOptions(tls, host) : undefined };
+  }
 
   dispatch(request: UpstreamRequest, handler: UpstreamHandler): void {
     let conn: UpstreamConnection | undefined;
@@ -33,10 +41,7 @@ class PrivateUpstream {
         conn = undefined;
       }
     }
-    if (!conn) {
-      const { host, port } = this.backend;
-      conn = new UpstreamConnection({ host, port, tls: undefined }, this.connectMs, (c) => this.reusable(c), (c) => this.gone(c), this.header);
-    }
+    if (!conn) conn = new UpstreamConnection(this.origin, this.connectMs, (c) => this.reusable(c), (c) => this.gone(c), this.header);
     const chosen = conn;
     handler.onConnect((err) => chosen.abort(err));
     if (chosen.usable) chosen.send(request, handler);
@@ -61,7 +66,7 @@ class PrivateUpstream {
 const byClient = new WeakMap<Socket, Map<Backend, PrivateUpstream>>();
 
 /** Where a request of `client` to `backend` goes when the service sends the PROXY protocol. */
-export function privateUpstream(client: Socket, backend: Backend, connectMs: number, version: ProxyProtocolVersion): PrivateUpstream {
+export function privateUpstream(client: Socket, backend: Backend, connectMs: number, version: ProxyProtocolVersion, tls: UpstreamTlsConfig): PrivateUpstream {
   let upstreams = byClient.get(client);
   if (!upstreams) {
     const opened = (upstreams = new Map());
@@ -71,6 +76,9 @@ export function privateUpstream(client: Socket, backend: Backend, connectMs: num
     });
   }
   let upstream = upstreams.get(backend);
-  if (!upstream) upstreams.set(backend, (upstream = new PrivateUpstream(backend, connectMs, writeProxyHeader(version, connectionAddresses(client)))));
+  if (!upstream || upstream.tls !== tls) {
+    upstream?.close();
+    upstreams.set(backend, (upstream = new PrivateUpstream(backend, tls, connectMs, writeProxyHeader(version, connectionAddresses(client)))));
+  }
   return upstream;
 }

@@ -5,7 +5,7 @@ import type { EntrypointConfig } from '../../config/types.js';
 import type { Backend, PickContext } from '../../balancer/index.js';
 import type { HttpRoute } from '../../control/snapshot.js';
 import { ProxyError, terminationOf } from '../../errors.js';
-import { recordPassive, type DataPlaneContext } from '../context.js';
+import { gatewayFailure, recordPassive, type DataPlaneContext } from '../context.js';
 import { listenOn, stopServer } from '../listen.js';
 import { peerAddress, proxyHeaderAcceptor, type ProxyHeaderAcceptor } from '../accept-proxy.js';
 import type { StreamedBody } from '../http1/upstream-connection.js';
@@ -123,7 +123,7 @@ export class HttpEntrypoint {
     };
     // A client that opens a TLS connection and says nothing is closed after requestHeaders, as one that sends half a head.
     this.tls = config.protocol === 'https' && config.tls
-      ? new TlsTerminator(config.name, config.tls, headersMs, context.tls, context.metrics, context.logger, (socket, info) => this.connections.add(new ClientConnection(socket, this, info, this.proxyHeaders ? peerAddress(socket) : undefined)), () => context.acmeChallenges)
+      ? new TlsTerminator(config.name, config.tls, headersMs, context.tls, context.metrics, context.logger, (socket, info) => this.connections.add(new ClientConnection(socket, this, info, this.proxyHeaders ? peerAddress(socket) : undefined)), { challenges: () => context.acmeChallenges })
       : undefined;
     this.server = createServer(httpOptions);
     this.upgrades = new UpgradeRelay(this.name, context, (clientIp: string, socket: Socket) => ({ ...this.forwarding(clientIp, this.localPort, tlsInfoOfSocket(socket)), upgrade: true }));
@@ -159,8 +159,7 @@ export class HttpEntrypoint {
     const open = context.metrics.openConnections.cell({ entrypoint: this.name, protocol: config.protocol });
     const tls = this.tls;
     this.server.on('connection', (socket: Socket) => {
-      open.value++;
-      socket.once('close', () => open.value--);
+      if (!context.connectionLimits.admit(socket, this.config, open)) return;
       const proxyHeaders = this.proxyHeaders;
       if (proxyHeaders) proxyHeaders.accept(socket, (rest) => this.acceptProxied(socket, rest));
       else if (tls) tls.accept(socket);
@@ -295,7 +294,7 @@ export class HttpEntrypoint {
     });
     const fresh = opensOwnConnection(client.method, client.firstOnConnection, service.config.retry.unsafeReuse);
     const version = service.config.proxyProtocol;
-    const upstream = version ? privateUpstream(client.socket, backend, service.config.timeouts.connectMs, version) : this.context.pools.get(backend, service, fresh);
+    const upstream = version ? privateUpstream(client.socket, backend, service.config.timeouts.connectMs, version, service.config.tls) : this.context.pools.get(backend, service, fresh);
     upstream.dispatch(
       {
         method: client.method,
@@ -386,7 +385,7 @@ export class HttpEntrypoint {
   /** Called when a backend failed before any response byte; true when another server got the request. */
   private retry(proxied: ProxiedRequest, error: ProxyError, failed: Backend): boolean {
     const service = proxied.route.service;
-    if (error.kind !== 'bad_response') recordPassive(this.context.signals, service, failed, true);
+    if (error.kind !== 'bad_response') recordPassive(this.context.signals, service, failed, error.kind);
     if (proxied.retries >= service.config.retry.attempts || proxied.client.gone) return false;
     if (!isRetryable(error, proxied.client.method, proxied.body)) return false;
     if (!service.balancer.pick(proxied.pick, failed)) return false;
@@ -416,9 +415,10 @@ export class HttpEntrypoint {
     const service = route.service.name;
     const seconds = (performance.now() - started) / 1000;
     this.context.metrics.observeRequest(this.name, route.router, service, client.method, status, seconds, bytesIn, bytesOut);
+    backend.traffic.observe(status, seconds);
     this.context.accessLog?.write(accessEntry(client, status, seconds, route, backend, proxied.retries, bytesIn, bytesOut, error, terminationOf(error, responded)));
     // Failures before the response head were counted when they happened (see retry()).
-    if (!error) recordPassive(this.context.signals, route.service, backend, status >= 502 && status <= 504);
+    if (!error) recordPassive(this.context.signals, route.service, backend, gatewayFailure(status));
     if (!error) return;
     this.context.metrics.observeError(service, error.kind);
     const fields = { entrypoint: this.name, router: route.router, service, backend: backend.id, code: error.code, method: client.method };

@@ -1,13 +1,14 @@
 import { Agent, type ClientRequest, type ClientRequestArgs, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import { createConnection, type NetConnectOpts, type Socket } from 'node:net';
+import type { NetConnectOpts, Socket } from 'node:net';
+import type { ConnectionOptions } from 'node:tls';
 import httpProxy from 'http-proxy';
 import type { HttpRoute } from '../../control/snapshot.js';
 import type { Backend } from '../../balancer/index.js';
 import type { UpstreamTlsConfig } from '../../config/types.js';
 import { classifyUpstreamError, ProxyError, terminationOf } from '../../errors.js';
-import { upstreamTlsOptions } from '../../tls/upstream.js';
-import { recordPassive, type DataPlaneContext } from '../context.js';
+import { connectUpstream, upstreamTlsOptions } from '../../tls/upstream.js';
+import { gatewayFailure, recordPassive, type DataPlaneContext } from '../context.js';
 import { accessEntry } from './access-entry.js';
 import { rawErrorResponse } from './error-response.js';
 import { connectionAddresses, peerAddress } from '../accept-proxy.js';
@@ -59,7 +60,7 @@ class Upgrade {
     if (this.status !== 0) return;
     this.responded = true;
     this.respond(status);
-    recordPassive(this.context.signals, this.route.service, this.backend, status >= 502 && status <= 504);
+    recordPassive(this.context.signals, this.route.service, this.backend, gatewayFailure(status));
   }
 
   /** The upgrade failed, or its tunnel broke; true when nothing had been answered yet. */
@@ -72,7 +73,7 @@ class Upgrade {
     if (this.status !== 0) return false;
     this.respond(error.status);
     // As on the HTTP path: a malformed answer says nothing about the server's health, nor does a client that left.
-    if (error.kind !== 'bad_response' && error.kind !== 'client_abort') recordPassive(this.context.signals, this.route.service, this.backend, true);
+    if (error.kind !== 'bad_response' && error.kind !== 'client_abort') recordPassive(this.context.signals, this.route.service, this.backend, error.kind);
     return true;
   }
 
@@ -87,22 +88,52 @@ class Upgrade {
 
   private respond(status: number): void {
     this.status = status;
-    this.context.metrics.observeRequest(this.entrypoint, this.route.router, this.route.service.name, this.request.method, status, (performance.now() - this.started) / 1000);
+    const seconds = (performance.now() - this.started) / 1000;
+    this.context.metrics.observeRequest(this.entrypoint, this.route.router, this.route.service.name, this.request.method, status, seconds);
+    this.backend.traffic.observe(status, seconds);
   }
 }
 
-/** The agent of one upgrade to a server of a service with `proxyProtocol`: its connection begins with the client's PROXY header. */
+/**
+ * The agent of one upgrade to a server of a service with `proxyProtocol`: its connection begins
+ * with the client's PROXY header, then TLS with `tls` for an https:// server.
+ */
 class ProxyHeaderAgent extends Agent {
-  constructor(private readonly header: Buffer) {
+  constructor(
+    private readonly header: Buffer,
+    private readonly tls: ConnectionOptions | undefined,
+  ) {
     super({ keepAlive: false });
+    // http.request refuses an agent whose protocol is not the target's.
+    (this as { protocol?: string }).protocol = tls ? 'https:' : 'http:';
   }
 
   override createConnection(options: ClientRequestArgs): Socket {
-    const socket = createConnection(options as NetConnectOpts);
-    // Queued while connecting, it goes out before the request head.
-    socket.write(this.header);
-    return socket;
+    return connectUpstream(options as NetConnectOpts, this.tls, this.header);
   }
+}
+
+/**
+ * Until the server answers, nothing reads the client socket (http-proxy pipes it only after a
+ * 101), so a client that leaves would go unseen and the server's connection stay open until the
+ * response timeout. It is read meanwhile to see its FIN or reset, which abort the server's
+ * request at once. A client that sends bytes before the answer (it should wait for the 101) has
+ * them put back for the tunnel, and is no longer watched.
+ */
+function watchClientUntilAnswered(socket: Socket, proxyReq: ClientRequest): void {
+  const left = () => proxyReq.destroy(new ProxyError('client_abort'));
+  const early = (chunk: Buffer) => {
+    stop();
+    socket.unshift(chunk);
+  };
+  const stop = () => {
+    socket.off('data', early).off('end', left).off('close', left);
+    // Paused until http-proxy pipes it, so that no byte is read with no one listening.
+    socket.pause();
+  };
+  socket.on('data', early).once('end', left).once('close', left);
+  socket.resume();
+  proxyReq.once('upgrade', stop).once('response', stop);
 }
 
 /** Lets http-proxy's 'proxyReqWs' event find the upgrade its request belongs to. */
@@ -136,7 +167,7 @@ export class UpgradeRelay {
   ) {
     const internals = this.proxy as unknown as { wsPasses: Array<(...args: unknown[]) => unknown> };
     internals.wsPasses = internals.wsPasses.filter((pass) => pass.name !== 'checkMethodAndHeader');
-    this.proxy.on('proxyReqWs', (proxyReq: ClientRequest, req: IncomingMessage) => this.watchUpstream(proxyReq, req));
+    this.proxy.on('proxyReqWs', (proxyReq: ClientRequest, req: IncomingMessage, socket: Socket) => this.watchUpstream(proxyReq, req, socket));
     // Without a listener http-proxy's emitter throws on 'error'; errors are handled per call.
     this.proxy.on('error', () => undefined);
   }
@@ -169,15 +200,21 @@ export class UpgradeRelay {
       upgrade.closed();
     });
     const version = route.service.config.proxyProtocol;
-    // A service that sends the PROXY protocol has only http:// servers (normalise.ts).
-    const agent = version ? new ProxyHeaderAgent(writeProxyHeader(version, connectionAddresses(socket))) : backend.scheme === 'https' ? this.tlsAgent(route.service.config.tls, backend.host) : undefined;
+    const tls = route.service.config.tls;
+    const agent = version
+      ? new ProxyHeaderAgent(writeProxyHeader(version, connectionAddresses(socket)), backend.scheme === 'https' ? upstreamTlsOptions(tls, backend.host) : undefined)
+      : backend.scheme === 'https'
+        ? this.tlsAgent(tls, backend.host)
+        : undefined;
     this.proxy.ws(req, socket, head, { target: backend.origin, ...(agent ? { agent } : {}) }, (err: Error) => {
       const error = classifyUpstreamError(err);
-      this.context.logger.warn(
+      const left = error.kind === 'client_abort';
+      // As on the HTTP path, a client that left is no fault of lb's or the server's.
+      this.context.logger[left ? 'debug' : 'warn'](
         { entrypoint: this.entrypoint, router: route.router, service: route.service.name, backend: backend.id, code: error.code, ms: Math.round(performance.now() - upgrade.started) },
         `upgrade failed: ${error.message}`,
       );
-      if (upgrade.failed(error) && socket.writable) socket.write(rawErrorResponse(error.status, error.message, error.code));
+      if (upgrade.failed(error) && socket.writable && !left) socket.write(rawErrorResponse(error.status, error.message, error.code));
     });
   }
 
@@ -198,9 +235,10 @@ export class UpgradeRelay {
     socket.end(rawErrorResponse(error.status, error.message, error.code));
   }
 
-  private watchUpstream(proxyReq: ClientRequest, req: IncomingMessage): void {
+  private watchUpstream(proxyReq: ClientRequest, req: IncomingMessage, socket: Socket): void {
     const upgrade = upgrades.get(req);
     if (!upgrade) return;
+    watchClientUntilAnswered(socket, proxyReq);
     upgrade.timer = setTimeout(() => proxyReq.destroy(new ProxyError('connect_timeout')), upgrade.connectMs);
     proxyReq.once('socket', (upstream: Socket) => {
       upstream.once('connect', () => {

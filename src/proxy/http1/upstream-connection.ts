@@ -1,6 +1,7 @@
-import { connect, type Socket } from 'node:net';
-import { connect as connectTls, type ConnectionOptions } from 'node:tls';
+import type { NetConnectOpts, Socket } from 'node:net';
+import type { ConnectionOptions } from 'node:tls';
 import { classifyUpstreamError, HttpSyntaxError, ProxyError } from '../../errors.js';
+import { connectUpstream } from '../../tls/upstream.js';
 import { ReadBuffer } from '../read-buffers.js';
 import { ChunkedDecoder } from './chunked.js';
 import { unwatch, watch, type Timed } from './deadlines.js';
@@ -63,6 +64,8 @@ export interface UpstreamHandler {
   onComplete(): void;
   onError(err: Error): void;
   onBodySent(bytes: number): void;
+  /** Everything read from the server so far has been handed over (the end of one read). */
+  onReadEnd?(): void;
 }
 
 const enum Phase {
@@ -100,28 +103,23 @@ export class UpstreamConnection implements Timed {
     connectMs: number,
     private readonly onReusable: (conn: UpstreamConnection) => void,
     private readonly onGone: (conn: UpstreamConnection) => void,
-    /** Bytes sent before any request: a client's PROXY protocol header (plain TCP only). */
+    /** Bytes sent before any request, and before TLS: a client's PROXY protocol header. */
     prefix?: Buffer,
   ) {
-    const { host, port } = origin;
-    this.socket = origin.tls
-      ? connectTls({ host, port, ...origin.tls, ALPNProtocols: ['http/1.1'] })
-      : connect({
-          port,
-          host,
-          noDelay: true,
-          onread: {
-            buffer: () => this.readBuffer.next(),
-            callback: (bytes, buf) => {
-              this.onSocketData((buf as Buffer).subarray(0, bytes));
-              // Pauses go through socket.pause(), which onread sockets honour too.
-              return true;
-            },
-          },
-        });
-    if (origin.tls) this.socket.setNoDelay(true);
-    // Written while connecting, it goes out first, before the request Node queues behind it.
-    else if (prefix) this.socket.write(prefix);
+    const { host, port, tls } = origin;
+    const tcp: NetConnectOpts = { port, host, noDelay: true };
+    // TLS sockets read as streams (below); plain ones read into this connection's buffer.
+    if (!tls) {
+      tcp.onread = {
+        buffer: () => this.readBuffer.next(),
+        callback: (bytes, buf) => {
+          this.onSocketData((buf as Buffer).subarray(0, bytes));
+          // Pauses go through socket.pause(), which onread sockets honour too.
+          return true;
+        },
+      };
+    }
+    this.socket = connectUpstream(tcp, tls && { ...tls, ALPNProtocols: ['http/1.1'] }, prefix);
     // The socket's own timeout covers connecting and retiring; requests have deadlines.
     this.socket.setTimeout(connectMs);
     this.socket.once(origin.tls ? 'secureConnect' : 'connect', () => {
@@ -231,7 +229,10 @@ export class UpstreamConnection implements Timed {
       this.fail(err instanceof HttpSyntaxError ? err : new HttpSyntaxError(String(err)));
       return;
     }
-    if (this.phase === Phase.Body) this.deadline = performance.now() + this.request!.bodyTimeout;
+    if (this.phase === Phase.Body) {
+      this.deadline = performance.now() + this.request!.bodyTimeout;
+      this.handler?.onReadEnd?.();
+    }
   }
 
   private consume(chunk: Buffer): void {

@@ -1,10 +1,12 @@
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { Backend, PickContext } from '../../balancer/index.js';
 import type { EntrypointConfig } from '../../config/types.js';
 import type { RouteTable } from '../../control/route-table.js';
 import type { ServicePool, TcpRoute } from '../../control/snapshot.js';
 import { classifyUpstreamError, ProxyError } from '../../errors.js';
 import { readClientHello } from '../../tls/client-hello.js';
+import { rawSocketOf, TlsTerminator } from '../../tls/terminator.js';
 import { recordPassive, type DataPlaneContext } from '../context.js';
 import { listenOn, stopServer } from '../listen.js';
 import { ReadBuffer } from '../read-buffers.js';
@@ -32,10 +34,11 @@ class TcpPick implements PickContext {
 /**
  * The FIN of one side, passed on to `dest`. When `dest` has sent its own FIN already and nothing
  * is queued for it, it is closed outright: close() sends the FIN after the bytes in the kernel,
- * one system call instead of shutdown() and close().
+ * one system call instead of shutdown() and close(). Not a TLS socket, whose end() sends the
+ * close_notify that tells its client the stream ended whole.
  */
 function passFin(dest: Socket): void {
-  if (dest.readableEnded && dest.writableLength === 0) dest.destroy();
+  if (dest.readableEnded && dest.writableLength === 0 && !(dest as TLSSocket).encrypted) dest.destroy();
   else dest.end();
 }
 
@@ -85,17 +88,21 @@ export class TcpEntrypoint {
   private readonly tunnels = new Set<Socket>();
   /** Set with `proxyProtocol`: trusted peers' connections begin with a PROXY header. */
   private proxyHeaders: ProxyHeaderAcceptor | undefined;
+  /** Set with `tls`: the handshakes of routers with `tls: terminate`, with the entrypoint's certificates. */
+  private tls: TlsTerminator | undefined;
+  /** The route of each raw connection in its handshake, for its TLS socket once the handshake is done. */
+  private readonly terminating = new WeakMap<Socket, TcpRoute>();
 
   constructor(config: EntrypointConfig, context: DataPlaneContext) {
     this.name = config.name;
     this.config = config;
     this.context = context;
     this.proxyHeaders = proxyHeaderAcceptor(config, context);
-    this.server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (client) => this.accept(client));
+    this.tls = this.terminator(config);
+    this.server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true });
     const open = context.metrics.openConnections.cell({ entrypoint: this.name, protocol: 'tcp' });
     this.server.on('connection', (socket: Socket) => {
-      open.value++;
-      socket.once('close', () => open.value--);
+      if (context.connectionLimits.admit(socket, this.config, open)) this.accept(socket);
     });
   }
 
@@ -103,14 +110,18 @@ export class TcpEntrypoint {
     return listenOn(this.server, this.config.address, `entrypoint ${this.name}`, reusePort);
   }
 
-  /** New settings for the same listener (a reload): the idle timeout of new tunnels. */
+  /** New settings for the same listener (a reload): the idle timeout and TLS settings of new tunnels. */
   update(config: EntrypointConfig): void {
     this.config = config;
     this.proxyHeaders = proxyHeaderAcceptor(config, this.context);
+    if (this.tls && config.tls) return this.tls.update(config.tls, config.timeouts.requestHeadersMs);
+    this.tls?.close();
+    this.tls = this.terminator(config);
   }
 
   async close(graceMs: number): Promise<void> {
     this.proxyHeaders?.closePending();
+    this.tls?.close();
     await stopServer(this.server, graceMs, () => {
       for (const socket of this.tunnels) socket.destroy();
     });
@@ -135,7 +146,37 @@ export class TcpEntrypoint {
   private route(client: Socket, firstBytes: Buffer | undefined, screen: ProxyHeaderAcceptor | undefined): void {
     const routes = this.context.snapshot().entrypoints.get(this.name);
     if (routes?.sni) this.readClientHello(client, routes.sni, routes.tcp, firstBytes, screen);
+    else if (routes?.tcp?.terminate) this.terminate(client, routes.tcp, firstBytes);
     else this.forward(client, routes?.tcp, new TcpPick(client, firstBytes, screen));
+  }
+
+  /** A client handshakes with the same terminator (certificates, strictSNI, metrics) as an https entrypoint's. */
+  private terminator(config: EntrypointConfig): TlsTerminator | undefined {
+    if (!config.tls) return undefined;
+    const { tls, metrics, logger } = this.context;
+    return new TlsTerminator(config.name, config.tls, config.timeouts.requestHeadersMs, tls, metrics, logger, (socket) => this.secured(socket));
+  }
+
+  /** `tls: terminate`: TLS takes `client` with the bytes read from it; `secured` relays what it decrypts. */
+  private terminate(client: Socket, route: TcpRoute, bytes: Buffer | undefined): void {
+    if (!this.tls) {
+      this.context.logger.warn({ entrypoint: this.name, router: route.router }, 'TCP connection closed: the router terminates TLS, and the entrypoint has no tls certificates');
+      client.destroy();
+      return;
+    }
+    this.terminating.set(client, route);
+    this.tls.accept(client, bytes);
+  }
+
+  /** A finished handshake: the decrypted socket is the client of the tunnel to its route's service. */
+  private secured(socket: TLSSocket): void {
+    const raw = rawSocketOf(socket);
+    const route = raw && this.terminating.get(raw);
+    if (!route) return void socket.destroy();
+    socket.on('error', () => socket.destroy());
+    this.tunnels.add(socket);
+    socket.once('close', () => this.tunnels.delete(socket));
+    this.forward(socket, route, new TcpPick(socket, undefined, undefined));
   }
 
   /**
@@ -175,8 +216,8 @@ export class TcpEntrypoint {
         return;
       }
       done();
-      // A router that terminates TLS (`tls: terminate`) would hand `client` and `bytes` to a TLS socket here.
-      this.forward(client, route, new TcpPick(client, bytes, undefined));
+      if (route.terminate) this.terminate(client, route, bytes);
+      else this.forward(client, route, new TcpPick(client, bytes, undefined));
     };
     const onEnd = () => reject('closed', 'the client closed before its ClientHello was complete');
     const timer = setTimeout(() => reject('timeout', `no complete ClientHello within ${this.config.timeouts.requestHeadersMs}ms`), this.config.timeouts.requestHeadersMs);
@@ -207,6 +248,10 @@ export class TcpEntrypoint {
     const timeouts = service.config.timeouts;
     // Server to client: read into a reused buffer and written on at once (see ReadBuffer).
     const readBuffer = new ReadBuffer();
+    // A TLS socket is done with each chunk once write() returns (Node's TLSWrap encrypts it at
+    // once, or copies what it cannot encrypt yet), but its writes complete late: only a chunk
+    // queued behind another write still needs the buffer. Else every read would take a new one.
+    const copiesChunks = (client as TLSSocket).encrypted === true;
     const upstream = connect({
       host: backend.host,
       port: backend.port,
@@ -217,7 +262,7 @@ export class TcpEntrypoint {
         callback: (bytes, buf) => {
           if (client.destroyed) return false;
           const flushed = client.write((buf as Buffer).subarray(0, bytes));
-          if (client.writableLength > 0) readBuffer.keep();
+          if (client.writableLength > (copiesChunks ? bytes : 0)) readBuffer.keep();
           if (!flushed) {
             upstream.pause();
             client.once('drain', () => upstream.resume());
@@ -234,7 +279,7 @@ export class TcpEntrypoint {
     const onEarlyError = (err: Error) => {
       const error = classifyUpstreamError(err);
       this.context.metrics.observeError(service.name, error.kind);
-      recordPassive(this.context.signals, service, backend, true);
+      recordPassive(this.context.signals, service, backend, error.kind);
       // Nothing reached a server that refused or never accepted: another may take the tunnel.
       const next = mayRetry && (error.kind === 'connect_refused' || error.kind === 'connect_timeout') ? service.balancer.pick(pick, backend) : undefined;
       this.context.logger.warn(
@@ -252,7 +297,9 @@ export class TcpEntrypoint {
     });
 
     upstream.once('connect', () => {
-      recordPassive(this.context.signals, service, backend, false);
+      recordPassive(this.context.signals, service, backend, undefined);
+      backend.traffic.observe(0, 0);
+      this.context.metrics.observeTcpConnection(service.name);
       upstream.off('error', onEarlyError);
       upstream.off('timeout', onConnectTimeout);
       upstream.on('error', () => client.destroy());
