@@ -49,6 +49,8 @@ test('malformed, foreign and oversized headers are invalid, with a reason', () =
   assert.equal(readProxyHeader(Buffer.from('PROXY TCP4 1.2.3.999 5.6.7.8 80 81\r\n')).status, 'invalid');
   assert.equal(readProxyHeader(Buffer.from('PROXY TCP4 1.2.3.4 5.6.7.8 80 65536\r\n')).status, 'invalid');
   assert.equal(readProxyHeader(Buffer.from('PROXY TCP6 1.2.3.4 5.6.7.8 80 81\r\n')).status, 'invalid');
+  // Found by the fuzz target (test/fuzz): an IPv6 zone index is no client address.
+  assert.deepEqual(readProxyHeader(Buffer.from('PROXY TCP6 fe80::1%eth0 ::2 4000 83\r\n')), { status: 'invalid', fault: 'malformed', reason: 'malformed PROXY v1 addresses' });
   assert.deepEqual(readProxyHeader(Buffer.from(`PROXY ${'x'.repeat(120)}`)), { status: 'invalid', fault: 'malformed', reason: 'PROXY v1 line too long' });
   const v2 = writeProxyHeader('v2', v4);
   const badVersion = Buffer.from(v2);

@@ -1,37 +1,7 @@
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { createServer, type AddressInfo } from 'node:net';
 import { test } from 'node:test';
-import { connect } from 'node:tls';
 import { readClientHello } from '../src/tls/client-hello.js';
-
-/** The ClientHello that Node's own TLS client sends, captured by a plain TCP server. */
-async function captureClientHello(options: { servername?: string; ALPNProtocols?: string[] }): Promise<Buffer> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const received = new Promise<Buffer>((resolve) => {
-    server.once('connection', (socket) => {
-      const chunks: Buffer[] = [];
-      socket.on('data', (chunk: Buffer) => {
-        chunks.push(chunk);
-        const bytes = Buffer.concat(chunks);
-        if (readClientHello(bytes).status !== 'incomplete') {
-          resolve(bytes);
-          socket.destroy();
-        }
-      });
-    });
-  });
-  const client = connect({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, rejectUnauthorized: false, ...options });
-  client.on('error', () => undefined);
-  try {
-    return await received;
-  } finally {
-    client.destroy();
-    server.close();
-  }
-}
+import { captureClientHello } from './helpers/tls.js';
 
 test('a real ClientHello gives its server name (lower-cased) and ALPN protocols', { timeout: 10_000 }, async () => {
   const hello = await captureClientHello({ servername: 'DB.Example.com', ALPNProtocols: ['h2', 'http/1.1'] });

@@ -64,7 +64,9 @@ function readV1(bytes: Buffer): ProxyHeaderResult {
   if (fields[1] === 'UNKNOWN') return { status: 'ok', length, addresses: undefined };
   if (fields.length !== 6 || (fields[1] !== 'TCP4' && fields[1] !== 'TCP6')) return invalid('malformed PROXY v1 line');
   const [, family, source, destination, sourcePort, destinationPort] = fields as [string, string, string, string, string, string];
-  const valid = family === 'TCP4' ? isIPv4 : isIPv6;
+  // Node's isIPv6 takes a zone index (fe80::1%eth0), which is no address of another host: lb could
+  // neither log it as one nor write it in a v2 header.
+  const valid = family === 'TCP4' ? isIPv4 : (text: string) => isIPv6(text) && !text.includes('%');
   const port = (text: string) => (/^(0|[1-9]\d{0,4})$/.test(text) && Number(text) <= 65535 ? Number(text) : undefined);
   const sp = port(sourcePort);
   const dp = port(destinationPort);

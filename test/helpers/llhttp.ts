@@ -60,7 +60,9 @@ export function llhttp(kind: 'request' | 'response', input: Buffer, options: { h
     pendingHeaders = [];
     pendingUrl = '';
     messages.push(current);
-    return kind === 'response' && options.headRequest ? 1 : 0;
+    // As Node's http client does (parserOnIncomingClient): no body after HEAD, nor after a 1xx
+    // other than 101, whose framing headers llhttp alone would honour for 104-199.
+    return kind === 'response' && (options.headRequest || (status >= 100 && status < 200 && status !== 101)) ? 1 : 0;
   };
   parser[HTTPParser.kOnBody] = (chunk: Buffer) => bodies.push(Buffer.from(chunk));
   parser[HTTPParser.kOnMessageComplete] = () => {

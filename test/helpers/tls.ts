@@ -1,11 +1,14 @@
 // Real certificates for the https tests, made by openssl in a temporary folder, and a TLS client
 // that says what it saw: the certificate, the version, whether the session was resumed, the reply.
 import { execFileSync } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer, type AddressInfo } from 'node:net';
 import type { TestContext } from 'node:test';
 import { connect, type ConnectionOptions, type TLSSocket } from 'node:tls';
+import { readClientHello } from '../../src/tls/client-hello.js';
 import { requireTool } from './tools.js';
 
 export interface TestCertificate {
@@ -179,4 +182,32 @@ export function requestOn(socket: TLSSocket, path: string, host: string): Promis
     socket.once('error', reject);
     socket.write(`GET ${path} HTTP/1.1\r\nhost: ${host}\r\n\r\n`);
   });
+}
+
+/** The ClientHello that Node's own TLS client sends, captured by a plain TCP server. */
+export async function captureClientHello(options: { servername?: string; ALPNProtocols?: string[] }): Promise<Buffer> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const received = new Promise<Buffer>((resolve) => {
+    server.once('connection', (socket) => {
+      const chunks: Buffer[] = [];
+      socket.on('data', (chunk: Buffer) => {
+        chunks.push(chunk);
+        const bytes = Buffer.concat(chunks);
+        if (readClientHello(bytes).status !== 'incomplete') {
+          resolve(bytes);
+          socket.destroy();
+        }
+      });
+    });
+  });
+  const client = connect({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, rejectUnauthorized: false, ...options });
+  client.on('error', () => undefined);
+  try {
+    return await received;
+  } finally {
+    client.destroy();
+    server.close();
+  }
 }

@@ -1,5 +1,5 @@
 import { HttpSyntaxError } from '../../errors.js';
-import { CR, HEX, LF, MAX_HEAD_BYTES, parseFieldLines, TOKEN } from './syntax.js';
+import { classifyName, CR, HEX, LF, MAX_HEAD_BYTES, Name, parseFieldLines, TOKEN } from './syntax.js';
 
 const enum State {
   Size,
@@ -99,7 +99,7 @@ export class ChunkedDecoder {
           this.collect(buf, from, i);
           if (this.crlfSeen === 4) {
             const block = this.takeLine();
-            if (block.length > 2) parseFieldLines(block, 0, block.length, []);
+            if (block.length > 2) checkTrailers(block);
             this.state = State.Done;
             return i;
           }
@@ -149,6 +149,20 @@ export class ChunkedDecoder {
     } else {
       this.state = State.Data;
     }
+  }
+}
+
+/**
+ * Trailers follow the rules of header fields, and may not frame the message (RFC 9110 §6.5.1):
+ * llhttp refuses a Content-Length or Transfer-Encoding there, and a server that merges trailers
+ * into the headers could read one as the framing of the next message.
+ */
+function checkTrailers(block: Buffer): void {
+  const offsets: number[] = [];
+  parseFieldLines(block, 0, block.length, offsets);
+  for (let f = 0; f < offsets.length; f += 4) {
+    const kind = classifyName(block, offsets[f]!, offsets[f + 1]!);
+    if (kind === Name.ContentLength || kind === Name.TransferEncoding) throw new HttpSyntaxError('Content-Length or Transfer-Encoding in the trailers');
   }
 }
 

@@ -1,5 +1,5 @@
 import { HttpSyntaxError } from '../../errors.js';
-import { classifyName, connectionTokensAt, contentLengthAt, CR, fieldStrings, HTAB, headEnd, isName, LF, MAX_HEAD_BYTES, Name, parseFieldLines, SP, TARGET, type Fields } from './syntax.js';
+import { classifyName, connectionTokensAt, contentLengthAt, CR, fieldStrings, HTAB, headEnd, isChunkedAt, LF, MAX_HEAD_BYTES, Name, parseFieldLines, SP, TARGET, type Fields } from './syntax.js';
 
 /**
  * Methods the fast path forwards, as constant strings (a request's method costs no new string).
@@ -134,7 +134,7 @@ function parseHead(buf: Buffer): RequestHead | typeof DEFER {
         contentLength = contentLengthAt(buf, offsets[f + 2]!, offsets[f + 3]!);
         break;
       case Name.TransferEncoding:
-        if (chunked || !isName(buf.toString('latin1', offsets[f + 2], offsets[f + 3]), 'chunked') || minor === 0) return DEFER;
+        if (chunked || !isChunkedAt(buf, offsets[f + 2]!, offsets[f + 3]!) || minor === 0) return DEFER;
         chunked = true;
         break;
       case Name.Connection:

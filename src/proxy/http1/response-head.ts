@@ -1,5 +1,5 @@
 import { HttpSyntaxError } from '../../errors.js';
-import { classifyName, connectionTokensAt, contentLengthAt, CR, fieldStrings, headEnd, LF, MAX_HEAD_BYTES, Name, parseFieldLines, SP, type Fields } from './syntax.js';
+import { classifyName, connectionTokensAt, contentLengthAt, CR, fieldStrings, headEnd, isChunkedAt, LF, MAX_HEAD_BYTES, Name, parseFieldLines, SP, type Fields } from './syntax.js';
 
 /** A backend's response head: its bytes, and offsets of its header fields. */
 export class ResponseHead implements Fields {
@@ -102,7 +102,7 @@ function parseHead(buf: Buffer, noBody: boolean): ResponseHead {
       if (length !== undefined) throw new HttpSyntaxError('more than one Content-Length');
       length = contentLengthAt(buf, valueStart, valueEnd);
     } else if (kind === Name.TransferEncoding) {
-      if (chunked || buf.toString('latin1', valueStart, valueEnd).toLowerCase() !== 'chunked') throw new HttpSyntaxError('Transfer-Encoding other than chunked');
+      if (chunked || !isChunkedAt(buf, valueStart, valueEnd)) throw new HttpSyntaxError('Transfer-Encoding other than chunked');
       chunked = true;
     } else if (kind === Name.Connection) {
       for (const token of connectionTokensAt(buf, valueStart, valueEnd)) {

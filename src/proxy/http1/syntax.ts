@@ -134,9 +134,24 @@ export function isName(name: string, lower: string): boolean {
   return name.length === lower.length && (name === lower || name.toLowerCase() === lower);
 }
 
+/**
+ * Whether a framing header's value is followed by a tab before its line ends. llhttp takes only
+ * spaces there: it reads `chunked` and a tab as another coding (a request it refuses, a response
+ * it reads to the connection's end) and refuses such a Content-Length, so lb refuses them too.
+ */
+function tabAfter(buf: Buffer, valueEnd: number): boolean {
+  for (let i = valueEnd; buf[i] !== CR; i++) if (buf[i] === HTAB) return true;
+  return false;
+}
+
+/** Whether a Transfer-Encoding value is `chunked` alone (see tabAfter for the whitespace after it). */
+export function isChunkedAt(buf: Buffer, valueStart: number, valueEnd: number): boolean {
+  return isName(buf.toString('latin1', valueStart, valueEnd), 'chunked') && !tabAfter(buf, valueEnd);
+}
+
 /** A Content-Length value in buf[start, end): 1*DIGIT, at most 15 digits so that it stays exact. */
 export function contentLengthAt(buf: Buffer, start: number, end: number): number {
-  if (end === start || end - start > 15) throw new HttpSyntaxError('invalid Content-Length');
+  if (end === start || end - start > 15 || tabAfter(buf, end)) throw new HttpSyntaxError('invalid Content-Length');
   let length = 0;
   for (let i = start; i < end; i++) {
     const digit = buf[i]! - 0x30;
