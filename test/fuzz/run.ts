@@ -72,7 +72,11 @@ function jazzer(target: string, corpora: string[], libfuzzer: string[], limitSec
     child.on('close', (code) => {
       clearTimeout(timer);
       const output = Buffer.concat(chunks).toString();
-      const executions = Number(/stat::number_of_executed_units:\s*(\d+)/.exec(output)?.[1] ?? 0);
+      // The closing stats come after the recommended dictionary, which can be long enough to be
+      // cut off when the run ends on a loaded machine; libFuzzer's progress lines (#N DONE, pulse,
+      // NEW ...) count executions too.
+      const progress = Math.max(0, ...[...output.matchAll(/^#(\d+)\s/gm)].map((m) => Number(m[1])));
+      const executions = Number(/stat::number_of_executed_units:\s*(\d+)/.exec(output)?.[1] ?? progress);
       const corpus = Number([...output.matchAll(/corp: (\d+)\//g)].at(-1)?.[1] ?? 0);
       done({ target, code, executions, corpus, tail: output.split('\n').slice(-40).join('\n') });
     });
