@@ -89,6 +89,7 @@ export type ProxyErrorKind =
   | 'bad_response'
   | 'response_timeout'
   | 'body_timeout'
+  | 'request_body_timeout'
   | 'client_abort';
 
 /**
@@ -98,7 +99,7 @@ export type ProxyErrorKind =
  * timeout, `P` lb itself. The second says when: `R` routing the request, `C` connecting to the
  * server, `H` before the response head reached the client, `D` during the body or tunnel.
  */
-export type Termination = '--' | 'PR' | 'SC' | 'sC' | 'SH' | 'sH' | 'PH' | 'CH' | 'SD' | 'sD' | 'PD' | 'CD';
+export type Termination = '--' | 'PR' | 'SC' | 'sC' | 'SH' | 'sH' | 'PH' | 'CH' | 'cH' | 'SD' | 'sD' | 'PD' | 'CD' | 'cD';
 
 interface ProxyErrorEntry {
   code: string;
@@ -117,6 +118,7 @@ const proxyErrorCodes: Record<ProxyErrorKind, ProxyErrorEntry> = {
   bad_response: { code: 'LB_UPSTREAM_BAD_RESPONSE', status: 502, text: 'the backend sent a malformed response', termination: ['PH', 'PD'] },
   response_timeout: { code: 'LB_UPSTREAM_RESPONSE_TIMEOUT', status: 504, text: 'the backend did not send a response head in time', termination: ['sH', 'sH'] },
   body_timeout: { code: 'LB_UPSTREAM_BODY_TIMEOUT', status: 504, text: 'the backend response body stalled', termination: ['sD', 'sD'] },
+  request_body_timeout: { code: 'LB_CLIENT_BODY_TIMEOUT', status: 408, text: 'the client paused its request body for longer than timeouts.requestBody', termination: ['cH', 'cD'] },
   client_abort: { code: 'LB_CLIENT_ABORT', status: 499, text: 'the client went away', termination: ['CH', 'CD'] },
 };
 

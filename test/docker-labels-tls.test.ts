@@ -23,7 +23,7 @@ function routers(labels: Record<string, string>): LabelRouter[] {
 const entrypoints = new Map(
   ([['web', 'http'], ['websecure', 'https'], ['admin2', 'http']] as const).map(([name, protocol]): [string, EntrypointConfig] => [
     name,
-    { name, protocol, address: { host: '0.0.0.0', port: 0, text: ':0' }, trustedProxies: [], timeouts: { requestHeadersMs: 10_000, idleMs: 60_000 } },
+    { name, protocol, address: { host: '0.0.0.0', port: 0, text: ':0' }, trustedProxies: [], timeouts: { requestHeadersMs: 10_000, requestBodyMs: 60_000, idleMs: 60_000 } },
   ]),
 );
 const defaults = { entrypoint: 'web', tlsEntrypoint: 'websecure' };

@@ -71,7 +71,7 @@ const entrypoints = new Map(
   ([['web', 'http', false], ['db', 'tcp', false], ['dbtls', 'tcp', true]] as const).map(([name, protocol, tls]): [string, EntrypointConfig] => [
     name,
     {
-      name, protocol, address: { host: '0.0.0.0', port: 0, text: ':0' }, trustedProxies: [], timeouts: { requestHeadersMs: 10_000, idleMs: 60_000 },
+      name, protocol, address: { host: '0.0.0.0', port: 0, text: ':0' }, trustedProxies: [], timeouts: { requestHeadersMs: 10_000, requestBodyMs: 60_000, idleMs: 60_000 },
       ...(tls ? { tls: { certificates: [{ certFile: '/c.pem', keyFile: '/c.key' }], minVersion: 'TLSv1.2' as const, strictSNI: false } } : {}),
     },
   ]),

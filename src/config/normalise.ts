@@ -272,7 +272,7 @@ export function normaliseConfig(raw: RawConfig, source: string, report: Report, 
       ...(ep.proxyProtocol ? { proxyProtocol: { trustedIPs: ep.proxyProtocol.trustedIPs } } : {}),
       ...(ep.maxConnections !== undefined ? { maxConnections: ep.maxConnections } : {}),
       ...(ep.maxConnectionsPerIP !== undefined ? { maxConnectionsPerIP: ep.maxConnectionsPerIP } : {}),
-      timeouts: { requestHeadersMs: ep.timeouts.requestHeaders, idleMs: ep.timeouts.idle ?? defaultIdleMs[routingProtocol(ep.protocol)] },
+      timeouts: { requestHeadersMs: ep.timeouts.requestHeaders, requestBodyMs: ep.timeouts.requestBody, idleMs: ep.timeouts.idle ?? defaultIdleMs[routingProtocol(ep.protocol)] },
       ...(ep.tls && ep.protocol !== 'http' ? { tls: normaliseTls(ep.tls, source) } : {}),
       ...(ep.redirect && ep.protocol === 'http' ? { redirect: { to: ep.redirect.to, ...(ep.redirect.port !== undefined ? { port: ep.redirect.port } : {}) } } : {}),
     });

@@ -266,6 +266,7 @@ export const configSchema = object({
       maxConnectionsPerIP: documentedDefault(integer({ min: 1, max: 10_000_000 }), 'no limit'),
       timeouts: withDefault(object({
         requestHeaders: withDefault(duration({ min: 1 }), '10s'),
+        requestBody: withDefault(duration({ min: 1 }), '60s'),
         idle: documentedDefault(duration({ min: 1 }), '60s (http, https), 1h (tcp)'),
       }), {}),
       tls: tlsSchema,

@@ -40,6 +40,8 @@ export interface EntrypointConfig {
   timeouts: {
     /** HTTP: time a client has to send its request head before it gets 408. Both: time for a PROXY header. */
     requestHeadersMs: number;
+    /** HTTP: the longest pause in a request body; a client that pauses longer gets 408. */
+    requestBodyMs: number;
     /** HTTP: keep-alive idle time between requests. TCP: idle time of a tunnel. */
     idleMs: number;
   };

@@ -65,12 +65,24 @@ export interface ClientExchange extends ClientRequest {
   upstreamHead(facts: ForwardingFacts, reset: boolean): Buffer;
   /** The body as it arrives, framed for the backend like the client framed it. */
   streamBody(): StreamedBody;
-  /** Reads a (small) body whole, so that it can be sent again on a retry; `done` gets its chunks. */
-  readBody(done: (chunks: Buffer[]) => void): void;
+  /** Reads a (small) body whole, so that it can be sent again on a retry; `done` gets its chunks, `stall` ends a client that pauses too long. */
+  readBody(done: (chunks: Buffer[]) => void, stall: BodyStall): void;
   /** A handler that relays one attempt's response to this client. */
   relay(route: HttpRoute, backend: Backend, setCookie: string | undefined, hooks: ExchangeHooks): UpstreamHandler;
   /** Answers with lb's own error response. */
   sendError(error: ProxyError): void;
   /** Answers with a response lb makes itself (a redirect, an ACME challenge): a plain-text body and these headers. */
   respond(status: number, headers: ReadonlyArray<readonly [string, string]>, body: string): void;
+}
+
+/** A client's longest pause in a body lb reads (timeouts.requestBody), and what to do after it. */
+export interface BodyStall {
+  readonly pauseMs: number;
+  readonly onStall: () => void;
+}
+
+/** A timer for `stall`, reset by `moved()` at each chunk; `stop()` once the body is in. */
+export function stallTimer(stall: BodyStall): { moved(): void; stop(): void } {
+  const timer = setTimeout(stall.onStall, stall.pauseMs);
+  return { moved: () => timer.refresh(), stop: () => clearTimeout(timer) };
 }

@@ -6,7 +6,7 @@ import { ChunkedDecoder } from '../http1/chunked.js';
 import type { RequestHead } from '../http1/request-head.js';
 import type { StreamedBody, UpstreamHandler } from '../http1/upstream-connection.js';
 import type { ClientConnection } from './client-connection.js';
-import type { ClientExchange, ExchangeHooks } from './client.js';
+import { stallTimer, type BodyStall, type ClientExchange, type ExchangeHooks } from './client.js';
 import type { TlsInfo } from '../../tls/terminator.js';
 import { rawErrorResponse, rawResponse } from './error-response.js';
 import { FastRelay } from './fast-relay.js';
@@ -97,14 +97,19 @@ export class FastRequest implements ClientExchange, StreamedBody {
     if (this.sink) this.connection.socket.resume();
   }
 
-  readBody(done: (chunks: Buffer[]) => void): void {
+  readBody(done: (chunks: Buffer[]) => void, stall: BodyStall): void {
     const chunks: Buffer[] = [];
+    const timer = stallTimer(stall);
     this.start(
       (chunk) => {
+        timer.moved();
         chunks.push(chunk);
         return true;
       },
-      () => done(chunks),
+      () => {
+        timer.stop();
+        done(chunks);
+      },
     );
   }
 

@@ -4,7 +4,7 @@ import type { Backend } from '../../balancer/index.js';
 import type { HttpRoute } from '../../control/snapshot.js';
 import type { ProxyError } from '../../errors.js';
 import type { StreamedBody } from '../http1/upstream-connection.js';
-import type { ClientExchange, ExchangeHooks } from './client.js';
+import { stallTimer, type BodyStall, type ClientExchange, type ExchangeHooks } from './client.js';
 import { tlsInfoOf, type TlsInfo } from '../../tls/terminator.js';
 import { sendProxyError, sendResponse } from './error-response.js';
 import { serializeRequestHead, upstreamRequestHeaders, type ForwardingFacts } from './headers.js';
@@ -100,10 +100,18 @@ export class NodeClient implements ClientExchange {
     return incomingBody(this.req);
   }
 
-  readBody(done: (chunks: Buffer[]) => void): void {
+  readBody(done: (chunks: Buffer[]) => void, stall: BodyStall): void {
     const chunks: Buffer[] = [];
-    this.req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    this.req.once('end', () => done(chunks));
+    const timer = stallTimer(stall);
+    this.req.on('data', (chunk: Buffer) => {
+      timer.moved();
+      chunks.push(chunk);
+    });
+    this.req.once('end', () => {
+      timer.stop();
+      done(chunks);
+    });
+    this.req.once('close', () => timer.stop());
   }
 
   relay(route: HttpRoute, backend: Backend, setCookie: string | undefined, hooks: ExchangeHooks): NodeRequestRelay {

@@ -269,10 +269,13 @@ export class HttpEntrypoint {
     const length = client.contentLength;
     if (length > 0 && retry.attempts > 0 && length <= retry.bufferBodyBytes) {
       // Small bodies are read first, so that a retry can send them again.
-      client.readBody((body) => {
-        proxied.body = body;
-        this.dispatch(proxied);
-      });
+      client.readBody(
+        (body) => {
+          proxied.body = body;
+          this.dispatch(proxied);
+        },
+        { pauseMs: this.config.timeouts.requestBodyMs, onStall: () => this.reject(client, started, route, new ProxyError('request_body_timeout')) },
+      );
       return;
     }
     if (length !== 0) proxied.body = client.streamBody();
@@ -303,6 +306,7 @@ export class HttpEntrypoint {
         body: proxied.body,
         headersTimeout: service.config.timeouts.responseHeadersMs,
         bodyTimeout: service.config.timeouts.idleMs,
+        requestBodyTimeout: this.config.timeouts.requestBodyMs,
         rawChunked: client.acceptsChunked,
       },
       relay,
@@ -385,7 +389,8 @@ export class HttpEntrypoint {
   /** Called when a backend failed before any response byte; true when another server got the request. */
   private retry(proxied: ProxiedRequest, error: ProxyError, failed: Backend): boolean {
     const service = proxied.route.service;
-    if (error.kind !== 'bad_response') recordPassive(this.context.signals, service, failed, error.kind);
+    // A malformed answer says nothing of the server's health, nor does a client that stalled its upload.
+    if (error.kind !== 'bad_response' && error.kind !== 'request_body_timeout') recordPassive(this.context.signals, service, failed, error.kind);
     if (proxied.retries >= service.config.retry.attempts || proxied.client.gone) return false;
     if (!isRetryable(error, proxied.client.method, proxied.body)) return false;
     if (!service.balancer.pick(proxied.pick, failed)) return false;
@@ -401,8 +406,8 @@ export class HttpEntrypoint {
     const service = route?.service.name ?? '';
     const seconds = (performance.now() - started) / 1000;
     this.context.metrics.observeRequest(this.name, route?.router ?? '', service, client.method, error.status, seconds);
+    if (error.kind !== 'no_route') this.context.metrics.observeError(service, error.kind);
     if (error.kind === 'no_backend') {
-      this.context.metrics.observeError(service, error.kind);
       this.context.logger.warn({ entrypoint: this.name, router: route?.router, service, code: error.code }, error.message);
     }
     this.context.accessLog?.write(accessEntry(client, error.status, seconds, route, undefined, 0, 0, 0, error, terminationOf(error, false)));

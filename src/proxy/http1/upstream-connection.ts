@@ -36,6 +36,8 @@ export interface UpstreamRequest {
   reset: boolean;
   headersTimeout: number;
   bodyTimeout: number;
+  /** The longest pause of the client in a streamed request body (the entrypoint's timeouts.requestBody). */
+  requestBodyTimeout: number;
   /** Relay a chunked response body as sent (chunk sizes included) instead of decoding it. */
   rawChunked: boolean;
 }
@@ -83,6 +85,10 @@ export class UpstreamConnection implements Timed {
   readonly socket: Socket;
   /** When the response head or the next body bytes are due (see deadlines.ts); 0: nothing due. */
   deadline = 0;
+  /** The deadline running is the client's, for the next bytes of its request body (an upload). */
+  private clientDeadline = false;
+  /** A streamed request body is still coming from the client. */
+  private uploading = false;
   private phase = Phase.Idle;
   private handler: UpstreamHandler | undefined;
   private request: UpstreamRequest | undefined;
@@ -125,7 +131,7 @@ export class UpstreamConnection implements Timed {
     this.socket.once(origin.tls ? 'secureConnect' : 'connect', () => {
       this.connected = true;
       this.socket.setTimeout(0);
-      if (this.phase === Phase.Head) this.deadline = performance.now() + this.request!.headersTimeout;
+      if (this.phase === Phase.Head) this.due();
     });
     watch(this);
     // TLS sockets read as streams: every chunk is a new buffer.
@@ -152,12 +158,13 @@ export class UpstreamConnection implements Timed {
     this.handler = handler;
     this.head = undefined;
     this.requestSent = false;
+    this.uploading = request.body !== null && !Array.isArray(request.body);
     this.sawResponseByte = false;
     this.requests++;
     const socket = this.socket;
     const head = request.head;
     // Until connected, the connect timeout runs; requests written before are buffered by Node.
-    if (this.connected) this.deadline = performance.now() + request.headersTimeout;
+    if (this.connected) this.due();
     const body = request.body;
     if (body === null) {
       socket.write(head);
@@ -181,14 +188,19 @@ export class UpstreamConnection implements Timed {
           if (this.handler !== handler) return true;
           handler.onBodySent(chunk.length);
           // An upload that moves keeps its request alive, as a socket timeout would.
-          if (this.connected) this.deadline = performance.now() + (this.phase === Phase.Head ? request.headersTimeout : request.bodyTimeout);
+          if (this.connected) this.due();
           if (socket.write(chunk)) return true;
+          // The server is not reading: its time, not the client's, until it drains.
+          if (this.connected && this.phase === Phase.Head) this.due(request.headersTimeout);
           socket.once('drain', resume);
           return false;
         },
         () => {
           if (this.handler !== handler) return;
           this.requestSent = true;
+          this.uploading = false;
+          // The server has the whole request: its response head is due from now.
+          if (this.connected && this.phase === Phase.Head) this.due();
           // The response may have finished before the upload did (an early answer).
           if (this.phase === Phase.Idle) this.afterResponse();
         },
@@ -230,7 +242,7 @@ export class UpstreamConnection implements Timed {
       return;
     }
     if (this.phase === Phase.Body) {
-      this.deadline = performance.now() + this.request!.bodyTimeout;
+      this.due(this.request!.bodyTimeout);
       this.handler?.onReadEnd?.();
     }
   }
@@ -364,8 +376,19 @@ export class UpstreamConnection implements Timed {
     if (!this.connected) this.fail(new ProxyError('connect_timeout'));
   }
 
+  /**
+   * Sets the deadline, by default the one the exchange is waiting on: the client's next body bytes
+   * while it uploads (before a response), else the server's response head, or its next body bytes.
+   */
+  private due(ms?: number): void {
+    const request = this.request!;
+    this.clientDeadline = ms === undefined && this.uploading && this.phase === Phase.Head;
+    this.deadline = performance.now() + (ms ?? (this.clientDeadline ? request.requestBodyTimeout : this.phase === Phase.Body ? request.bodyTimeout : request.headersTimeout));
+  }
+
   /** The request's deadline passed. */
   expired(): void {
+    if (this.clientDeadline && this.uploading) return this.fail(new ProxyError('request_body_timeout'));
     if (this.phase === Phase.Head) return this.fail(new ProxyError('response_timeout'));
     if (this.phase === Phase.Body) return this.fail(new ProxyError('body_timeout'));
     // Answered, but the request body never finished (its client went away): nothing will.
