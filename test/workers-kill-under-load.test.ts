@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { request } from 'undici';
 import { lbYaml } from './helpers/config.js';
-import { spawnLb, type LbProcess } from './helpers/lb-process.js';
+import { spawnLb, workerPids } from './helpers/lb-process.js';
 import { startLoad } from './helpers/load.js';
 import { startBackend } from './helpers/servers.js';
 import { eventually } from './helpers/wait.js';
@@ -11,9 +10,6 @@ import { eventually } from './helpers/wait.js';
 // With workers: 2, a worker killed with SIGKILL under load costs only what was in flight on it:
 // the other worker keeps serving, the primary starts a replacement, says so, and counts it.
 
-function workerPids(lb: LbProcess): number[] {
-  return spawnSync('pgrep', ['-P', String(lb.child.pid)], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
-}
 
 test('a worker killed under load: failures bounded by the connections it held, replaced, logged and counted', { timeout: 60_000 }, async (t) => {
   const backend = await startBackend(t, (_req, res) => res.end('ok'));

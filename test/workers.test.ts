@@ -9,7 +9,7 @@ import { request } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { lbYaml } from './helpers/config.js';
-import { spawnLb, type LbProcess } from './helpers/lb-process.js';
+import { spawnLb, workerPids, type LbProcess } from './helpers/lb-process.js';
 import { startBackend } from './helpers/servers.js';
 import { eventually } from './helpers/wait.js';
 import { requireTool } from './helpers/tools.js';
@@ -32,10 +32,6 @@ async function adminText(lb: LbProcess, path: string): Promise<string> {
   return res.text();
 }
 
-function workerPids(lb: LbProcess): number[] {
-  const out = spawnSync('pgrep', ['-P', String(lb.child.pid)], { encoding: 'utf8' });
-  return out.stdout.split('\n').filter(Boolean).map(Number);
-}
 
 
 function config(backends: Record<string, string>, extra = ''): string {

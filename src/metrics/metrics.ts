@@ -1,7 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type Metric } from 'prom-client';
 import type { ProxyErrorKind } from '../errors.js';
 import { CellCounter, CellGauge, CellHistogram, type CounterCell, type HistogramCell } from './cells.js';
-import { TrafficCounter } from './traffic.js';
+import { latencyBucket, TrafficCounter, type ServerTraffic } from './traffic.js';
 
 const standardMethods = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
 
@@ -307,7 +307,8 @@ export class Metrics {
     this.drainingSource = draining;
   }
 
-  observeRequest(entrypoint: string, router: string, service: string, method: string, status: number, seconds: number, bytesIn = 0, bytesOut = 0): void {
+  /** `server`: the traffic counts of the server that answered, for the dashboard (none when lb answered itself). */
+  observeRequest(entrypoint: string, router: string, service: string, method: string, status: number, seconds: number, bytesIn = 0, bytesOut = 0, server?: ServerTraffic): void {
     // Nested maps keyed by the config's own strings (their hashes are cached) and a number for
     // method and status: no key string is built per request.
     const bySeries = child(child(child(this.requestSeries, entrypoint), router), service);
@@ -329,7 +330,9 @@ export class Metrics {
     series.duration.observe(seconds);
     series.bytesIn.value += bytesIn;
     series.bytesOut.value += bytesOut;
-    series.totals.observe(status, seconds);
+    const bucket = latencyBucket(seconds);
+    series.totals.observe(status, bucket);
+    server?.observe(status, bucket);
   }
 
   /** A TCP connection relayed to a server of `service` (the dashboard counts it as a request without status). */

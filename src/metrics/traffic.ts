@@ -8,7 +8,7 @@ export const latencyBaseSeconds = 0.00025;
 export const latencyBuckets = 17;
 
 /** The bucket of a duration: one log2, not a scan of the bounds. */
-function latencyBucket(seconds: number): number {
+export function latencyBucket(seconds: number): number {
   if (seconds <= latencyBaseSeconds) return 0;
   return Math.min(latencyBuckets - 1, Math.ceil(Math.log2(seconds / latencyBaseSeconds)));
 }
@@ -47,14 +47,14 @@ export class TrafficCounter implements TrafficCounts {
   readonly responses = [0, 0, 0, 0, 0];
   readonly latency: number[] = new Array<number>(latencyBuckets).fill(0);
 
-  /** One answered request (a TCP connection has no status: 0, and no duration). */
-  observe(status: number, seconds: number): void {
+  /** One answered request, its duration as a latencyBucket(); a TCP connection has no status (0) and counts only as a request. */
+  observe(status: number, bucket: number): void {
     this.requests++;
     if (status === 0) return;
     if (status >= 500) this.errors++;
     const statusClass = Math.floor(status / 100) - 1;
     if (statusClass >= 0 && statusClass < 5) this.responses[statusClass]!++;
-    this.latency[latencyBucket(seconds)]!++;
+    this.latency[bucket]!++;
   }
 }
 

@@ -1,4 +1,5 @@
 import type { Backend } from '../balancer/index.js';
+import type { ProxyError } from '../errors.js';
 import type { RoutingSnapshot, ServicePool } from '../control/snapshot.js';
 import type { Logger } from '../log.js';
 import type { AccessLog } from '../metrics/access-log.js';
@@ -35,6 +36,14 @@ export interface DataPlaneContext {
   tls: TlsSource;
   /** The port an entrypoint of this process listens on (0 before it listens): redirects to an entrypoint on port 0. */
   portOf(entrypoint: string): number;
+}
+
+/**
+ * Whether a failure says something of the server's health: not a malformed answer (lb is
+ * stricter than most clients), a client that went away, or one that stalled its upload.
+ */
+export function reflectsOnServer(error: ProxyError): boolean {
+  return error.kind !== 'bad_response' && error.kind !== 'client_abort' && error.kind !== 'request_body_timeout';
 }
 
 /** A server's answer that counts as a gateway failure (502–504), as its failure kind; undefined for the others. */

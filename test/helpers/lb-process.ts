@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -82,4 +82,9 @@ export async function launchLb(t: TestContext, yaml: string, command: (configPat
   };
   const logged = (msg: string, timeoutMs = 10_000) => eventually(() => logs.find((l) => l.msg === msg), `the log line "${msg}"`, timeoutMs);
   return { child, configPath, logs, port, exited, memory, logged };
+}
+
+/** The pids of the data-plane workers of an lb run with `workers: N` (the primary's children). */
+export function workerPids(lb: LbProcess): number[] {
+  return spawnSync('pgrep', ['-P', String(lb.child.pid)], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
 }

@@ -5,7 +5,7 @@ import type { EntrypointConfig } from '../../config/types.js';
 import type { Backend, PickContext } from '../../balancer/index.js';
 import type { HttpRoute } from '../../control/snapshot.js';
 import { ProxyError, terminationOf } from '../../errors.js';
-import { gatewayFailure, recordPassive, type DataPlaneContext } from '../context.js';
+import { gatewayFailure, recordPassive, reflectsOnServer, type DataPlaneContext } from '../context.js';
 import { listenOn, stopServer } from '../listen.js';
 import { peerAddress, proxyHeaderAcceptor, type ProxyHeaderAcceptor } from '../accept-proxy.js';
 import type { StreamedBody } from '../http1/upstream-connection.js';
@@ -389,8 +389,7 @@ export class HttpEntrypoint {
   /** Called when a backend failed before any response byte; true when another server got the request. */
   private retry(proxied: ProxiedRequest, error: ProxyError, failed: Backend): boolean {
     const service = proxied.route.service;
-    // A malformed answer says nothing of the server's health, nor does a client that stalled its upload.
-    if (error.kind !== 'bad_response' && error.kind !== 'request_body_timeout') recordPassive(this.context.signals, service, failed, error.kind);
+    if (reflectsOnServer(error)) recordPassive(this.context.signals, service, failed, error.kind);
     if (proxied.retries >= service.config.retry.attempts || proxied.client.gone) return false;
     if (!isRetryable(error, proxied.client.method, proxied.body)) return false;
     if (!service.balancer.pick(proxied.pick, failed)) return false;
@@ -419,8 +418,7 @@ export class HttpEntrypoint {
     const { route, backend, status, error, bytesIn, bytesOut, responded } = outcome;
     const service = route.service.name;
     const seconds = (performance.now() - started) / 1000;
-    this.context.metrics.observeRequest(this.name, route.router, service, client.method, status, seconds, bytesIn, bytesOut);
-    backend.traffic.observe(status, seconds);
+    this.context.metrics.observeRequest(this.name, route.router, service, client.method, status, seconds, bytesIn, bytesOut, backend.traffic);
     this.context.accessLog?.write(accessEntry(client, status, seconds, route, backend, proxied.retries, bytesIn, bytesOut, error, terminationOf(error, responded)));
     // Failures before the response head were counted when they happened (see retry()).
     if (!error) recordPassive(this.context.signals, route.service, backend, gatewayFailure(status));

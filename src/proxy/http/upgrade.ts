@@ -8,7 +8,7 @@ import type { Backend } from '../../balancer/index.js';
 import type { UpstreamTlsConfig } from '../../config/types.js';
 import { classifyUpstreamError, ProxyError, terminationOf } from '../../errors.js';
 import { connectUpstream, upstreamTlsOptions } from '../../tls/upstream.js';
-import { gatewayFailure, recordPassive, type DataPlaneContext } from '../context.js';
+import { gatewayFailure, recordPassive, reflectsOnServer, type DataPlaneContext } from '../context.js';
 import { accessEntry } from './access-entry.js';
 import { rawErrorResponse } from './error-response.js';
 import { connectionAddresses, peerAddress } from '../accept-proxy.js';
@@ -72,8 +72,7 @@ class Upgrade {
     this.context.metrics.observeError(this.route.service.name, error.kind);
     if (this.status !== 0) return false;
     this.respond(error.status);
-    // As on the HTTP path: a malformed answer says nothing about the server's health, nor does a client that left.
-    if (error.kind !== 'bad_response' && error.kind !== 'client_abort') recordPassive(this.context.signals, this.route.service, this.backend, error.kind);
+    if (reflectsOnServer(error)) recordPassive(this.context.signals, this.route.service, this.backend, error.kind);
     return true;
   }
 
@@ -88,9 +87,7 @@ class Upgrade {
 
   private respond(status: number): void {
     this.status = status;
-    const seconds = (performance.now() - this.started) / 1000;
-    this.context.metrics.observeRequest(this.entrypoint, this.route.router, this.route.service.name, this.request.method, status, seconds);
-    this.backend.traffic.observe(status, seconds);
+    this.context.metrics.observeRequest(this.entrypoint, this.route.router, this.route.service.name, this.request.method, status, (performance.now() - this.started) / 1000, 0, 0, this.backend.traffic);
   }
 }
 
