@@ -7,6 +7,7 @@ import { lbYaml } from './helpers/config.js';
 import { tcpRoundTrip } from './helpers/raw-http.js';
 import { startLb } from './helpers/lb.js';
 import { closedPort, startBackend, startTcpServer } from './helpers/servers.js';
+import { CertificateFolder, certEntry } from './helpers/tls.js';
 import { requireTool } from './helpers/tools.js';
 
 const artifacts = new URL('../test-artifacts/', import.meta.url).pathname;
@@ -19,6 +20,8 @@ test('the dashboard shows traffic as it flows, turns a failing server red, and a
   const [a, b] = [await serve(), await serve()];
   const echo = await startTcpServer(t, (socket) => socket.pipe(socket));
   const refusing = await closedPort();
+  if (!CertificateFolder.available(t)) return;
+  const certificate = new CertificateFolder(t).certificate({ names: ['shop.example.com'] });
   const lb = await startLb(t, lbYaml(`
 routers:
   shop: { entrypoint: web, match: { host: "shop.example.com" }, service: shop }
@@ -26,7 +29,7 @@ routers:
 services:
   shop: { healthCheck: { path: /health, interval: 300ms, timeout: 150ms, fall: 1 }, servers: [ { url: "${a.url}" }, { url: "${b.url}", weight: 2 } ] }
   db: { servers: [ { address: "127.0.0.1:${echo.port}" }, { address: "127.0.0.1:${refusing}" } ] }
-`, { entrypoints: { db: 'protocol: tcp' } }));
+`, { entrypoints: { db: 'protocol: tcp', websecure: `protocol: https, tls: { certificates: [ ${certEntry(certificate)} ] }` } }));
   // Bounded background traffic so that the rate chart has something to draw.
   let traffic = true;
   const load = (async () => {
@@ -69,6 +72,11 @@ services:
   await dead.and(page.locator('[data-state="failing"]')).waitFor({ timeout: 10_000 });
   assert.ok(Number(await dead.getAttribute('data-failures')) >= 1);
   assert.match((await dead.textContent()) ?? '', /failure\(s\) in a row · last failure connect_refused/);
+  // The certificates, with their expiry: this one was made for two days, so it is due soon.
+  const certRow = page.locator('[data-certificate="shop.example.com"]');
+  await certRow.waitFor({ timeout: 5_000 });
+  assert.match((await certRow.textContent()) ?? '', /shop\.example\.comwebsecurefileexpires in (4[0-9]) h \(\d{4}-\d\d-\d\d\)/);
+  assert.equal(await certRow.locator('.soon').count(), 1);
   const deadColour = await page.evaluate((sel) => getComputedStyle(document.querySelector(`${sel} .dot`)!).backgroundColor, `[data-service="db"] [data-server="127.0.0.1:${refusing}"]`);
   assert.equal(deadColour, 'rgb(188, 76, 0)');
 
