@@ -161,6 +161,9 @@ test('a TCP router may match only sni, and a service cannot be both http and tcp
   assert.match(errorsOf({ 'lb.tcp.routers.db.host': 'x.test', 'lb.services.db.port': '5432' })['lb.tcp.routers.db.host']!, /TCP router sees no HTTP request; it matches only "sni"/);
   assert.match(errorsOf({ 'lb.tcp.routers.db.service': 'db', 'lb.http.services.db.port': '5432' })['lb.tcp.routers.db.service']!, /http service/);
   assert.match(errorsOf({ 'lb.tcp.routers.db.service': 'db', 'lb.services.db.balancer': 'sticky' })['lb.services.db.balancer']!, /TCP service cannot use sticky cookies/);
+  // The short form's service, taken by a TCP router, with sticky chosen by the cookie label alone (found by the labels fuzz target).
+  assert.match(errorsOf({ 'lb.tcp.routers.db.entrypoint': 'pg', 'lb.sticky.cookie': 'srv' })['lb.sticky.cookie']!, /TCP service cannot use sticky cookies/);
+  assert.equal(errorsOf({ 'lb.http.services.a': '3' })['lb.http.services.a'], 'expected lb.http.services.NAME.KEY');
 });
 
 test('the short form and lb.services.<its name> add up, and problems are reported at the label that caused them', () => {

@@ -95,7 +95,9 @@ export function normaliseService(name: string, protocol: Protocol, svc: RawServi
   if (svc.sticky && balancer !== 'sticky') report(['sticky'], `"sticky" settings apply only to balancer: sticky`, true);
   if (svc.hash && svc.hash.on !== 'client_ip' && !svc.hash.name) report(['hash'], `hashing on a ${svc.hash.on} needs its "name"`);
   if (protocol === 'tcp' && (balancer === 'sticky' || svc.hash?.on === 'header' || svc.hash?.on === 'cookie')) {
-    report(['balancer'], `a TCP service cannot use ${balancer === 'sticky' ? 'sticky cookies' : 'header or cookie hashing'}; use hash on client_ip`);
+    // Named at the key that was written: with labels, `sticky.cookie` alone chooses the balancer.
+    const written = svc.balancer !== undefined ? 'balancer' : balancer === 'sticky' ? 'sticky' : 'hash';
+    report([written], `a TCP service cannot use ${balancer === 'sticky' ? 'sticky cookies' : 'header or cookie hashing'}; use hash on client_ip`);
   }
   const healthCheck = svc.healthCheck ? { ...normaliseHealthCheck(svc.healthCheck, protocol), ...(svc.proxyProtocol ? { proxyProtocol: svc.proxyProtocol } : {}) } : undefined;
   if (healthCheck && healthCheck.timeoutMs >= healthCheck.intervalMs) {

@@ -240,7 +240,7 @@ export function parseLabels(
       const [name, ...keys] = head === 'services' ? parts.slice(1) : parts.slice(2);
       if ((kind !== 'routers' && kind !== 'services') || !name || !keys.length) {
         const wrongKind = head !== 'services' && parts[1] && kind !== 'routers' && kind !== 'services' ? ` ("${parts[1]}"${didYouMean(parts[1], ['routers', 'services'])})` : '';
-        fail(label, `expected ${prefix}${head === 'services' ? 'services' : `${head}.routers`}.NAME.KEY${wrongKind}`);
+        fail(label, `expected ${prefix}${head === 'services' ? 'services' : `${head}.${kind === 'services' ? 'services' : 'routers'}`}.NAME.KEY${wrongKind}`);
         continue;
       }
       if (!namePattern.test(name)) {
