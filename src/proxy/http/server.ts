@@ -307,6 +307,7 @@ export class HttpEntrypoint {
         headersTimeout: service.config.timeouts.responseHeadersMs,
         bodyTimeout: service.config.timeouts.idleMs,
         requestBodyTimeout: this.config.timeouts.requestBodyMs,
+        responseReadTimeout: this.config.timeouts.idleMs,
         rawChunked: client.acceptsChunked,
       },
       relay,

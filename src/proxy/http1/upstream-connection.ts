@@ -38,6 +38,8 @@ export interface UpstreamRequest {
   bodyTimeout: number;
   /** The longest pause of the client in a streamed request body (the entrypoint's timeouts.requestBody). */
   requestBodyTimeout: number;
+  /** The longest time the client may leave the response unread (the entrypoint's timeouts.idle). */
+  responseReadTimeout: number;
   /** Relay a chunked response body as sent (chunk sizes included) instead of decoding it. */
   rawChunked: boolean;
 }
@@ -89,6 +91,8 @@ export class UpstreamConnection implements Timed {
   private clientDeadline = false;
   /** A streamed request body is still coming from the client. */
   private uploading = false;
+  /** The response is paused because the client does not read it: the deadline is the client's. */
+  private waitingForClient = false;
   private phase = Phase.Idle;
   private handler: UpstreamHandler | undefined;
   private request: UpstreamRequest | undefined;
@@ -222,7 +226,12 @@ export class UpstreamConnection implements Timed {
   /** Stop waiting when paused by the handler. */
   private readonly flow: BodyFlow = {
     resume: () => {
-      if (this.phase !== Phase.Closed) this.socket.resume();
+      if (this.phase === Phase.Closed) return;
+      if (this.waitingForClient) {
+        this.waitingForClient = false;
+        if (this.phase === Phase.Body) this.due(this.request!.bodyTimeout);
+      }
+      this.socket.resume();
     },
     keep: () => this.readBuffer.keep(),
   };
@@ -242,7 +251,7 @@ export class UpstreamConnection implements Timed {
       return;
     }
     if (this.phase === Phase.Body) {
-      this.due(this.request!.bodyTimeout);
+      if (!this.waitingForClient) this.due(this.request!.bodyTimeout);
       this.handler?.onReadEnd?.();
     }
   }
@@ -271,7 +280,7 @@ export class UpstreamConnection implements Timed {
       chunk = buf;
       at = offset;
       const head = this.head!;
-      if (!this.handler!.onHeaders(head, this.flow)) this.socket.pause();
+      if (!this.handler!.onHeaders(head, this.flow)) this.pauseForClient();
       // The handler may have aborted the exchange from onHeaders.
       if ((this.phase as Phase) === Phase.Closed) return;
       if (head.bodyLength === 0) {
@@ -316,13 +325,24 @@ export class UpstreamConnection implements Timed {
   }
 
   private deliver(data: Buffer): void {
-    if (data.length > 0 && this.handler && !this.handler.onData(data)) this.socket.pause();
+    if (data.length > 0 && this.handler && !this.handler.onData(data)) this.pauseForClient();
+  }
+
+  /**
+   * The client's socket is full: stop reading the server, so that what a client leaves unread
+   * stays within the sockets' buffers. A stall from now on is the client's, not the server's.
+   */
+  private pauseForClient(): void {
+    this.socket.pause();
+    this.waitingForClient = true;
+    this.deadline = performance.now() + this.request!.responseReadTimeout;
   }
 
   private complete(extraBytes = false): void {
     const handler = this.handler;
     if (!handler) return;
     this.phase = this.head!.keepAlive ? Phase.Idle : Phase.Closed;
+    this.waitingForClient = false;
     this.decoder = undefined;
     this.handler = undefined;
     handler.onComplete();
@@ -389,6 +409,7 @@ export class UpstreamConnection implements Timed {
   /** The request's deadline passed. */
   expired(): void {
     if (this.clientDeadline && this.uploading) return this.fail(new ProxyError('request_body_timeout'));
+    if (this.waitingForClient) return this.fail(new ProxyError('response_read_timeout'));
     if (this.phase === Phase.Head) return this.fail(new ProxyError('response_timeout'));
     if (this.phase === Phase.Body) return this.fail(new ProxyError('body_timeout'));
     // Answered, but the request body never finished (its client went away): nothing will.
