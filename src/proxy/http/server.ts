@@ -274,7 +274,7 @@ export class HttpEntrypoint {
           proxied.body = body;
           this.dispatch(proxied);
         },
-        { pauseMs: this.config.timeouts.requestBodyMs, onStall: () => this.reject(client, started, route, new ProxyError('request_body_timeout')) },
+        { pauseMs: this.config.timeouts.requestBodyMs, minRate: this.config.minRequestBodyRate, onStall: () => this.reject(client, started, route, new ProxyError('request_body_timeout')) },
       );
       return;
     }
@@ -307,6 +307,7 @@ export class HttpEntrypoint {
         headersTimeout: service.config.timeouts.responseHeadersMs,
         bodyTimeout: service.config.timeouts.idleMs,
         requestBodyTimeout: this.config.timeouts.requestBodyMs,
+        minRequestBodyRate: this.config.minRequestBodyRate,
         responseReadTimeout: this.config.timeouts.idleMs,
         rawChunked: client.acceptsChunked,
       },

@@ -4,7 +4,8 @@ import { classifyUpstreamError, HttpSyntaxError, ProxyError } from '../../errors
 import { connectUpstream } from '../../tls/upstream.js';
 import { ReadBuffer } from '../read-buffers.js';
 import { ChunkedDecoder } from './chunked.js';
-import { unwatch, watch, type Timed } from './deadlines.js';
+import type { MinBodyRate } from '../../config/types.js';
+import { unwatch, uploadRateDeadline, watch, type Timed } from './deadlines.js';
 import { CHUNKED, parseResponseHead, UNTIL_CLOSE, type ResponseHead } from './response-head.js';
 
 /** How long a connection that will not be reused waits for the server to close it first. */
@@ -38,6 +39,8 @@ export interface UpstreamRequest {
   bodyTimeout: number;
   /** The longest pause of the client in a streamed request body (the entrypoint's timeouts.requestBody). */
   requestBodyTimeout: number;
+  /** The slowest average rate of a streamed request body (the entrypoint's minRequestBodyRate). */
+  minRequestBodyRate: MinBodyRate | undefined;
   /** The longest time the client may leave the response unread (the entrypoint's timeouts.idle). */
   responseReadTimeout: number;
   /** Relay a chunked response body as sent (chunk sizes included) instead of decoding it. */
@@ -91,6 +94,9 @@ export class UpstreamConnection implements Timed {
   private clientDeadline = false;
   /** A streamed request body is still coming from the client. */
   private uploading = false;
+  /** Since when, and how many bytes, the upload has come while lb was reading it (for minRequestBodyRate). */
+  private uploadSince = 0;
+  private uploadBytes = 0;
   /** The response is paused because the client does not read it: the deadline is the client's. */
   private waitingForClient = false;
   private phase = Phase.Idle;
@@ -186,11 +192,21 @@ export class UpstreamConnection implements Timed {
       handler.onBodySent(bytes);
     } else {
       socket.write(head);
-      const resume = () => body.resume();
+      this.uploadSince = performance.now();
+      this.uploadBytes = 0;
+      // While the server did not read, the client could not send: its rate is measured afresh.
+      const resume = () => {
+        if (this.handler !== handler) return;
+        this.uploadSince = performance.now();
+        this.uploadBytes = 0;
+        if (this.connected && this.phase === Phase.Head) this.due();
+        body.resume();
+      };
       body.start(
         (chunk) => {
           if (this.handler !== handler) return true;
           handler.onBodySent(chunk.length);
+          this.uploadBytes += chunk.length;
           // An upload that moves keeps its request alive, as a socket timeout would.
           if (this.connected) this.due();
           if (socket.write(chunk)) return true;
@@ -402,8 +418,14 @@ export class UpstreamConnection implements Timed {
    */
   private due(ms?: number): void {
     const request = this.request!;
+    const now = performance.now();
     this.clientDeadline = ms === undefined && this.uploading && this.phase === Phase.Head;
-    this.deadline = performance.now() + (ms ?? (this.clientDeadline ? request.requestBodyTimeout : this.phase === Phase.Body ? request.bodyTimeout : request.headersTimeout));
+    if (this.clientDeadline) {
+      const rate = request.minRequestBodyRate;
+      this.deadline = Math.min(now + request.requestBodyTimeout, rate ? uploadRateDeadline(this.uploadSince, this.uploadBytes, rate) : Infinity);
+      return;
+    }
+    this.deadline = now + (ms ?? (this.phase === Phase.Body ? request.bodyTimeout : request.headersTimeout));
   }
 
   /** The request's deadline passed. */
