@@ -5,7 +5,8 @@
 // servers that stay must not fail.
 // Usage: npm run soak [-- --seconds 600]   (CI runs 60 s; docs/resilience.md)
 import assert from 'node:assert/strict';
-import { readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { connect } from 'node:net';
 import { test } from 'node:test';
 import { parseArgs } from 'node:util';
@@ -21,6 +22,7 @@ const { values } = parseArgs({ options: { seconds: { type: 'string', default: '6
 const seconds = Number(values.seconds);
 if (!Number.isInteger(seconds) || seconds < 30) throw new Error(`--seconds: a whole number of at least 30, got "${values.seconds}"`);
 const durationMs = seconds * 1000;
+const artifacts = new URL('../../test-artifacts/soak', import.meta.url).pathname;
 const reloadEveryMs = Math.min(30_000, durationMs / 3);
 const CHURN_EVERY_MS = 3_000;
 const CHURN_REPLICAS = 3;
@@ -86,10 +88,14 @@ test(`soak: ${seconds} s of mixed load, container churn and reloads; memory and 
     socket.pipe(socket);
   });
   const [webPort, adminPort] = [await closedPort(), await closedPort()];
+  // Kept for the failures' details: each failed request's line names its error and server.
+  mkdirSync(artifacts, { recursive: true });
+  const accessLog = join(artifacts, 'access.log');
+  rmSync(accessLog, { force: true });
   const config = (generation: number) => `
 entrypoints: { web: { address: "127.0.0.1:${webPort}" } }
 admin: { address: "127.0.0.1:${adminPort}" }
-accessLog: { enabled: true, path: /tmp/soak-access.log }
+accessLog: { enabled: true, path: "${accessLog}" }
 providers: { docker: { enabled: true, labelPrefix: "${fixture.prefix}" } }
 routers:
   steady: { entrypoint: web, match: { host: steady.example.com }, service: steady }
@@ -162,6 +168,7 @@ services:
   t.diagnostic(`steady: ${steadyResult.requests} requests, ${failedCount(steadyResult)} failed ${JSON.stringify([...steadyResult.failures])}`);
   t.diagnostic(`churned: ${churnResult.requests} requests, ${failedCount(churnResult)} failed ${JSON.stringify([...churnResult.failures])}`);
   t.diagnostic(`upgrades: ${upgrades.done} exchanges, ${upgrades.failed.length} failed ${JSON.stringify(upgrades.failed.slice(0, 3))}`);
+  t.diagnostic(`access log: ${accessLog}`);
   for (const s of samples) t.diagnostic(`${s.at}: RSS ${mib(s.rss)}, ${s.fds} open file descriptors, ${s.series} metric series`);
 
   assert.equal(samples.length, 3, 'samples after the warm-up, in the middle and at the end');
