@@ -119,8 +119,10 @@ export async function heldConnections(ws: Workspace, backendPort: number, idle: 
       const closedByLb = (await Promise.all(holders.map((h) => h.stop()))).reduce((a, b) => a + b, 0);
       await delay(3_000);
       const after = treeRss(lb.pid!);
+      // Gone before the next scenario binds the same ports (it drains for up to 30 s after SIGTERM).
+      const exited = new Promise((resolve) => lb.once('exit', resolve));
       lb.kill('SIGTERM');
-      await delay(1_000);
+      if (!(await Promise.race([exited.then(() => true), delay(35_000).then(() => false)]))) lb.kill('SIGKILL');
       rows.push({ scenario, held, processes: holding.processes, beforeBytes: before.bytes, holdingBytes: holding.bytes, afterBytes: after.bytes, probeP50Ms: probed.p50, probeP99Ms: probed.p99, closedByLb });
     }
   } finally {

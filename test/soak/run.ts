@@ -117,8 +117,8 @@ services:
 
   const stop = new AbortController();
   t.after(() => stop.abort());
-  const steadyLoad = startLoad({ url: web, host: 'steady.example.com', connections: 6, maxMs: durationMs + 10_000, withPosts: true, signal: stop.signal });
-  const churnLoad = startLoad({ url: web, host: 'churn.example.com', connections: 4, maxMs: durationMs + 10_000, withPosts: true, signal: stop.signal });
+  const steadyLoad = startLoad({ url: web, host: 'steady.example.com', connections: 6, maxMs: durationMs + 10_000, maxRequests: Number.MAX_SAFE_INTEGER, withPosts: true, signal: stop.signal });
+  const churnLoad = startLoad({ url: web, host: 'churn.example.com', connections: 4, maxMs: durationMs + 10_000, maxRequests: Number.MAX_SAFE_INTEGER, withPosts: true, signal: stop.signal });
   const upgrades = { done: 0, failed: [] as string[] };
   const upgradeLoop = (async () => {
     while (!stop.signal.aborted) {
