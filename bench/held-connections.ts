@@ -12,13 +12,16 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
-import { Pool } from 'undici';
+import { Pool, request } from 'undici';
 import { fixed, lbCli, markdownTable, nodeScript, treeRss, type Workspace } from './lib.js';
 
 /** Connections one holder process opens: under this machine's open-file limit (20,000 here), with room. */
 const PER_HOLDER = 8_500;
-/** Connections one lb process is given at most (its budget is about 9,900 under a limit of 20,000). */
-const PER_LB_PROCESS = 8_500;
+/**
+ * Connections per lb worker, on average: its budget is about 9,900 under a limit of 20,000, and
+ * Node's round-robin hands a busy worker fewer connections than the others, so leave room.
+ */
+const PER_LB_PROCESS = 6_000;
 const PROBES = 300;
 
 export interface HeldRow {
@@ -31,6 +34,14 @@ export interface HeldRow {
   probeP50Ms: number;
   probeP99Ms: number;
   closedByLb: number;
+  /** lb_connections_refused_total, by reason. */
+  refused: string;
+}
+
+async function refusedConnections(adminPort: number): Promise<string> {
+  const text = await (await request(`http://127.0.0.1:${adminPort}/metrics`)).body.text();
+  const counts = [...text.matchAll(/^lb_connections_refused_total\{[^}]*reason="([^"]+)"[^}]*\} (\d+)/gm)].filter((m) => m[2] !== '0');
+  return counts.length ? counts.map((m) => `${m[2]} ${m[1]}`).join(', ') : '0';
 }
 
 interface Holder {
@@ -116,6 +127,7 @@ export async function heldConnections(ws: Workspace, backendPort: number, idle: 
       await delay(mode === 'slowloris' ? 10_000 : 3_000);
       const holding = treeRss(lb.pid!);
       const probed = await probe(`http://127.0.0.1:${port}`);
+      const refused = await refusedConnections(port + 1);
       const closedByLb = (await Promise.all(holders.map((h) => h.stop()))).reduce((a, b) => a + b, 0);
       await delay(3_000);
       const after = treeRss(lb.pid!);
@@ -123,15 +135,15 @@ export async function heldConnections(ws: Workspace, backendPort: number, idle: 
       const exited = new Promise((resolve) => lb.once('exit', resolve));
       lb.kill('SIGTERM');
       if (!(await Promise.race([exited.then(() => true), delay(35_000).then(() => false)]))) lb.kill('SIGKILL');
-      rows.push({ scenario, held, processes: holding.processes, beforeBytes: before.bytes, holdingBytes: holding.bytes, afterBytes: after.bytes, probeP50Ms: probed.p50, probeP99Ms: probed.p99, closedByLb });
+      rows.push({ scenario, held, processes: holding.processes, beforeBytes: before.bytes, holdingBytes: holding.bytes, afterBytes: after.bytes, probeP50Ms: probed.p50, probeP99Ms: probed.p99, closedByLb, refused });
     }
   } finally {
     for (const child of started) if (child.exitCode === null) child.kill('SIGKILL');
   }
   const mib = (bytes: number) => `${fixed(bytes / 2 ** 20, 0)} MiB`;
   const table = markdownTable(
-    ['connections', 'held', 'lb processes', 'RSS before', 'RSS holding', 'per connection', 'RSS after', 'probe p50', 'probe p99', 'closed by lb'],
-    rows.map((r) => [r.scenario, r.held.toLocaleString('en'), String(r.processes), mib(r.beforeBytes), mib(r.holdingBytes), `${fixed((r.holdingBytes - r.beforeBytes) / r.held / 1024, 1)} KiB`, mib(r.afterBytes), `${fixed(r.probeP50Ms, 2)} ms`, `${fixed(r.probeP99Ms, 2)} ms`, String(r.closedByLb)]),
+    ['connections', 'held', 'lb processes', 'RSS before', 'RSS holding', 'per connection', 'RSS after', 'probe p50', 'probe p99', 'closed by lb', 'refused (lb_connections_refused_total)'],
+    rows.map((r) => [r.scenario, r.held.toLocaleString('en'), String(r.processes), mib(r.beforeBytes), mib(r.holdingBytes), `${fixed((r.holdingBytes - r.beforeBytes) / r.held / 1024, 1)} KiB`, mib(r.afterBytes), `${fixed(r.probeP50Ms, 2)} ms`, `${fixed(r.probeP99Ms, 2)} ms`, String(r.closedByLb), r.refused]),
   );
   const markdown = `### Held client connections: ${idle.toLocaleString('en')} idle keep-alive and ${slowloris.toLocaleString('en')} slowloris\n\n${table}\n\nRSS of all lb processes (the primary and its workers); a probe client's ${PROBES} sequential GETs while the connections are held.\n`;
   return { rows, markdown };
