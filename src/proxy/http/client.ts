@@ -3,7 +3,7 @@ import type { Backend } from '../../balancer/index.js';
 import type { HttpRoute } from '../../control/snapshot.js';
 import type { ProxyError } from '../../errors.js';
 import type { MinBodyRate } from '../../config/types.js';
-import { uploadRateDeadline } from '../http1/deadlines.js';
+import { uploadRateDeadline } from '../deadlines.js';
 import type { StreamedBody, UpstreamHandler } from '../http1/upstream-connection.js';
 import type { TlsInfo } from '../../tls/terminator.js';
 import type { ForwardingFacts } from './headers.js';

@@ -5,7 +5,7 @@ import { connectUpstream } from '../../tls/upstream.js';
 import { ReadBuffer } from '../read-buffers.js';
 import { ChunkedDecoder } from './chunked.js';
 import type { MinBodyRate } from '../../config/types.js';
-import { unwatch, uploadRateDeadline, watch, type Timed } from './deadlines.js';
+import { unwatch, uploadRateDeadline, watch, type Timed } from '../deadlines.js';
 import { CHUNKED, parseResponseHead, UNTIL_CLOSE, type ResponseHead } from './response-head.js';
 
 /** How long a connection that will not be reused waits for the server to close it first. */

@@ -10,7 +10,7 @@ import { rawSocketOf, TlsTerminator } from '../../tls/terminator.js';
 import { recordPassive, type DataPlaneContext } from '../context.js';
 import { listenOn, stopServer } from '../listen.js';
 import { ReadBuffer } from '../read-buffers.js';
-import { unwatch, watch, type Timed } from '../http1/deadlines.js';
+import { unwatch, watch, type Timed } from '../deadlines.js';
 import { connectionAddresses, peerAddress, untrustedHeader, proxyHeaderAcceptor, type ProxyHeaderAcceptor } from '../accept-proxy.js';
 import { startsWithProxySignature, writeProxyHeader } from '../proxy-protocol.js';
 

@@ -1,4 +1,4 @@
-import type { MinBodyRate } from '../../config/types.js';
+import type { MinBodyRate } from '../config/types.js';
 
 /**
  * Deadlines of upstream requests in flight (response head, body stalls), checked every TICK_MS.
