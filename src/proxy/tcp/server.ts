@@ -348,7 +348,7 @@ export class TcpEntrypoint {
 }
 
 /**
- * A tunnel's idle timeout, looked at by the deadline ticker (http1/deadlines.ts) rather than kept
+ * A tunnel's idle timeout, looked at by the deadline ticker (proxy/deadlines.ts) rather than kept
  * by socket timeouts, which re-arm a timer on every read and write of both sockets (the HTTP path
  * dropped them for that cost). A tunnel whose sockets read nothing for `idleMs` is closed: between
  * 1 and 1.25 times `idleMs` after its last byte, since a tunnel that moves is looked at again a
