@@ -361,10 +361,12 @@ export class UpstreamConnection implements Timed {
     this.waitingForClient = false;
     this.decoder = undefined;
     this.handler = undefined;
-    handler.onComplete();
     // Bytes beyond the response: the backend broke framing; nothing more can be read from it.
     if (extraBytes) this.destroy();
+    // Back in the pool before the handler hears of it: a pipelined request that it starts at once
+    // then finds this connection idle, rather than opening another.
     else if (this.requestSent) this.afterResponse();
+    handler.onComplete();
   }
 
   private afterResponse(): void {
