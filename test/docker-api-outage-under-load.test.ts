@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { request } from 'undici';
-import { docker, DockerFixture, eventually, fetchVia, requireDocker, startDockerLb } from './helpers/docker.js';
+import { docker, dockerConnected, DockerFixture, eventually, fetchVia, requireDocker, startDockerLb } from './helpers/docker.js';
 import { DockerRelay } from './helpers/docker-relay.js';
 import { startLoad } from './helpers/load.js';
 
@@ -9,11 +8,6 @@ import { startLoad } from './helpers/load.js';
 // every container on it) and comes back. The last known pools serve throughout with no failed
 // request, and once lb is connected again its pools are what the engine lists: a container
 // started while lb was blind serves, and one removed meanwhile is gone.
-
-async function connectedGauge(url: string): Promise<number> {
-  const text = await (await request(`${url}/metrics`)).body.text();
-  return Number(/^lb_docker_connected (\d)/m.exec(text)![1]);
-}
 
 test('the Docker API away under load: zero failed requests, and after reconnecting the pools match the engine', { timeout: 120_000 }, async (t) => {
   if (!(await requireDocker(t))) return;
@@ -35,7 +29,7 @@ test('the Docker API away under load: zero failed requests, and after reconnecti
   try {
     await new Promise((resolve) => setTimeout(resolve, 500));
     relay.cut();
-    await eventually(async () => ((await connectedGauge(lb.url('admin'))) === 0 ? true : undefined), 'lb_docker_connected to drop to 0');
+    await eventually(async () => ((await dockerConnected(lb.url('admin'))) === 0 ? true : undefined), 'lb_docker_connected to drop to 0');
     // While lb is blind, one container starts and another goes: only a resync after reconnecting can see either.
     await fixture.start({ labels: fixture.labels({ enable: 'true', host: 'new.example.com', port: '8080' }), env: { NAME: 'new' } });
     await docker('rm', '-f', gone);
@@ -45,7 +39,7 @@ test('the Docker API away under load: zero failed requests, and after reconnecti
     await relay.open();
     await eventually(async () => ((await fetchVia(lb, 'new.example.com')) === '200 new' ? true : undefined), 'the container started while lb was blind to serve', 40_000);
     await eventually(async () => ((await fetchVia(lb, 'gone.example.com')).startsWith('404') ? true : undefined), 'the container removed while lb was blind to leave its pool', 10_000);
-    assert.equal(await connectedGauge(lb.url('admin')), 1);
+    assert.equal(await dockerConnected(lb.url('admin')), 1);
     await new Promise((resolve) => setTimeout(resolve, 500));
     stop.abort();
     const result = await load.done;

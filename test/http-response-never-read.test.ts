@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 import { test } from 'node:test';
 import { request } from 'undici';
@@ -15,21 +16,28 @@ import { eventually } from './helpers/wait.js';
 const TOTAL_BYTES = 256 * 1024 * 1024;
 const CHUNK = Buffer.alloc(64 * 1024, 'x');
 
+/** Writes `total` bytes as fast as the connection takes them; `onWrite` counts what was written. */
+function writeBody(res: ServerResponse, total: number, onWrite: (bytes: number) => void = () => undefined): void {
+  res.writeHead(200, { 'content-length': total });
+  let sent = 0;
+  const pump = () => {
+    while (sent < total) {
+      sent += CHUNK.length;
+      onWrite(CHUNK.length);
+      if (!res.write(CHUNK)) return void res.once('drain', pump);
+    }
+    res.end();
+  };
+  pump();
+}
+
 test('a response the client never reads is held to the sockets\' buffers, and both connections close at timeouts.idle; the server is not blamed', { timeout: 60_000 }, async (t) => {
   let written = 0;
   let serverSideClosed = false;
   const backend = await startBackend(t, (req, res) => {
     if (req.url !== '/big') return void res.end('small');
     req.socket.once('close', () => (serverSideClosed = true));
-    res.writeHead(200, { 'content-length': TOTAL_BYTES });
-    const pump = () => {
-      while (written < TOTAL_BYTES) {
-        written += CHUNK.length;
-        if (!res.write(CHUNK)) return void res.once('drain', pump);
-      }
-      res.end();
-    };
-    pump();
+    writeBody(res, TOTAL_BYTES, (bytes) => (written += bytes));
   });
   // The service's own body-stall deadline is far away: only the client's may end this exchange.
   const lb = await startLb(t, lbYaml(`
@@ -75,18 +83,7 @@ services: { app: { timeouts: { idle: 30s }, retries: 0, outlierDetection: { cons
 
 test('a client that reads slowly but keeps reading gets the whole response, however long it takes', { timeout: 60_000 }, async (t) => {
   const total = 8 * 1024 * 1024;
-  const backend = await startBackend(t, (_req, res) => {
-    res.writeHead(200, { 'content-length': total });
-    let sent = 0;
-    const pump = () => {
-      while (sent < total) {
-        sent += CHUNK.length;
-        if (!res.write(CHUNK)) return void res.once('drain', pump);
-      }
-      res.end();
-    };
-    pump();
-  });
+  const backend = await startBackend(t, (_req, res) => writeBody(res, total));
   const lb = await startLb(t, lbYaml(`
 routers: { all: { entrypoint: web, service: app } }
 services: { app: { retries: 0, servers: [ { url: "${backend.url}" } ] } }
