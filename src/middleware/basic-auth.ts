@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFile, unwatchFile, watchFile } from 'node:fs';
+import { readFile, readFileSync, unwatchFile, watchFile } from 'node:fs';
 import { parseHtpasswd, verifyPassword } from './htpasswd.js';
 import type { Answer, Middleware, MiddlewareFactory, MiddlewareRequest } from './middleware.js';
 
@@ -27,23 +27,27 @@ class BasicAuth implements Middleware {
     realm: string,
     private readonly removeHeader: boolean,
   ) {
-    this.users = parseHtpasswd(inline).users;
     this.unauthorized = { status: 401, headers: [['WWW-Authenticate', `Basic realm="${realm}"`]], body: '401 Unauthorized\n' };
-    if (usersFile === undefined) return;
-    this.reload();
-    watchFile(usersFile, { interval: WATCH_INTERVAL_MS, persistent: false }, this.reload);
+    // Read at once (it was read at load too), so that no request finds the users missing.
+    this.users = this.withFile(usersFile === undefined ? undefined : readUsersFile(usersFile));
+    if (usersFile !== undefined) watchFile(usersFile, { interval: WATCH_INTERVAL_MS, persistent: false }, this.reload);
+  }
+
+  /** The inline users, and the file's that they do not name. */
+  private withFile(text: string | undefined): Map<string, string> {
+    const users = parseHtpasswd(this.inline).users;
+    for (const [user, hash] of parseHtpasswd(text?.split('\n') ?? []).users) if (!users.has(user)) users.set(user, hash);
+    return users;
   }
 
   /**
-   * The file's users join the inline ones. A file that cannot be read keeps the users it had:
-   * lb validate reported it at load, and a file being rewritten must not lock everyone out.
+   * A file that cannot be read keeps the users it had: lb validate reported it at load, and a
+   * file being rewritten must not lock everyone out.
    */
   private readonly reload = (): void => {
     readFile(this.usersFile!, 'utf8', (err, text) => {
       if (err) return;
-      const users = parseHtpasswd(this.inline).users;
-      for (const [user, hash] of parseHtpasswd(text.split('\n')).users) if (!users.has(user)) users.set(user, hash);
-      this.users = users;
+      this.users = this.withFile(text);
       this.remembered = new Set();
     });
   };
@@ -79,6 +83,14 @@ class BasicAuth implements Middleware {
 
   close(): void {
     if (this.usersFile !== undefined) unwatchFile(this.usersFile, this.reload);
+  }
+}
+
+function readUsersFile(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
   }
 }
 

@@ -20,7 +20,7 @@ export function echoBackend(t: TestContext): Promise<TestBackend> {
       res.setHeader('Server', 'echo');
       res.setHeader('X-Backend', '1');
       res.setHeader('Content-Type', 'application/json');
-      res.end(JSON.stringify({ method: req.method, url: req.url, headers: req.headers, body } satisfies Echoed));
+      res.end(JSON.stringify({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body } satisfies Echoed));
     });
   });
 }
