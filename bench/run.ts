@@ -549,7 +549,7 @@ const notes: Record<LoadScenario, string> = {
   'https-handshake': 'A full TLS handshake per request: key exchange, certificate and an ECDSA P-256 signature each time. The load generator is autocannon (Node), whose handshakes cost the client as much, so on a small machine it is the bottleneck: read CPU µs/req.',
   'https-large': 'Bulk encryption: 1 MiB responses through TLS (AES-GCM, as negotiated by wrk and each proxy).',
   'tcp-tls-small': 'TLS termination at L4: decrypt, relay the plain bytes to the backend and encrypt its answers, with no HTTP work. Against HAProxy `mode tcp` with `bind ... ssl crt`.',
-  middlewares: 'The cost of a middleware chain on the fast path: the client address judged, the path rewritten and headers set on the request, a header set on the response (its head is parsed again). Target: CPU × lb-http ≤ 1.1.',
+  middlewares: 'The cost of a middleware chain on the fast path: the client address judged, the path rewritten and headers set on the request, a header set on the response (the lines of the head copied with the edit). Target: CPU × lb-http ≤ 1.1.',
 };
 
 // ---------------------------------------------------------------------------------------------
