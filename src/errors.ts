@@ -91,7 +91,9 @@ export type ProxyErrorKind =
   | 'body_timeout'
   | 'request_body_timeout'
   | 'response_read_timeout'
-  | 'client_abort';
+  | 'client_abort'
+  | 'middleware_missing'
+  | 'middleware_failed';
 
 /**
  * Which side ended an exchange, and in which phase (the access log's `termination`, in the
@@ -122,6 +124,8 @@ const proxyErrorCodes: Record<ProxyErrorKind, ProxyErrorEntry> = {
   request_body_timeout: { code: 'LB_CLIENT_BODY_TIMEOUT', status: 408, text: 'the client paused its request body for longer than timeouts.requestBody, or sent it slower than minRequestBodyRate', termination: ['cH', 'cD'] },
   response_read_timeout: { code: 'LB_CLIENT_READ_TIMEOUT', status: 408, text: 'the client left the response unread for longer than timeouts.idle', termination: ['cD', 'cD'] },
   client_abort: { code: 'LB_CLIENT_ABORT', status: 499, text: 'the client went away', termination: ['CH', 'CD'] },
+  middleware_missing: { code: 'LB_MIDDLEWARE_MISSING', status: 500, text: 'the router names a middleware that no provider defines', termination: ['PR', 'PR'] },
+  middleware_failed: { code: 'LB_MIDDLEWARE_FAILED', status: 500, text: 'a middleware failed', termination: ['PR', 'PR'] },
 };
 
 /** The termination of an exchange that ended with `error` (none: it completed); `responded`: the response head reached the client. */
