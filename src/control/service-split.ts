@@ -54,13 +54,16 @@ export function withCookies(cookies: readonly string[] | undefined, own: string 
   return own ? [...cookies, own] : cookies;
 }
 
-/** Whether a request to this service can reach a usable server. */
+/**
+ * Whether a request to this service can reach a healthy server. A pool in panic serves from
+ * servers that fail their checks: a weighted service prefers its other services then.
+ */
 export function poolUsable(pool: ServicePool): boolean {
-  return pool.split ? pool.split.usable : pool.members.length > 0;
+  return pool.split ? pool.split.usable : pool.members.length > 0 && !pool.panic;
 }
 
 /**
- * Smooth weighted round-robin among the child services that can serve (those without a usable
+ * Smooth weighted round-robin among the child services that can serve (those without a healthy
  * server are skipped, as Traefik's health-aware weighted does; when none can, among all of them,
  * so that the chosen one answers with its own 503 or holds the request for its emptyPoolWait).
  */
