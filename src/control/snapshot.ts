@@ -21,7 +21,7 @@ export interface ServicePool {
   readonly panic: boolean;
   readonly balancer: Balancer;
   /** Weighted and mirroring services (which have no servers): how a request is passed on. */
-  readonly split?: ServiceSplit;
+  readonly split: ServiceSplit | undefined;
 }
 
 /**
@@ -104,7 +104,7 @@ export function buildSnapshot(
     const panic = threshold > 0 && known.length > 0 && healthy.length * 100 < known.length * threshold;
     const members = panic ? known : healthy;
     const reusable = old && sameBalancing(old.config, config) && sameMembers(old.members, members);
-    services.set(name, Object.freeze({ name, config, backends: Object.freeze(backends), members: Object.freeze(members), panic, balancer: reusable ? old.balancer : createBalancer(config, members) }));
+    services.set(name, Object.freeze({ name, config, backends: Object.freeze(backends), members: Object.freeze(members), panic, balancer: reusable ? old.balancer : createBalancer(config, members), split: undefined }));
   }
 
   addSplits(dynamic.services, services, previous);
@@ -138,7 +138,8 @@ export function buildSnapshot(
 }
 
 function emptyPool(config: ServiceConfig, split?: ServiceSplit): ServicePool {
-  return Object.freeze({ name: config.name, config, backends: [], members: [], panic: false, balancer: createBalancer(config, []), ...(split ? { split } : {}) });
+  // Every pool has the same keys, split too, so that reading a route's pool stays monomorphic.
+  return Object.freeze({ name: config.name, config, backends: [], members: [], panic: false, balancer: createBalancer(config, []), split });
 }
 
 /**

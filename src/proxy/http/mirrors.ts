@@ -95,7 +95,8 @@ export class Mirrors {
         this.count(copy, result);
       });
       const { timeouts } = service.config;
-      upstreamFor(backend, service).dispatch({ ...request, headersTimeout: timeouts.responseHeadersMs, bodyTimeout: timeouts.idleMs, rawChunked: true }, handler);
+      // The body is read whole, so no rate applies to it; the response is read as fast as it comes.
+      upstreamFor(backend, service).dispatch({ ...request, headersTimeout: timeouts.responseHeadersMs, bodyTimeout: timeouts.idleMs, minRequestBodyRate: undefined, responseReadTimeout: timeouts.idleMs, rawChunked: true }, handler);
     }
   }
 
