@@ -49,7 +49,10 @@ services: { both: { weighted: { services: [ { name: app-v1@docker }, { name: app
     return /^lb_mirrored_requests_total\{service="shadowed",mirror="app-v2",result="answered"\} 3$/m.test(metrics) || undefined;
   }, 'three copies answered by app-v2');
 
-  const { labelErrors } = await dockerState(lb);
+  const labelErrors = await eventually(async () => {
+    const state = await dockerState(lb);
+    return state.labelErrors.length === 2 ? state.labelErrors : undefined;
+  }, 'the bad container\'s two label errors');
   assert.deepEqual(labelErrors.map((e) => `${e.container} ${e.label.slice(fixture.prefix.length)}: ${e.message}`).sort(), [
     `bad-${fixture.run} .http.services.bad.weighted.services: must be between 1 and 10000, got 0`,
     `bad-${fixture.run} .http.services.mixed.port: service "mixed" is weighted: it passes requests on to the services it names, so this container is no server of it; put this label on a service it names`,
