@@ -47,6 +47,9 @@ services:
   assert.equal(counted('app-v1'), total - toV2);
   assert.equal(counted('app'), 0, 'the weighted service itself serves nothing');
 
+  const state = (await (await request(`${lb.url('admin')}/api/state`)).body.json()) as { services: Array<{ name: string; weighted?: unknown }> };
+  assert.deepEqual(state.services.find((s) => s.name === 'app')!.weighted, { services: [{ name: 'app-v1', weight: 95 }, { name: 'app-v2', weight: 5 }] }, '/api/state shows the split');
+
   await lb.stop(100);
   const lines = readFileSync(log, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { router: string; service: string; backend: string });
   assert.equal(lines.length, total);
