@@ -47,10 +47,10 @@ const usage = `Usage: npm run bench [-- options]
   --rounds N          alternating rounds per scenario; the median is reported (default 3)
   --connections N     connections for small, post, close and tcp-echo (default 50)
   --scenarios LIST    any of small,latency,large,post,close,tcp-echo,sni-small,sni-large,sni-close,https-small,https-close,
-                      https-handshake,https-large,tcp-tls-small,middlewares,idle,routes (default all)
-  --only LIST         targets: direct,haproxy-http,lb-http,lb-http-access-log,lb-http-2-workers,lb-http-reuse-safe,lb-http-middlewares,nginx-proxy,
+                      https-handshake,https-large,tcp-tls-small,middlewares,weighted,idle,routes (default all)
+  --only LIST         targets: direct,haproxy-http,lb-http,lb-http-access-log,lb-http-2-workers,lb-http-reuse-safe,lb-http-middlewares,lb-http-weighted,nginx-proxy,
                       http-proxy,node-hello,haproxy-tcp,lb-tcp,haproxy-tcp-sni,lb-tcp-sni,haproxy-https,lb-https,haproxy-tcp-tls,
-                      lb-tcp-tls (idle and routes run when lb-http is listed)
+                      lb-tcp-tls,lb-http-weighted (idle and routes run when lb-http is listed)
   --idle N            idle connections for the idle scenario (default 10000)
   --pin               pin backend, proxies and load generator to separate cores (needs 4 cores)
   --backend KIND      auto (nginx when installed), nginx or node (bench/backend.ts)
@@ -116,6 +116,8 @@ const ports = {
   haproxyTcpTls: 18115,
   lbMiddlewares: 18130,
   lbMiddlewaresAdmin: 18131,
+  lbWeighted: 18132,
+  lbWeightedAdmin: 18133,
 };
 
 type Need = 'haproxy' | 'nginx' | 'http-proxy' | 'openssl';
@@ -154,9 +156,11 @@ const allTargets: Target[] = [
   // TLS terminated by a TCP frontend, plain bytes (HTTP) to the backend: the same certificate.
   { name: 'haproxy-tcp-tls', mode: 'tcp', scheme: 'https', port: ports.haproxyTcpTls, needs: ['haproxy', 'openssl'] },
   { name: 'lb-tcp-tls', mode: 'tcp', scheme: 'https', port: ports.lbTcpTls, needs: ['openssl'] },
+  // A weighted service of two services, each with the backend: what choosing a service costs.
+  { name: 'lb-http-weighted', mode: 'http', port: ports.lbWeighted },
 ];
 
-const loadScenarios = ['small', 'latency', 'large', 'post', 'close', 'tcp-echo', 'sni-small', 'sni-large', 'sni-close', 'https-small', 'https-close', 'https-handshake', 'https-large', 'tcp-tls-small', 'middlewares'] as const;
+const loadScenarios = ['small', 'latency', 'large', 'post', 'close', 'tcp-echo', 'sni-small', 'sni-large', 'sni-close', 'https-small', 'https-close', 'https-handshake', 'https-large', 'tcp-tls-small', 'middlewares', 'weighted'] as const;
 const scaleScenarios = ['idle', 'routes'] as const;
 type LoadScenario = (typeof loadScenarios)[number];
 type ScenarioId = LoadScenario | (typeof scaleScenarios)[number];
@@ -179,6 +183,7 @@ const scenarioTargets: Record<LoadScenario, string[]> = {
   'https-large': ['haproxy-https', 'lb-https'],
   'tcp-tls-small': ['haproxy-tcp-tls', 'lb-tcp-tls'],
   middlewares: ['lb-http', 'lb-http-middlewares'],
+  weighted: ['lb-http', 'lb-http-weighted'],
 };
 
 /** The name the TLS clients send as SNI: wrk sends the URL's host, an IP address here, as it is. */
@@ -322,6 +327,16 @@ log: { level: error }
   tag: { headers: { customRequestHeaders: { X-Env: bench }, customResponseHeaders: { X-Frame-Options: DENY } } }
   strip: { stripPrefix: { prefixes: [/api] } }
   local: { ipAllowList: { sourceRange: [127.0.0.0/8] } }`, '', 'middlewares: [local, strip, tag], ');
+  writeFileSync(join(work, 'lb-weighted.yaml'), `
+entrypoints: { web: { address: "127.0.0.1:${ports.lbWeighted}" } }
+admin: { address: "127.0.0.1:${ports.lbWeightedAdmin}" }
+routers: { app: { entrypoint: web, match: { host: "127.0.0.1" }, service: app } }
+services:
+  app: { weighted: { services: [ { name: app-v1, weight: 95 }, { name: app-v2, weight: 5 } ] } }
+  app-v1: { servers: [ { url: "http://127.0.0.1:${ports.backend}" } ] }
+  app-v2: { servers: [ { url: "http://127.0.0.1:${ports.backend}" } ] }
+log: { level: error }
+`);
   // As HAProxy's frontend above: the named server, and the same one for a ClientHello without it
   // (Node clients send no SNI for an IP address), so that every connection's ClientHello is read.
   writeFileSync(join(work, 'lb-sni.yaml'), `
@@ -401,6 +416,7 @@ const measures: Record<LoadScenario, (t: Target) => Promise<Sample>> = {
   'tcp-tls-small': (t) => http(t, { connections }),
   // The same request to both: lb-http forwards /api/ as it is, the other strips it to /.
   middlewares: (t) => http(t, { connections, path: '/api/' }),
+  weighted: (t) => http(t, { connections }),
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -482,12 +498,14 @@ const titles: Record<LoadScenario, string> = {
   'https-large': `HTTPS, large responses: 1 MiB body, ${loadName} -c8, ${rounding}`,
   'tcp-tls-small': `TLS terminated on a TCP entrypoint (tls: terminate), small responses over keep-alive TLS: ${loadName} -c${connections}, ${rounding}`,
   middlewares: `A router with middlewares (ipAllowList, stripPrefix, headers) against the same router without: ${loadName} -c${connections}, ${rounding}`,
+  weighted: `A weighted service (95/5 between two services) against a plain one: GET, 12-byte body, keep-alive, ${loadName} -c${connections}, ${rounding}`,
 };
 
 function render(scenario: LoadScenario, results: Summary[]): string {
   const mbps = (r: Summary): number => r.bytesPerSec / 1024 ** 2;
   switch (scenario) {
     case 'small':
+    case 'weighted':
     case 'close':
     case 'sni-small':
     case 'sni-close':
@@ -548,6 +566,7 @@ const notes: Record<LoadScenario, string> = {
   'https-close': 'A new TLS connection per request, as a returning client makes them: wrk resumes its session with the ticket each proxy gave it (an abbreviated handshake: a key exchange, no certificate and no signature).',
   'https-handshake': 'A full TLS handshake per request: key exchange, certificate and an ECDSA P-256 signature each time. The load generator is autocannon (Node), whose handshakes cost the client as much, so on a small machine it is the bottleneck: read CPU µs/req.',
   'https-large': 'Bulk encryption: 1 MiB responses through TLS (AES-GCM, as negotiated by wrk and each proxy).',
+  weighted: 'What a weighted service adds per request (the choice of a service by smooth weighted round-robin, then its balancer): compare CPU µs/req of lb-http-weighted with lb-http.',
   'tcp-tls-small': 'TLS termination at L4: decrypt, relay the plain bytes to the backend and encrypt its answers, with no HTTP work. Against HAProxy `mode tcp` with `bind ... ssl crt`.',
   middlewares: 'The cost of a middleware chain on the fast path: the client address judged, the path rewritten and headers set on the request, a header set on the response (the lines of the head copied with the edit). Target: CPU × lb-http ≤ 1.1.',
 };
@@ -625,6 +644,7 @@ async function main(): Promise<void> {
   startProxy(['lb-http-access-log'], lb('lb-logged.yaml'), ports.lbLogged);
   startProxy(['lb-http-reuse-safe'], lb('lb-reuse.yaml'), ports.lbReuse);
   startProxy(['lb-http-middlewares'], lb('lb-middlewares.yaml'), ports.lbMiddlewares);
+  startProxy(['lb-http-weighted'], lb('lb-weighted.yaml'), ports.lbWeighted);
   startProxy(['lb-http-2-workers'], lb('lb-workers.yaml'), ports.lbWorkers);
   startProxy(['lb-tcp-sni'], lb('lb-sni.yaml'), ports.lbSni);
   startProxy(['lb-https'], lb('lb-https.yaml'), ports.lbHttps);

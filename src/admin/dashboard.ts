@@ -193,7 +193,9 @@ function render() {
         el('div', { class: 'chart' }, el('div', { class: 'label', 'data-rate': 'errors' }, 'errors/s ' + now(r.errors)), sparkline(r.errors, '#cf222e'))),
       svc.protocol === 'tcp' ? '' : el('div', { class: 'figures', title: 'the last 10 s' }, ...figures(windowOf(series))));
     const list = el('ul');
-    if (!svc.servers.length) list.append(el('li', { class: 'empty' }, 'no servers'));
+    if (svc.weighted) list.append(el('li', { class: 'empty' }, 'weighted: ' + svc.weighted.services.map((c) => c.name + ' ' + c.weight).join(', ')));
+    else if (svc.mirroring) list.append(el('li', { class: 'empty' }, 'mirroring: ' + svc.mirroring.service + ', copies to ' + svc.mirroring.mirrors.map((m) => m.name + ' ' + m.percent + '%').join(', ')));
+    else if (!svc.servers.length) list.append(el('li', { class: 'empty' }, 'no servers'));
     for (const s of svc.servers) {
       const traffic = latest && latest.servers[svc.name] ? latest.servers[svc.name][s.backend] : undefined;
       // Passive failures show before they eject: an amber dot, the count, the last error.

@@ -187,6 +187,8 @@ function describeState(sources: Pick<AdminSources, 'snapshot' | 'listening' | 's
       protocol: service.config.protocol,
       balancer: service.config.balancer,
       panic: service.panic,
+      ...(service.config.weighted ? { weighted: service.config.weighted } : {}),
+      ...(service.config.mirroring ? { mirroring: service.config.mirroring } : {}),
       servers: service.backends.map((backend) => {
         const health = sources.serverHealth(service.name, backend);
         const state = backend.weight === 0 ? 'disabled' : health.ejectedUntil ? 'ejected' : health.healthy ? 'up' : 'down';

@@ -50,14 +50,20 @@ export interface PickContext {
   headers?: Record<string, string | string[] | undefined>;
 }
 
-export interface Balancer {
-  readonly backends: readonly Backend[];
-  /** A server for this request or connection, never `exclude`; undefined when none is usable. */
-  pick(context: PickContext, exclude?: Backend): Backend | undefined;
-  /** A Set-Cookie value that pins the client to `backend`, for balancers that pin. */
-  affinityCookie?(context: PickContext, backend: Backend): string | undefined;
+/** What a balancer chooses among: servers, or for a weighted service, services. */
+export interface Choice {
+  readonly id: string;
+  readonly weight: number;
 }
 
-export function usable(backend: Backend, exclude: Backend | undefined): boolean {
+export interface Balancer<T extends Choice = Backend> {
+  readonly backends: readonly T[];
+  /** A server for this request or connection, never `exclude`; undefined when none is usable. */
+  pick(context: PickContext, exclude?: T): T | undefined;
+  /** A Set-Cookie value that pins the client to `backend`, for balancers that pin. */
+  affinityCookie?(context: PickContext, backend: T): string | undefined;
+}
+
+export function usable<T extends Choice>(backend: T, exclude: T | undefined): boolean {
   return backend.weight > 0 && backend !== exclude;
 }

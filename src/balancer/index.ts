@@ -6,7 +6,7 @@ import { RandomBalancer } from './random.js';
 import { RoundRobinBalancer } from './round-robin.js';
 import { StickyBalancer } from './sticky.js';
 
-export { Backend, serverKey, type Balancer, type PickContext, type ServerKey } from './backend.js';
+export { Backend, serverKey, type Balancer, type Choice, type PickContext, type ServerKey } from './backend.js';
 
 export function createBalancer(service: Pick<ServiceConfig, 'balancer' | 'hash' | 'sticky'>, backends: readonly Backend[]): Balancer {
   switch (service.balancer) {

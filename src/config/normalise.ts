@@ -9,7 +9,7 @@ import { parseHostPort, parseStatusRange, serviceSchema, type MiddlewareType, ty
 import { formatPath, type KeyPath } from './validate.js';
 import {
   routingProtocol,
-  type AcmeResolverConfig, type EntrypointConfig, type MiddlewareConfig, type EntrypointTlsConfig, type HealthCheckConfig, type HostPort, type LbConfig, type Protocol, type RouterConfig, type RouterMatch, type ServerConfig, type ServiceConfig, type UpstreamTlsConfig,
+  type AcmeResolverConfig, type EntrypointConfig, type EntrypointTlsConfig, type HealthCheckConfig, type HostPort, type LbConfig, type MiddlewareConfig, type MirroringConfig, type Protocol, type RouterConfig, type RouterMatch, type ServerConfig, type ServiceConfig, type UpstreamTlsConfig, type WeightedConfig,
 } from './types.js';
 
 /** Records a problem at a key path (relative to what is being normalised); `warning`: accepted, but worth a word. */
@@ -147,6 +147,8 @@ export function normaliseService(name: string, protocol: Protocol, svc: RawServi
     const written = svc.balancer !== undefined ? 'balancer' : balancer === 'sticky' ? 'sticky' : 'hash';
     report([written], `a TCP service cannot use ${balancer === 'sticky' ? 'sticky cookies' : 'header or cookie hashing'}; use hash on client_ip`);
   }
+  const kind = svc.weighted ? 'weighted' : svc.mirroring ? 'mirroring' : undefined;
+  if (protocol === 'tcp' && kind) report([kind], `a ${kind} service passes on HTTP requests; a TCP router needs a service with servers`);
   const healthCheck = svc.healthCheck ? { ...normaliseHealthCheck(svc.healthCheck, protocol), ...(svc.proxyProtocol ? { proxyProtocol: svc.proxyProtocol } : {}) } : undefined;
   if (healthCheck && healthCheck.timeoutMs >= healthCheck.intervalMs) {
     report(['healthCheck', 'timeout'], `the timeout (${healthCheck.timeoutMs}ms) must be shorter than the interval (${healthCheck.intervalMs}ms)`);
@@ -180,7 +182,86 @@ export function normaliseService(name: string, protocol: Protocol, svc: RawServi
     emptyPoolWaitMs: svc.emptyPoolWait,
     ...(svc.proxyProtocol ? { proxyProtocol: svc.proxyProtocol } : {}),
     tls,
+    ...(svc.weighted ? { weighted: normaliseWeighted(svc.weighted) } : {}),
+    ...(svc.mirroring ? { mirroring: normaliseMirroring(svc.mirroring) } : {}),
   };
+}
+
+/** Providers a service reference may name: `app-v1@docker`. Names are global, so it only says where the service is expected. */
+const providerQualifier = /@(file|docker)$/;
+
+/** The global name of a service reference: `app-v1@docker` is `app-v1`. */
+export function serviceRefName(ref: string): string {
+  return ref.replace(providerQualifier, '');
+}
+
+function normaliseWeighted(raw: NonNullable<RawServiceSettings['weighted']>): WeightedConfig {
+  return {
+    services: raw.services.map((child) => ({ name: serviceRefName(child.name), weight: child.weight })),
+    ...(raw.sticky ? { sticky: { cookie: raw.sticky.cookie, secure: raw.sticky.secure } } : {}),
+  };
+}
+
+function normaliseMirroring(raw: NonNullable<RawServiceSettings['mirroring']>): MirroringConfig {
+  return {
+    service: serviceRefName(raw.service),
+    mirrors: raw.mirrors.map((mirror) => ({ name: serviceRefName(mirror.name), percent: mirror.percent })),
+    maxBodyBytes: raw.maxBodySize,
+    maxInFlight: raw.maxInFlight,
+  };
+}
+
+/** The services a weighted or mirroring service passes requests to, as written, with their key paths. */
+function serviceRefs(svc: RawServiceSettings): Array<{ ref: string; path: KeyPath }> {
+  if (svc.weighted) return svc.weighted.services.map((child, index) => ({ ref: child.name, path: ['weighted', 'services', index, 'name'] }));
+  if (svc.mirroring) return [{ ref: svc.mirroring.service, path: ['mirroring', 'service'] }, ...svc.mirroring.mirrors.map((mirror, index) => ({ ref: mirror.name, path: ['mirroring', 'mirrors', index, 'name'] }))];
+  return [];
+}
+
+/**
+ * The references of lb.yaml's weighted and mirroring services: each names a service of lb.yaml,
+ * or, with Docker on, one that containers may define (`@docker` says so, `@file` insists on
+ * lb.yaml); and no service reaches itself through them.
+ */
+function checkServiceRefs(raw: RawConfig, report: Report): void {
+  const edges = new Map<string, string[]>();
+  for (const [name, svc] of raw.services) {
+    const refs = serviceRefs(svc);
+    edges.set(name, refs.map(({ ref }) => serviceRefName(ref)));
+    for (const { ref, path } of refs) {
+      const target = serviceRefName(ref);
+      const provider = providerQualifier.exec(ref)?.[1];
+      const at = ['services', name, ...path];
+      if (provider === 'docker' && !raw.providers.docker.enabled) report(at, `service "${ref}" comes from Docker labels, but providers.docker.enabled is false`);
+      else if (provider !== 'docker' && !raw.services.has(target) && (provider === 'file' || !raw.providers.docker.enabled)) {
+        report(at, `service "${target}" is not defined${suggestion(target, [...raw.services.keys()].filter((other) => other !== name))}`);
+      }
+    }
+  }
+  // A cycle is reported once, at the first service on it (in the order lb.yaml lists them).
+  const done = new Set<string>();
+  for (const start of edges.keys()) {
+    const cycle = cycleFrom(start, edges, [], done);
+    if (!cycle) continue;
+    for (const member of cycle) done.add(member);
+    const path = serviceRefs(raw.services.get(cycle[0]!)!).find(({ ref }) => serviceRefName(ref) === cycle[1])!.path;
+    report(['services', cycle[0]!, ...path], cycle.length === 2 ? `service "${cycle[0]}" names itself` : `services name each other in a cycle: ${cycle.join(' → ')}`);
+  }
+}
+
+/** A cycle reachable from `name`, as the names along it (first = last), or undefined; `done` holds names known to lead to none. */
+export function cycleFrom(name: string, edges: ReadonlyMap<string, readonly string[]>, stack: string[], done: Set<string>): string[] | undefined {
+  const at = stack.indexOf(name);
+  if (at >= 0) return [...stack.slice(at), name];
+  if (done.has(name)) return undefined;
+  stack.push(name);
+  for (const next of edges.get(name) ?? []) {
+    const cycle = cycleFrom(next, edges, stack, done);
+    if (cycle) return cycle;
+  }
+  stack.pop();
+  done.add(name);
+  return undefined;
 }
 
 /**
@@ -239,6 +320,8 @@ interface WrittenNames {
   services: Set<string>;
   middlewares: Set<string>;
   entrypoints: Set<string>;
+  /** The schema found no error, so no list lost an entry: positions in lists are as written. */
+  schemaValid: boolean;
 }
 
 function suggestion(input: string, known: Iterable<string>): string {
@@ -435,6 +518,8 @@ export function normaliseConfig(raw: RawConfig, source: string, report: Report, 
     const servers = svc.servers.flatMap((server, index) => normaliseServer(server, name, protocol, ['servers', index], at) ?? []);
     services.set(name, normaliseService(name, protocol, svc, servers, at, dirname(source)));
   }
+  // The key path of a reference has its position in a list, which is only right in whole lists.
+  if (written.schemaValid) checkServiceRefs(raw, report);
 
   const docker = raw.providers.docker;
   const httpEntrypoints = [...entrypoints.values()].filter((ep) => ep.protocol === 'http').map((ep) => ep.name);

@@ -125,14 +125,44 @@ const healthCheckSchema = object({
   expect: string(),
 });
 
+const stickyCookie = (cookie: string) => object({
+  cookie: withDefault(string({ check: (s) => (tokenPattern.test(s) ? undefined : `invalid cookie name "${s}"`) }), cookie),
+  secure: withDefault(boolean(), false),
+});
+
+/** A service that a weighted or mirroring service names: labels write lists of them with "," and ":". */
+const serviceRef = string({
+  check: (s) => (/^[A-Za-z0-9][^\s,:]*$/.test(s) ? undefined : `expected a service name, with its provider if you like (app-v1, app-v1@docker), got "${s}"`),
+});
+
+/** A list entry `{ name, <key>: n }` that a label writes as `name:n` (`app-v1:95`), or `name` alone for the default. */
+function namedNumber<T>(entry: Validator<T>, key: string): Validator<T> {
+  const fromText = (text: string): unknown => {
+    const colon = text.lastIndexOf(':');
+    if (colon < 0) return { name: text };
+    const number = text.slice(colon + 1).trim();
+    return { name: text.slice(0, colon).trim(), [key]: /^-?\d+$/.test(number) ? Number(number) : number };
+  };
+  return Object.assign((value: unknown, path: KeyPath, problems: Problem[]) => entry(value, path, problems), entry, { fromText });
+}
+
+const weightedSchema = object({
+  services: list(namedNumber(object({ name: serviceRef, weight: withDefault(integer({ min: 1, max: 10_000 }), 1) }, ['name']), 'weight'), { minItems: 1 }),
+  sticky: stickyCookie('lb_weighted'),
+}, ['services']);
+
+const mirroringSchema = object({
+  service: serviceRef,
+  mirrors: list(namedNumber(object({ name: serviceRef, percent: withDefault(integer({ min: 0, max: 100 }), 100) }, ['name']), 'percent'), { minItems: 1 }),
+  maxBodySize: withDefault(integer({ min: 0, max: 16 * 1024 * 1024 }), 65536),
+  maxInFlight: withDefault(integer({ min: 1, max: 100_000 }), 100),
+}, ['service', 'mirrors']);
+
 /** Every key of a service but its servers: what lb.yaml and labels can both set. */
 const serviceSettings = {
   balancer: documentedDefault(string({ oneOf: balancerKinds }), 'round_robin'),
   hash: object({ on: string({ oneOf: ['client_ip', 'header', 'cookie'] }), name: string() }, ['on']),
-  sticky: object({
-    cookie: withDefault(string({ check: (s) => (tokenPattern.test(s) ? undefined : `invalid cookie name "${s}"`) }), 'lb_sticky'),
-    secure: withDefault(boolean(), false),
-  }),
+  sticky: stickyCookie('lb_sticky'),
   timeouts: withDefault(object({
     connect: withDefault(duration({ min: 1 }), '5s'),
     responseHeaders: documentedDefault(duration({ min: 1 }), '30s'),
@@ -158,15 +188,40 @@ const serviceSettings = {
     serverName: documentedDefault(hostPattern, 'the server host, unless it is an IP address'),
     insecureSkipVerify: withDefault(boolean(), false),
   }),
+  weighted: weightedSchema,
+  mirroring: mirroringSchema,
 };
+
+const serviceKinds = ['weighted', 'mirroring'];
+
+/**
+ * A service is one of three kinds: servers with their settings, `weighted` or `mirroring`. The
+ * last two pass each request on to other services, whose own settings apply, so they take no
+ * other key. Judged on the keys as written, before object() fills in defaults.
+ */
+function oneServiceKind<V extends Validator<unknown>>(inner: V): V {
+  const check = (value: unknown, path: KeyPath, problems: Problem[]) => {
+    const keys = value && typeof value === 'object' && !Array.isArray(value) ? Object.keys(value) : [];
+    const kind = keys.find((key) => serviceKinds.includes(key));
+    for (const key of kind ? keys : []) {
+      if (key === kind) continue;
+      const message = serviceKinds.includes(key)
+        ? `a service is either weighted or mirroring, not both: make "${key}" a service of its own`
+        : `a ${kind} service passes requests on to the services it names and has no ${key === 'servers' ? 'servers' : `"${key}"`} of its own: ${key === 'servers' ? 'give them to' : 'set it on'} those services`;
+      problems.push({ path: [...path, key], atKey: true, message });
+    }
+    return inner(value, path, problems);
+  };
+  return Object.assign(check, inner);
+}
 
 const renamedServiceKeys = { unsafeOnNewConnection: 'unsafeReuse (true: never, false: always)' };
 
-export const serviceSchema = object(serviceSettings, [], renamedServiceKeys);
+export const serviceSchema = oneServiceKind(object(serviceSettings, [], renamedServiceKeys));
 
 const serverSchema = object({ url: serverUrl, address: hostPort, weight });
 
-const yamlServiceSchema = object({ ...serviceSettings, servers: withDefault(list(serverSchema), []) }, [], renamedServiceKeys);
+const yamlServiceSchema = oneServiceKind(object({ ...serviceSettings, servers: withDefault(list(serverSchema), []) }, [], renamedServiceKeys));
 
 /** What a container's labels say about the server it is, beside the service's settings. */
 export const labelServerSchema = object({

@@ -192,6 +192,28 @@ export interface ServiceConfig {
   proxyProtocol?: ProxyProtocolVersion;
   /** How lb verifies `https://` servers (data plane, upgrades and health checks alike). */
   tls: UpstreamTlsConfig;
+  /** A service that splits requests between other services by weight; it has no servers. */
+  weighted?: WeightedConfig;
+  /** A service that sends requests to one service and copies of some to others; it has no servers. */
+  mirroring?: MirroringConfig;
+}
+
+/** `weighted`: each request goes to one of `services`, by smooth weighted round-robin. */
+export interface WeightedConfig {
+  /** Global service names (a `@provider` qualifier is checked by `lb validate`, then dropped). */
+  services: Array<{ name: string; weight: number }>;
+  /** Remember the chosen service in this cookie; undefined: no stickiness. */
+  sticky?: StickyPolicy;
+}
+
+/** `mirroring`: requests go to `service`; `percent` of them are copied to each mirror, whose answers are dropped. */
+export interface MirroringConfig {
+  service: string;
+  mirrors: Array<{ name: string; percent: number }>;
+  /** Requests with a longer body (or a chunked one) are not mirrored. */
+  maxBodyBytes: number;
+  /** Copies in flight at once per mirror and entrypoint; more are dropped, not queued. */
+  maxInFlight: number;
 }
 
 export interface UpstreamTlsConfig {

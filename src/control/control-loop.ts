@@ -160,6 +160,10 @@ export class ControlLoop {
     retireMiddlewares(previous.middlewares, snapshot.middlewares);
     for (const service of snapshot.services.values()) {
       const before = previous.services.get(service.name);
+      if (service.config.weighted || service.config.mirroring) {
+        if (!service.split && (!before || before.split)) this.logger.warn({ service: service.name }, 'service reaches itself through the services it names (weighted, mirroring): its requests get 503');
+        continue;
+      }
       // Said once when a pool empties or panics, not on every snapshot while it stays so.
       if (service.members.length === 0 && (!before || before.members.length > 0)) {
         const starting = service.backends.length > 0 && service.backends.every((b) => !this.stateFor(service.config, b).known);

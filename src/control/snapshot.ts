@@ -3,6 +3,7 @@ import { defaultServiceConfig } from '../config/normalise.js';
 import { routingProtocol, type EntrypointConfig, type MiddlewareConfig, type RouterConfig, type ServiceConfig } from '../config/types.js';
 import { compileMiddlewares, MiddlewareChain, type CompiledMiddleware } from '../middleware/chain.js';
 import { RouteTable } from './route-table.js';
+import { buildSplit, namedServices, type ServiceSplit } from './service-split.js';
 
 /** Routers and services as a provider contributes them (lb.yaml, Docker labels). */
 export interface DynamicConfig {
@@ -25,6 +26,8 @@ export interface ServicePool {
   /** Too few servers are usable, so traffic goes to every server (see panicThreshold). */
   readonly panic: boolean;
   readonly balancer: Balancer;
+  /** Weighted and mirroring services (which have no servers): how a request is passed on. */
+  readonly split: ServiceSplit | undefined;
 }
 
 /**
@@ -103,6 +106,7 @@ export function buildSnapshot(
 ): RoutingSnapshot {
   const services = new Map<string, ServicePool>();
   for (const [name, config] of dynamic.services) {
+    if (config.weighted || config.mirroring) continue;
     const old = previous?.services.get(name);
     const backends = config.servers.map((server) => {
       const fresh = new Backend(server);
@@ -117,16 +121,15 @@ export function buildSnapshot(
     const panic = threshold > 0 && known.length > 0 && healthy.length * 100 < known.length * threshold;
     const members = panic ? known : healthy;
     const reusable = old && sameBalancing(old.config, config) && sameMembers(old.members, members);
-    services.set(name, Object.freeze({ name, config, backends: Object.freeze(backends), members: Object.freeze(members), panic, balancer: reusable ? old.balancer : createBalancer(config, members) }));
+    services.set(name, Object.freeze({ name, config, backends: Object.freeze(backends), members: Object.freeze(members), panic, balancer: reusable ? old.balancer : createBalancer(config, members), split: undefined }));
   }
+
+  addSplits(dynamic.services, services, previous);
 
   const byEntrypoint = new Map<string, RouterConfig[]>();
   for (const router of dynamic.routers.values()) {
     // A route whose pool is not (or no longer) defined answers 503, not 404.
-    if (!services.has(router.service)) {
-      const config = defaultServiceConfig(router.service, routingProtocol(entrypoints.get(router.entrypoint)?.protocol ?? 'http'));
-      services.set(router.service, Object.freeze({ name: router.service, config, backends: [], members: [], panic: false, balancer: createBalancer(config, []) }));
-    }
+    if (!services.has(router.service)) services.set(router.service, emptyPool(defaultServiceConfig(router.service, routingProtocol(entrypoints.get(router.entrypoint)?.protocol ?? 'http'))));
     const list = byEntrypoint.get(router.entrypoint) ?? [];
     list.push(router);
     byEntrypoint.set(router.entrypoint, list);
@@ -167,6 +170,37 @@ export function buildSnapshot(
     middlewares,
     missingMiddlewares: Object.freeze(missingMiddlewares),
   });
+}
+
+function emptyPool(config: ServiceConfig, split?: ServiceSplit): ServicePool {
+  // Every pool has the same keys, split too, so that reading a route's pool stays monomorphic.
+  return Object.freeze({ name: config.name, config, backends: [], members: [], panic: false, balancer: createBalancer(config, []), split });
+}
+
+/**
+ * The weighted and mirroring services, each after the services it names (a service that is not
+ * defined is an empty pool, which answers 503). One that reaches itself through them gets no split:
+ * it answers 503, and the control loop says why.
+ */
+function addSplits(configs: ReadonlyMap<string, ServiceConfig>, services: Map<string, ServicePool>, previous: RoutingSnapshot | undefined): void {
+  const visiting = new Set<string>();
+  /** Undefined: `name` is being built, so the service that named it reaches itself. */
+  const add = (name: string): ServicePool | undefined => {
+    let pool = services.get(name);
+    if (pool) return pool;
+    const config = configs.get(name);
+    if (!config) pool = emptyPool(defaultServiceConfig(name, 'http'));
+    else if (visiting.has(name)) return undefined;
+    else {
+      visiting.add(name);
+      const named = namedServices(config).map(add);
+      visiting.delete(name);
+      pool = emptyPool(config, named.every((p) => p !== undefined) ? buildSplit(config, named as ServicePool[], previous?.services.get(name)?.split) : undefined);
+    }
+    services.set(name, pool);
+    return pool;
+  };
+  for (const [name, config] of configs) if (config.weighted || config.mirroring) add(name);
 }
 
 /** Health changes rebuild the snapshot with the same routers: what follows from them alone stays. */

@@ -214,6 +214,12 @@ export class Metrics {
     labelNames: ['service', 'reason'] as const,
     registers: [this.registry],
   });
+  readonly mirroredRequests = new Counter({
+    name: 'lb_mirrored_requests_total',
+    help: 'Copies of requests for the mirrors of mirroring services, by what became of them.',
+    labelNames: ['service', 'mirror', 'result'] as const,
+    registers: [this.registry],
+  });
   readonly snapshotBuildDuration = new Histogram({
     name: 'lb_snapshot_build_duration_seconds',
     help: 'Time to build a routing snapshot from the providers.',

@@ -49,6 +49,21 @@ export function namedBackend(t: TestContext, name: string): Promise<TestBackend>
   });
 }
 
+/** A backend that answers with the length of the body it read, and remembers each request. */
+export async function recordingBackend(t: TestContext): Promise<TestBackend & { seen: Array<{ method: string; url: string; body: string; host: string }> }> {
+  const seen: Array<{ method: string; url: string; body: string; host: string }> = [];
+  const backend = await startBackend(t, (req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString();
+      seen.push({ method: req.method!, url: req.url!, body, host: req.headers.host! });
+      res.end(String(body.length));
+    });
+  });
+  return { ...backend, seen };
+}
+
 /** A raw TCP server on loopback, closed when the test ends. */
 export async function startTcpServer(t: TestContext, onSocket: (socket: Socket) => void, options: { allowHalfOpen?: boolean } = {}): Promise<{ server: NetServer; port: number }> {
   const server = createNetServer({ allowHalfOpen: options.allowHalfOpen ?? false }, onSocket);

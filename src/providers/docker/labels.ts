@@ -345,6 +345,12 @@ export function parseLabels(
     const settings = check(s, serviceSchema, s.tree);
     const server = check(s.server, labelServerSchema, s.server.tree);
     if (!settings || !server) continue;
+    const kind = settings.weighted ? 'weighted' : settings.mirroring ? 'mirroring' : undefined;
+    const serverLabel = s.server.sources.values().next().value;
+    if (kind && serverLabel !== undefined) {
+      fail(serverLabel, `service "${name}" is ${kind}: it passes requests on to the services it names, so this container is no server of it; put this label on a service it names`);
+      continue;
+    }
     const config = normaliseService(name, protocol, settings, [], (path, message, _atKey, warning) => (warning ? warnings : errors).push({ label: labelOf(s, path), message }));
     const portLabel = s.server.sources.get('port') ?? (s === shortService ? `${prefix}port` : `${s.label}.port`);
     parsedServices.set(name, { name, protocol, settings: s.tree, config, server, portLabel });

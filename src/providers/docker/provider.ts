@@ -292,6 +292,10 @@ export class DockerProvider implements Provider {
       const lifecycle = this.lifecycleReason(container);
       for (const service of parsed.config.services.values()) {
         pools.add(container.name, service);
+        if (service.config.weighted || service.config.mirroring) {
+          report.services.push({ service: service.name, why: 'weighted or mirroring: it has no servers, the services it names do' });
+          continue;
+        }
         const placed = this.place(container, service, pools.protocolOf(service.name), byId);
         if ('reason' in placed) {
           report.services.push({ service: service.name, why: placed.reason });

@@ -26,6 +26,9 @@ export interface ClientRequest {
   readonly tls: TlsInfo | undefined;
 }
 
+/** Set-Cookie values lb adds to a response (sticky balancers, sticky weighted services): one, several or none. */
+export type SetCookie = string | readonly string[] | undefined;
+
 export interface ExchangeOutcome {
   route: HttpRoute;
   backend: Backend;
@@ -73,7 +76,7 @@ export interface ClientExchange extends ClientRequest {
   /** Reads a (small) body whole, so that it can be sent again on a retry; `done` gets its chunks, `stall` ends a client that pauses too long. */
   readBody(done: (chunks: Buffer[]) => void, stall: BodyStall): void;
   /** A handler that relays one attempt's response to this client. */
-  relay(route: HttpRoute, backend: Backend, setCookie: string | undefined, hooks: ExchangeHooks): UpstreamHandler;
+  relay(route: HttpRoute, backend: Backend, setCookie: SetCookie, hooks: ExchangeHooks): UpstreamHandler;
   /** Answers with lb's own error response. */
   sendError(error: ProxyError): void;
   /** Answers with a response lb makes itself (a redirect, an ACME challenge): a plain-text body and these headers. */

@@ -3,9 +3,9 @@ import type { HttpRoute } from '../../control/snapshot.js';
 import { ProxyError } from '../../errors.js';
 import { CHUNKED, UNTIL_CLOSE, type ResponseHead } from '../http1/response-head.js';
 import type { BodyFlow } from '../http1/upstream-connection.js';
-import type { ExchangeHooks } from './client.js';
+import type { ExchangeHooks, SetCookie } from './client.js';
 import type { FastRequest } from './fast-request.js';
-import { downstreamResponseHead } from './headers.js';
+import { downstreamResponseHead, setCookieLines } from './headers.js';
 import { Relay } from './relay.js';
 
 /** Bodies up to this size go out in the same write as the response head. */
@@ -26,7 +26,7 @@ export class FastRelay extends Relay {
     private readonly request: FastRequest,
     route: HttpRoute,
     backend: Backend,
-    setCookie: string | undefined,
+    setCookie: SetCookie,
     hooks: ExchangeHooks,
   ) {
     super(route, backend, setCookie, hooks);
@@ -58,7 +58,7 @@ export class FastRelay extends Relay {
     // leaves the rest of it on the connection, where no request can be found any more.
     this.keepAlive = request.keepAlive && request.bodyRead && !this.hooks.shutdown.closing && head.bodyLength !== UNTIL_CLOSE && !(chunked && !request.acceptsChunked);
     let extra = request.connection.responseHeaders;
-    if (this.setCookie) extra += `Set-Cookie: ${this.setCookie}\r\n`;
+    if (this.setCookie) extra += setCookieLines(this.setCookie);
     if (chunked && request.acceptsChunked) extra += 'Transfer-Encoding: chunked\r\n';
     if (!this.keepAlive) extra += 'Connection: close\r\n';
     else if (!request.acceptsChunked) extra += 'Connection: keep-alive\r\n';

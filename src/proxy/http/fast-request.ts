@@ -6,7 +6,7 @@ import { ChunkedDecoder } from '../http1/chunked.js';
 import type { RequestHead } from '../http1/request-head.js';
 import type { StreamedBody, UpstreamHandler } from '../http1/upstream-connection.js';
 import type { ClientConnection } from './client-connection.js';
-import { stallTimer, type BodyStall, type ClientExchange, type ExchangeHooks } from './client.js';
+import { stallTimer, type BodyStall, type ClientExchange, type ExchangeHooks, type SetCookie } from './client.js';
 import type { TlsInfo } from '../../tls/terminator.js';
 import { rawErrorResponse, rawResponse } from './error-response.js';
 import { FastRelay } from './fast-relay.js';
@@ -151,7 +151,7 @@ export class FastRequest implements ClientExchange, StreamedBody {
     else this.connection.end(rawErrorResponse(400, `malformed or ambiguous request (${err.message})`, err.code, 'close', this.connection.responseHeaders));
   }
 
-  relay(route: HttpRoute, backend: Backend, setCookie: string | undefined, hooks: ExchangeHooks): UpstreamHandler {
+  relay(route: HttpRoute, backend: Backend, setCookie: SetCookie, hooks: ExchangeHooks): UpstreamHandler {
     return (this.relayInFlight = new FastRelay(this, route, backend, setCookie, hooks));
   }
 

@@ -2,7 +2,7 @@ import { BlockList, isIPv6 } from 'node:net';
 import type { RequestHead } from '../http1/request-head.js';
 import type { ResponseHead } from '../http1/response-head.js';
 import { classifyName, connectionTokens, HOP_BY_HOP_NAMES, Name } from '../http1/syntax.js';
-import type { ClientRequest } from './client.js';
+import type { ClientRequest, SetCookie } from './client.js';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) plus the legacy Proxy-Connection. */
 const hopByHop = new Set(HOP_BY_HOP_NAMES);
@@ -335,15 +335,21 @@ function isHopByHop(name: string, named: Set<string> | undefined): boolean {
   return hopByHop.has(lower) || named?.has(lower) === true;
 }
 
+/** Set-Cookie header lines for a raw response head. */
+export function setCookieLines(cookies: NonNullable<SetCookie>): string {
+  return typeof cookies === 'string' ? `Set-Cookie: ${cookies}\r\n` : cookies.map((cookie) => `Set-Cookie: ${cookie}\r\n`).join('');
+}
+
 /** A response's headers, minus hop-by-hop ones, ready for writeHead; `hsts`: the entrypoint's Strict-Transport-Security. */
-export function downstreamResponseHeaders(raw: readonly string[], extraSetCookie: string | undefined, hsts?: string): string[] {
+export function downstreamResponseHeaders(raw: readonly string[], extraSetCookie: SetCookie, hsts?: string): string[] {
   const out: string[] = [];
   const named = connectionNamed(raw);
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     if (!isHopByHop(name, named)) out.push(name, raw[i + 1]!);
   }
-  if (extraSetCookie) out.push('Set-Cookie', extraSetCookie);
+  if (typeof extraSetCookie === 'string') out.push('Set-Cookie', extraSetCookie);
+  else if (extraSetCookie) for (const cookie of extraSetCookie) out.push('Set-Cookie', cookie);
   if (hsts) out.push('Strict-Transport-Security', hsts);
   return out;
 }

@@ -4,7 +4,7 @@ import type { Backend } from '../../balancer/index.js';
 import type { HttpRoute } from '../../control/snapshot.js';
 import type { ProxyError } from '../../errors.js';
 import type { StreamedBody } from '../http1/upstream-connection.js';
-import { stallTimer, type BodyStall, type ClientExchange, type ExchangeHooks } from './client.js';
+import { stallTimer, type BodyStall, type ClientExchange, type ExchangeHooks, type SetCookie } from './client.js';
 import { tlsInfoOf, type TlsInfo } from '../../tls/terminator.js';
 import { sendProxyError, sendResponse } from './error-response.js';
 import { serializeRequestHead, upstreamRequestHeaders, type ForwardingFacts, type RequestEdits } from './headers.js';
@@ -114,7 +114,7 @@ export class NodeClient implements ClientExchange {
     this.req.once('close', () => timer.stop());
   }
 
-  relay(route: HttpRoute, backend: Backend, setCookie: string | undefined, hooks: ExchangeHooks): NodeRequestRelay {
+  relay(route: HttpRoute, backend: Backend, setCookie: SetCookie, hooks: ExchangeHooks): NodeRequestRelay {
     return new NodeRequestRelay(this.res, route, backend, setCookie, hooks, this.hsts);
   }
 

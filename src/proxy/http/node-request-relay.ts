@@ -4,7 +4,7 @@ import type { HttpRoute } from '../../control/snapshot.js';
 import { ProxyError } from '../../errors.js';
 import type { ResponseHead } from '../http1/response-head.js';
 import type { BodyFlow } from '../http1/upstream-connection.js';
-import type { ExchangeHooks } from './client.js';
+import type { ExchangeHooks, SetCookie } from './client.js';
 import { sendProxyError } from './error-response.js';
 import { downstreamResponseHeaders } from './headers.js';
 import { Relay } from './relay.js';
@@ -21,7 +21,7 @@ export class NodeRequestRelay extends Relay {
     private readonly res: ServerResponse,
     route: HttpRoute,
     backend: Backend,
-    setCookie: string | undefined,
+    setCookie: SetCookie,
     hooks: ExchangeHooks,
     private readonly hsts?: string,
   ) {

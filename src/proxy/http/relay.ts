@@ -3,7 +3,7 @@ import type { HttpRoute } from '../../control/snapshot.js';
 import { classifyUpstreamError, ProxyError } from '../../errors.js';
 import type { ResponseHead } from '../http1/response-head.js';
 import type { BodyFlow, UpstreamHandler } from '../http1/upstream-connection.js';
-import type { ExchangeHooks } from './client.js';
+import type { ExchangeHooks, SetCookie } from './client.js';
 import { hangsUp } from './retry-policy.js';
 
 /**
@@ -22,7 +22,7 @@ export abstract class Relay implements UpstreamHandler {
   constructor(
     protected readonly route: HttpRoute,
     protected readonly backend: Backend,
-    protected readonly setCookie: string | undefined,
+    protected readonly setCookie: SetCookie,
     protected readonly hooks: ExchangeHooks,
   ) {
     backend.inFlight++;

@@ -3,8 +3,10 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { EntrypointConfig } from '../../config/types.js';
 import type { Backend, PickContext } from '../../balancer/index.js';
-import type { HttpRoute } from '../../control/snapshot.js';
+import type { HttpRoute, ServicePool } from '../../control/snapshot.js';
+import { chooseService, withCookies, type MirrorCopy } from '../../control/service-split.js';
 import { ChainRequest, type ChainClient, type MiddlewareChain } from '../../middleware/chain.js';
+import { Mirrors } from './mirrors.js';
 import { ProxyError, terminationOf } from '../../errors.js';
 import { gatewayFailure, recordPassive, reflectsOnServer, type DataPlaneContext } from '../context.js';
 import { listenOn, stopServer } from '../listen.js';
@@ -73,6 +75,10 @@ interface ProxiedRequest {
   waited?: boolean;
   /** The request as the router's middlewares left it (undefined: the router has none). */
   middleware?: ChainRequest | undefined;
+  /** Set-Cookie values of the sticky weighted services on the way to the route's service. */
+  cookies: string[] | undefined;
+  /** Copies to send once the request is on its way (mirroring services). */
+  mirrors: MirrorCopy[] | undefined;
 }
 
 /**
@@ -105,6 +111,8 @@ export class HttpEntrypoint {
   private readonly connections = new Set<ClientConnection>();
   private readonly nodeConnectionListeners: Array<(socket: Socket) => void>;
   private sweep: NodeJS.Timeout | undefined;
+  /** Made at the first request to a mirroring service. */
+  private mirrors: Mirrors | undefined;
 
   constructor(config: EntrypointConfig, context: DataPlaneContext) {
     this.name = config.name;
@@ -145,7 +153,9 @@ export class HttpEntrypoint {
     });
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       if (this.config.redirect) return this.redirectUpgrade(req, socket as Socket);
-      this.upgrades.handle(req, socket as Socket, head, this.routeFor(req.headers.host ?? '', req.url ?? '/', req.headers), (client) => this.chainRequest(client));
+      const route = this.routeFor(req.headers.host ?? '', req.url ?? '/', req.headers);
+      // An upgrade through a weighted or mirroring service goes to the service it leads to, without copies.
+      this.upgrades.handle(req, socket as Socket, head, route?.service.split ? { ...route, service: chooseService(route.service, { clientIp: peerAddress(req.socket), headers: req.headers }).service } : route, (client) => this.chainRequest(client));
     });
     this.server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
       socket.on('error', () => undefined);
@@ -287,9 +297,11 @@ export class HttpEntrypoint {
     return new ChainRequest(client, (ip) => this.trusted.trusts(ip), { pauseMs: this.config.timeouts.requestBodyMs, minRate: this.config.minRequestBodyRate });
   }
 
-  private forward(client: ClientExchange, started: number, route: HttpRoute, middleware: ChainRequest | undefined): void {
+  private forward(client: ClientExchange, started: number, found: HttpRoute, middleware: ChainRequest | undefined): void {
     // The client is its own pick context: its headers are only made if a balancer reads them.
-    const proxied: ProxiedRequest = { client, started, route, pick: client, retries: 0, body: null, middleware };
+    const proxied: ProxiedRequest = { client, started, route: found, pick: client, retries: 0, body: null, middleware, cookies: undefined, mirrors: undefined };
+    if (found.service.split) this.split(proxied);
+    const route = proxied.route;
     this.context.retryBudgets.for(route.service).onRequest();
     if (middleware?.body) {
       proxied.body = middleware.body;
@@ -297,7 +309,7 @@ export class HttpEntrypoint {
     }
     const retry = route.service.config.retry;
     const length = client.contentLength;
-    if (length > 0 && retry.attempts > 0 && length <= retry.bufferBodyBytes) {
+    if (length > 0 && ((retry.attempts > 0 && length <= retry.bufferBodyBytes) || proxied.mirrors)) {
       // Small bodies are read first, so that a retry can send them again.
       client.readBody(
         (body) => {
@@ -312,6 +324,32 @@ export class HttpEntrypoint {
     this.dispatch(proxied);
   }
 
+  /**
+   * A weighted or mirroring service (control/service-split.ts): the request goes on as one to the
+   * service it leads to, which names it in metrics and logs, and whose settings apply.
+   */
+  private split(proxied: ProxiedRequest): void {
+    const { route, client } = proxied;
+    const choice = chooseService(route.service, client);
+    // The router's own (its middlewares) stays: only the service changes.
+    proxied.route = { ...route, service: choice.service };
+    proxied.cookies = choice.cookies;
+    proxied.mirrors = choice.mirrors && (this.mirrors ??= new Mirrors(this.context.metrics)).withCopyableBody(choice.mirrors, client.contentLength);
+  }
+
+  /** The copies of a request for its mirrors: sent once, after the request itself. */
+  private sendMirrors(proxied: ProxiedRequest, copies: MirrorCopy[], fresh: boolean): void {
+    proxied.mirrors = undefined;
+    const { client } = proxied;
+    const request = { method: client.method, head: proxied.head!, body: proxied.body as Buffer[] | null, reset: fresh, requestBodyTimeout: this.config.timeouts.requestBodyMs };
+    this.mirrors!.send(copies, request, client, (backend, service) => this.upstreamFor(client, backend, service, fresh));
+  }
+
+  private upstreamFor(client: ClientExchange, backend: Backend, service: ServicePool, fresh: boolean) {
+    const version = service.config.proxyProtocol;
+    return version ? privateUpstream(client.socket, backend, service.config.timeouts.connectMs, version, service.config.tls) : this.context.pools.get(backend, service, fresh);
+  }
+
   private dispatch(proxied: ProxiedRequest, exclude?: Backend): void {
     const { client, route } = proxied;
     const service = route.service;
@@ -320,15 +358,13 @@ export class HttpEntrypoint {
       if (!proxied.waited && proxied.retries === 0 && service.config.emptyPoolWaitMs > 0) return void this.awaitServer(proxied);
       return this.reject(client, proxied.started, route, new ProxyError('no_backend', `service ${service.name}`));
     }
-    const relay = client.relay(route, backend, service.balancer.affinityCookie?.(proxied.pick, backend), {
+    const relay = client.relay(route, backend, withCookies(proxied.cookies, service.balancer.affinityCookie?.(proxied.pick, backend)), {
       shutdown: this.shutdown,
       done: (outcome) => this.record(proxied, outcome),
       retry: (error, failed) => this.retry(proxied, error, failed),
     });
     const fresh = opensOwnConnection(client.method, client.firstOnConnection, service.config.retry.unsafeReuse);
-    const version = service.config.proxyProtocol;
-    const upstream = version ? privateUpstream(client.socket, backend, service.config.timeouts.connectMs, version, service.config.tls) : this.context.pools.get(backend, service, fresh);
-    upstream.dispatch(
+    this.upstreamFor(client, backend, service, fresh).dispatch(
       {
         method: client.method,
         reset: fresh,
@@ -343,6 +379,7 @@ export class HttpEntrypoint {
       },
       route.middlewares?.editsResponses ? route.middlewares.wrap(relay, proxied.middleware!) : relay,
     );
+    if (proxied.mirrors) this.sendMirrors(proxied, proxied.mirrors, fresh);
   }
 
   private forwardingFacts(client: ClientExchange): ForwardingFacts {
@@ -409,8 +446,10 @@ export class HttpEntrypoint {
     while (performance.now() < deadline && !client.gone) {
       await this.context.signals.nextSnapshot(deadline - performance.now());
       const route = this.routeFor(client.host, client.url, () => client.headers);
-      if (route && route.service.members.length > 0) {
-        proxied.route = route;
+      // The same route, whose pool may now have a server: its service again, through any split.
+      const service = route?.service.split ? chooseService(route.service, client).service : route?.service;
+      if (route && service && service.members.length > 0) {
+        proxied.route = service === route.service ? route : { ...route, service };
         proxied.waited = true;
         return this.dispatch(proxied);
       }
