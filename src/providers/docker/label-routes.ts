@@ -4,7 +4,7 @@
 import type { EntrypointConfig, LabelProviderConfig, Protocol, RouterConfig, ServerConfig } from '../../config/types.js';
 import type { DynamicConfig } from '../../control/snapshot.js';
 import type { Logger } from '../../log.js';
-import { defaultName, parseLabels, placeRouter, type LabelService } from './labels.js';
+import { defaultName, parseLabels, placeRouter, type LabelError, type LabelService } from './labels.js';
 import { ReplicaPools } from './replicas.js';
 
 /** Where one server of a source serves, or why it does not (`server` absent). */
@@ -26,6 +26,8 @@ export interface LabelSource {
   composeService?: string;
   /** Why the source is left out before its labels are read, when it is (a compose one-off). */
   leftOut?: string;
+  /** Problems with labels only this provider reads (`lb.swarm.vip`), reported as label errors. */
+  errors?: LabelError[];
   /** Why none of its servers takes traffic now (not running, paused...), when that is so. */
   lifecycle?: string;
   /** The servers this source gives one of its label services. */
@@ -100,7 +102,7 @@ export class LabelRoutes {
       }
       const name = defaultName(source.name, source.composeService);
       const parsed = parseLabels(source.labels, { prefix, exposedByDefault: this.options.exposedByDefault, name, ...(source.composeService !== undefined ? { composeService: source.composeService } : {}) });
-      const errors = [...parsed.errors];
+      const errors = [...parsed.errors, ...(parsed.enabled ? (source.errors ?? []) : [])];
       for (const warning of parsed.warnings) {
         labelWarnings.push({ [kind]: source.name, ...warning });
         this.reportOnce(`label|${source.id}|${warning.label}|${warning.message}`, () => this.logger.warn({ [kind]: source.name, label: warning.label }, `label accepted with a warning: ${warning.message}`));
