@@ -133,8 +133,8 @@ export class SwarmClient extends DockerClient {
   }
 
   /** Service and node events (managers only), and container events of the manager's own node. */
-  async swarmEvents(signal: AbortSignal): Promise<NodeJS.ReadableStream> {
+  async swarmEvents(since: number, signal: AbortSignal): Promise<NodeJS.ReadableStream> {
     const filters = JSON.stringify({ type: ['service', 'node', 'container'] });
-    return this.call('GET', '/events', () => this.docker.getEvents({ filters, abortSignal: signal } as Docker.GetEventsOptions));
+    return this.call('GET', '/events', () => this.docker.getEvents({ since, filters, abortSignal: signal } as Docker.GetEventsOptions));
   }
 }

@@ -102,12 +102,12 @@ export class SwarmProvider implements Provider {
         await this.client.ping();
         const version = await this.client.version();
         const manager = await this.client.requireManager();
-        // Subscribed before the first read, so that nothing between the two is missed.
-        const events = await this.client.swarmEvents(signal);
+        // Events from just before the first read are replayed: nothing between the two is missed.
+        const since = Math.floor(Date.now() / 1000) - 1;
         await this.refreshNow();
         if (this.ownNetworks === undefined) await this.findOwnNetworks();
         this.rebuild();
-        return { fields: { version, node: manager.nodeId, services: this.view.services.length }, follow: () => this.follow(events, signal) };
+        return { fields: { version, node: manager.nodeId, services: this.view.services.length }, follow: () => this.follow(since, signal) };
       },
     });
   }
@@ -121,9 +121,10 @@ export class SwarmProvider implements Provider {
     if (this.ownNetworks.length) this.logger.info({ networks: this.ownNetworks }, 'lb runs in a container; preferring the networks it shares');
   }
 
-  private async follow(events: NodeJS.ReadableStream, signal: AbortSignal): Promise<void> {
+  private async follow(since: number, signal: AbortSignal): Promise<void> {
     const timer = setInterval(() => this.refresh(), this.options.refreshIntervalMs);
     try {
+      const events = await this.client.swarmEvents(since, signal);
       await readEvents(events, signal, (event) => this.onEvent(event));
     } finally {
       clearInterval(timer);
