@@ -36,7 +36,8 @@ function watch(swarm: Swarm, lb: SwarmLb) {
       for (const task of (await res.body.json()) as Array<{ ID: string; DesiredState: string; Status: { State: string } }>) {
         const entry = of(task.ID.slice(0, 12));
         if (task.Status.State === 'running') entry.running ??= now;
-        if (task.DesiredState !== 'running') entry.shutdown ??= now;
+        // A stop-first update creates the new task with DesiredState=ready: not a stop.
+        if (task.DesiredState === 'shutdown' || task.DesiredState === 'remove') entry.shutdown ??= now;
       }
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
@@ -80,12 +81,16 @@ async function underLoad(t: TestContext, swarm: Swarm, lb: SwarmLb, what: string
     const before = new Set([...watcher.times].filter(([, v]) => v.running !== undefined && v.shutdown === undefined).map(([id]) => id));
     await change();
     // Until every running task of the service is in the pool again, and a second more.
+    let last = '';
     await eventually(async () => {
       const state = await swarmState(lb);
-      const serving = state.services.find((s) => s.name === 'web')?.services.filter((e) => e.network !== undefined) ?? [];
+      const serving = state.services.find((s) => s.name === 'web')?.services ?? [];
       const running = [...watcher.times].filter(([, v]) => v.running !== undefined && v.shutdown === undefined);
-      return serving.length === running.length && running.every(([, v]) => v.firstRequest !== undefined);
-    }, 'every running task to serve', 60_000);
+      last = JSON.stringify({ lb: serving, tasks: [...watcher.times] });
+      return serving.filter((e) => e.network !== undefined).length === running.length && running.every(([, v]) => v.firstRequest !== undefined);
+    }, 'every running task to serve', 60_000).catch((err: Error) => {
+      throw new Error(`${err.message}: ${last}`);
+    });
     await new Promise((resolve) => setTimeout(resolve, 1000));
     abort.abort();
     const result = await load.done;

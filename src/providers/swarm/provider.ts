@@ -240,7 +240,9 @@ export class SwarmProvider implements Provider {
 
   private lifecycleReason(task: SwarmTask, service: SwarmService, node: SwarmNode | undefined): string | undefined {
     // Set by the orchestrator before the container is stopped: the moment to drain.
-    if (task.desiredState !== 'running') return `desired state ${task.desiredState}: draining`;
+    if (task.desiredState === 'shutdown' || task.desiredState === 'remove') return `desired state ${task.desiredState}: draining`;
+    // A stop-first update's new task waits in `ready` until the old one has stopped.
+    if (task.desiredState !== 'running') return `desired state ${task.desiredState}`;
     if (node && node.state !== 'ready') return `node ${node.hostname} is ${node.state}`;
     if (task.state === 'starting' && service.healthcheck && this.options.serveStarting) return undefined;
     if (task.state === 'starting') return 'health: starting';
