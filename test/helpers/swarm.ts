@@ -18,7 +18,9 @@ const exec = promisify(execFile);
 const runRoot = '/run/lb-swarm';
 const libRoot = '/var/lib/lb-swarm';
 export const swarmImage = 'lb-test/base:1';
-const repo = new URL('../../', import.meta.url).pathname;
+/** This checkout, mounted into lb's containers. */
+export const repoRoot = new URL('../../', import.meta.url).pathname;
+const repo = repoRoot;
 const fixtures = new URL('../fixtures/', import.meta.url).pathname;
 
 /** Bind mounts that make the empty image run the host's node on the test fixtures. */

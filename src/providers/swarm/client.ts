@@ -16,6 +16,8 @@ export interface SwarmService {
   virtualIps: Array<{ networkId: string; ip: string }>;
   /** Ports published by the service: the target port inside its tasks. */
   targetPorts: number[];
+  /** The stack of `docker stack deploy`, whose networks are named `<stack>_<name>`. */
+  stack?: string;
   /** Tasks have a HEALTHCHECK (in the service spec; the image's is not visible to the manager). */
   healthcheck: boolean;
 }
@@ -103,6 +105,7 @@ export class SwarmClient extends DockerClient {
         virtualIps: (endpoint?.VirtualIPs ?? []).filter((v) => v.NetworkID && v.Addr).map((v) => ({ networkId: v.NetworkID!, ip: withoutPrefixLength(v.Addr!) })),
         targetPorts: [...new Set((endpoint?.Ports ?? []).filter((p) => (p.Protocol ?? 'tcp') === 'tcp' && p.TargetPort).map((p) => p.TargetPort!))].sort((a, b) => a - b),
         healthcheck: Boolean(test?.length && test[0] !== 'NONE'),
+        ...(spec.Labels?.['com.docker.stack.namespace'] ? { stack: spec.Labels['com.docker.stack.namespace'] } : {}),
       };
     });
   }

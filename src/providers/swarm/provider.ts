@@ -219,7 +219,7 @@ export class SwarmProvider implements Provider {
     if (vip.vip) {
       if (service.endpointMode === 'dnsrr') return [{ service: name, why: `${vip.label}=true, but the service has --endpoint-mode dnsrr and so no virtual IP` }];
       const networks = service.virtualIps.map((v) => ({ name: this.view.networkNames.get(v.networkId) ?? v.networkId, ip: v.ip }));
-      const chosen = chooseNetwork(networks, rules, 'the service');
+      const chosen = chooseNetwork(networks, rules, 'the service', service.stack);
       if ('reason' in chosen) return [{ service: name, why: chosen.reason }];
       const address = `${chosen.network.ip}:${port}`;
       return [{ service: name, address, network: chosen.network.name, why: `${vip.label}=true: the service's virtual IP, ${chosen.why}`, server: server(chosen.network.ip) }];
@@ -229,7 +229,7 @@ export class SwarmProvider implements Provider {
       const taskName = `${service.name}.${task.slot ?? task.nodeId}.${task.id.slice(0, 12)}`;
       const node = this.view.nodes.get(task.nodeId);
       const at = { service: name, task: taskName, ...(node ? { node: node.hostname } : {}) };
-      const chosen = chooseNetwork(task.networks, rules, 'the task');
+      const chosen = chooseNetwork(task.networks, rules, 'the task', service.stack);
       if ('reason' in chosen) return { ...at, why: chosen.reason };
       const address = `${chosen.network.ip}:${port}`;
       const lifecycle = this.lifecycleReason(task, service, node);
@@ -251,10 +251,14 @@ export class SwarmProvider implements Provider {
   }
 }
 
-/** Rules 4 to 7 and 9 of the network choice, on a task's (or a VIP's) overlay networks. */
-function chooseNetwork(all: ReadonlyArray<{ name: string; ip: string }>, rules: NetworkRules, what: string): { network: { name: string; ip: string }; why: string } | { reason: string } {
+/**
+ * Rules 4 to 7 and 9 of the network choice, on a task's (or a VIP's) overlay networks. A stack's
+ * networks are also found by the name its file gives them (`front` for `<stack>_front`).
+ */
+function chooseNetwork(all: ReadonlyArray<{ name: string; ip: string }>, rules: NetworkRules, what: string, stack: string | undefined): { network: { name: string; ip: string }; why: string } | { reason: string } {
   const networks = usableNetworks(all);
-  return preferNetwork(networks, (name) => networks.find((n) => n.name === name), rules, what) ?? onlyNetwork(networks, rules);
+  const byName = (name: string) => networks.find((n) => n.name === name) ?? (stack ? networks.find((n) => n.name === `${stack}_${name}`) : undefined);
+  return preferNetwork(networks, byName, rules, what) ?? onlyNetwork(networks, rules);
 }
 
 /** `<prefix>.swarm.vip=true|false`; any other `<prefix>.swarm.` key is an error on that service. */
