@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { request } from 'undici';
 import { stringify } from 'yaml';
-import { fixtureMounts, repoRoot, startSwarm, swarmImage, swarmUnavailable } from './helpers/swarm.js';
+import { fixtureMounts, repoRoot, swarmFor, swarmImage } from './helpers/swarm.js';
 import { eventually } from './helpers/wait.js';
 
 // examples/swarm/stack.yml deployed for real with `docker stack deploy` on the 3-node test swarm.
@@ -23,14 +23,8 @@ const volumes = (mounts: string[]) =>
   });
 
 test('examples/swarm/stack.yml deploys with docker stack deploy; lb serves every app task and follows a scale-up', { timeout: 300_000 }, async (t) => {
-  const unavailable = swarmUnavailable();
-  if (unavailable) {
-    if (process.env.CI === 'true') throw new Error(unavailable);
-    t.skip(unavailable);
-    return;
-  }
-  const swarm = await startSwarm();
-  t.after(() => swarm.teardown());
+  const swarm = await swarmFor(t);
+  if (!swarm) return;
   const dir = mkdtempSync(join(tmpdir(), 'lb-stack-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const override = join(dir, 'stack.test.yml');

@@ -8,7 +8,7 @@ import { startBalancer } from '../src/lb.js';
 import { createLogger } from '../src/log.js';
 import { lbYaml } from './helpers/config.js';
 import { DockerRelay } from './helpers/docker-relay.js';
-import { createService, startSwarm, startSwarmLb, swarmLbYaml, swarmState, swarmUnavailable, type SwarmLb } from './helpers/swarm.js';
+import { createService, swarmFor, startSwarmLb, swarmLbYaml, swarmState, type SwarmLb } from './helpers/swarm.js';
 import { eventually } from './helpers/wait.js';
 
 // The connection to the swarm manager: when its API goes away (a relay in front of it is cut) the
@@ -35,14 +35,8 @@ async function inProcessLb(t: { after(fn: () => unknown): void }, endpoint: stri
 }
 
 test('the swarm manager API: going away, coming back, a worker, a socket proxy that refuses', { timeout: 300_000 }, async (t) => {
-  const unavailable = swarmUnavailable();
-  if (unavailable) {
-    if (process.env.CI === 'true') throw new Error(unavailable);
-    t.skip(unavailable);
-    return;
-  }
-  const swarm = await startSwarm();
-  t.after(() => swarm.teardown());
+  const swarm = await swarmFor(t);
+  if (!swarm) return;
 
   await t.test('when the manager API goes away the last pools keep serving; back, lb sees what changed', async (st) => {
     const relay = new DockerRelay(st, swarm.socket(1));

@@ -4,11 +4,11 @@ import { test, type TestContext } from 'node:test';
 import { Client } from 'undici';
 import { DockerRelay } from './helpers/docker-relay.js';
 import { startLoad } from './helpers/load.js';
-import { createService, startSwarm, startSwarmLb, swarmLbYaml, swarmState, swarmUnavailable, type Swarm, type SwarmLb } from './helpers/swarm.js';
+import { createService, swarmFor, startSwarmLb, swarmLbYaml, swarmState, type Swarm, type SwarmLb } from './helpers/swarm.js';
 import { eventually } from './helpers/wait.js';
 
 // Zero failed requests while a swarm service changes under load (GETs and POSTs): a forced update
-// with start-first and with stop-first, and a scale down and up. The server behaves like a
+// with start-first and with stop-first, a scale down and up, and a node drain. The server behaves like a
 // well-written app (on SIGTERM it stops listening, finishes what is in flight with Connection:
 // close, exits a second later), so a request sent to a stopping task would fail. lb runs with the
 // default refreshInterval (1s). The test watches the manager's tasks and lb's /api/state every
@@ -111,14 +111,8 @@ async function underLoad(t: TestContext, swarm: Swarm, lb: SwarmLb, what: string
 }
 
 test('a swarm service that updates or scales under load loses no request', { timeout: 600_000 }, async (t) => {
-  const unavailable = swarmUnavailable();
-  if (unavailable) {
-    if (process.env.CI === 'true') throw new Error(unavailable);
-    t.skip(unavailable);
-    return;
-  }
-  const swarm = await startSwarm();
-  t.after(() => swarm.teardown());
+  const swarm = await swarmFor(t);
+  if (!swarm) return;
   const relay = new DockerRelay(t, swarm.socket(1));
   await relay.open();
   const lb = await startSwarmLb(swarm, { yaml: swarmLbYaml(''), socketDir: dirname(relay.socketPath), networks: [swarm.overlay] });
@@ -137,4 +131,15 @@ test('a swarm service that updates or scales under load loses no request', { tim
       await eventually(async () => (await swarmState(lb)).services.find((s) => s.name === 'web')?.services.filter((e) => e.network).length === 1, 'one task in the pool', 30_000);
       await swarm.docker(['service', 'scale', 'web=3']);
     }));
+
+  await t.test('docker node update --availability drain: the node tasks move, zero failed requests', async (st) => {
+    // The replacement of each moved task waits in `ready` until the old one has stopped: the other
+    // replicas cover the gap.
+    const node = (await swarm.docker(['service', 'ps', 'web', '--filter', 'desired-state=running', '--format', '{{.Node}}'])).split('\n').find((n) => n !== 'node1')!;
+    await underLoad(st, swarm, lb, `drain ${node}`, async () => {
+      await swarm.docker(['node', 'update', '--availability', 'drain', node]);
+      await eventually(async () => !(await swarm.docker(['service', 'ps', 'web', '--filter', 'desired-state=running', '--format', '{{.Node}} {{.CurrentState}}'])).split('\n').some((l) => l.startsWith(`${node} `) || !l.includes('Running')), `the tasks of ${node} to run elsewhere`, 60_000);
+    });
+    await swarm.docker(['node', 'update', '--availability', 'active', node]);
+  });
 });

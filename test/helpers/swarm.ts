@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { TestContext } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { eventually } from './wait.js';
@@ -26,8 +27,24 @@ const fixtures = new URL('../fixtures/', import.meta.url).pathname;
 /** Bind mounts that make the empty image run the host's node on the test fixtures. */
 export const fixtureMounts = ['/usr', '/lib', '/lib64'].flatMap((dir) => ['--mount', `type=bind,src=${dir},dst=${dir},ro`]).concat(['--mount', `type=bind,src=${fixtures},dst=/app,ro`]);
 
+/**
+ * A swarm for the cases of one test, torn down when it ends. Where it cannot run the test is
+ * skipped with the reason, and in CI (CI=true) it fails instead.
+ */
+export async function swarmFor(t: TestContext): Promise<Swarm | undefined> {
+  const unavailable = swarmUnavailable();
+  if (unavailable) {
+    if (process.env.CI === 'true') throw new Error(unavailable);
+    t.skip(unavailable);
+    return undefined;
+  }
+  const swarm = await startSwarm();
+  t.after(() => swarm.teardown());
+  return swarm;
+}
+
 /** Why the swarm cannot run here, or undefined when it can. */
-export function swarmUnavailable(): string | undefined {
+function swarmUnavailable(): string | undefined {
   if (process.getuid?.() !== 0) return 'the swarm tests need root (network namespaces, dockerd)';
   for (const tool of ['dockerd', 'docker', 'ip', 'unshare', 'mountpoint']) {
     if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) return `the swarm tests need ${tool} (apt-get install docker.io iproute2 util-linux)`;

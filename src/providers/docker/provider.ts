@@ -1,13 +1,12 @@
 import { hostname } from 'node:os';
 import type { DockerProviderConfig, EntrypointConfig, Protocol, ServerConfig } from '../../config/types.js';
-import type { DynamicConfig } from '../../control/snapshot.js';
 import type { Logger } from '../../log.js';
 import type { Metrics } from '../../metrics/metrics.js';
-import type { Provider } from '../provider.js';
 import { chooseAddress, choosePort, type ContainerInfo } from './address.js';
 import { DockerClient, type DockerEvent } from './client.js';
 import { keepConnected, mapLimit, readEvents } from './follow.js';
-import { LabelRoutes, type LabelProblem, type LabelSource, type ServerPlacement, type SourceReport } from './label-routes.js';
+import { LabelProvider } from './label-provider.js';
+import { LabelRoutes, type LabelSource, type ServerPlacement } from './label-routes.js';
 import type { LabelService } from './labels.js';
 
 const containerActions = new Set(['create', 'start', 'restart', 'unpause', 'pause', 'kill', 'stop', 'die', 'destroy', 'rename', 'health_status']);
@@ -20,7 +19,7 @@ const stopSignals = new Set(['2', '3', '9', '15', 'SIGINT', 'SIGQUIT', 'SIGKILL'
  * every `resyncInterval` to heal missed events. When Docker goes away the last pools stay in
  * service while it reconnects with capped exponential backoff, forever.
  */
-export class DockerProvider implements Provider {
+export class DockerProvider extends LabelProvider {
   readonly name = 'docker';
   private readonly client: DockerClient;
   private readonly containers = new Map<string, ContainerInfo>();
@@ -28,18 +27,9 @@ export class DockerProvider implements Provider {
   private readonly stopping = new Set<string>();
   private readonly pending = new Set<string>();
   private readonly routes: LabelRoutes;
-  private reports: SourceReport[] = [];
-  private labelErrors: LabelProblem[] = [];
-  private labelWarnings: LabelProblem[] = [];
-  private conflicts: string[] = [];
   private ownNetworks: string[] | undefined;
-  private publish: (config: DynamicConfig) => void = () => undefined;
-  private readonly abort = new AbortController();
   private lastEventSeconds: number | undefined;
-  private lastSync: number | undefined;
-  private connected = false;
   private flushing: Promise<void> | undefined;
-  private running: Promise<void> | undefined;
 
   constructor(
     private readonly options: DockerProviderConfig,
@@ -47,37 +37,16 @@ export class DockerProvider implements Provider {
     private readonly logger: Logger,
     private readonly metrics: Metrics,
   ) {
+    super('containers');
     this.client = new DockerClient(options.endpoint);
     this.routes = new LabelRoutes(options, entrypoints, logger, 'container', () => metrics.dockerLabelErrors.inc());
   }
 
-  /** Resolves after the first sync, or after the first failure (lb then starts without Docker pools). */
-  async start(publish: (config: DynamicConfig) => void): Promise<void> {
-    this.publish = publish;
-    let firstAttempt: () => void = () => undefined;
-    const attempted = new Promise<void>((resolve) => (firstAttempt = resolve));
-    this.running = this.run(firstAttempt);
-    await attempted;
+  protected get endpoint(): string {
+    return this.client.endpoint;
   }
 
-  async stop(): Promise<void> {
-    this.abort.abort();
-    await this.running;
-  }
-
-  describe() {
-    return {
-      endpoint: this.client.endpoint,
-      connected: this.connected,
-      lastSync: this.lastSync ? new Date(this.lastSync).toISOString() : null,
-      containers: this.reports,
-      labelErrors: this.labelErrors,
-      labelWarnings: this.labelWarnings,
-      conflicts: this.conflicts,
-    };
-  }
-
-  private run(firstAttempt: () => void): Promise<void> {
+  protected run(firstAttempt: () => void): Promise<void> {
     const signal = this.abort.signal;
     return keepConnected({
       what: 'Docker',
@@ -199,12 +168,7 @@ export class DockerProvider implements Provider {
         place: (service, protocol) => [this.place(container, service, protocol, lifecycle, byId)],
       });
     }
-    const built = this.routes.build(sources);
-    this.reports = built.reports;
-    this.labelErrors = built.labelErrors;
-    this.labelWarnings = built.labelWarnings;
-    this.conflicts = built.conflicts;
-    if (built.changed) this.publish(built.dynamic);
+    this.adopt(this.routes.build(sources));
   }
 
   private lifecycleReason(container: ContainerInfo): string | undefined {

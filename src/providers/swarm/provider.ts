@@ -1,15 +1,14 @@
 import { hostname } from 'node:os';
+import { didYouMean } from '../../config/suggest.js';
 import type { EntrypointConfig, Protocol, ServerConfig, SwarmProviderConfig } from '../../config/types.js';
-import type { DynamicConfig } from '../../control/snapshot.js';
 import type { Logger } from '../../log.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import { onlyNetwork, preferNetwork, usableNetworks, type NetworkRules } from '../docker/address.js';
 import type { DockerEvent } from '../docker/client.js';
 import { keepConnected, readEvents } from '../docker/follow.js';
-import { LabelRoutes, type LabelProblem, type LabelSource, type ServerPlacement, type SourceReport } from '../docker/label-routes.js';
+import { LabelProvider } from '../docker/label-provider.js';
+import { LabelRoutes, type LabelSource, type ServerPlacement } from '../docker/label-routes.js';
 import type { LabelError, LabelService } from '../docker/labels.js';
-import { didYouMean } from '../../config/suggest.js';
-import type { Provider } from '../provider.js';
 import { SwarmClient, type SwarmNode, type SwarmService, type SwarmTask } from './client.js';
 
 /** What the manager said at the last refresh. */
@@ -31,23 +30,14 @@ const containerActions = new Set(['kill', 'die', 'stop', 'health_status']);
  * before its container gets SIGTERM. When the manager goes away the last pools keep serving while
  * it reconnects.
  */
-export class SwarmProvider implements Provider {
+export class SwarmProvider extends LabelProvider {
   readonly name = 'swarm';
   private readonly client: SwarmClient;
   private readonly routes: LabelRoutes;
-  private readonly abort = new AbortController();
   private view: SwarmView = { services: [], tasks: new Map(), nodes: new Map(), networkNames: new Map() };
   private ownNetworks: string[] | undefined;
-  private reports: SourceReport[] = [];
-  private labelErrors: LabelProblem[] = [];
-  private labelWarnings: LabelProblem[] = [];
-  private conflicts: string[] = [];
-  private publish: (config: DynamicConfig) => void = () => undefined;
-  private running: Promise<void> | undefined;
   private refreshing: Promise<void> | undefined;
   private refreshAgain = false;
-  private connected = false;
-  private lastSync: number | undefined;
 
   constructor(
     private readonly options: SwarmProviderConfig,
@@ -55,38 +45,21 @@ export class SwarmProvider implements Provider {
     private readonly logger: Logger,
     private readonly metrics: Metrics,
   ) {
+    super('services');
     this.client = new SwarmClient(options.endpoint, options.tls);
     this.routes = new LabelRoutes(options, entrypoints, logger, 'service', () => metrics.swarmLabelErrors.inc());
   }
 
-  /** Resolves after the first sync, or after the first failure (lb then starts without swarm pools). */
-  async start(publish: (config: DynamicConfig) => void): Promise<void> {
-    this.publish = publish;
-    let firstAttempt: () => void = () => undefined;
-    const attempted = new Promise<void>((resolve) => (firstAttempt = resolve));
-    this.running = this.run(firstAttempt);
-    await attempted;
+  protected get endpoint(): string {
+    return this.client.endpoint;
   }
 
-  async stop(): Promise<void> {
-    this.abort.abort();
-    await this.running;
+  override async stop(): Promise<void> {
+    await super.stop();
     await this.refreshing;
   }
 
-  describe() {
-    return {
-      endpoint: this.client.endpoint,
-      connected: this.connected,
-      lastSync: this.lastSync ? new Date(this.lastSync).toISOString() : null,
-      services: this.reports,
-      labelErrors: this.labelErrors,
-      labelWarnings: this.labelWarnings,
-      conflicts: this.conflicts,
-    };
-  }
-
-  private run(firstAttempt: () => void): Promise<void> {
+  protected run(firstAttempt: () => void): Promise<void> {
     const signal = this.abort.signal;
     return keepConnected({
       what: 'the swarm manager',
@@ -191,12 +164,7 @@ export class SwarmProvider implements Provider {
         place: (labelService, protocol) => this.place(service, 'vip' in vip ? vip : { vip: false, label: '' }, labelService, protocol),
       };
     });
-    const built = this.routes.build(sources);
-    this.reports = built.reports;
-    this.labelErrors = built.labelErrors;
-    this.labelWarnings = built.labelWarnings;
-    this.conflicts = built.conflicts;
-    if (built.changed) this.publish(built.dynamic);
+    this.adopt(this.routes.build(sources));
   }
 
   private place(service: SwarmService, vip: { vip: boolean; label: string }, labelService: LabelService, protocol: Protocol): ServerPlacement[] {
