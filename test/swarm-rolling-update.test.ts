@@ -8,7 +8,8 @@ import { createService, swarmFor, startSwarmLb, swarmLbYaml, swarmState, type Sw
 import { eventually } from './helpers/wait.js';
 
 // Zero failed requests while a swarm service changes under load (GETs and POSTs): a forced update
-// with start-first and with stop-first, a scale down and up, and a node drain. The server behaves like a
+// with start-first and with stop-first, a scale down and up, and a node
+// drain; and few failures when a worker's engine stops. The server behaves like a
 // well-written app (on SIGTERM it stops listening, finishes what is in flight with Connection:
 // close, exits a second later), so a request sent to a stopping task would fail. lb runs with the
 // default refreshInterval (1s). The test watches the manager's tasks and lb's /api/state every
@@ -71,8 +72,11 @@ function watch(swarm: Swarm, lb: SwarmLb) {
 
 const ms = (values: number[]) => (values.length ? `${values.map((v) => `${v}`).join(', ')} ms (max ${Math.max(...values)} ms)` : 'none');
 
-/** Runs `change` under load and returns the failures, and the delays of the tasks it replaced and started. */
-async function underLoad(t: TestContext, swarm: Swarm, lb: SwarmLb, what: string, change: () => Promise<unknown>): Promise<void> {
+/**
+ * Runs `change` under load, prints the failures and the delays of the tasks it replaced and
+ * started, and fails on more failed requests than `allowedShare` of them (none by default).
+ */
+async function underLoad(t: TestContext, swarm: Swarm, lb: SwarmLb, what: string, change: () => Promise<unknown>, allowedShare = 0): Promise<void> {
   const watcher = watch(swarm, lb);
   const abort = new AbortController();
   const load = startLoad({ url: lb.url, host: 'web.test', connections: 8, maxMs: 150_000, withPosts: true, signal: abort.signal, onBody: (body) => watcher.answered(body) });
@@ -101,7 +105,8 @@ async function underLoad(t: TestContext, swarm: Swarm, lb: SwarmLb, what: string
     t.diagnostic(`${what}: ${result.requests} requests (GETs and POSTs), ${failed} failed${failed ? `: ${JSON.stringify([...result.failures])}` : ''}`);
     t.diagnostic(`${what}: DesiredState=shutdown → out of lb's pool: ${ms(stopped)}`);
     t.diagnostic(`${what}: task running → first routed request: ${ms(started)}`);
-    assert.deepEqual([...result.failures], [], `${failed} failed requests of ${result.requests}`);
+    if (allowedShare === 0) assert.deepEqual([...result.failures], [], `${failed} failed requests of ${result.requests}`);
+    else assert.ok(failed <= result.requests * allowedShare, `${failed} failed requests of ${result.requests}: ${JSON.stringify([...result.failures])}`);
     assert.ok(result.requests > 200, `the load ran: ${result.requests} requests`);
   } finally {
     abort.abort();
@@ -138,8 +143,31 @@ test('a swarm service that updates or scales under load loses no request', { tim
     const node = (await swarm.docker(['service', 'ps', 'web', '--filter', 'desired-state=running', '--format', '{{.Node}}'])).split('\n').find((n) => n !== 'node1')!;
     await underLoad(st, swarm, lb, `drain ${node}`, async () => {
       await swarm.docker(['node', 'update', '--availability', 'drain', node]);
-      await eventually(async () => !(await swarm.docker(['service', 'ps', 'web', '--filter', 'desired-state=running', '--format', '{{.Node}} {{.CurrentState}}'])).split('\n').some((l) => l.startsWith(`${node} `) || !l.includes('Running')), `the tasks of ${node} to run elsewhere`, 60_000);
+      await eventually(async () => {
+        const tasks = (await swarm.docker(['service', 'ps', 'web', '--filter', 'desired-state=running', '--format', '{{.Node}} {{.CurrentState}}'])).split('\n');
+        return tasks.length === 3 && tasks.every((l) => !l.startsWith(`${node} `) && l.includes('Running'));
+      }, `three tasks running, none on ${node}`, 60_000);
     });
     await swarm.docker(['node', 'update', '--availability', 'active', node]);
+  });
+
+  // Not an orchestrated stop: the engine stops its containers itself, and the manager learns of
+  // it afterwards, so a request can reach a task that is already gone and its one retry another
+  // task of the same node. Fewer than 1% of the requests may fail; the test prints how many did.
+  await t.test('a worker whose engine stops: its tasks leave the pool within seconds and are replaced', async (st) => {
+    const node = (await swarm.docker(['service', 'ps', 'web', '--filter', 'desired-state=running', '--format', '{{.Node}}'])).split('\n').find((n) => n !== 'node1')!;
+    const stoppedAt = Date.now();
+    let outAfter: number | undefined;
+    await underLoad(st, swarm, lb, `engine of ${node} stopped`, async () => {
+      await swarm.stopEngine(Number(node.replace('node', '')));
+      await eventually(async () => !(await swarmState(lb)).services.find((s) => s.name === 'web')?.services.some((e) => e.node === node && e.network), `the tasks of ${node} to leave the pool`, 10_000);
+      outAfter = Date.now() - stoppedAt;
+      await eventually(async () => {
+        const tasks = (await swarm.docker(['service', 'ps', 'web', '--filter', 'desired-state=running', '--format', '{{.Node}} {{.CurrentState}}'])).split('\n');
+        return tasks.length === 3 && tasks.every((l) => !l.startsWith(`${node} `) && l.includes('Running'));
+      }, `three tasks running, none on ${node}`, 90_000);
+    }, 0.01);
+    st.diagnostic(`engine of ${node} stopped → its tasks out of lb's pool: ${outAfter} ms`);
+    await swarm.startEngine(Number(node.replace('node', '')));
   });
 });

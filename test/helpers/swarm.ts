@@ -7,7 +7,7 @@
 // and what a killed run left behind is removed by the next one.
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -62,6 +62,10 @@ export interface Swarm {
   docker(args: string[], node?: number): Promise<string>;
   /** The overlay every test service can join. */
   readonly overlay: string;
+  /** Stops node n's engine (SIGTERM: its containers stop too), as a machine that goes down would. */
+  stopEngine(node: number): Promise<void>;
+  /** Starts node n's engine again; it rejoins the swarm by itself. */
+  startEngine(node: number): Promise<void>;
   teardown(): Promise<void>;
 }
 
@@ -174,6 +178,17 @@ exec dockerd -H "unix://$RUN/n$N.sock" --data-root "$LIB/n$N" --exec-root "$RUN/
   --pidfile "$RUN/n$N.pid" --config-file "$RUN/daemon.json" --cgroup-parent "/lbsw$ID-n$N"
 `;
 
+/** Starts node n's dockerd in its namespace, in the background; its output goes to n<N>.log. */
+function launch(layout: Layout, n: number): void {
+  const log = openSync(join(layout.run, `n${n}.log`), 'a');
+  const child = spawn('ip', ['netns', 'exec', namespace(layout, n), 'unshare', '--uts', join(layout.run, 'launch.sh'), String(n), layout.run, layout.lib, layout.id], {
+    detached: true,
+    stdio: ['ignore', log, log],
+  });
+  child.unref();
+  closeSync(log);
+}
+
 /**
  * Brings up a swarm of `nodes` engines (node 1 the manager, the others workers) with the
  * attachable overlay `ov` (10.241.1.0/24), and the empty test image on every node. Call
@@ -194,6 +209,14 @@ export async function startSwarm(nodes = 3): Promise<Swarm> {
     socket,
     docker: dk,
     overlay: 'ov',
+    stopEngine: async (n) => {
+      const pid = ourDaemon(layout, n);
+      if (pid) await killAll([pid], 30_000);
+    },
+    startEngine: async (n) => {
+      launch(layout, n);
+      await eventually(() => dk(['version', '--format', '{{.Server.Version}}'], n).catch(() => undefined), `dockerd of node ${n} to start again`, 60_000);
+    },
     teardown: () => (tornDown ??= teardown(layout)),
   };
   try {
@@ -223,13 +246,7 @@ export async function startSwarm(nodes = 3): Promise<Swarm> {
     for (let n = 1; n <= nodes; n++) {
       mkdirSync(join(layout.lib, `n${n}`), { recursive: true });
       mkdirSync(join(layout.run, `n${n}-exec`), { recursive: true });
-      const log = join(layout.run, `n${n}.log`);
-      writeFileSync(log, '');
-      const child = spawn('ip', ['netns', 'exec', namespace(layout, n), 'unshare', '--uts', join(layout.run, 'launch.sh'), String(n), layout.run, layout.lib, layout.id], {
-        detached: true,
-        stdio: ['ignore', 'ignore', 'ignore'],
-      });
-      child.unref();
+      launch(layout, n);
     }
     for (let n = 1; n <= nodes; n++) {
       await eventually(() => dk(['version', '--format', '{{.Server.Version}}'], n).catch(() => undefined), `dockerd of node ${n} (${layout.run}/n${n}.log)`, 60_000);
