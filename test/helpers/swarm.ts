@@ -54,6 +54,8 @@ function swarmUnavailable(): string | undefined {
 
 export interface Swarm {
   readonly id: string;
+  /** A folder of this swarm's own, removed by `teardown`. */
+  readonly dir: string;
   /** Node n's address as the host reaches it (1-based). */
   address(node: number): string;
   /** Node n's engine socket. */
@@ -205,6 +207,7 @@ export async function startSwarm(nodes = 3): Promise<Swarm> {
   let tornDown: Promise<void> | undefined;
   const swarm: Swarm = {
     id: layout.id,
+    dir: layout.run,
     address: (n) => `${layout.net}.1${n}`,
     socket,
     docker: dk,
@@ -288,9 +291,10 @@ export interface SwarmLb {
  * folder, so that a relay that goes away and comes back is seen again.
  */
 export async function startSwarmLb(swarm: Swarm, options: { yaml: string; socketDir: string; networks: string[]; name?: string }): Promise<SwarmLb> {
-  const configDir = mkdtempSync(join(tmpdir(), 'lb-swarm-config-'));
-  writeFileSync(join(configDir, 'lb.yaml'), options.yaml);
   const name = `${options.name ?? 'lb'}-${randomBytes(3).toString('hex')}`;
+  const configDir = join(swarm.dir, name);
+  mkdirSync(configDir);
+  writeFileSync(join(configDir, 'lb.yaml'), options.yaml);
   const container = await swarm.docker([
     'run', '-d', '--name', name, '--hostname', name, '--network', options.networks[0]!, '--tmpfs', '/tmp', '-w', '/lb', '-e', 'HOME=/tmp',
     ...['/usr', '/lib', '/lib64'].flatMap((dir) => ['-v', `${dir}:${dir}:ro`]),
