@@ -118,9 +118,13 @@ test('lb on a 3-node swarm routes to the tasks of labelled services', { timeout:
     });
     const entry = await eventually(async () => (await swarmState(lb)).services.find((s) => s.name === 'health')?.services.find((e) => e.why === 'health: starting'), 'the task to be seen starting', 60_000);
     assert.equal((await get(lb, 'health.test')).status, 503, 'no server while the only task is starting');
-    const [taskId, nodeName] = (await swarm.docker(['service', 'ps', 'health', '--no-trunc', '--filter', 'desired-state=running', '--format', '{{.ID}} {{.Node}}'])).split(' ');
-    const node = Number(nodeName!.replace('node', ''));
-    const container = await swarm.docker(['ps', '-q', '--filter', `label=com.docker.swarm.task.id=${taskId}`], node);
+    // The node's engine may list the task's container a moment after the manager reports it.
+    const { container, node } = await eventually(async () => {
+      const [taskId, nodeName] = (await swarm.docker(['service', 'ps', 'health', '--no-trunc', '--filter', 'desired-state=running', '--format', '{{.ID}} {{.Node}}'])).split(' ');
+      const node = Number(nodeName!.replace('node', ''));
+      const container = await swarm.docker(['ps', '-q', '--filter', `label=com.docker.swarm.task.id=${taskId}`], node);
+      return container ? { container, node } : undefined;
+    }, 'the health task container on its node', 30_000);
     await swarm.docker(['exec', container, '/usr/bin/touch', '/tmp/ready'], node);
     const healthyAt = Date.now();
     await eventually(async () => (await get(lb, 'health.test')).status === 200, 'the task to serve once healthy', 30_000);
