@@ -38,6 +38,7 @@ export class SwarmProvider extends LabelProvider {
   private ownNetworks: string[] | undefined;
   private refreshing: Promise<void> | undefined;
   private refreshAgain = false;
+  private viewSignature = '';
 
   constructor(
     private readonly options: SwarmProviderConfig,
@@ -121,8 +122,8 @@ export class SwarmProvider extends LabelProvider {
       do {
         this.refreshAgain = false;
         try {
-          await this.refreshNow();
-          this.rebuild();
+          // Most refreshes find what the last one found: then there is nothing to rebuild.
+          if (await this.refreshNow()) this.rebuild();
         } catch (err) {
           if (!this.abort.signal.aborted) this.logger.warn({ err: (err as Error).message }, 'swarm refresh failed; keeping the last known pools');
         }
@@ -131,8 +132,14 @@ export class SwarmProvider extends LabelProvider {
     })();
   }
 
-  private async refreshNow(): Promise<void> {
+  /** Reads the manager's view; false when it is what the last read found. */
+  private async refreshNow(): Promise<boolean> {
     const [services, tasks, nodes, networkNames] = await Promise.all([this.client.services(), this.client.tasks(), this.client.nodes(), this.client.networkNames()]);
+    this.lastSync = Date.now();
+    this.metrics.swarmLastSync.set(this.lastSync / 1000);
+    const signature = JSON.stringify([services, tasks, nodes, [...networkNames]]);
+    if (signature === this.viewSignature) return false;
+    this.viewSignature = signature;
     const byService = new Map<string, SwarmTask[]>();
     for (const task of tasks) {
       const list = byService.get(task.serviceId);
@@ -142,8 +149,7 @@ export class SwarmProvider extends LabelProvider {
     this.view = { services, tasks: byService, nodes: new Map(nodes.map((n) => [n.id, n])), networkNames };
     const known = new Set(services.map((s) => s.id));
     this.routes.forget((id) => known.has(id));
-    this.lastSync = Date.now();
-    this.metrics.swarmLastSync.set(this.lastSync / 1000);
+    return true;
   }
 
   private rebuild(): void {
