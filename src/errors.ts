@@ -201,6 +201,13 @@ export class DockerUnreachableError extends LbError {
   }
 }
 
+/** The Swarm provider's endpoint is a worker, or an engine outside any swarm: only managers know the tasks. */
+export class SwarmNotManagerError extends LbError {
+  constructor(endpoint: string, detail: string, cause?: unknown) {
+    super('LB_SWARM_NOT_MANAGER', `the Docker API at ${endpoint} is not a swarm manager (${detail}); point providers.swarm.endpoint at a manager (docs/swarm.md: its TCP API with TLS, or a socket proxy on a manager)`, { cause });
+  }
+}
+
 /** An ACME order that did not end with a certificate; lb retries it after a backoff. */
 export class AcmeOrderError extends LbError {
   constructor(resolver: string, host: string, cause: unknown) {

@@ -8,6 +8,7 @@ import type { Logger } from './log.js';
 import { Metrics } from './metrics/metrics.js';
 import { DataPlane, formatAddress, type DataPlaneHandle } from './proxy/data-plane.js';
 import { DockerProvider } from './providers/docker/provider.js';
+import { SwarmProvider } from './providers/swarm/provider.js';
 import { FileProvider } from './providers/file.js';
 import { AcmeManager } from './tls/acme/manager.js';
 import type { IssuedCertificate } from './tls/acme/storage.js';
@@ -57,6 +58,7 @@ class Balancer implements RunningBalancer {
   private readonly plane: DataPlaneHandle;
   private readonly fileProvider: FileProvider;
   private docker: DockerProvider | undefined;
+  private swarm: SwarmProvider | undefined;
   private readonly admin: AdminServer;
   private stopping: Promise<void> | undefined;
   private config: LbConfig;
@@ -92,7 +94,7 @@ class Balancer implements RunningBalancer {
     this.admin = new AdminServer(config.admin.address, {
       snapshot: () => control.snapshot,
       listening: () => Object.fromEntries(Object.entries(this.addresses).map(([name, a]) => [name, formatAddress(a)])),
-      providers: () => (this.docker ? { docker: this.docker.describe() } : {}),
+      providers: () => ({ ...(this.docker ? { docker: this.docker.describe() } : {}), ...(this.swarm ? { swarm: this.swarm.describe() } : {}) }),
       serverHealth: (service, backend) => {
         const health = control.healthOf(service, backend);
         const now = Date.now();
@@ -160,7 +162,7 @@ class Balancer implements RunningBalancer {
     }
     this.recordLoad();
     await this.control.startProvider(this.fileProvider);
-    await this.startDocker();
+    await Promise.all([this.startDocker(), this.startSwarm()]);
     try {
       await this.plane.start();
       Object.assign(this.addresses, this.plane.addresses);
@@ -202,6 +204,12 @@ class Balancer implements RunningBalancer {
       this.control.removeProvider('docker');
       await this.startDocker();
     }
+    if (!isDeepStrictEqual(previous.providers.swarm, next.providers.swarm)) {
+      await this.swarm?.stop();
+      this.swarm = undefined;
+      this.control.removeProvider('swarm');
+      await this.startSwarm();
+    }
     this.admin.setToken(next.admin.token);
     if (previous.admin.address.text !== next.admin.address.text) {
       this.logger.warn({ from: previous.admin.address.text, to: next.admin.address.text }, 'admin.address changes take effect at the next restart');
@@ -225,12 +233,18 @@ class Balancer implements RunningBalancer {
     await this.control.startProvider(this.docker);
   }
 
+  private async startSwarm(): Promise<void> {
+    if (!this.config.providers.swarm.enabled) return;
+    this.swarm = new SwarmProvider(this.config.providers.swarm, this.config.entrypoints, this.logger, this.metrics);
+    await this.control.startProvider(this.swarm);
+  }
+
   private async shutdown(graceMs: number): Promise<void> {
     this.admin.markShuttingDown();
     this.unsubscribeAcme();
     this.acme?.stop();
     await this.plane.stop(graceMs);
-    await Promise.all([this.fileProvider.stop(), this.docker?.stop()]);
+    await Promise.all([this.fileProvider.stop(), this.docker?.stop(), this.swarm?.stop()]);
     this.control.stop();
     this.certificates.stop();
     await this.admin.close();

@@ -9,7 +9,7 @@ import { parseHostPort, parseStatusRange, serviceSchema, type MiddlewareType, ty
 import { formatPath, type KeyPath } from './validate.js';
 import {
   routingProtocol,
-  type AcmeResolverConfig, type EntrypointConfig, type EntrypointTlsConfig, type HealthCheckConfig, type HostPort, type LbConfig, type MiddlewareConfig, type MirroringConfig, type Protocol, type RouterConfig, type RouterMatch, type ServerConfig, type ServiceConfig, type UpstreamTlsConfig, type WeightedConfig,
+  type AcmeResolverConfig, type EntrypointConfig, type EntrypointTlsConfig, type HealthCheckConfig, type HostPort, type LabelProviderConfig, type LbConfig, type MiddlewareConfig, type MirroringConfig, type Protocol, type RouterConfig, type RouterMatch, type ServerConfig, type ServiceConfig, type UpstreamTlsConfig, type WeightedConfig,
 } from './types.js';
 
 /** Records a problem at a key path (relative to what is being normalised); `warning`: accepted, but worth a word. */
@@ -466,9 +466,9 @@ export function normaliseConfig(raw: RawConfig, source: string, report: Report, 
     }
     if (!raw.services.has(router.service)) {
       if (written.services.has(router.service)) continue;
-      // With Docker on, the service may come from container labels; until it does, the route
+      // With Docker or Swarm on, the service may come from labels; until it does, the route
       // answers 503 rather than 404.
-      if (!raw.providers.docker.enabled) {
+      if (!raw.providers.docker.enabled && !raw.providers.swarm.enabled) {
         report(['routers', name, 'service'], `service "${router.service}" is not defined${suggestion(router.service, raw.services.keys())}`);
         continue;
       }
@@ -521,18 +521,37 @@ export function normaliseConfig(raw: RawConfig, source: string, report: Report, 
   // The key path of a reference has its position in a list, which is only right in whole lists.
   if (written.schemaValid) checkServiceRefs(raw, report);
 
-  const docker = raw.providers.docker;
   const httpEntrypoints = [...entrypoints.values()].filter((ep) => ep.protocol === 'http').map((ep) => ep.name);
-  const dockerEntrypoint = docker.entrypoint ?? (httpEntrypoints.includes('web') ? 'web' : httpEntrypoints[0]);
-  if (docker.entrypoint !== undefined && !entrypoints.has(docker.entrypoint)) {
-    report(['providers', 'docker', 'entrypoint'], `entrypoint "${docker.entrypoint}" is not defined${suggestion(docker.entrypoint, entrypoints.keys())}`);
-  }
   const httpsEntrypoints = [...entrypoints.values()].filter((ep) => ep.protocol === 'https').map((ep) => ep.name);
-  const dockerTlsEntrypoint = docker.tlsEntrypoint ?? (httpsEntrypoints.includes('websecure') ? 'websecure' : undefined);
-  if (docker.tlsEntrypoint !== undefined) {
-    const target = entrypoints.get(docker.tlsEntrypoint);
-    if (!target) report(['providers', 'docker', 'tlsEntrypoint'], `entrypoint "${docker.tlsEntrypoint}" is not defined${suggestion(docker.tlsEntrypoint, httpsEntrypoints)}`);
-    else if (target.protocol !== 'https') report(['providers', 'docker', 'tlsEntrypoint'], `entrypoint "${docker.tlsEntrypoint}" is ${target.protocol}; label routers with tls=true need an https entrypoint`);
+  /** The settings the Docker and Swarm providers share, with their entrypoints checked. */
+  const labelProvider = (key: 'docker' | 'swarm'): LabelProviderConfig => {
+    const settings = raw.providers[key];
+    const entrypoint = settings.entrypoint ?? (httpEntrypoints.includes('web') ? 'web' : httpEntrypoints[0]);
+    if (settings.entrypoint !== undefined && !entrypoints.has(settings.entrypoint)) {
+      report(['providers', key, 'entrypoint'], `entrypoint "${settings.entrypoint}" is not defined${suggestion(settings.entrypoint, entrypoints.keys())}`);
+    }
+    const tlsEntrypoint = settings.tlsEntrypoint ?? (httpsEntrypoints.includes('websecure') ? 'websecure' : undefined);
+    if (settings.tlsEntrypoint !== undefined) {
+      const target = entrypoints.get(settings.tlsEntrypoint);
+      if (!target) report(['providers', key, 'tlsEntrypoint'], `entrypoint "${settings.tlsEntrypoint}" is not defined${suggestion(settings.tlsEntrypoint, httpsEntrypoints)}`);
+      else if (target.protocol !== 'https') report(['providers', key, 'tlsEntrypoint'], `entrypoint "${settings.tlsEntrypoint}" is ${target.protocol}; label routers with tls=true need an https entrypoint`);
+    }
+    return {
+      enabled: settings.enabled,
+      ...(settings.endpoint !== undefined ? { endpoint: settings.endpoint } : {}),
+      labelPrefix: settings.labelPrefix,
+      exposedByDefault: settings.exposedByDefault,
+      ...(entrypoint !== undefined ? { entrypoint } : {}),
+      ...(tlsEntrypoint !== undefined ? { tlsEntrypoint } : {}),
+      networks: settings.network ?? [],
+      serveStarting: settings.serveStarting,
+    };
+  };
+  const docker = raw.providers.docker;
+  const swarm = raw.providers.swarm;
+  if (swarm.tls) {
+    if (!swarm.endpoint?.startsWith('tcp://')) report(['providers', 'swarm', 'tls'], 'tls is for a manager\'s TCP API: set providers.swarm.endpoint to tcp://host:port');
+    if ((swarm.tls.certFile === undefined) !== (swarm.tls.keyFile === undefined)) report(['providers', 'swarm', 'tls'], 'certFile and keyFile go together: set both (a client certificate) or neither');
   }
 
   return {
@@ -545,19 +564,17 @@ export function normaliseConfig(raw: RawConfig, source: string, report: Report, 
     acme,
     providers: {
       docker: {
-        enabled: docker.enabled,
-        ...(docker.endpoint !== undefined ? { endpoint: docker.endpoint } : {}),
-        labelPrefix: docker.labelPrefix,
-        exposedByDefault: docker.exposedByDefault,
-        ...(dockerEntrypoint !== undefined ? { entrypoint: dockerEntrypoint } : {}),
-        ...(dockerTlsEntrypoint !== undefined ? { tlsEntrypoint: dockerTlsEntrypoint } : {}),
-        networks: docker.network ?? [],
+        ...labelProvider('docker'),
         hostAddress: docker.hostAddress,
         useBindPort: docker.useBindPort,
         resyncIntervalMs: docker.resyncInterval,
         includeOneOff: docker.includeOneOff,
-        serveStarting: docker.serveStarting,
         serveUnhealthy: docker.serveUnhealthy,
+      },
+      swarm: {
+        ...labelProvider('swarm'),
+        ...(swarm.tls ? { tls: { caFile: swarm.tls.caFile, ...(swarm.tls.certFile !== undefined ? { certFile: swarm.tls.certFile, keyFile: swarm.tls.keyFile! } : {}) } } : {}),
+        refreshIntervalMs: swarm.refreshInterval,
       },
     },
     log: { level: raw.log.level },

@@ -231,20 +231,36 @@ export const labelServerSchema = object({
   network: documentedDefault(string({ check: (s) => (s ? undefined : 'expected a network name') }), 'see the address rules'),
 });
 
-const dockerProviderSchema = object({
+const dockerEndpoint = documentedDefault(string({ check: (s) => (/^(unix:\/\/\/.+|tcp:\/\/[^/]+:\d+)$/.test(s) ? undefined : `expected unix:///path/to/docker.sock or tcp://host:port, got "${s}"`) }), 'DOCKER_HOST, else unix:///var/run/docker.sock');
+
+/** What the Docker and Swarm providers share: where labels route, and how they are read. */
+const labelProviderSettings = {
   enabled: withDefault(boolean(), false),
-  endpoint: documentedDefault(string({ check: (s) => (/^(unix:\/\/\/.+|tcp:\/\/[^/]+:\d+)$/.test(s) ? undefined : `expected unix:///path/to/docker.sock or tcp://host:port, got "${s}"`) }), 'DOCKER_HOST, else unix:///var/run/docker.sock'),
+  endpoint: dockerEndpoint,
   labelPrefix: withDefault(string({ check: (s) => (/^[a-z0-9][a-z0-9._-]*$/.test(s) ? undefined : `a label prefix uses lower-case letters, digits, ".", "-" and "_", got "${s}"`) }), 'lb'),
   exposedByDefault: withDefault(boolean(), false),
   entrypoint: documentedDefault(string(), 'web, else the first HTTP entrypoint'),
   tlsEntrypoint: documentedDefault(string(), 'websecure, when it is defined'),
   network: documentedDefault(oneOrMany(string()), 'none'),
+  serveStarting: withDefault(boolean(), false),
+};
+
+const dockerProviderSchema = object({
+  ...labelProviderSettings,
   hostAddress: withDefault(string(), '127.0.0.1'),
   useBindPort: withDefault(boolean(), false),
   resyncInterval: withDefault(duration({ min: 1000 }), '30s'),
   includeOneOff: withDefault(boolean(), false),
-  serveStarting: withDefault(boolean(), false),
   serveUnhealthy: withDefault(boolean(), false),
+});
+
+const pemFile = string({ check: (s) => (s.trim() ? undefined : 'expected the path of a PEM file') });
+
+/** A swarm manager's API: its socket, or its TCP port with TLS (docs/swarm.md). */
+const swarmProviderSchema = object({
+  ...labelProviderSettings,
+  tls: object({ caFile: pemFile, certFile: pemFile, keyFile: pemFile }, ['caFile']),
+  refreshInterval: withDefault(duration({ min: 100 }), '1s'),
 });
 
 const filePath = string({ check: (s) => (s.trim() ? undefined : 'expected a file path') });
@@ -418,7 +434,7 @@ export const configSchema = object({
   services: withDefault(dictionary(yamlServiceSchema, { keyPattern: namePattern, keyHint: nameHint }), {}),
   middlewares: withDefault(middlewaresSchema, {}),
   acme: withDefault(dictionary(acmeResolverSchema, { keyPattern: namePattern, keyHint: nameHint }), {}),
-  providers: withDefault(object({ docker: withDefault(dockerProviderSchema, {}) }), {}),
+  providers: withDefault(object({ docker: withDefault(dockerProviderSchema, {}), swarm: withDefault(swarmProviderSchema, {}) }), {}),
   log: withDefault(object({ level: withDefault(string({ oneOf: logLevels }), 'info') }), {}),
   shutdownTimeout: withDefault(duration(), '30s'),
   workers: workerCount,

@@ -279,7 +279,8 @@ export interface RetryConfig {
  */
 export type UnsafeReuse = 'never' | 'safe' | 'always';
 
-export interface DockerProviderConfig {
+/** What the Docker and Swarm providers share: the endpoint, and how labels are read and placed. */
+export interface LabelProviderConfig {
   enabled: boolean;
   /** `unix:///var/run/docker.sock` or `tcp://host:port`; undefined: DOCKER_HOST, then the default socket. */
   endpoint?: string;
@@ -289,8 +290,26 @@ export interface DockerProviderConfig {
   entrypoint?: string;
   /** Entrypoint of routers whose labels name none but say `tls=true`; undefined: none is defined. */
   tlsEntrypoint?: string;
-  /** Preferred networks, in order, for containers that do not set `<prefix>.network`. */
+  /** Preferred networks, in order, for containers or services that do not set `<prefix>.network`. */
   networks: string[];
+  /** Serve containers (tasks) whose HEALTHCHECK is still `starting`. */
+  serveStarting: boolean;
+}
+
+/** TLS for a Docker API on TCP: PEM files, read when the provider starts. */
+export interface DockerTlsConfig {
+  caFile: string;
+  certFile?: string;
+  keyFile?: string;
+}
+
+export interface SwarmProviderConfig extends LabelProviderConfig {
+  tls?: DockerTlsConfig;
+  /** How often the task list is read again, beside the event stream. */
+  refreshIntervalMs: number;
+}
+
+export interface DockerProviderConfig extends LabelProviderConfig {
   /** Address of the Docker host as lb reaches it: for `--network host` and published ports. */
   hostAddress: string;
   /** Use a published HostIp:HostPort when no network rule chose an address. */
@@ -298,8 +317,7 @@ export interface DockerProviderConfig {
   resyncIntervalMs: number;
   /** Compose one-off containers (`docker compose run`). */
   includeOneOff: boolean;
-  /** Serve containers whose HEALTHCHECK is still `starting` / already `unhealthy`. */
-  serveStarting: boolean;
+  /** Serve containers whose HEALTHCHECK is already `unhealthy`. */
   serveUnhealthy: boolean;
 }
 
@@ -314,7 +332,7 @@ export interface LbConfig {
   middlewares: Map<string, MiddlewareConfig>;
   /** ACME resolvers by name. */
   acme: Map<string, AcmeResolverConfig>;
-  providers: { docker: DockerProviderConfig };
+  providers: { docker: DockerProviderConfig; swarm: SwarmProviderConfig };
   log: { level: LogLevel };
   shutdownTimeoutMs: number;
   /** Data-plane processes (1: the control plane serves too; more: a primary and N workers). */

@@ -47,7 +47,7 @@ export const prometheusContentType = Registry.PROMETHEUS_CONTENT_TYPE;
 export type MetricsRole = 'all' | 'control' | 'data';
 
 /** The families the control plane owns; every other family (and Node's own) belongs to the data plane. */
-const controlFamilies = ['lb_backend_up', 'lb_service_panic', 'lb_health_checks_total', 'lb_backend_ejections_total', 'lb_snapshot_build_duration_seconds', 'lb_router_shadowed', 'lb_docker_connected', 'lb_docker_last_sync_timestamp_seconds', 'lb_docker_label_errors_total', 'lb_docker_events_total', 'lb_config_reloads_total', 'lb_config_last_reload_success_timestamp_seconds', 'lb_acme_orders_total', 'lb_tls_certificate_expiry_timestamp_seconds', 'lb_worker_exits_total'];
+const controlFamilies = ['lb_backend_up', 'lb_service_panic', 'lb_health_checks_total', 'lb_backend_ejections_total', 'lb_snapshot_build_duration_seconds', 'lb_router_shadowed', 'lb_docker_connected', 'lb_docker_last_sync_timestamp_seconds', 'lb_docker_label_errors_total', 'lb_docker_events_total', 'lb_swarm_connected', 'lb_swarm_last_sync_timestamp_seconds', 'lb_swarm_label_errors_total', 'lb_swarm_events_total', 'lb_config_reloads_total', 'lb_config_last_reload_success_timestamp_seconds', 'lb_acme_orders_total', 'lb_tls_certificate_expiry_timestamp_seconds', 'lb_worker_exits_total'];
 
 /** A certificate as the expiry gauge sees it. */
 export interface CertificateView {
@@ -253,6 +253,28 @@ export class Metrics {
     name: 'lb_docker_events_total',
     help: 'Docker events acted on, by action.',
     labelNames: ['action'] as const,
+    registers: [this.registry],
+  });
+
+  readonly swarmConnected = new Gauge({
+    name: 'lb_swarm_connected',
+    help: '1 while lb follows a swarm manager, 0 while it is reconnecting.',
+    registers: [this.registry],
+  });
+  readonly swarmLastSync = new Gauge({
+    name: 'lb_swarm_last_sync_timestamp_seconds',
+    help: 'Unix time of the last read of services, tasks and nodes from the swarm manager.',
+    registers: [this.registry],
+  });
+  readonly swarmLabelErrors = new Counter({
+    name: 'lb_swarm_label_errors_total',
+    help: 'Label errors found on swarm services (each counted once); the service is left out.',
+    registers: [this.registry],
+  });
+  readonly swarmEvents = new Counter({
+    name: 'lb_swarm_events_total',
+    help: 'Events from the swarm manager that started a refresh, by type and action.',
+    labelNames: ['type', 'action'] as const,
     registers: [this.registry],
   });
 

@@ -41,6 +41,8 @@ export class DockerRelay {
       }
       const upstream = request({ socketPath: this.daemonSocket, path: req.url, method: req.method, headers: req.headers }, (answer) => {
         res.writeHead(answer.statusCode ?? 502, answer.headers);
+        // At once, as the daemon does: an event stream may send no byte for a long time.
+        res.flushHeaders();
         answer.pipe(res);
       });
       upstream.on('error', () => res.destroy());

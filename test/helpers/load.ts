@@ -15,6 +15,8 @@ export interface LoadOptions {
   maxRequests?: number;
   withPosts?: boolean;
   signal?: AbortSignal;
+  /** Called with the body of each 2xx answer (which server answered, when the server says so). */
+  onBody?: (body: string) => void;
 }
 
 export interface RunningLoad {
@@ -45,9 +47,11 @@ export function startLoad(options: LoadOptions): RunningLoad {
       pending.add(number);
       try {
         const res = await pool.request({ path: '/', method: post ? 'POST' : 'GET', headers: { host: options.host }, body: post ? 'a small form=1' : null });
-        await res.body.text();
-        if (res.statusCode >= 200 && res.statusCode < 300) result.ok++;
-        else fail(`${post ? 'POST' : 'GET'} ${res.statusCode}`);
+        const body = await res.body.text();
+        if (res.statusCode >= 200 && res.statusCode < 300) {
+          result.ok++;
+          options.onBody?.(body);
+        } else fail(`${post ? 'POST' : 'GET'} ${res.statusCode}`);
       } catch (err) {
         fail(`${post ? 'POST' : 'GET'} ${(err as { code?: string }).code ?? (err as Error).message}`);
       } finally {

@@ -77,26 +77,14 @@ export function chooseAddress(container: ContainerInfo, port: number, labelNetwo
   if (source.networkMode === 'none') return { ok: false, reason: `network_mode none: the container has no network${via}` };
 
   // Rule 4: its networks, without the swarm ingress network and networks with no address.
-  const networks = source.networks.filter((n) => n.name !== 'ingress' && n.ip);
+  const networks = usableNetworks(source.networks);
   const byName = (name: string) => networks.find((n) => n.name === name) ?? (source.composeProject ? networks.find((n) => n.name === `${source.composeProject}_${name}`) : undefined);
   const on = (network: ContainerNetwork, why: string): AddressChoice => ({ ok: true, host: network.ip, port, network: network.name, why: `${why}${via}` });
-  const names = networks.map((n) => n.name).join(', ') || 'none';
 
-  // Rule 5: the network the labels ask for, and no other.
-  if (labelNetwork !== undefined) {
-    const chosen = byName(labelNetwork);
-    return chosen ? on(chosen, `${networkLabel}=${labelNetwork}`) : { ok: false, reason: `${networkLabel}=${labelNetwork}, but the container is on networks: ${names}` };
-  }
-  // Rule 6: the provider's preferred networks, in order.
-  for (const preferred of context.preferredNetworks) {
-    const chosen = byName(preferred);
-    if (chosen) return on(chosen, `providers.docker.network prefers ${preferred}`);
-  }
-  // Rule 7: a network lb's own container shares with it.
-  if (context.ownNetworks) {
-    const shared = networks.filter((n) => context.ownNetworks!.includes(n.name)).sort((a, b) => a.name.localeCompare(b.name));
-    if (shared.length) return on(shared[0]!, shared.length === 1 ? `shares network ${shared[0]!.name} with lb` : `shares networks ${shared.map((n) => n.name).join(', ')} with lb; took the first by name`);
-  }
+  // Rules 5 to 7.
+  const rules = { labelNetwork, networkLabel, preferredNetworks: context.preferredNetworks, preferredKey: 'providers.docker.network', ownNetworks: context.ownNetworks };
+  const preferred = preferNetwork(networks, byName, rules, 'the container');
+  if (preferred) return 'reason' in preferred ? { ok: false, reason: preferred.reason } : on(preferred.network, preferred.why);
   // Rule 8: a published port on the host.
   if (context.useBindPort) {
     const binding = source.published.get(port)?.[0] ?? container.published.get(port)?.[0];
@@ -106,7 +94,51 @@ export function chooseAddress(container: ContainerInfo, port: number, labelNetwo
     }
   }
   // Rule 9: its only network.
-  if (networks.length === 1) return on(networks[0]!, `only network ${networks[0]!.name}`);
-  if (networks.length === 0) return { ok: false, reason: `no network with an address${context.useBindPort ? ` and no published port ${port}` : ''}` };
-  return { ok: false, reason: `on networks ${names} and none was chosen; set ${networkLabel} (or providers.docker.network)` };
+  const only = onlyNetwork(networks, rules);
+  if ('reason' in only) return { ok: false, reason: `${only.reason}${networks.length === 0 && context.useBindPort ? ` and no published port ${port}` : ''}` };
+  return on(only.network, only.why);
+}
+
+export interface NetworkRules {
+  labelNetwork: string | undefined;
+  /** The label that names a network, as the user writes it (`lb.network`). */
+  networkLabel: string;
+  preferredNetworks: readonly string[];
+  /** The setting that lists preferred networks (`providers.docker.network`). */
+  preferredKey: string;
+  /** Networks of lb's own container or task, when lb runs in one. */
+  ownNetworks: readonly string[] | undefined;
+}
+
+/** Rule 4: never the swarm ingress network (its routing mesh is not a server's address), never a network without an address. */
+export function usableNetworks<N extends ContainerNetwork>(networks: readonly N[]): N[] {
+  return networks.filter((n) => n.name !== 'ingress' && n.ip);
+}
+
+/**
+ * Rules 5 to 7, for a container or a swarm task alike: the network the labels name (and no other),
+ * then the provider's preferred networks in order, then a network lb's own container shares.
+ * Undefined when none of them decides.
+ */
+export function preferNetwork<N extends ContainerNetwork>(networks: readonly N[], byName: (name: string) => N | undefined, rules: NetworkRules, what: string): { network: N; why: string } | { reason: string } | undefined {
+  if (rules.labelNetwork !== undefined) {
+    const chosen = byName(rules.labelNetwork);
+    return chosen ? { network: chosen, why: `${rules.networkLabel}=${rules.labelNetwork}` } : { reason: `${rules.networkLabel}=${rules.labelNetwork}, but ${what} is on networks: ${networks.map((n) => n.name).join(', ') || 'none'}` };
+  }
+  for (const preferred of rules.preferredNetworks) {
+    const chosen = byName(preferred);
+    if (chosen) return { network: chosen, why: `${rules.preferredKey} prefers ${preferred}` };
+  }
+  if (rules.ownNetworks) {
+    const shared = networks.filter((n) => rules.ownNetworks!.includes(n.name)).sort((a, b) => a.name.localeCompare(b.name));
+    if (shared.length) return { network: shared[0]!, why: shared.length === 1 ? `shares network ${shared[0]!.name} with lb` : `shares networks ${shared.map((n) => n.name).join(', ')} with lb; took the first by name` };
+  }
+  return undefined;
+}
+
+/** Rule 9: the only network; with several, the reason names them and what to set. */
+export function onlyNetwork<N extends ContainerNetwork>(networks: readonly N[], rules: NetworkRules): { network: N; why: string } | { reason: string } {
+  if (networks.length === 1) return { network: networks[0]!, why: `only network ${networks[0]!.name}` };
+  if (networks.length === 0) return { reason: 'no network with an address' };
+  return { reason: `on networks ${networks.map((n) => n.name).join(', ')} and none was chosen; set ${rules.networkLabel} (or ${rules.preferredKey})` };
 }

@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import Docker from 'dockerode';
-import { DockerForbiddenError, DockerUnreachableError } from '../../errors.js';
+import type { DockerTlsConfig } from '../../config/types.js';
+import { DockerForbiddenError, DockerUnreachableError, SwarmNotManagerError } from '../../errors.js';
 import { permissionToGrant } from './permissions.js';
 import type { ContainerInfo, PublishedPort } from './address.js';
 
@@ -15,17 +17,25 @@ export interface DockerEvent {
 
 /**
  * The read-only slice of the Docker API that lb uses: GET /_ping, /version, /events,
- * /containers/json and /containers/{id}/json. Nothing else, so a socket proxy that allows only
- * these GETs is enough.
+ * /containers/json and /containers/{id}/json (and, for swarm, the calls of SwarmClient).
+ * Nothing else, so a socket proxy that allows only these GETs is enough.
  */
 export class DockerClient {
   readonly endpoint: string;
-  private readonly docker: Docker;
+  protected readonly docker: Docker;
+  /** What a socket proxy must allow, named when it refuses a call. */
+  protected readonly neededPaths: string = '/_ping, /version, /events and /containers';
 
-  constructor(endpoint: string | undefined) {
+  /** `tls`: PEM files for a TCP endpoint (a swarm manager's API on port 2376). */
+  constructor(endpoint: string | undefined, tls?: DockerTlsConfig) {
     this.endpoint = endpoint ?? process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock';
     const url = new URL(this.endpoint.replace(/^unix:\/\//, 'unix:'));
-    this.docker = url.protocol === 'unix:' ? new Docker({ socketPath: url.pathname }) : new Docker({ host: url.hostname, port: Number(url.port), protocol: 'http' });
+    if (url.protocol === 'unix:') this.docker = new Docker({ socketPath: url.pathname });
+    else if (!tls) this.docker = new Docker({ host: url.hostname, port: Number(url.port), protocol: 'http' });
+    else {
+      const pem = (file: string | undefined) => (file === undefined ? undefined : readFileSync(file));
+      this.docker = new Docker({ host: url.hostname, port: Number(url.port), protocol: 'https', ca: pem(tls.caFile), ...(tls.certFile ? { cert: pem(tls.certFile), key: pem(tls.keyFile) } : {}) });
+    }
   }
 
   async ping(): Promise<void> {
@@ -59,12 +69,14 @@ export class DockerClient {
     return stream;
   }
 
-  private async call<T>(method: string, path: string, request: () => Promise<T>): Promise<T> {
+  protected async call<T>(method: string, path: string, request: () => Promise<T>): Promise<T> {
     try {
       return await request();
     } catch (err) {
       const status = (err as { statusCode?: number }).statusCode;
-      if (status === 403) throw new DockerForbiddenError(method, path, permissionToGrant(path), err);
+      if (status === 403) throw new DockerForbiddenError(method, path, permissionToGrant(path, this.neededPaths), err);
+      // A worker, or an engine outside any swarm, answers swarm calls with 503.
+      if (status === 503) throw new SwarmNotManagerError(this.endpoint, `${method} ${path} answered 503: ${(err as { json?: { message?: string } }).json?.message ?? (err as Error).message}`, err);
       if (status === undefined) throw new DockerUnreachableError(this.endpoint, err);
       throw Object.assign(new Error(`Docker API ${method} ${path} answered ${status}: ${(err as Error).message}`), { cause: err });
     }

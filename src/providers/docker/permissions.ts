@@ -5,13 +5,18 @@ const dockerPermissions: Array<[RegExp, string]> = [
   [/^\/networks/, 'NETWORKS'],
   [/^\/version/, 'VERSION'],
   [/^\/_ping/, 'PING'],
+  [/^\/info/, 'INFO'],
+  [/^\/services/, 'SERVICES'],
+  [/^\/tasks/, 'TASKS'],
+  [/^\/nodes/, 'NODES'],
 ];
 
 /** What to allow in a socket proxy that refused `path`, named as tecnativa/docker-socket-proxy names it. */
-export function permissionToGrant(path: string): string {
+/** `needed`: every path the provider calls, for the whole list to allow. */
+export function permissionToGrant(path: string, needed: string): string {
   const permission = dockerPermissions.find(([pattern]) => pattern.test(path))?.[1] ?? 'the matching section';
   return (
     `allow read access to ${path.split('?')[0]} in your socket proxy ` +
-    `(for tecnativa/docker-socket-proxy: ${permission}=1). lb needs only GET on /_ping, /version, /events and /containers.`
+    `(for tecnativa/docker-socket-proxy: ${permission}=1). lb needs only GET on ${needed}.`
   );
 }

@@ -1,0 +1,143 @@
+import type Docker from 'dockerode';
+import type { DockerTlsConfig } from '../../config/types.js';
+import { SwarmNotManagerError } from '../../errors.js';
+import { DockerClient } from '../docker/client.js';
+
+/** A service as GET /services gives it, with what lb reads. */
+export interface SwarmService {
+  id: string;
+  name: string;
+  /** Creation time in ms: services that define one lb service merge their settings oldest first. */
+  created: number;
+  /** The service's own labels (`deploy.labels`), not its containers'. */
+  labels: Record<string, string>;
+  endpointMode: 'vip' | 'dnsrr';
+  /** Virtual IPs by network ID, without the CIDR suffix. */
+  virtualIps: Array<{ networkId: string; ip: string }>;
+  /** Ports published by the service: the target port inside its tasks. */
+  targetPorts: number[];
+  /** The stack of `docker stack deploy`, whose networks are named `<stack>_<name>`. */
+  stack?: string;
+  /** Tasks have a HEALTHCHECK (in the service spec; the image's is not visible to the manager). */
+  healthcheck: boolean;
+}
+
+/** A task as GET /tasks gives it. */
+export interface SwarmTask {
+  id: string;
+  serviceId: string;
+  nodeId: string;
+  slot?: number;
+  state: string;
+  desiredState: string;
+  containerId?: string;
+  /** Its addresses on each network, by network name, without the CIDR suffix. */
+  networks: Array<{ name: string; ip: string }>;
+}
+
+export interface SwarmNode {
+  id: string;
+  hostname: string;
+  /** `ready`, `down`, `unknown`, `disconnected`. */
+  state: string;
+  /** `active`, `pause`, `drain`. */
+  availability: string;
+}
+
+// The fields lb reads, as the Engine API (1.41) names them; dockerode's own types lack most.
+interface RawService {
+  ID?: string;
+  CreatedAt?: string;
+  Spec?: { Name?: string; Labels?: Record<string, string>; EndpointSpec?: { Mode?: string }; TaskTemplate?: { ContainerSpec?: { Healthcheck?: { Test?: string[] } } } };
+  Endpoint?: { VirtualIPs?: Array<{ NetworkID?: string; Addr?: string }>; Ports?: Array<{ TargetPort?: number; Protocol?: string }> };
+}
+interface RawTask {
+  ID?: string;
+  ServiceID?: string;
+  NodeID?: string;
+  Slot?: number;
+  DesiredState?: string;
+  Status?: { State?: string; ContainerStatus?: { ContainerID?: string } };
+  NetworksAttachments?: Array<{ Network?: { Spec?: { Name?: string } }; Addresses?: string[] }>;
+}
+interface RawNode {
+  ID?: string;
+  Description?: { Hostname?: string };
+  Status?: { State?: string };
+  Spec?: { Availability?: string };
+}
+
+const withoutPrefixLength = (address: string) => address.split('/')[0]!;
+
+/**
+ * The read-only swarm calls: GET /info, /services, /tasks, /nodes and /networks, beside the
+ * Docker client's /_ping, /version, /events and /containers/{id}/json. Only managers answer
+ * them; a worker answers 503.
+ */
+export class SwarmClient extends DockerClient {
+  protected override readonly neededPaths = '/_ping, /version, /info, /services, /tasks, /nodes, /networks, /events and /containers';
+
+  constructor(endpoint: string | undefined, tls?: DockerTlsConfig) {
+    super(endpoint, tls);
+  }
+
+  /** Fails with LB_SWARM_NOT_MANAGER unless the engine is an active swarm manager. */
+  async requireManager(): Promise<{ nodeId: string; cluster: string }> {
+    const info = (await this.call('GET', '/info', () => this.docker.info())) as { Swarm?: { LocalNodeState?: string; ControlAvailable?: boolean; NodeID?: string; Cluster?: { ID?: string } } };
+    const swarm = info.Swarm ?? {};
+    if (swarm.LocalNodeState !== 'active') throw new SwarmNotManagerError(this.endpoint, `its engine is not part of a swarm: Swarm.LocalNodeState is ${swarm.LocalNodeState ?? 'missing'}`);
+    if (!swarm.ControlAvailable) throw new SwarmNotManagerError(this.endpoint, 'it is a worker node: workers answer 503 to /tasks and /services');
+    return { nodeId: swarm.NodeID ?? '', cluster: swarm.Cluster?.ID ?? '' };
+  }
+
+  async services(): Promise<SwarmService[]> {
+    const list = (await this.call('GET', '/services', () => this.docker.listServices())) as RawService[];
+    return list.map((s) => {
+      const spec = s.Spec ?? {};
+      const endpoint = s.Endpoint;
+      const test = spec.TaskTemplate?.ContainerSpec?.Healthcheck?.Test;
+      return {
+        id: s.ID ?? '',
+        name: spec.Name ?? s.ID ?? '',
+        created: Date.parse(s.CreatedAt ?? '') || 0,
+        labels: spec.Labels ?? {},
+        endpointMode: spec.EndpointSpec?.Mode === 'dnsrr' ? 'dnsrr' : 'vip',
+        virtualIps: (endpoint?.VirtualIPs ?? []).filter((v) => v.NetworkID && v.Addr).map((v) => ({ networkId: v.NetworkID!, ip: withoutPrefixLength(v.Addr!) })),
+        targetPorts: [...new Set((endpoint?.Ports ?? []).filter((p) => (p.Protocol ?? 'tcp') === 'tcp' && p.TargetPort).map((p) => p.TargetPort!))].sort((a, b) => a - b),
+        healthcheck: Boolean(test?.length && test[0] !== 'NONE'),
+        ...(spec.Labels?.['com.docker.stack.namespace'] ? { stack: spec.Labels['com.docker.stack.namespace'] } : {}),
+      };
+    });
+  }
+
+  async tasks(): Promise<SwarmTask[]> {
+    const list = (await this.call('GET', '/tasks', () => this.docker.listTasks())) as RawTask[];
+    return list.map((t) => ({
+      id: t.ID ?? '',
+      serviceId: t.ServiceID ?? '',
+      nodeId: t.NodeID ?? '',
+      ...(t.Slot !== undefined ? { slot: t.Slot } : {}),
+      state: t.Status?.State ?? 'unknown',
+      desiredState: t.DesiredState ?? 'unknown',
+      ...(t.Status?.ContainerStatus?.ContainerID ? { containerId: t.Status.ContainerStatus.ContainerID } : {}),
+      networks: (t.NetworksAttachments ?? []).flatMap((a) => (a.Network?.Spec?.Name && a.Addresses?.[0] ? [{ name: a.Network.Spec.Name, ip: withoutPrefixLength(a.Addresses[0]) }] : [])),
+    }));
+  }
+
+  async nodes(): Promise<SwarmNode[]> {
+    const list = (await this.call('GET', '/nodes', () => this.docker.listNodes())) as RawNode[];
+    return list.map((n) => ({ id: n.ID ?? '', hostname: n.Description?.Hostname ?? n.ID ?? '', state: n.Status?.State ?? 'unknown', availability: n.Spec?.Availability ?? 'active' }));
+  }
+
+  /** Network names by ID: service VIPs name only the network's ID. */
+  async networkNames(): Promise<Map<string, string>> {
+    const list = await this.call('GET', '/networks', () => this.docker.listNetworks());
+    return new Map(list.map((n) => [n.Id, n.Name]));
+  }
+
+  /** Service and node events (managers only), and container events of the manager's own node. */
+  async swarmEvents(since: number, signal: AbortSignal): Promise<NodeJS.ReadableStream> {
+    const filters = JSON.stringify({ type: ['service', 'node', 'container'] });
+    return this.call('GET', '/events', () => this.docker.getEvents({ since, filters, abortSignal: signal } as Docker.GetEventsOptions));
+  }
+}
