@@ -90,7 +90,11 @@ export type ProxyErrorKind =
   | 'response_timeout'
   | 'body_timeout'
   | 'request_body_timeout'
-  | 'client_abort';
+  | 'client_abort'
+  | 'rate_limited'
+  | 'in_flight_limited'
+  | 'auth_unavailable'
+  | 'auth_timeout';
 
 /**
  * Which side ended an exchange, and in which phase (the access log's `termination`, in the
@@ -120,6 +124,10 @@ const proxyErrorCodes: Record<ProxyErrorKind, ProxyErrorEntry> = {
   body_timeout: { code: 'LB_UPSTREAM_BODY_TIMEOUT', status: 504, text: 'the backend response body stalled', termination: ['sD', 'sD'] },
   request_body_timeout: { code: 'LB_CLIENT_BODY_TIMEOUT', status: 408, text: 'the client paused its request body for longer than timeouts.requestBody', termination: ['cH', 'cD'] },
   client_abort: { code: 'LB_CLIENT_ABORT', status: 499, text: 'the client went away', termination: ['CH', 'CD'] },
+  rate_limited: { code: 'LB_RATE_LIMITED', status: 429, text: 'this source sent more requests than the rateLimit middleware allows', termination: ['PR', 'PR'] },
+  in_flight_limited: { code: 'LB_IN_FLIGHT_LIMITED', status: 429, text: 'this source has as many requests in flight as the inFlightReq middleware allows', termination: ['PR', 'PR'] },
+  auth_unavailable: { code: 'LB_AUTH_UNAVAILABLE', status: 503, text: 'the forwardAuth server could not be asked', termination: ['PR', 'PR'] },
+  auth_timeout: { code: 'LB_AUTH_TIMEOUT', status: 504, text: 'the forwardAuth server did not answer in time', termination: ['PR', 'PR'] },
 };
 
 /** The termination of an exchange that ended with `error` (none: it completed); `responded`: the response head reached the client. */
