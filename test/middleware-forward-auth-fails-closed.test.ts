@@ -25,8 +25,8 @@ middlewares:
   slow-auth: { forwardAuth: { address: "${auth.url}/verify", timeout: 300ms } }
   no-auth: { forwardAuth: { address: "http://127.0.0.1:${down}/verify" } }
 routers:
-  slow: { entrypoint: web, match: { path: /slow }, middlewares: [slow-auth], service: svc }
-  down: { entrypoint: web, match: { path: /down }, middlewares: [no-auth], service: svc }
+  slow: { entrypoint: web, match: { pathPrefix: /slow }, middlewares: [slow-auth], service: svc }
+  down: { entrypoint: web, match: { pathPrefix: /down }, middlewares: [no-auth], service: svc }
 services: { svc: { servers: [ { url: "${backend.url}" } ] } }
 `),
   );

@@ -19,8 +19,8 @@ middlewares:
   sequential: { rateLimit: { average: 1, period: 1h, burst: 10 } }
   concurrent: { rateLimit: { average: 1, period: 1h, burst: 15 } }
 routers:
-  seq: { entrypoint: web, match: { path: /seq }, middlewares: [sequential], service: svc }
-  conc: { entrypoint: web, match: { path: /conc }, middlewares: [concurrent], service: svc }
+  seq: { entrypoint: web, match: { pathPrefix: /seq }, middlewares: [sequential], service: svc }
+  conc: { entrypoint: web, match: { pathPrefix: /conc }, middlewares: [concurrent], service: svc }
 services: { svc: { servers: [ { url: "${backend.url}" } ] } }
 `,
     [],
