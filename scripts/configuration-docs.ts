@@ -11,7 +11,7 @@ export interface DocumentedKey {
 }
 
 /** The dictionaries of user-chosen names; below them the docs write NAME. */
-export const namedSections = new Set(['entrypoints', 'routers', 'services', 'acme']);
+export const namedSections = new Set(['entrypoints', 'routers', 'services', 'middlewares', 'acme']);
 
 /** Rows of the tables, keyed by the full path (the section heading names the prefix). */
 export function documentedKeys(docs = readFileSync(new URL('../docs/configuration.md', import.meta.url), 'utf8')): Map<string, DocumentedKey> {
@@ -19,7 +19,7 @@ export function documentedKeys(docs = readFileSync(new URL('../docs/configuratio
   let prefix = '';
   for (const line of docs.split('\n')) {
     const heading = /^## (.+)$/.exec(line);
-    if (heading) prefix = /^(entrypoints|routers|services|acme)\.NAME$|^admin$/.test(heading[1]!) ? `${heading[1]}.` : '';
+    if (heading) prefix = /^(entrypoints|routers|services|middlewares|acme)\.NAME$|^admin$/.test(heading[1]!) ? `${heading[1]}.` : '';
     const row = /^\| `([^`]+)` \| (.+?) \| (.*) \|$/.exec(line);
     if (row) rows.set(`${prefix}${row[1]}`, { default: row[2]!, meaning: row[3]! });
   }

@@ -91,6 +91,8 @@ export type ProxyErrorKind =
   | 'body_timeout'
   | 'request_body_timeout'
   | 'client_abort'
+  | 'middleware_missing'
+  | 'middleware_failed'
   | 'rate_limited'
   | 'in_flight_limited'
   | 'auth_unavailable'
@@ -124,6 +126,8 @@ const proxyErrorCodes: Record<ProxyErrorKind, ProxyErrorEntry> = {
   body_timeout: { code: 'LB_UPSTREAM_BODY_TIMEOUT', status: 504, text: 'the backend response body stalled', termination: ['sD', 'sD'] },
   request_body_timeout: { code: 'LB_CLIENT_BODY_TIMEOUT', status: 408, text: 'the client paused its request body for longer than timeouts.requestBody', termination: ['cH', 'cD'] },
   client_abort: { code: 'LB_CLIENT_ABORT', status: 499, text: 'the client went away', termination: ['CH', 'CD'] },
+  middleware_missing: { code: 'LB_MIDDLEWARE_MISSING', status: 500, text: 'the router names a middleware that no provider defines', termination: ['PR', 'PR'] },
+  middleware_failed: { code: 'LB_MIDDLEWARE_FAILED', status: 500, text: 'a middleware failed', termination: ['PR', 'PR'] },
   rate_limited: { code: 'LB_RATE_LIMITED', status: 429, text: 'this source sent more requests than the rateLimit middleware allows', termination: ['PR', 'PR'] },
   in_flight_limited: { code: 'LB_IN_FLIGHT_LIMITED', status: 429, text: 'this source has as many requests in flight as the inFlightReq middleware allows', termination: ['PR', 'PR'] },
   auth_unavailable: { code: 'LB_AUTH_UNAVAILABLE', status: 503, text: 'the forwardAuth server could not be asked', termination: ['PR', 'PR'] },

@@ -170,8 +170,8 @@ test('the short form and lb.services.<its name> add up, and problems are reporte
   const web = parsed({ 'lb.host': 'a.test', 'lb.healthcheck.path': '/h', 'lb.services.web.healthcheck.interval': '1s', 'lb.services.web.retries': '2' }).services.get('web')!.config;
   assert.deepEqual([web.healthCheck!.path, web.healthCheck!.intervalMs, web.retry.attempts], ['/h', 1000, 2]);
   assert.deepEqual(errorsOf({ 'lb.host': 'a.test', 'lb.healthcheck.timeout': '10s', 'lb.services.web.healthcheck.path': '/h' }), { 'lb.healthcheck.timeout': 'the timeout (10000ms) must be shorter than the interval (5000ms)' });
-  assert.deepEqual(errorsOf({ 'lb.entrypoint': 'web' }), { 'lb.entrypoint': 'lb.headers, lb.entrypoint, lb.priority and lb.tls need lb.host or lb.path' });
-  assert.deepEqual(errorsOf({ 'lb.headers': 'X-A=1' }), { 'lb.headers': 'lb.headers, lb.entrypoint, lb.priority and lb.tls need lb.host or lb.path' });
+  assert.deepEqual(errorsOf({ 'lb.entrypoint': 'web' }), { 'lb.entrypoint': 'lb.headers, lb.entrypoint, lb.priority, lb.tls and lb.middlewares need lb.host or lb.path' });
+  assert.deepEqual(errorsOf({ 'lb.headers': 'X-A=1' }), { 'lb.headers': 'lb.headers, lb.entrypoint, lb.priority, lb.tls and lb.middlewares need lb.host or lb.path' });
 });
 
 test('one key written in two cases is an error, and a map may be written one label per entry', () => {

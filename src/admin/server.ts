@@ -175,9 +175,13 @@ function describeState(sources: Pick<AdminSources, 'snapshot' | 'listening' | 's
       entrypoint: router.entrypoint,
       service: router.service,
       priority: router.priority ?? null,
+      middlewares: router.middlewares ?? [],
       match: { host: router.match.hosts, pathPrefix: router.match.pathPrefix ?? null, headers: Object.fromEntries(router.match.headers), sni: router.match.sni ?? null },
     })),
     conflicts: snapshot.shadowed.map((s) => ({ ...s, reason: `router "${s.router}" can never win: router "${s.by}" has the same entrypoint, match and priority` })),
+    // Names and types only: settings may hold secrets (basicAuth users).
+    middlewares: [...snapshot.middlewares].map(([name, { config }]) => ({ name, type: config.type })),
+    missingMiddlewares: snapshot.missingMiddlewares.map((m) => ({ ...m, reason: `router "${m.router}" names middleware "${m.middleware}", which no provider defines: its requests get 500` })),
     services: [...snapshot.services.values()].map((service) => ({
       name: service.name,
       protocol: service.config.protocol,

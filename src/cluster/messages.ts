@@ -1,7 +1,7 @@
 // What the primary and its data-plane workers say to each other over cluster IPC (advanced
 // serialization, so Maps travel as they are).
 import type { AddressInfo } from 'node:net';
-import type { EntrypointConfig, LbConfig, RouterConfig, ServiceConfig } from '../config/types.js';
+import type { EntrypointConfig, LbConfig, MiddlewareConfig, RouterConfig, ServiceConfig } from '../config/types.js';
 import type { TrafficStats } from '../metrics/traffic.js';
 import type { TlsState } from '../tls/state.js';
 import type { ChallengeSet } from '../tls/acme/challenges.js';
@@ -19,6 +19,7 @@ export interface SnapshotMessage {
   entrypoints: ReadonlyMap<string, EntrypointConfig>;
   routers: ReadonlyMap<string, RouterConfig>;
   services: ReadonlyMap<string, ServiceConfig>;
+  middlewares: ReadonlyMap<string, MiddlewareConfig>;
   /** [service, backend origin, usable, known] for every server, from the control loop's health state. */
   states: Array<[string, string, boolean, boolean]>;
 }

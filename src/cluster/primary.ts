@@ -266,7 +266,7 @@ export class WorkerPool implements DataPlaneHandle {
     for (const service of snapshot.services.values()) {
       for (const backend of service.backends) states.push([service.name, backend.origin, this.control.isUsable(service.name, backend), this.control.healthOf(service.name, backend)?.known ?? false]);
     }
-    const { routers, services } = this.control.dynamic;
-    return { type: 'lb:snapshot', entrypoints: this.control.entrypointConfigs, routers, services, states };
+    const { routers, services, middlewares = new Map() } = this.control.dynamic;
+    return { type: 'lb:snapshot', entrypoints: this.control.entrypointConfigs, routers, services, middlewares, states };
   }
 }

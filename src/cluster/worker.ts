@@ -4,6 +4,7 @@ import { serverKey, type Backend } from '../balancer/index.js';
 import type { LbConfig } from '../config/types.js';
 import { SnapshotListeners } from '../control/snapshot-listeners.js';
 import { buildSnapshot, type RoutingSnapshot } from '../control/snapshot.js';
+import { retireMiddlewares } from '../middleware/chain.js';
 import { createLogger, type Logger } from '../log.js';
 import { Metrics } from '../metrics/metrics.js';
 import { DataPlane, type SnapshotSource } from '../proxy/data-plane.js';
@@ -45,7 +46,9 @@ class SnapshotFollower implements SnapshotSource {
 
   apply(message: SnapshotMessage): void {
     const states = new Map(message.states.map(([service, origin, usable, known]) => [serverKey(service, origin), { usable, known }]));
-    this.current = buildSnapshot(message.entrypoints, message, this.current, (service, backend) => states.get(serverKey(service.name, backend.origin)) ?? { usable: false, known: false });
+    const previous = this.current;
+    this.current = buildSnapshot(message.entrypoints, message, previous, (service, backend) => states.get(serverKey(service.name, backend.origin)) ?? { usable: false, known: false });
+    retireMiddlewares(previous.middlewares, this.current.middlewares);
     this.listeners.notify(this.current);
   }
 }

@@ -52,7 +52,7 @@ export function parseConfig(text: string, source: string): LbConfig {
   const raw = configSchema(js, [], problems);
   // A service that failed its own checks must not also be reported as missing by its routers.
   const written = (key: string) => new Set(Object.keys((js[key] as object | null) ?? {}));
-  const config = raw && normaliseConfig(raw, source, (path, message, atKey, warning) => problems.push({ path, message, atKey, ...(warning ? { warning } : {}) }), { services: written('services'), entrypoints: written('entrypoints') });
+  const config = raw && normaliseConfig(raw, source, (path, message, atKey, warning) => problems.push({ path, message, atKey, ...(warning ? { warning } : {}) }), { services: written('services'), entrypoints: written('entrypoints'), middlewares: written('middlewares') });
   // Certificate and key files are read now, so that `lb validate` finds a missing file or a
   // mismatched pair at the line that names it.
   if (config) checkTlsFiles(config.entrypoints, (path, message) => problems.push({ path, message }));

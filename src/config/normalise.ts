@@ -4,11 +4,12 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { didYouMean } from './suggest.js';
-import { parseHostPort, parseStatusRange, serviceSchema, type RawConfig, type RawRouter, type RawServiceSettings } from './schema.js';
+import { parseHtpasswd } from '../middleware/htpasswd.js';
+import { parseHostPort, parseStatusRange, serviceSchema, type MiddlewareType, type RawConfig, type RawMiddleware, type RawRouter, type RawServiceSettings } from './schema.js';
 import { formatPath, type KeyPath } from './validate.js';
 import {
   routingProtocol,
-  type AcmeResolverConfig, type EntrypointConfig, type EntrypointTlsConfig, type HealthCheckConfig, type HostPort, type LbConfig, type Protocol, type RouterConfig, type RouterMatch, type ServerConfig, type ServiceConfig, type UpstreamTlsConfig,
+  type AcmeResolverConfig, type EntrypointConfig, type MiddlewareConfig, type EntrypointTlsConfig, type HealthCheckConfig, type HostPort, type LbConfig, type Protocol, type RouterConfig, type RouterMatch, type ServerConfig, type ServiceConfig, type UpstreamTlsConfig,
 } from './types.js';
 
 /** Records a problem at a key path (relative to what is being normalised); `warning`: accepted, but worth a word. */
@@ -64,6 +65,7 @@ export function normaliseRouter(name: string, router: RawRouter): RouterConfig {
     name,
     entrypoint: router.entrypoint,
     service: router.service,
+    ...(router.middlewares?.length ? { middlewares: router.middlewares } : {}),
     ...(router.priority !== undefined ? { priority: router.priority } : {}),
     match: routerMatch(router.match),
     ...(router.tls === 'terminate' ? { tls: 'terminate' as const } : {}),
@@ -86,6 +88,38 @@ function normaliseHealthCheck(hc: NonNullable<RawServiceSettings['healthCheck']>
     ...(hc.send !== undefined ? { send: hc.send } : {}),
     ...(hc.expect !== undefined ? { expect: hc.expect } : {}),
   };
+}
+
+/**
+ * One middleware, from lb.yaml or from labels: a users file is read now, so that one that is
+ * missing or has a bad line is an error at load (the data plane reads it again, and on changes).
+ */
+export function normaliseMiddleware(name: string, raw: RawMiddleware, report: Report, baseDir = process.cwd()): MiddlewareConfig | undefined {
+  const [type] = Object.keys(raw) as MiddlewareType[];
+  const config = { name, type: type!, settings: raw[type!] } as MiddlewareConfig;
+  if (config.type !== 'basicAuth') return config;
+  const auth = config.settings;
+  if (!auth.users?.length && auth.usersFile === undefined) {
+    report(['basicAuth'], 'basicAuth needs users (["user:hash"], as htpasswd -nB user prints them) or usersFile');
+    return undefined;
+  }
+  let ok = true;
+  for (const problem of parseHtpasswd(auth.users ?? []).problems) {
+    report(['basicAuth', 'users', problem.line - 1], problem.message);
+    ok = false;
+  }
+  if (auth.usersFile === undefined) return ok ? config : undefined;
+  const file = resolve(baseDir, auth.usersFile);
+  try {
+    for (const problem of parseHtpasswd(readFileSync(file, 'utf8').split('\n')).problems) {
+      report(['basicAuth', 'usersFile'], `${file}:${problem.line}: ${problem.message}`);
+      ok = false;
+    }
+  } catch (err) {
+    report(['basicAuth', 'usersFile'], `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    ok = false;
+  }
+  return ok ? { ...config, settings: { ...auth, usersFile: file } } : undefined;
 }
 
 /** A service's settings, from lb.yaml or from labels, with the checks that span keys. */
@@ -189,6 +223,7 @@ function portsOverlap(a: HostPort, b: HostPort): boolean {
 
 interface WrittenNames {
   services: Set<string>;
+  middlewares: Set<string>;
   entrypoints: Set<string>;
 }
 
@@ -316,6 +351,12 @@ export function normaliseConfig(raw: RawConfig, source: string, report: Report, 
     bound.push([path, ep.address]);
   }
 
+  const middlewares = new Map<string, MiddlewareConfig>();
+  for (const [name, middleware] of raw.middlewares) {
+    const checked = normaliseMiddleware(name, middleware, (path, message, atKey, warning) => report(['middlewares', name, ...path], message, atKey, warning), dirname(source));
+    if (checked) middlewares.set(name, checked);
+  }
+
   const routers = new Map<string, RouterConfig>();
   const serviceProtocols = new Map<string, { protocol: Protocol; router: string }>();
   for (const [name, router] of raw.routers) {
@@ -351,6 +392,12 @@ export function normaliseConfig(raw: RawConfig, source: string, report: Report, 
       continue;
     }
     const normalised = normaliseRouter(name, router);
+    (router.middlewares ?? []).forEach((ref, index) => {
+      // Those of other providers (auth@docker) come and go with them; lb.yaml's are known now.
+      const [middleware, provider = 'file'] = ref.split('@') as [string, string?];
+      if (protocol === 'tcp') report(['routers', name, 'middlewares'], 'a TCP router sees no HTTP request: middlewares apply to HTTP routers');
+      else if (provider === 'file' && !raw.middlewares.has(middleware) && !written.middlewares.has(middleware)) report(['routers', name, 'middlewares', index], `middleware "${middleware}" is not defined${suggestion(middleware, raw.middlewares.keys())}`);
+    });
     const noCertificates = terminateProblem(normalised, entrypoint);
     if (noCertificates) report(['routers', name, 'tls'], noCertificates);
     if (router.tls === true && entrypoint.protocol !== 'https') report(['routers', name, 'tls'], `entrypoint "${router.entrypoint}" is ${entrypoint.protocol}, so this router is not served over TLS; tls: true only picks the entrypoint of label routers that name none`, false, true);
@@ -394,6 +441,7 @@ export function normaliseConfig(raw: RawConfig, source: string, report: Report, 
     admin,
     routers,
     services,
+    middlewares,
     acme,
     providers: {
       docker: {

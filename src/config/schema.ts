@@ -88,9 +88,17 @@ const routerTls = Object.assign(
   { fromText: boolean().fromText, jsonSchema: { enum: [true, false, 'terminate', 'passthrough'] } },
 ) satisfies Validator<boolean | 'terminate' | 'passthrough'>;
 
+/** `name` (a middleware of the router's own provider) or `name@file`, `name@docker`. */
+export const middlewareRefPattern = /^[A-Za-z0-9][\w.-]*(@[a-z][a-z0-9-]*)?$/;
+const middlewareRef = string({
+  pattern: middlewareRefPattern,
+  check: (s) => (middlewareRefPattern.test(s) ? undefined : `expected a middleware name, optionally with its provider ("auth", "auth@file", "auth@docker"), got "${s}"`),
+});
+
 export const routerSchema = object({
   entrypoint: string(),
   service: string(),
+  middlewares: documentedDefault(list(middlewareRef), 'none'),
   priority: documentedDefault(integer({ min: -1_000_000, max: 1_000_000 }), '`0`'),
   tls: withDefault(routerTls, false),
   match: object({
@@ -255,6 +263,70 @@ const acmeResolverSchema = object({
   }), {}),
 }, ['directory', 'storage']);
 
+/** A regular expression (JavaScript syntax, which reads Traefik's usual Go patterns the same). */
+const regex = string({
+  check: (s) => {
+    try {
+      new RegExp(s);
+      return undefined;
+    } catch (err) {
+      return `invalid regular expression: ${(err as Error).message}`;
+    }
+  },
+});
+
+/** `name:hash`, one htpasswd line: bcrypt ($2y$), Apache MD5 ($apr1$) or SHA1 ({SHA}). */
+const htpasswdUser = string({ check: (s) => (/^[^:\s]+:\S+$/.test(s) ? undefined : `expected "user:hash" as htpasswd writes it (htpasswd -nB user), got "${s}"`) });
+
+/** Header name to the value it gets; an empty value removes the header. */
+const headerEdits = () => dictionary(string({ check: (s) => (/[\r\n\0]/.test(s) ? 'a header value has no line breaks or NUL' : undefined) }), { keyPattern: tokenPattern, keyHint: 'a header name is an HTTP token' });
+
+/**
+ * `middlewares.NAME`: exactly one of these keys, each a middleware type with Traefik's name and
+ * settings. What each does is in docs/middlewares.md.
+ */
+export const middlewareTypes = {
+  headers: object({ customRequestHeaders: headerEdits(), customResponseHeaders: headerEdits() }),
+  stripPrefix: object({ prefixes: oneOrMany(absolutePath('a prefix')) }, ['prefixes']),
+  replacePathRegex: object({ regex, replacement: string() }, ['regex', 'replacement']),
+  redirectScheme: object({
+    scheme: string({ oneOf: ['http', 'https'] as const }),
+    port: documentedDefault(port, 'the default port of the scheme'),
+    permanent: withDefault(boolean(), false),
+  }, ['scheme']),
+  redirectRegex: object({ regex, replacement: string(), permanent: withDefault(boolean(), false) }, ['regex', 'replacement']),
+  ipAllowList: object({
+    sourceRange: oneOrMany(cidr),
+    ipStrategy: object({ depth: documentedDefault(integer({ min: 0, max: 64 }), '0: the client address') }),
+  }, ['sourceRange']),
+  buffering: object({ maxRequestBodyBytes: integer({ min: 0, max: 2 ** 40 }) }, ['maxRequestBodyBytes']),
+  basicAuth: object({
+    users: documentedDefault(oneOrMany(htpasswdUser), 'none'),
+    usersFile: documentedDefault(filePath, 'none'),
+    realm: withDefault(string({ check: (s) => (/^[^"\\\r\n]*$/.test(s) ? undefined : 'a realm has no quotes, backslashes or line breaks') }), 'lb'),
+    removeHeader: withDefault(boolean(), true),
+  }),
+};
+
+export type MiddlewareType = keyof typeof middlewareTypes;
+
+const middlewareFields = object(middlewareTypes);
+
+/** One middleware: exactly one type key. */
+const middlewareSchema = Object.assign(
+  (value: unknown, path: KeyPath, problems: Problem[]): Output<typeof middlewareFields> | undefined => {
+    const checked = middlewareFields(value, path, problems);
+    if (checked === undefined) return undefined;
+    const types = Object.keys(checked);
+    if (types.length === 1) return checked;
+    problems.push({ path, message: types.length === 0 ? `a middleware needs one type: ${Object.keys(middlewareTypes).join(', ')}` : `a middleware has exactly one type, got ${types.join(' and ')}: define one middleware for each` });
+    return undefined;
+  },
+  { fromText: middlewareFields.fromText, jsonSchema: { ...middlewareFields.jsonSchema, minProperties: 1, maxProperties: 1 }, fields: middlewareFields.fields },
+) satisfies Validator<Output<typeof middlewareFields>>;
+
+export const middlewaresSchema = dictionary(middlewareSchema, { keyPattern: namePattern, keyHint: nameHint });
+
 export const configSchema = object({
   entrypoints: withDefault(dictionary(
     object({
@@ -285,6 +357,7 @@ export const configSchema = object({
   accessLog: withDefault(object({ enabled: withDefault(boolean(), false), path: documentedDefault(string(), 'stdout') }), {}),
   routers: withDefault(dictionary(routerSchema, { keyPattern: namePattern, keyHint: nameHint }), {}),
   services: withDefault(dictionary(yamlServiceSchema, { keyPattern: namePattern, keyHint: nameHint }), {}),
+  middlewares: withDefault(middlewaresSchema, {}),
   acme: withDefault(dictionary(acmeResolverSchema, { keyPattern: namePattern, keyHint: nameHint }), {}),
   providers: withDefault(object({ docker: withDefault(dockerProviderSchema, {}) }), {}),
   log: withDefault(object({ level: withDefault(string({ oneOf: logLevels }), 'info') }), {}),
@@ -300,4 +373,5 @@ export const configSchema = object({
 export type RawConfig = NonNullable<Output<typeof configSchema>>;
 export type RawRouter = NonNullable<Output<typeof routerSchema>>;
 export type RawServiceSettings = NonNullable<Output<typeof serviceSchema>>;
+export type RawMiddleware = NonNullable<Output<typeof middlewareSchema>>;
 export type RawLabelServer = NonNullable<Output<typeof labelServerSchema>>;

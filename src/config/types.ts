@@ -1,5 +1,6 @@
 // The validated, normalised configuration. Everything downstream reads these types, never raw YAML.
 import type { ConfigIssue } from '../errors.js';
+import type { MiddlewareType, RawMiddleware } from './schema.js';
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 export const logLevels: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
@@ -121,9 +122,20 @@ export interface RouterConfig {
   service: string;
   priority?: number;
   match: RouterMatch;
+  /**
+   * Middlewares, in the order they run. As written (`auth`, `auth@docker`) in a provider's
+   * routers; the control loop qualifies each with its provider (`auth@file`) when it merges.
+   */
+  middlewares?: string[];
   /** TCP routers: lb terminates TLS with the entrypoint's certificates and forwards plain bytes. */
   tls?: 'terminate';
 }
+
+/**
+ * `middlewares.NAME`: one middleware, its type and its checked settings (schema.ts), file paths
+ * made absolute. Plain data, so that it travels to workers as it is.
+ */
+export type MiddlewareConfig = { [K in MiddlewareType]: { name: string; type: K; settings: NonNullable<RawMiddleware[K]> } }[MiddlewareType];
 
 export interface HashPolicy {
   on: 'client_ip' | 'header' | 'cookie';
@@ -269,6 +281,7 @@ export interface LbConfig {
   accessLog: { enabled: boolean; path?: string };
   routers: Map<string, RouterConfig>;
   services: Map<string, ServiceConfig>;
+  middlewares: Map<string, MiddlewareConfig>;
   /** ACME resolvers by name. */
   acme: Map<string, AcmeResolverConfig>;
   providers: { docker: DockerProviderConfig };

@@ -1,5 +1,6 @@
 import { serverKey, type Backend, type ServerKey } from '../balancer/index.js';
-import type { EntrypointConfig, RouterConfig, ServiceConfig } from '../config/types.js';
+import type { EntrypointConfig, MiddlewareConfig, RouterConfig, ServiceConfig } from '../config/types.js';
+import { retireMiddlewares } from '../middleware/chain.js';
 import { HealthChecker, type CheckTarget } from '../health/checker.js';
 import { ejectionAllowance, ServerHealth } from '../health/server-health.js';
 import type { Logger } from '../log.js';
@@ -156,6 +157,7 @@ export class ControlLoop {
     this.checker.sync(checkTargets(snapshot));
     const previous = this.current;
     this.current = snapshot;
+    retireMiddlewares(previous.middlewares, snapshot.middlewares);
     for (const service of snapshot.services.values()) {
       const before = previous.services.get(service.name);
       // Said once when a pool empties or panics, not on every snapshot while it stays so.
@@ -171,6 +173,7 @@ export class ControlLoop {
       if (!service.panic && before?.panic) this.logger.info({ service: service.name }, 'panic over');
     }
     this.reportShadowed(previous, snapshot);
+    this.reportMissingMiddlewares(previous, snapshot);
     if (providerName) this.logger.info({ provider: providerName, version: snapshot.version, routers: snapshot.routers.size, services: snapshot.services.size }, 'routing snapshot published');
     this.listeners.notify(snapshot);
   }
@@ -185,6 +188,15 @@ export class ControlLoop {
       if (!before.has(`${s.entrypoint}\0${s.router}\0${s.by}`)) {
         this.logger.warn({ entrypoint: s.entrypoint, router: s.router, by: s.by }, `router "${s.router}" can never win: router "${s.by}" on entrypoint "${s.entrypoint}" has the same match and priority; change one's match or give one a priority`);
       }
+    }
+  }
+
+  /** Said once when a router starts naming a middleware that no provider defines. */
+  private reportMissingMiddlewares(previous: RoutingSnapshot, snapshot: RoutingSnapshot): void {
+    const before = new Set(previous.missingMiddlewares.map((m) => `${m.router}\0${m.middleware}`));
+    for (const m of snapshot.missingMiddlewares) {
+      if (before.has(`${m.router}\0${m.middleware}`)) continue;
+      this.logger.error({ router: m.router, middleware: m.middleware }, `router "${m.router}" names middleware "${m.middleware}", which no provider defines: its requests get 500 (middleware_missing) until it is defined`);
     }
   }
 
@@ -212,11 +224,14 @@ export class ControlLoop {
   /**
    * Names are global. A router belongs to the first provider that defines it. A service defined
    * by several providers keeps the first one's settings and pools every provider's servers, so
-   * that lb.yaml can tune a service whose servers are containers.
+   * that lb.yaml can tune a service whose servers are containers. Middlewares are named per
+   * provider, as Traefik names them (`auth@file`, `auth@docker`); a router's reference without
+   * a provider means its own provider's.
    */
   private merge(): DynamicConfig {
     const routers = new Map<string, RouterConfig>();
     const services = new Map<string, ServiceConfig>();
+    const middlewares = new Map<string, MiddlewareConfig>();
     const duplicates = new Set<string>();
     for (const [provider, config] of this.published) {
       for (const [name, router] of config.routers) {
@@ -225,8 +240,9 @@ export class ControlLoop {
           duplicates.add(key);
           if (!this.duplicateRouters.has(key)) this.logger.warn({ provider, router: name }, 'router defined by two providers; keeping the first');
         }
-        else routers.set(name, router);
+        else routers.set(name, router.middlewares ? { ...router, middlewares: router.middlewares.map((ref) => (ref.includes('@') ? ref : `${ref}@${provider}`)) } : router);
       }
+      for (const [name, middleware] of config.middlewares ?? []) middlewares.set(`${name}@${provider}`, middleware);
       for (const [name, service] of config.services) {
         const first = services.get(name);
         services.set(name, first ? { ...first, servers: [...first.servers, ...service.servers] } : service);
@@ -234,7 +250,7 @@ export class ControlLoop {
     }
     // Said once while the clash lasts, not at every publish of either provider.
     this.duplicateRouters = duplicates;
-    return { routers, services };
+    return { routers, services, middlewares };
   }
 }
 

@@ -1,12 +1,18 @@
 import { Backend, createBalancer, type Balancer } from '../balancer/index.js';
 import { defaultServiceConfig } from '../config/normalise.js';
-import { routingProtocol, type EntrypointConfig, type RouterConfig, type ServiceConfig } from '../config/types.js';
+import { routingProtocol, type EntrypointConfig, type MiddlewareConfig, type RouterConfig, type ServiceConfig } from '../config/types.js';
+import { compileMiddlewares, MiddlewareChain, type CompiledMiddleware } from '../middleware/chain.js';
 import { RouteTable } from './route-table.js';
 
 /** Routers and services as a provider contributes them (lb.yaml, Docker labels). */
 export interface DynamicConfig {
   routers: ReadonlyMap<string, RouterConfig>;
   services: ReadonlyMap<string, ServiceConfig>;
+  /**
+   * By name. What a provider publishes is keyed by the names it defines; what the control loop
+   * merges, by `name@provider` (routers' references qualified the same way).
+   */
+  middlewares?: ReadonlyMap<string, MiddlewareConfig>;
 }
 
 export interface ServicePool {
@@ -31,6 +37,14 @@ export interface HttpRoute {
   readonly router: string;
   readonly entrypoint: string;
   readonly service: ServicePool;
+  /** The router's middlewares, compiled; undefined for a router without any. */
+  readonly middlewares: MiddlewareChain | undefined;
+}
+
+/** A router that names a middleware no provider defines: its requests answer 500. */
+export interface MissingMiddleware {
+  readonly router: string;
+  readonly middleware: string;
 }
 
 export interface TcpRoute {
@@ -72,6 +86,9 @@ export interface RoutingSnapshot {
   readonly services: ReadonlyMap<string, ServicePool>;
   /** Routers that no request can reach; reported, never dropped silently. */
   readonly shadowed: readonly ShadowedRouter[];
+  /** Every middleware by `name@provider`, compiled, carried into the next snapshot while unchanged. */
+  readonly middlewares: ReadonlyMap<string, CompiledMiddleware>;
+  readonly missingMiddlewares: readonly MissingMiddleware[];
 }
 
 /**
@@ -115,6 +132,16 @@ export function buildSnapshot(
     byEntrypoint.set(router.entrypoint, list);
   }
 
+  const middlewares = compileMiddlewares(dynamic.middlewares, previous?.middlewares);
+  const missingMiddlewares: MissingMiddleware[] = [];
+  const chains = new Map<string, MiddlewareChain>();
+  for (const router of dynamic.routers.values()) {
+    if (!router.middlewares?.length) continue;
+    const missing = router.middlewares.filter((name) => !middlewares.has(name));
+    for (const middleware of missing) missingMiddlewares.push({ router: router.name, middleware });
+    chains.set(router.name, new MiddlewareChain(router.middlewares, missing.length ? [] : router.middlewares.map((name) => middlewares.get(name)!.middleware), missing));
+  }
+
   const snapshotEntrypoints = new Map<string, EntrypointRoutes>();
   for (const [name, config] of entrypoints) {
     const routers = byEntrypoint.get(name) ?? [];
@@ -124,14 +151,22 @@ export function buildSnapshot(
       const routes = new RouteTable<HttpRoute>(
         routers.flatMap((router) => {
           const service = services.get(router.service);
-          return service ? [{ name: router.name, match: router.match, priority: router.priority, value: { router: router.name, entrypoint: name, service } }] : [];
+          return service ? [{ name: router.name, match: router.match, priority: router.priority, value: { router: router.name, entrypoint: name, service, middlewares: chains.get(router.name) } }] : [];
         }),
       );
       snapshotEntrypoints.set(name, Object.freeze({ config, routes }));
     }
   }
 
-  return Object.freeze({ version: (previous?.version ?? 0) + 1, entrypoints: snapshotEntrypoints, routers: dynamic.routers, services, shadowed: reusesRouting(previous, entrypoints, dynamic) ? previous!.shadowed : Object.freeze(shadowedRouters(entrypoints, byEntrypoint)) });
+  return Object.freeze({
+    version: (previous?.version ?? 0) + 1,
+    entrypoints: snapshotEntrypoints,
+    routers: dynamic.routers,
+    services,
+    shadowed: reusesRouting(previous, entrypoints, dynamic) ? previous!.shadowed : Object.freeze(shadowedRouters(entrypoints, byEntrypoint)),
+    middlewares,
+    missingMiddlewares: Object.freeze(missingMiddlewares),
+  });
 }
 
 /** Health changes rebuild the snapshot with the same routers: what follows from them alone stays. */

@@ -2,14 +2,14 @@ import type { LbConfig } from '../config/types.js';
 import type { DynamicConfig } from '../control/snapshot.js';
 import type { Provider } from './provider.js';
 
-/** The routers and services written by hand in lb.yaml. */
+/** The routers, services and middlewares written by hand in lb.yaml. */
 export class FileProvider implements Provider {
   readonly name = 'file';
   private config: DynamicConfig;
   private publish: (config: DynamicConfig) => void = () => undefined;
 
-  constructor(config: Pick<LbConfig, 'routers' | 'services'>) {
-    this.config = { routers: config.routers, services: config.services };
+  constructor(config: Pick<LbConfig, 'routers' | 'services' | 'middlewares'>) {
+    this.config = { routers: config.routers, services: config.services, middlewares: config.middlewares };
   }
 
   async start(publish: (config: DynamicConfig) => void): Promise<void> {
@@ -18,8 +18,8 @@ export class FileProvider implements Provider {
   }
 
   /** A reloaded lb.yaml: publish its routers and services. */
-  update(config: Pick<LbConfig, 'routers' | 'services'>): void {
-    this.config = { routers: config.routers, services: config.services };
+  update(config: Pick<LbConfig, 'routers' | 'services' | 'middlewares'>): void {
+    this.config = { routers: config.routers, services: config.services, middlewares: config.middlewares };
     this.publish(this.config);
   }
 

@@ -1,10 +1,10 @@
 // The label grammar. A label names a key path of lb.yaml's router or service schema
 // (config/schema.ts), and its text is checked by that key's own validator, so labels and lb.yaml
 // cannot drift apart. Label keys are compared case-insensitively; names are kept as written.
-import { matchProblem, normaliseRouter, normaliseService, routerTlsProblem, terminateProblem } from '../../config/normalise.js';
-import { labelServerSchema, namePattern, routerSchema, serviceSchema, type RawLabelServer } from '../../config/schema.js';
+import { matchProblem, normaliseMiddleware, normaliseRouter, normaliseService, routerTlsProblem, terminateProblem } from '../../config/normalise.js';
+import { labelServerSchema, middlewaresSchema, namePattern, routerSchema, serviceSchema, type RawLabelServer, type RawMiddleware } from '../../config/schema.js';
 import { didYouMean } from '../../config/suggest.js';
-import { routingProtocol, type EntrypointConfig, type Protocol, type RouterConfig, type ServiceConfig } from '../../config/types.js';
+import { routingProtocol, type EntrypointConfig, type MiddlewareConfig, type Protocol, type RouterConfig, type ServiceConfig } from '../../config/types.js';
 import { formatPath, type KeyPath, type Problem, type Validator } from '../../config/validate.js';
 import { mergeSettings, type SettingsTree } from './settings-tree.js';
 
@@ -41,11 +41,15 @@ export interface LabelService {
 export interface ContainerLabels {
   routers: LabelRouter[];
   services: Map<string, LabelService>;
+  /** `lb.http.middlewares.NAME.TYPE.KEY`: the middlewares this container defines (name@docker). */
+  middlewares: Map<string, MiddlewareConfig>;
 }
 
 
 const routerShortcuts: Readonly<Record<string, readonly string[]>> = { host: ['match', 'host'], path: ['match', 'pathPrefix'], pathprefix: ['match', 'pathPrefix'], headers: ['match', 'headers'], sni: ['match', 'sni'] };
-const routerLabelKeys = ['host', 'path', 'pathPrefix', 'headers', 'sni', 'entrypoint', 'service', 'priority', 'tls'];
+const routerLabelKeys = ['host', 'path', 'pathPrefix', 'headers', 'sni', 'entrypoint', 'service', 'priority', 'tls', 'middlewares'];
+/** One middleware's schema: its type keys. */
+const middlewareSchema = middlewaresSchema.entry!;
 const keyAliases: Readonly<Record<string, string>> = { healthcheck: 'healthCheck' };
 const serviceFields = { ...serviceSchema.fields!, ...labelServerSchema.fields! };
 const serverKeys = new Set(Object.keys(labelServerSchema.fields!));
@@ -227,13 +231,29 @@ export function parseLabels(
     const earlier = setAt(target, found.path, found.leaf.fromText(value), label);
     if (earlier) fail(label, `sets the same key as ${earlier} (label keys are compared without case); keep one`);
   };
-  const isRouterKey = (parts: readonly string[]) => routerShortcuts[parts[0]!.toLowerCase()] !== undefined || (parts.length === 1 && ['entrypoint', 'priority', 'tls'].includes(parts[0]!.toLowerCase()));
+  const isRouterKey = (parts: readonly string[]) => routerShortcuts[parts[0]!.toLowerCase()] !== undefined || (parts.length === 1 && ['entrypoint', 'priority', 'tls', 'middlewares'].includes(parts[0]!.toLowerCase()));
+  const middlewares = new Map<string, Section>();
+  const setMiddlewareKey = (parts: readonly string[], value: string, label: string) => {
+    const [name, ...keys] = parts;
+    if (!name || !keys.length) return fail(label, `expected ${prefix}http.middlewares.NAME.TYPE.KEY, for example ${prefix}http.middlewares.auth.basicAuth.users`);
+    if (!namePattern.test(name)) return fail(label, `invalid middleware name "${name}": use letters, digits, ".", "-" and "_"`);
+    const found = walk(middlewareSchema.fields!, keys, `${prefix}http.middlewares.${name}.stripPrefix.prefixes`);
+    if ('message' in found) return fail(label, found.message);
+    let target = middlewares.get(name);
+    if (!target) middlewares.set(name, (target = section(`${prefix}http.middlewares.${name}`)));
+    const earlier = setAt(target, found.path, found.leaf.fromText(value), label);
+    if (earlier) fail(label, `sets the same key as ${earlier} (label keys are compared without case); keep one`);
+  };
 
   for (const [label, raw] of own) {
     const value = raw.trim();
     const parts = label.slice(prefix.length).split('.');
     const head = parts[0]!.toLowerCase();
     if (head === 'enable') continue;
+    if (head === 'http' && parts[1]?.toLowerCase() === 'middlewares') {
+      setMiddlewareKey(parts.slice(2), value, label);
+      continue;
+    }
     if (head === 'http' || head === 'tcp' || head === 'services') {
       const protocol = head === 'services' ? undefined : head;
       const kind = head === 'services' ? 'services' : parts[1]?.toLowerCase();
@@ -274,7 +294,7 @@ export function parseLabels(
   const shortMatch = shortRouter.tree.match as { host?: unknown; pathPrefix?: unknown } | undefined;
   const hasShortRouter = shortRouter.sources.size > 0;
   if (hasShortRouter && shortMatch?.host === undefined && shortMatch?.pathPrefix === undefined) {
-    fail([...shortRouter.sources.values()][0]!, `${prefix}headers, ${prefix}entrypoint, ${prefix}priority and ${prefix}tls need ${prefix}host or ${prefix}path`);
+    fail([...shortRouter.sources.values()][0]!, `${prefix}headers, ${prefix}entrypoint, ${prefix}priority, ${prefix}tls and ${prefix}middlewares need ${prefix}host or ${prefix}path`);
   }
   let shortName = options.name;
   if (hasShortRouter && options.composeService === undefined) {
@@ -329,6 +349,12 @@ export function parseLabels(
     const portLabel = s.server.sources.get('port') ?? (s === shortService ? `${prefix}port` : `${s.label}.port`);
     parsedServices.set(name, { name, protocol, settings: s.tree, config, server, portLabel });
   }
+  const parsedMiddlewares = new Map<string, MiddlewareConfig>();
+  for (const [name, m] of middlewares) {
+    const raw = check(m, middlewareSchema, m.tree);
+    const config = raw === undefined ? undefined : normaliseMiddleware(name, raw as RawMiddleware, (path, message, _atKey, warning) => (warning ? warnings : errors).push({ label: labelOf(m, path), message }));
+    if (config) parsedMiddlewares.set(name, config);
+  }
   if (errors.length) return { enabled: true, errors, warnings };
-  return { enabled: true, config: { routers: parsedRouters, services: parsedServices }, errors, warnings };
+  return { enabled: true, config: { routers: parsedRouters, services: parsedServices, middlewares: parsedMiddlewares }, errors, warnings };
 }

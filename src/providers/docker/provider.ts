@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { DockerProviderConfig, EntrypointConfig, Protocol, RouterConfig, ServerConfig } from '../../config/types.js';
+import type { DockerProviderConfig, EntrypointConfig, MiddlewareConfig, Protocol, RouterConfig, ServerConfig } from '../../config/types.js';
 import type { DynamicConfig } from '../../control/snapshot.js';
 import { LbError } from '../../errors.js';
 import type { Logger } from '../../log.js';
@@ -228,6 +228,7 @@ export class DockerProvider implements Provider {
   private rebuild(): void {
     const prefix = this.options.labelPrefix;
     const routers = new Map<string, { router: RouterConfig; from: ContainerInfo; signature: string }>();
+    const middlewares = new Map<string, { middleware: MiddlewareConfig; from: ContainerInfo; signature: string }>();
     const pools = new ReplicaPools();
     const reports: ContainerReport[] = [];
     const labelErrors: typeof this.labelErrors = [];
@@ -281,6 +282,13 @@ export class DockerProvider implements Provider {
         routers.set(config.name, { router: config, from: container, signature });
       }
 
+      for (const middleware of parsed.config.middlewares.values()) {
+        const signature = JSON.stringify(middleware, (_key, value: unknown) => (value instanceof Map ? [...value] : value));
+        const existing = middlewares.get(middleware.name);
+        if (existing && existing.signature !== signature) conflicts.push(`middleware ${middleware.name}: ${existing.from.name} and ${container.name} disagree; using ${container.name} (newest)`);
+        middlewares.set(middleware.name, { middleware, from: container, signature });
+      }
+
       const lifecycle = this.lifecycleReason(container);
       for (const service of parsed.config.services.values()) {
         pools.add(container.name, service);
@@ -308,9 +316,9 @@ export class DockerProvider implements Provider {
     this.labelErrors = labelErrors;
     this.labelWarnings = labelWarnings;
     this.conflicts = conflicts;
-    const dynamic: DynamicConfig = { routers: new Map([...routers].map(([name, { router }]) => [name, router])), services };
+    const dynamic: DynamicConfig = { routers: new Map([...routers].map(([name, { router }]) => [name, router])), services, middlewares: new Map([...middlewares].map(([name, { middleware }]) => [name, middleware])) };
     // Most events (create, connect, a resync) change nothing that routes: publish only changes.
-    const signature = JSON.stringify([[...dynamic.routers], [...dynamic.services]]);
+    const signature = JSON.stringify([[...dynamic.routers], [...dynamic.services], [...middlewares].map(([, m]) => m.signature)]);
     if (signature === this.publishedSignature) return;
     this.publishedSignature = signature;
     this.publish(dynamic);

@@ -5,7 +5,7 @@ import type { AccessEntry } from '../../metrics/access-log.js';
 import type { ClientRequest } from './client.js';
 
 /** One access-log entry, for a proxied request or an upgrade (the query string is left out of the path). */
-export function accessEntry(req: Pick<ClientRequest, 'clientIp' | 'method' | 'host' | 'url' | 'tls'>, status: number, seconds: number, route: HttpRoute | undefined, backend: Backend | undefined, retries: number, bytesIn: number, bytesOut: number, error: ProxyError | undefined, termination: Termination): AccessEntry {
+export function accessEntry(req: Pick<ClientRequest, 'clientIp' | 'method' | 'host' | 'url' | 'tls'>, status: number, seconds: number, route: HttpRoute | undefined, backend: Backend | undefined, retries: number, bytesIn: number, bytesOut: number, error: ProxyError | undefined, termination: Termination, user?: string): AccessEntry {
   const url = req.url;
   const query = url.indexOf('?');
   return {
@@ -25,5 +25,6 @@ export function accessEntry(req: Pick<ClientRequest, 'clientIp' | 'method' | 'ho
     error: error?.kind,
     tls: req.tls?.version,
     tlsClientSubject: req.tls?.clientSubject,
+    ...(user !== undefined ? { user } : {}),
   };
 }

@@ -20,16 +20,21 @@ export function rawErrorResponse(status: number, text: string, code?: string, co
   return rawResponse(status, code ? [['lb-error', code]] : [], errorBody(status, text), connection, extra);
 }
 
-/** A whole response lb answers itself (redirects, errors), for a raw socket; the body is plain text. */
+/** Whether `headers` name their own Content-Type (else a body lb makes is plain text). */
+function typed(headers: ReadonlyArray<readonly [string, string]>): boolean {
+  return headers.some(([name]) => name.length === 12 && name.toLowerCase() === 'content-type');
+}
+
+/** A whole response lb answers itself (redirects, errors), for a raw socket; the body is plain text unless `headers` say otherwise. */
 export function rawResponse(status: number, headers: ReadonlyArray<readonly [string, string]>, body: string, connection: 'close' | 'keep-alive' | undefined = 'close', extra = ''): string {
-  let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n`;
+  let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n${typed(headers) ? '' : 'Content-Type: text/plain; charset=utf-8\r\n'}Content-Length: ${Buffer.byteLength(body)}\r\n`;
   for (const [name, value] of headers) head += `${name}: ${value}\r\n`;
   return `${head}${extra}${connection ? `Connection: ${connection}\r\n` : ''}\r\n${body}`;
 }
 
 /** The same through Node's ServerResponse. */
 export function sendResponse(res: ServerResponse, status: number, headers: ReadonlyArray<readonly [string, string]>, body: string, hsts?: string): void {
-  const flat: string[] = ['content-type', 'text/plain; charset=utf-8', 'content-length', String(Buffer.byteLength(body))];
+  const flat: string[] = typed(headers) ? ['content-length', String(Buffer.byteLength(body))] : ['content-type', 'text/plain; charset=utf-8', 'content-length', String(Buffer.byteLength(body))];
   for (const [name, value] of headers) flat.push(name, value);
   if (hsts) flat.push('strict-transport-security', hsts);
   res.writeHead(status, flat);

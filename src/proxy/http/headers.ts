@@ -24,8 +24,8 @@ export function clientAddress(remoteAddress: string | undefined): string {
   return address.startsWith('::ffff:') ? address.slice(7) : address;
 }
 
-/** Decides whether a peer's X-Forwarded-* headers are believed. */
-export class TrustedProxies {
+/** A set of address ranges (CIDRs); `has` takes a valid IP address. */
+export class AddressRanges {
   private readonly list: BlockList | undefined;
 
   constructor(cidrs: readonly string[]) {
@@ -38,8 +38,15 @@ export class TrustedProxies {
     }
   }
 
-  trusts(ip: string): boolean {
+  has(ip: string): boolean {
     return this.list !== undefined && this.list.check(ip, isIPv6(ip) ? 'ipv6' : 'ipv4');
+  }
+}
+
+/** Decides whether a peer's X-Forwarded-* headers are believed. */
+export class TrustedProxies extends AddressRanges {
+  trusts(ip: string): boolean {
+    return this.has(ip);
   }
 }
 

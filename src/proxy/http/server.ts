@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import type { EntrypointConfig } from '../../config/types.js';
 import type { Backend, PickContext } from '../../balancer/index.js';
 import type { HttpRoute } from '../../control/snapshot.js';
+import { ChainRequest, type ChainClient, type MiddlewareChain } from '../../middleware/chain.js';
 import { ProxyError, terminationOf } from '../../errors.js';
 import { gatewayFailure, recordPassive, reflectsOnServer, type DataPlaneContext } from '../context.js';
 import { listenOn, stopServer } from '../listen.js';
@@ -69,6 +70,8 @@ interface ProxiedRequest {
   head?: Buffer;
   /** Already held once for an empty pool (emptyPoolWait). */
   waited?: boolean;
+  /** The request as the router's middlewares left it (undefined: the router has none). */
+  middleware?: ChainRequest | undefined;
 }
 
 /**
@@ -137,7 +140,7 @@ export class HttpEntrypoint {
     });
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       if (this.config.redirect) return this.redirectUpgrade(req, socket as Socket);
-      this.upgrades.handle(req, socket as Socket, head, this.routeFor(req.headers.host ?? '', req.url ?? '/', req.headers));
+      this.upgrades.handle(req, socket as Socket, head, this.routeFor(req.headers.host ?? '', req.url ?? '/', req.headers), (client) => this.chainRequest(client));
     });
     this.server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
       socket.on('error', () => undefined);
@@ -262,9 +265,31 @@ export class HttpEntrypoint {
     if ((this.context.acmeChallenges !== undefined || this.config.redirect !== undefined) && this.answerItself(client, started)) return;
     const route = this.routeFor(client.host, client.url, () => client.headers);
     if (!route) return this.reject(client, started, undefined, new ProxyError('no_route'));
+    if (route.middlewares) return this.runMiddlewares(client, started, route, route.middlewares);
+    this.forward(client, started, route, undefined);
+  }
+
+  /** The router's middlewares, in order; then, unless one answered, the request goes on with their edits. */
+  private runMiddlewares(client: ClientExchange, started: number, route: HttpRoute, chain: MiddlewareChain): void {
+    chain.run(this.chainRequest(client), {
+      forward: (request) => this.forward(client, started, route, request),
+      answer: (answer, request) => this.answer(client, started, answer.status, answer.headers, answer.body, route, request.user),
+      fail: (error, request) => this.reject(client, started, route, error, request.user),
+    });
+  }
+
+  private chainRequest(client: ChainClient): ChainRequest {
+    return new ChainRequest(client, (ip) => this.trusted.trusts(ip), this.config.timeouts.requestBodyMs);
+  }
+
+  private forward(client: ClientExchange, started: number, route: HttpRoute, middleware: ChainRequest | undefined): void {
     // The client is its own pick context: its headers are only made if a balancer reads them.
-    const proxied: ProxiedRequest = { client, started, route, pick: client, retries: 0, body: null };
+    const proxied: ProxiedRequest = { client, started, route, pick: client, retries: 0, body: null, middleware };
     this.context.retryBudgets.for(route.service).onRequest();
+    if (middleware?.body) {
+      proxied.body = middleware.body;
+      return this.dispatch(proxied);
+    }
     const retry = route.service.config.retry;
     const length = client.contentLength;
     if (length > 0 && retry.attempts > 0 && length <= retry.bufferBodyBytes) {
@@ -302,14 +327,14 @@ export class HttpEntrypoint {
       {
         method: client.method,
         reset: fresh,
-        head: (proxied.head ??= client.upstreamHead(this.forwardingFacts(client), fresh)),
+        head: (proxied.head ??= (proxied.middleware?.edited ? proxied.middleware : client).upstreamHead(this.forwardingFacts(client), fresh)),
         body: proxied.body,
         headersTimeout: service.config.timeouts.responseHeadersMs,
         bodyTimeout: service.config.timeouts.idleMs,
         requestBodyTimeout: this.config.timeouts.requestBodyMs,
         rawChunked: client.acceptsChunked,
       },
-      relay,
+      route.middlewares?.editsResponses ? route.middlewares.wrap(relay, proxied.middleware!) : relay,
     );
   }
 
@@ -351,11 +376,11 @@ export class HttpEntrypoint {
       : { status: 308, headers: [['Location', location]], body: `308 Permanent Redirect: ${location}\n` };
   }
 
-  /** A response lb makes itself: counted and logged like any other, with no router or service. */
-  private answer(client: ClientExchange, started: number, status: number, headers: ReadonlyArray<readonly [string, string]>, body: string): void {
+  /** A response lb makes itself: counted and logged like any other, with the router whose middleware made it, if any. */
+  private answer(client: ClientExchange, started: number, status: number, headers: ReadonlyArray<readonly [string, string]>, body: string, route?: HttpRoute, user?: string): void {
     const seconds = (performance.now() - started) / 1000;
-    this.context.metrics.observeRequest(this.name, '', '', client.method, status, seconds);
-    this.context.accessLog?.write(accessEntry(client, status, seconds, undefined, undefined, 0, 0, 0, undefined, '--'));
+    this.context.metrics.observeRequest(this.name, route?.router ?? '', route?.service.name ?? '', client.method, status, seconds);
+    this.context.accessLog?.write(accessEntry(client, status, seconds, route, undefined, 0, 0, 0, undefined, '--', user));
     client.respond(status, headers, body);
   }
 
@@ -401,7 +426,7 @@ export class HttpEntrypoint {
     return true;
   }
 
-  private reject(client: ClientExchange, started: number, route: HttpRoute | undefined, error: ProxyError): void {
+  private reject(client: ClientExchange, started: number, route: HttpRoute | undefined, error: ProxyError, user?: string): void {
     const service = route?.service.name ?? '';
     const seconds = (performance.now() - started) / 1000;
     this.context.metrics.observeRequest(this.name, route?.router ?? '', service, client.method, error.status, seconds);
@@ -409,7 +434,7 @@ export class HttpEntrypoint {
     if (error.kind === 'no_backend') {
       this.context.logger.warn({ entrypoint: this.name, router: route?.router, service, code: error.code }, error.message);
     }
-    this.context.accessLog?.write(accessEntry(client, error.status, seconds, route, undefined, 0, 0, 0, error, terminationOf(error, false)));
+    this.context.accessLog?.write(accessEntry(client, error.status, seconds, route, undefined, 0, 0, 0, error, terminationOf(error, false), user));
     client.sendError(error);
   }
 
@@ -419,7 +444,7 @@ export class HttpEntrypoint {
     const service = route.service.name;
     const seconds = (performance.now() - started) / 1000;
     this.context.metrics.observeRequest(this.name, route.router, service, client.method, status, seconds, bytesIn, bytesOut, backend.traffic);
-    this.context.accessLog?.write(accessEntry(client, status, seconds, route, backend, proxied.retries, bytesIn, bytesOut, error, terminationOf(error, responded)));
+    this.context.accessLog?.write(accessEntry(client, status, seconds, route, backend, proxied.retries, bytesIn, bytesOut, error, terminationOf(error, responded), proxied.middleware?.user));
     // Failures before the response head were counted when they happened (see retry()).
     if (!error) recordPassive(this.context.signals, route.service, backend, gatewayFailure(status));
     if (!error) return;

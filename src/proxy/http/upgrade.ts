@@ -10,7 +10,8 @@ import { classifyUpstreamError, ProxyError, terminationOf } from '../../errors.j
 import { connectUpstream, upstreamTlsOptions } from '../../tls/upstream.js';
 import { gatewayFailure, recordPassive, reflectsOnServer, type DataPlaneContext } from '../context.js';
 import { accessEntry } from './access-entry.js';
-import { rawErrorResponse } from './error-response.js';
+import { rawErrorResponse, rawResponse } from './error-response.js';
+import type { ChainClient, ChainRequest } from '../../middleware/chain.js';
 import { connectionAddresses, peerAddress } from '../accept-proxy.js';
 import { writeProxyHeader } from '../proxy-protocol.js';
 import { tlsInfoOf, type TlsInfo } from '../../tls/terminator.js';
@@ -169,15 +170,43 @@ export class UpgradeRelay {
     this.proxy.on('error', () => undefined);
   }
 
-  handle(req: IncomingMessage, socket: Socket, head: Buffer, route: HttpRoute | undefined): void {
+  /** `chainRequest`: makes the request that a router's middlewares see and edit. */
+  handle(req: IncomingMessage, socket: Socket, head: Buffer, route: HttpRoute | undefined, chainRequest: (client: ChainClient) => ChainRequest): void {
     socket.on('error', () => socket.destroy());
     const clientIp = peerAddress(req.socket);
     const request = { clientIp, method: req.method ?? 'GET', host: req.headers.host ?? '', url: req.url ?? '/', tls: tlsInfoOf(req.socket) };
     if (!route) return this.refuse(socket, request, undefined, new ProxyError('no_route'));
+    const chain = route.middlewares;
+    if (!chain) return this.proxyUpgrade(req, socket, head, route, request, undefined);
+    // The same request phase as other requests (an upgrade has no body; its 101 is not edited).
+    const client: ChainClient = {
+      ...request, headers: req.headers, rawHeaders: req.rawHeaders, localPort: req.socket.localPort ?? 0, contentLength: 0,
+      get gone() {
+        return socket.destroyed;
+      },
+      streamBody: () => {
+        throw new Error('an upgrade request has no body to read');
+      },
+    };
+    chain.run(chainRequest(client), {
+      forward: (middleware) => this.proxyUpgrade(req, socket, head, route, request, middleware),
+      answer: (answer, middleware) => {
+        this.context.metrics.observeRequest(this.entrypoint, route.router, route.service.name, request.method, answer.status, 0);
+        this.context.accessLog?.write(accessEntry(request, answer.status, 0, route, undefined, 0, 0, 0, undefined, '--', middleware.user));
+        socket.end(rawResponse(answer.status, answer.headers, answer.body));
+      },
+      fail: (error) => this.refuse(socket, request, route, error),
+    });
+  }
+
+  private proxyUpgrade(req: IncomingMessage, socket: Socket, head: Buffer, route: HttpRoute, request: Upgrade['request'], middleware: ChainRequest | undefined): void {
+    const clientIp = request.clientIp;
     const backend = route.service.balancer.pick({ clientIp, headers: req.headers });
     if (!backend) return this.refuse(socket, request, route, new ProxyError('no_backend', `service ${route.service.name}`));
 
-    const headers = upstreamRequestHeaders({ rawHeaders: req.rawHeaders, headers: req.headers, host: req.headers.host ?? '' }, this.forwarding(clientIp, req.socket));
+    const facts = this.forwarding(clientIp, req.socket);
+    const headers = middleware?.edited ? middleware.upstreamHeaders(facts) : upstreamRequestHeaders({ rawHeaders: req.rawHeaders, headers: req.headers, host: req.headers.host ?? '' }, facts);
+    if (middleware) req.url = middleware.url;
     // http-proxy copies req.headers verbatim, so the filtered set replaces it.
     const replaced: Record<string, string | string[]> = {};
     for (let i = 0; i < headers.length; i += 2) {

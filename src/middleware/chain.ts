@@ -1,0 +1,271 @@
+// A router's middlewares, compiled once per routing snapshot into a chain, and one request's way
+// through it. The entrypoint (proxy/http/server.ts) runs the chain between routing and the
+// balancer, on a ClientExchange, so that every client path (the fast path, Node's parser, HTTP/2)
+// runs the same middlewares; a router without middlewares has no chain and pays nothing.
+import { isDeepStrictEqual } from 'node:util';
+import type { MiddlewareConfig } from '../config/types.js';
+import { ProxyError } from '../errors.js';
+import { ChunkedDecoder } from '../proxy/http1/chunked.js';
+import { parseResponseHead, type ResponseHead } from '../proxy/http1/response-head.js';
+import type { BodyFlow, UpstreamHandler } from '../proxy/http1/upstream-connection.js';
+import { stallTimer, type ClientExchange, type ClientRequest } from '../proxy/http/client.js';
+import { serializeRequestHead, upstreamRequestHeaders, type ForwardingFacts } from '../proxy/http/headers.js';
+import { createMiddleware } from './index.js';
+import type { Answer, Middleware, MiddlewareRequest, ResponseHeaders } from './middleware.js';
+
+/** A middleware made from its config; carried into the next snapshot while the config stays the same. */
+export interface CompiledMiddleware {
+  readonly config: MiddlewareConfig;
+  readonly middleware: Middleware;
+}
+
+/**
+ * Makes the middlewares of a snapshot (keys: `name@provider`), reusing those of `previous` whose
+ * config did not change, so that their state (users read from a file, rate-limit buckets)
+ * survives the snapshots that health changes and other routers cause.
+ */
+export function compileMiddlewares(configs: ReadonlyMap<string, MiddlewareConfig> | undefined, previous: ReadonlyMap<string, CompiledMiddleware> | undefined): ReadonlyMap<string, CompiledMiddleware> {
+  const compiled = new Map<string, CompiledMiddleware>();
+  for (const [name, config] of configs ?? []) {
+    const old = previous?.get(name);
+    compiled.set(name, old && (old.config === config || isDeepStrictEqual(old.config, config)) ? old : { config, middleware: createMiddleware(config) });
+  }
+  return compiled;
+}
+
+/** Closes the middlewares that `previous` had and `next` no longer carries. */
+export function retireMiddlewares(previous: ReadonlyMap<string, CompiledMiddleware>, next: ReadonlyMap<string, CompiledMiddleware>): void {
+  for (const [name, old] of previous) if (next.get(name) !== old) old.middleware.close?.();
+}
+
+/** What a chain reads of a client's request: every request path has it, upgrades too. */
+export type ChainClient = ClientRequest & Pick<ClientExchange, 'gone' | 'streamBody'>;
+
+/** What becomes of a request after its chain's request phase. */
+export interface ChainOutcome {
+  /** Forward it, with the chain's edits. */
+  forward(request: ChainRequest): void;
+  /** A middleware answered it. */
+  answer(answer: Answer, request: ChainRequest): void;
+  /** A middleware is missing or failed, or the client's body broke a rule: an error answer. */
+  fail(error: ProxyError, request: ChainRequest): void;
+}
+
+/** The middlewares of one router, in the order they run, ready for requests. */
+export class MiddlewareChain {
+  private readonly requestPhase: Middleware[];
+  private readonly responsePhase: Middleware[];
+  private readonly wrappers: Middleware[];
+
+  constructor(
+    /** The names as qualified (`name@provider`), for /api/state and errors. */
+    readonly names: readonly string[],
+    middlewares: readonly Middleware[],
+    /** Names no provider defines: every request answers 500, never unprotected. */
+    readonly missing: readonly string[],
+  ) {
+    this.requestPhase = middlewares.filter((m) => m.onRequest);
+    this.responsePhase = middlewares.filter((m) => m.onResponse).reverse();
+    this.wrappers = middlewares.filter((m) => m.wrapResponse).reverse();
+  }
+
+  /** Whether the response goes through any middleware (then `wrap` is needed). */
+  get editsResponses(): boolean {
+    return this.responsePhase.length > 0 || this.wrappers.length > 0;
+  }
+
+  run(request: ChainRequest, outcome: ChainOutcome): void {
+    if (this.missing.length) return outcome.fail(new ProxyError('middleware_missing', this.missing.join(', ')), request);
+    this.step(request, 0, outcome);
+  }
+
+  private step(request: ChainRequest, from: number, outcome: ChainOutcome): void {
+    for (let i = from; i < this.requestPhase.length; i++) {
+      let result: ReturnType<NonNullable<Middleware['onRequest']>>;
+      try {
+        result = this.requestPhase[i]!.onRequest!(request);
+      } catch (err) {
+        return outcome.fail(failure(err, this.names[i]), request);
+      }
+      if (result instanceof Promise) {
+        result.then(
+          (answer) => {
+            if (request.client.gone) return;
+            if (answer) outcome.answer(answer, request);
+            else this.step(request, i + 1, outcome);
+          },
+          (err: unknown) => {
+            if (!request.client.gone) outcome.fail(failure(err, this.names[i]), request);
+          },
+        );
+        return;
+      }
+      if (result) return outcome.answer(result, request);
+    }
+    outcome.forward(request);
+  }
+
+  /** The handler that relays the server's response through the response phase. */
+  wrap(handler: UpstreamHandler, request: ChainRequest): UpstreamHandler {
+    let wrapped = handler;
+    // Reversed lists: the last middleware wraps first, so the first one listed is outermost.
+    for (const m of this.wrappers) wrapped = m.wrapResponse!(wrapped, request);
+    return this.responsePhase.length ? new EditedResponse(wrapped, this.responsePhase, request) : wrapped;
+  }
+}
+
+function failure(err: unknown, middleware: string | undefined): ProxyError {
+  return err instanceof ProxyError ? err : new ProxyError('middleware_failed', `${middleware}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+}
+
+/**
+ * One request in a chain: the edits its middlewares make to the request that goes upstream (the
+ * target, headers, a body read first) and what they learnt (the user).
+ */
+export class ChainRequest implements MiddlewareRequest {
+  url: string;
+  user: string | undefined;
+  /** Header edits by lower-case name: the name as set, and the value ('' removes it). */
+  private readonly edits = new Map<string, [string, string]>();
+  /** The body, read whole by a middleware (buffering), framed as streamBody frames it. */
+  body: Buffer[] | undefined;
+
+  constructor(
+    readonly client: ChainClient,
+    private readonly trusted: (ip: string) => boolean,
+    /** The entrypoint's timeouts.requestBody: the longest pause in a body read here. */
+    private readonly bodyPauseMs: number,
+  ) {
+    this.url = client.url;
+  }
+
+  get method(): string {
+    return this.client.method;
+  }
+
+  get host(): string {
+    return this.client.host;
+  }
+
+  trusts(ip: string): boolean {
+    return this.trusted(ip);
+  }
+
+  header(name: string): string | undefined {
+    const edit = this.edits.get(name);
+    if (edit) return edit[1] === '' ? undefined : edit[1];
+    const value = this.client.headers[name];
+    return Array.isArray(value) ? value.join(', ') : value;
+  }
+
+  setHeader(name: string, value: string): void {
+    this.edits.set(name.toLowerCase(), [name, value]);
+  }
+
+  /** Whether the request that goes upstream differs from the client's. */
+  get edited(): boolean {
+    return this.edits.size > 0 || this.url !== this.client.url;
+  }
+
+  /**
+   * The request head for the backend with the edits: the client's headers by the same rules as
+   * headers.ts (hop-by-hop dropped, X-Forwarded-* set), then the headers middlewares set, which
+   * lb itself vouches for (X-Forwarded-Prefix from an untrusted client is dropped, stripPrefix's is sent).
+   */
+  upstreamHeaders(facts: ForwardingFacts): string[] {
+    const client = this.client;
+    const raw: string[] = [];
+    const source = client.rawHeaders;
+    for (let i = 0; i < source.length; i += 2) if (!this.edits.has(source[i]!.toLowerCase())) raw.push(source[i]!, source[i + 1]!);
+    const headers = upstreamRequestHeaders({ rawHeaders: raw, headers: client.headers, host: client.host }, facts);
+    for (const [name, value] of this.edits.values()) if (value !== '') headers.push(name, value);
+    return headers;
+  }
+
+  /** The same as a whole request head. */
+  upstreamHead(facts: ForwardingFacts, reset: boolean): Buffer {
+    const headers = this.upstreamHeaders(facts);
+    if (this.client.contentLength < 0) headers.push('Transfer-Encoding', 'chunked');
+    return serializeRequestHead(this.client.method, this.url, headers, reset);
+  }
+
+  readBody(maxBytes: number): Promise<boolean> {
+    const length = this.client.contentLength;
+    if (length > maxBytes) return Promise.resolve(false);
+    if (length === 0) return Promise.resolve(true);
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let payload = 0;
+      let over = false;
+      // A chunked body is counted by its payload, not its framing.
+      const decoder = length < 0 ? new ChunkedDecoder((data) => (payload += data.length)) : undefined;
+      const timer = stallTimer({ pauseMs: this.bodyPauseMs, onStall: () => reject(new ProxyError('request_body_timeout')) });
+      this.client.streamBody().start(
+        (chunk) => {
+          timer.moved();
+          if (over) return true;
+          if (decoder) decoder.feed(chunk, 0, chunk.length);
+          else payload += chunk.length;
+          if (payload > maxBytes) {
+            over = true;
+            timer.stop();
+            resolve(false);
+          } else {
+            chunks.push(chunk);
+          }
+          return true;
+        },
+        () => {
+          timer.stop();
+          if (over) return;
+          this.body = chunks;
+          resolve(true);
+        },
+      );
+    });
+  }
+}
+
+/** The response phase's header edits, applied to the head before it is relayed. */
+class EditedResponse implements UpstreamHandler {
+  constructor(
+    private readonly inner: UpstreamHandler,
+    private readonly middlewares: readonly Middleware[],
+    private readonly request: ChainRequest,
+  ) {}
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.inner.onConnect(abort);
+  }
+
+  onHeaders(head: ResponseHead, flow: BodyFlow): boolean {
+    const raw = head.rawHeaders;
+    const response: ResponseHeaders = { status: head.status, headers: [] };
+    for (let i = 0; i < raw.length; i += 2) response.headers.push([raw[i]!, raw[i + 1]!]);
+    for (const m of this.middlewares) m.onResponse!(response, this.request);
+    let text = `HTTP/1.${head.versionMinor} ${head.status} ${head.statusText}\r\n`;
+    for (const [name, value] of response.headers) text += `${name}: ${value}\r\n`;
+    const bytes = Buffer.from(`${text}\r\n`, 'latin1');
+    return this.inner.onHeaders(parseResponseHead(bytes, 0, bytes.length, this.request.method === 'HEAD')!, flow);
+  }
+
+  onData(chunk: Buffer): boolean {
+    return this.inner.onData(chunk);
+  }
+
+  onComplete(): void {
+    this.inner.onComplete();
+  }
+
+  onError(err: Error): void {
+    this.inner.onError(err);
+  }
+
+  onBodySent(bytes: number): void {
+    this.inner.onBodySent(bytes);
+  }
+
+  onReadEnd(): void {
+    this.inner.onReadEnd?.();
+  }
+}
