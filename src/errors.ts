@@ -149,11 +149,14 @@ export class ProxyError extends LbError {
    * any answer may be the server closing it as idle, without having read the request.
    */
   reusedConnection = false;
-  constructor(kind: ProxyErrorKind, detail?: string, options?: { cause?: unknown }) {
+  /** Headers the error answer carries besides lb-error (Retry-After of a 429). */
+  readonly headers: ReadonlyArray<readonly [string, string]>;
+  constructor(kind: ProxyErrorKind, detail?: string, options?: { cause?: unknown; headers?: ReadonlyArray<readonly [string, string]> }) {
     const entry = proxyErrorCodes[kind];
     super(entry.code, detail ? `${entry.text} (${detail})` : entry.text, options);
     this.kind = kind;
     this.status = entry.status;
+    this.headers = options?.headers ?? [];
   }
 }
 

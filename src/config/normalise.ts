@@ -97,6 +97,14 @@ function normaliseHealthCheck(hc: NonNullable<RawServiceSettings['healthCheck']>
 export function normaliseMiddleware(name: string, raw: RawMiddleware, report: Report, baseDir = process.cwd()): MiddlewareConfig | undefined {
   const [type] = Object.keys(raw) as MiddlewareType[];
   const config = { name, type: type!, settings: raw[type!] } as MiddlewareConfig;
+  if (config.type === 'rateLimit' || config.type === 'inFlightReq') {
+    const criterion = config.settings.sourceCriterion;
+    if (criterion?.ipStrategy !== undefined && criterion.requestHeaderName !== undefined) {
+      report([config.type, 'sourceCriterion'], 'sourceCriterion takes one of ipStrategy and requestHeaderName, not both');
+      return undefined;
+    }
+    return config;
+  }
   if (config.type !== 'basicAuth') return config;
   const auth = config.settings;
   if (!auth.users?.length && auth.usersFile === undefined) {

@@ -6,10 +6,12 @@ import compressible from 'compressible';
 import Negotiator from 'negotiator';
 import { CHUNKED, parseResponseHead, type ResponseHead } from '../proxy/http1/response-head.js';
 import type { BodyFlow, UpstreamHandler } from '../proxy/http1/upstream-connection.js';
+import { ChunkedDecoder } from '../proxy/http1/chunked.js';
+import type { MiddlewareFactory, MiddlewareRequest } from './middleware.js';
 
-export type Encoding = 'br' | 'gzip';
+type Encoding = 'br' | 'gzip';
 
-export interface CompressConfig {
+interface CompressConfig {
   /** In the order lb prefers them when the client likes several equally. */
   readonly encodings: readonly Encoding[];
   /** Bodies known to be shorter are sent as they are. */
@@ -31,24 +33,17 @@ function keepsBody(status: number): boolean {
 const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
 
 /** The encoding to use for a request's response: the client's best, lb's order breaking ties; undefined for none. */
-export function chooseEncoding(acceptEncoding: string | string[] | undefined, encodings: readonly Encoding[]): Encoding | undefined {
-  if (acceptEncoding === undefined || acceptEncoding.length === 0) return undefined;
-  const header = Array.isArray(acceptEncoding) ? acceptEncoding.join(', ') : acceptEncoding;
+function chooseEncoding(header: string | undefined, encodings: readonly Encoding[]): Encoding | undefined {
+  if (header === undefined || header.length === 0) return undefined;
   // The typings lack the `preferred` option of negotiator 1.x.
   const negotiator = new Negotiator({ headers: { 'accept-encoding': header } }) as unknown as { encodings(available: string[], options: { preferred: string[] }): string[] };
   return negotiator.encodings([...encodings], { preferred: [...encodings] })[0] as Encoding | undefined;
 }
 
-/** What compress needs of the client's request. */
-export interface CompressRequest {
-  readonly method: string;
-  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
-}
-
-/** Whether the request allows a compressed answer: lb then has the upstream decode chunked bodies, to compress their contents. */
-export function compressionFor(config: CompressConfig, request: CompressRequest): Encoding | undefined {
-  if (request.method === 'HEAD' || request.headers.range !== undefined) return undefined;
-  return chooseEncoding(request.headers['accept-encoding'], config.encodings);
+/** The encoding of the request's response, if the request allows one. */
+function compressionFor(config: CompressConfig, request: MiddlewareRequest): Encoding | undefined {
+  if (request.method === 'HEAD' || request.header('range') !== undefined) return undefined;
+  return chooseEncoding(request.header('accept-encoding'), config.encodings);
 }
 
 function mediaType(value: string): string {
@@ -120,14 +115,15 @@ function framedChunk(data: Buffer): Buffer {
 
 /**
  * One attempt's response, compressed when the client accepts `encoding` and the response is
- * eligible; `inner` is the relay to the client. `decoded`: the upstream hands over chunked
- * bodies decoded (as it does once compression may apply); `framed`: the relay expects chunked
- * bodies in chunked framing (an HTTP/1.1 client on the fast path), so this frames what it emits.
+ * eligible; `inner` is the relay to the client. `framed`: the relay takes chunked bodies in
+ * chunked framing, as the upstream hands them over (an HTTP/1.1 client on the fast path); the
+ * chunks are then decoded before zlib and its output framed again.
  */
 export class CompressingHandler implements UpstreamHandler {
   private zlib: BrotliCompress | Gzip | undefined;
-  /** Passing through a decoded chunked body that the relay expects framed. */
-  private reframe = false;
+  private decoder: ChunkedDecoder | undefined;
+  /** What zlib said of the last write: false asks the upstream to wait for 'drain'. */
+  private accepting = true;
   private upstreamFlow: BodyFlow | undefined;
   private abort: ((err?: Error) => void) | undefined;
 
@@ -135,7 +131,6 @@ export class CompressingHandler implements UpstreamHandler {
     private readonly inner: UpstreamHandler,
     private readonly config: CompressConfig,
     private readonly encoding: Encoding | undefined,
-    private readonly decoded: boolean,
     private readonly framed: boolean,
   ) {}
 
@@ -153,18 +148,12 @@ export class CompressingHandler implements UpstreamHandler {
 
   onHeaders(head: ResponseHead, flow: BodyFlow): boolean {
     const raw = head.rawHeaders;
-    const chunked = head.bodyLength === CHUNKED;
-    if (!eligible(this.config, head, raw)) {
-      this.reframe = chunked && this.decoded && this.framed;
-      return this.inner.onHeaders(head, flow);
-    }
-    if (this.encoding === undefined) {
-      this.reframe = chunked && this.decoded && this.framed;
-      return this.inner.onHeaders(rewriteHead(head, raw, undefined), flow);
-    }
+    if (!eligible(this.config, head, raw)) return this.inner.onHeaders(head, flow);
+    if (this.encoding === undefined) return this.inner.onHeaders(rewriteHead(head, raw, undefined), flow);
     this.upstreamFlow = flow;
     const zlib = compressor(this.encoding, head.bodyLength);
     this.zlib = zlib;
+    if (this.framed && head.bodyLength === CHUNKED) this.decoder = new ChunkedDecoder((data) => (this.accepting = zlib.write(data)));
     zlib.on('data', (out: Buffer) => {
       if (!this.inner.onData(this.framed ? framedChunk(out) : out)) zlib.pause();
     });
@@ -183,10 +172,12 @@ export class CompressingHandler implements UpstreamHandler {
   }
 
   onData(chunk: Buffer): boolean {
-    if (this.zlib === undefined) return this.inner.onData(this.reframe ? framedChunk(chunk) : chunk);
+    if (this.zlib === undefined) return this.inner.onData(chunk);
     // zlib reads the chunk later, from the upstream's read buffer: it must not be reused.
     this.upstreamFlow!.keep();
-    return this.zlib.write(chunk);
+    if (this.decoder) this.decoder.feed(chunk, 0, chunk.length);
+    else this.accepting = this.zlib.write(chunk);
+    return this.accepting;
   }
 
   onReadEnd(): void {
@@ -194,9 +185,8 @@ export class CompressingHandler implements UpstreamHandler {
   }
 
   onComplete(): void {
-    if (this.zlib !== undefined) return void this.zlib.end();
-    if (this.reframe) this.inner.onData(LAST_CHUNK);
-    this.inner.onComplete();
+    if (this.zlib !== undefined) this.zlib.end();
+    else this.inner.onComplete();
   }
 
   onError(err: Error): void {
@@ -204,3 +194,17 @@ export class CompressingHandler implements UpstreamHandler {
     this.inner.onError(err);
   }
 }
+
+/** `compress`: wraps each response of the router's requests that may be compressed. */
+export const compress: MiddlewareFactory<'compress'> = ({ settings }) => {
+  const config: CompressConfig = {
+    encodings: settings.encodings,
+    minResponseBodyBytes: settings.minResponseBodyBytes,
+    includedContentTypes: settings.includedContentTypes ?? [],
+  };
+  return {
+    wrapResponse(handler, request) {
+      return new CompressingHandler(handler, config, compressionFor(config, request), request.client.acceptsChunked);
+    },
+  };
+};
