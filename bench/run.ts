@@ -47,8 +47,8 @@ const usage = `Usage: npm run bench [-- options]
   --rounds N          alternating rounds per scenario; the median is reported (default 3)
   --connections N     connections for small, post, close and tcp-echo (default 50)
   --scenarios LIST    any of small,latency,large,post,close,tcp-echo,sni-small,sni-large,sni-close,https-small,https-close,
-                      https-handshake,https-large,tcp-tls-small,idle,routes (default all)
-  --only LIST         targets: direct,haproxy-http,lb-http,lb-http-access-log,lb-http-2-workers,lb-http-reuse-safe,nginx-proxy,
+                      https-handshake,https-large,tcp-tls-small,middlewares,idle,routes (default all)
+  --only LIST         targets: direct,haproxy-http,lb-http,lb-http-access-log,lb-http-2-workers,lb-http-reuse-safe,lb-http-middlewares,nginx-proxy,
                       http-proxy,node-hello,haproxy-tcp,lb-tcp,haproxy-tcp-sni,lb-tcp-sni,haproxy-https,lb-https,haproxy-tcp-tls,
                       lb-tcp-tls (idle and routes run when lb-http is listed)
   --idle N            idle connections for the idle scenario (default 10000)
@@ -114,6 +114,8 @@ const ports = {
   lbTcpTls: 18113,
   lbTcpTlsAdmin: 18114,
   haproxyTcpTls: 18115,
+  lbMiddlewares: 18130,
+  lbMiddlewaresAdmin: 18131,
 };
 
 type Need = 'haproxy' | 'nginx' | 'http-proxy' | 'openssl';
@@ -136,6 +138,8 @@ const allTargets: Target[] = [
   { name: 'lb-http-access-log', mode: 'http', port: ports.lbLogged },
   { name: 'lb-http-2-workers', mode: 'http', port: ports.lbWorkers },
   { name: 'lb-http-reuse-safe', mode: 'http', port: ports.lbReuse },
+  // lb-http's router with headers, stripPrefix and ipAllowList.
+  { name: 'lb-http-middlewares', mode: 'http', port: ports.lbMiddlewares },
   { name: 'nginx-proxy', mode: 'http', port: ports.nginx, needs: ['nginx'] },
   { name: 'http-proxy', mode: 'http', port: ports.httpProxy, needs: ['http-proxy'] },
   // Not a proxy: Node's own http server answering by itself, the ceiling of any proxy in Node.
@@ -152,7 +156,7 @@ const allTargets: Target[] = [
   { name: 'lb-tcp-tls', mode: 'tcp', scheme: 'https', port: ports.lbTcpTls, needs: ['openssl'] },
 ];
 
-const loadScenarios = ['small', 'latency', 'large', 'post', 'close', 'tcp-echo', 'sni-small', 'sni-large', 'sni-close', 'https-small', 'https-close', 'https-handshake', 'https-large', 'tcp-tls-small'] as const;
+const loadScenarios = ['small', 'latency', 'large', 'post', 'close', 'tcp-echo', 'sni-small', 'sni-large', 'sni-close', 'https-small', 'https-close', 'https-handshake', 'https-large', 'tcp-tls-small', 'middlewares'] as const;
 const scaleScenarios = ['idle', 'routes'] as const;
 type LoadScenario = (typeof loadScenarios)[number];
 type ScenarioId = LoadScenario | (typeof scaleScenarios)[number];
@@ -174,6 +178,7 @@ const scenarioTargets: Record<LoadScenario, string[]> = {
   'https-handshake': ['haproxy-https', 'lb-https'],
   'https-large': ['haproxy-https', 'lb-https'],
   'tcp-tls-small': ['haproxy-tcp-tls', 'lb-tcp-tls'],
+  middlewares: ['lb-http', 'lb-http-middlewares'],
 };
 
 /** The name the TLS clients send as SNI: wrk sends the URL's host, an IP address here, as it is. */
@@ -302,17 +307,21 @@ ${withEcho ? `  echo: { servers: [ { address: "127.0.0.1:${ports.echo}" } ] }\n`
   // access logs on; two data-plane workers; POSTs after a client connection's first on pooled
   // connections (unsafeReuse: safe, HAProxy's default http-reuse; the bench's HAProxy runs with
   // http-reuse always, which wrk's keep-alive POSTs cannot tell from safe).
-  const variant = (file: string, port: number, adminPort: number, top: string, service: string) =>
+  const variant = (file: string, port: number, adminPort: number, top: string, service: string, router = '') =>
     writeFileSync(join(work, file), `${top}
 entrypoints: { web: { address: "127.0.0.1:${port}" } }
 admin: { address: "127.0.0.1:${adminPort}" }
-routers: { app: { entrypoint: web, match: { host: "127.0.0.1" }, service: app } }
+routers: { app: { entrypoint: web, match: { host: "127.0.0.1" }, ${router}service: app } }
 services: { app: { ${service}servers: [ { url: "http://127.0.0.1:${ports.backend}" } ] } }
 log: { level: error }
 `);
   variant('lb-logged.yaml', ports.lbLogged, ports.lbLoggedAdmin, `accessLog: { enabled: true, path: "${join(work, 'access.log')}" }`, '');
   variant('lb-workers.yaml', ports.lbWorkers, ports.lbWorkersAdmin, 'workers: 2', '');
   variant('lb-reuse.yaml', ports.lbReuse, ports.lbReuseAdmin, '', 'unsafeReuse: safe, ');
+  variant('lb-middlewares.yaml', ports.lbMiddlewares, ports.lbMiddlewaresAdmin, `middlewares:
+  tag: { headers: { customRequestHeaders: { X-Env: bench }, customResponseHeaders: { X-Frame-Options: DENY } } }
+  strip: { stripPrefix: { prefixes: [/api] } }
+  local: { ipAllowList: { sourceRange: [127.0.0.0/8] } }`, '', 'middlewares: [local, strip, tag], ');
   // As HAProxy's frontend above: the named server, and the same one for a ClientHello without it
   // (Node clients send no SNI for an IP address), so that every connection's ClientHello is read.
   writeFileSync(join(work, 'lb-sni.yaml'), `
@@ -390,6 +399,8 @@ const measures: Record<LoadScenario, (t: Target) => Promise<Sample>> = {
   'https-handshake': (t) => runLoad(ws, 'autocannon', { connections, headers: { Connection: 'close' }, url: `https://127.0.0.1:${t.port}/`, seconds: duration }),
   'https-large': (t) => http(t, { connections: 8, path: '/1m' }),
   'tcp-tls-small': (t) => http(t, { connections }),
+  // The same request to both: lb-http forwards /api/ as it is, the other strips it to /.
+  middlewares: (t) => http(t, { connections, path: '/api/' }),
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -470,6 +481,7 @@ const titles: Record<LoadScenario, string> = {
   'https-handshake': `HTTPS, a full TLS handshake per request (Connection: close, no resumption): autocannon -c${connections}, ${rounding}`,
   'https-large': `HTTPS, large responses: 1 MiB body, ${loadName} -c8, ${rounding}`,
   'tcp-tls-small': `TLS terminated on a TCP entrypoint (tls: terminate), small responses over keep-alive TLS: ${loadName} -c${connections}, ${rounding}`,
+  middlewares: `A router with middlewares (ipAllowList, stripPrefix, headers) against the same router without: ${loadName} -c${connections}, ${rounding}`,
 };
 
 function render(scenario: LoadScenario, results: Summary[]): string {
@@ -503,7 +515,23 @@ function render(scenario: LoadScenario, results: Summary[]): string {
       });
     case 'tcp-echo':
       return throughputTable(results, { unit: 'round trips/s', value: (r) => r.rps, digits: 0, reference: 'haproxy-tcp' });
+    case 'middlewares':
+      return costTable(results, 'lb-http');
   }
+}
+
+/** What a feature costs: each target's req/s and CPU per request beside the same lb without it. */
+function costTable(results: Summary[], without: string): string {
+  const base = results.find((r) => r.name === without);
+  const rows = results.map((r) => [
+    r.name,
+    fixed(r.rps, 0),
+    fixed(r.p99ms, 3),
+    cpuCell(r),
+    base ? fixed(r.cpuUsPerRequest / base.cpuUsPerRequest, 2) : '-',
+    percent(r.spread),
+  ]);
+  return markdownTable(['target', 'req/s', 'p99 ms', 'CPU µs/req', `CPU × ${without}`, 'spread over rounds'], rows);
 }
 
 const notes: Record<LoadScenario, string> = {
@@ -521,6 +549,7 @@ const notes: Record<LoadScenario, string> = {
   'https-handshake': 'A full TLS handshake per request: key exchange, certificate and an ECDSA P-256 signature each time. The load generator is autocannon (Node), whose handshakes cost the client as much, so on a small machine it is the bottleneck: read CPU µs/req.',
   'https-large': 'Bulk encryption: 1 MiB responses through TLS (AES-GCM, as negotiated by wrk and each proxy).',
   'tcp-tls-small': 'TLS termination at L4: decrypt, relay the plain bytes to the backend and encrypt its answers, with no HTTP work. Against HAProxy `mode tcp` with `bind ... ssl crt`.',
+  middlewares: 'The cost of a middleware chain on the fast path: the client address judged, the path rewritten and headers set on the request, a header set on the response (its head is parsed again). Target: CPU × lb-http ≤ 1.1.',
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -595,6 +624,7 @@ async function main(): Promise<void> {
   startProxy(['lb-http', 'lb-tcp'], lb('lb.yaml'), ports.lb);
   startProxy(['lb-http-access-log'], lb('lb-logged.yaml'), ports.lbLogged);
   startProxy(['lb-http-reuse-safe'], lb('lb-reuse.yaml'), ports.lbReuse);
+  startProxy(['lb-http-middlewares'], lb('lb-middlewares.yaml'), ports.lbMiddlewares);
   startProxy(['lb-http-2-workers'], lb('lb-workers.yaml'), ports.lbWorkers);
   startProxy(['lb-tcp-sni'], lb('lb-sni.yaml'), ports.lbSni);
   startProxy(['lb-https'], lb('lb-https.yaml'), ports.lbHttps);
