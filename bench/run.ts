@@ -47,8 +47,8 @@ const usage = `Usage: npm run bench [-- options]
   --rounds N          alternating rounds per scenario; the median is reported (default 3)
   --connections N     connections for small, post, close and tcp-echo (default 50)
   --scenarios LIST    any of small,latency,large,post,close,tcp-echo,sni-small,sni-large,sni-close,https-small,https-close,
-                      https-handshake,https-large,tcp-tls-small,middlewares,idle,routes (default all)
-  --only LIST         targets: direct,haproxy-http,lb-http,lb-http-access-log,lb-http-2-workers,lb-http-reuse-safe,lb-http-middlewares,nginx-proxy,
+                      https-handshake,https-large,tcp-tls-small,middlewares,rate-limit,idle,routes (default all)
+  --only LIST         targets: direct,haproxy-http,lb-http,lb-http-access-log,lb-http-2-workers,lb-http-reuse-safe,lb-http-middlewares,lb-http-rate-limit,nginx-proxy,
                       http-proxy,node-hello,haproxy-tcp,lb-tcp,haproxy-tcp-sni,lb-tcp-sni,haproxy-https,lb-https,haproxy-tcp-tls,
                       lb-tcp-tls (idle and routes run when lb-http is listed)
   --idle N            idle connections for the idle scenario (default 10000)
@@ -116,6 +116,8 @@ const ports = {
   haproxyTcpTls: 18115,
   lbMiddlewares: 18130,
   lbMiddlewaresAdmin: 18131,
+  lbRateLimit: 18132,
+  lbRateLimitAdmin: 18133,
 };
 
 type Need = 'haproxy' | 'nginx' | 'http-proxy' | 'openssl';
@@ -140,6 +142,8 @@ const allTargets: Target[] = [
   { name: 'lb-http-reuse-safe', mode: 'http', port: ports.lbReuse },
   // lb-http's router with headers, stripPrefix and ipAllowList.
   { name: 'lb-http-middlewares', mode: 'http', port: ports.lbMiddlewares },
+  // lb-http's router with a rateLimit that the load never reaches.
+  { name: 'lb-http-rate-limit', mode: 'http', port: ports.lbRateLimit },
   { name: 'nginx-proxy', mode: 'http', port: ports.nginx, needs: ['nginx'] },
   { name: 'http-proxy', mode: 'http', port: ports.httpProxy, needs: ['http-proxy'] },
   // Not a proxy: Node's own http server answering by itself, the ceiling of any proxy in Node.
@@ -156,7 +160,7 @@ const allTargets: Target[] = [
   { name: 'lb-tcp-tls', mode: 'tcp', scheme: 'https', port: ports.lbTcpTls, needs: ['openssl'] },
 ];
 
-const loadScenarios = ['small', 'latency', 'large', 'post', 'close', 'tcp-echo', 'sni-small', 'sni-large', 'sni-close', 'https-small', 'https-close', 'https-handshake', 'https-large', 'tcp-tls-small', 'middlewares'] as const;
+const loadScenarios = ['small', 'latency', 'large', 'post', 'close', 'tcp-echo', 'sni-small', 'sni-large', 'sni-close', 'https-small', 'https-close', 'https-handshake', 'https-large', 'tcp-tls-small', 'middlewares', 'rate-limit'] as const;
 const scaleScenarios = ['idle', 'routes'] as const;
 type LoadScenario = (typeof loadScenarios)[number];
 type ScenarioId = LoadScenario | (typeof scaleScenarios)[number];
@@ -179,6 +183,7 @@ const scenarioTargets: Record<LoadScenario, string[]> = {
   'https-large': ['haproxy-https', 'lb-https'],
   'tcp-tls-small': ['haproxy-tcp-tls', 'lb-tcp-tls'],
   middlewares: ['lb-http', 'lb-http-middlewares'],
+  'rate-limit': ['lb-http', 'lb-http-rate-limit'],
 };
 
 /** The name the TLS clients send as SNI: wrk sends the URL's host, an IP address here, as it is. */
@@ -322,6 +327,8 @@ log: { level: error }
   tag: { headers: { customRequestHeaders: { X-Env: bench }, customResponseHeaders: { X-Frame-Options: DENY } } }
   strip: { stripPrefix: { prefixes: [/api] } }
   local: { ipAllowList: { sourceRange: [127.0.0.0/8] } }`, '', 'middlewares: [local, strip, tag], ');
+  variant('lb-rate-limit.yaml', ports.lbRateLimit, ports.lbRateLimitAdmin, `middlewares:
+  limit: { rateLimit: { average: 1000000000, period: 1s, burst: 1000000000 } }`, '', 'middlewares: [limit], ');
   // As HAProxy's frontend above: the named server, and the same one for a ClientHello without it
   // (Node clients send no SNI for an IP address), so that every connection's ClientHello is read.
   writeFileSync(join(work, 'lb-sni.yaml'), `
@@ -401,6 +408,7 @@ const measures: Record<LoadScenario, (t: Target) => Promise<Sample>> = {
   'tcp-tls-small': (t) => http(t, { connections }),
   // The same request to both: lb-http forwards /api/ as it is, the other strips it to /.
   middlewares: (t) => http(t, { connections, path: '/api/' }),
+  'rate-limit': (t) => http(t, { connections }),
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -482,6 +490,7 @@ const titles: Record<LoadScenario, string> = {
   'https-large': `HTTPS, large responses: 1 MiB body, ${loadName} -c8, ${rounding}`,
   'tcp-tls-small': `TLS terminated on a TCP entrypoint (tls: terminate), small responses over keep-alive TLS: ${loadName} -c${connections}, ${rounding}`,
   middlewares: `A router with middlewares (ipAllowList, stripPrefix, headers) against the same router without: ${loadName} -c${connections}, ${rounding}`,
+  'rate-limit': `A router with a rateLimit its load never reaches against the same router without: ${loadName} -c${connections}, ${rounding}`,
 };
 
 function render(scenario: LoadScenario, results: Summary[]): string {
@@ -516,6 +525,7 @@ function render(scenario: LoadScenario, results: Summary[]): string {
     case 'tcp-echo':
       return throughputTable(results, { unit: 'round trips/s', value: (r) => r.rps, digits: 0, reference: 'haproxy-tcp' });
     case 'middlewares':
+    case 'rate-limit':
       return costTable(results, 'lb-http');
   }
 }
@@ -549,6 +559,7 @@ const notes: Record<LoadScenario, string> = {
   'https-handshake': 'A full TLS handshake per request: key exchange, certificate and an ECDSA P-256 signature each time. The load generator is autocannon (Node), whose handshakes cost the client as much, so on a small machine it is the bottleneck: read CPU µs/req.',
   'https-large': 'Bulk encryption: 1 MiB responses through TLS (AES-GCM, as negotiated by wrk and each proxy).',
   'tcp-tls-small': 'TLS termination at L4: decrypt, relay the plain bytes to the backend and encrypt its answers, with no HTTP work. Against HAProxy `mode tcp` with `bind ... ssl crt`.',
+  'rate-limit': 'The cost of a rateLimit on a path that is not limited: the source found (the client address) and a token taken from its bucket, per request. Target: CPU × lb-http ≤ 1.1.',
   middlewares: 'The cost of a middleware chain on the fast path: the client address judged, the path rewritten and headers set on the request, a header set on the response (its head is parsed again). Target: CPU × lb-http ≤ 1.1.',
 };
 
@@ -625,6 +636,7 @@ async function main(): Promise<void> {
   startProxy(['lb-http-access-log'], lb('lb-logged.yaml'), ports.lbLogged);
   startProxy(['lb-http-reuse-safe'], lb('lb-reuse.yaml'), ports.lbReuse);
   startProxy(['lb-http-middlewares'], lb('lb-middlewares.yaml'), ports.lbMiddlewares);
+  startProxy(['lb-http-rate-limit'], lb('lb-rate-limit.yaml'), ports.lbRateLimit);
   startProxy(['lb-http-2-workers'], lb('lb-workers.yaml'), ports.lbWorkers);
   startProxy(['lb-tcp-sni'], lb('lb-sni.yaml'), ports.lbSni);
   startProxy(['lb-https'], lb('lb-https.yaml'), ports.lbHttps);
