@@ -2,20 +2,15 @@
 // the two workers together hold `amount` requests of a source, not `amount` each. Connections
 // are dealt to the workers in turn (NODE_CLUSTER_SCHED_POLICY=rr).
 import assert from 'node:assert/strict';
-import type { ServerResponse } from 'node:http';
 import { test } from 'node:test';
 import { exchange, statusCounts } from './helpers/exchange.js';
 import { spawnLb } from './helpers/lb-process.js';
-import { startBackend } from './helpers/servers.js';
+import { holdingBackend } from './helpers/servers.js';
 import { eventually } from './helpers/wait.js';
 
 test('two workers together hold the amount of an inFlightReq, and slots freed on one serve the other', { timeout: 90_000 }, async (t) => {
-  const held: ServerResponse[] = [];
-  const backend = await startBackend(t, (req, res) => {
-    if (req.url === '/hold') held.push(res);
-    else res.end('quick');
-  });
-  t.after(() => held.forEach((res) => res.destroy()));
+  const backend = await holdingBackend(t);
+  const held = backend.held;
   const lb = await spawnLb(
     t,
     `workers: 2

@@ -1,21 +1,16 @@
 // inFlightReq: at most `amount` requests of one source in flight; one more gets 429 with
 // Retry-After, another source is not affected, and a request that ends frees its slot.
 import assert from 'node:assert/strict';
-import type { ServerResponse } from 'node:http';
 import { test } from 'node:test';
 import { exchange } from './helpers/exchange.js';
 import { lbYaml } from './helpers/config.js';
 import { startLb } from './helpers/lb.js';
-import { startBackend } from './helpers/servers.js';
+import { holdingBackend } from './helpers/servers.js';
 import { eventually } from './helpers/wait.js';
 
 test('inFlightReq refuses a source its amount+1th concurrent request, and frees slots as requests end', { timeout: 60_000 }, async (t) => {
-  const held: ServerResponse[] = [];
-  const backend = await startBackend(t, (req, res) => {
-    if (req.url === '/hold') held.push(res);
-    else res.end('quick');
-  });
-  t.after(() => held.forEach((res) => res.destroy()));
+  const backend = await holdingBackend(t);
+  const held = backend.held;
   const lb = await startLb(
     t,
     lbYaml(`
