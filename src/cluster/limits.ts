@@ -95,10 +95,6 @@ export class LimitAuthority {
     }
   }
 
-  get size(): number {
-    return this.entries.size;
-  }
-
   private answerWaiting(entry: Entry): void {
     const waiting = entry.waiting;
     entry.waiting = [];

@@ -108,16 +108,12 @@ export class LocalPool implements LimitPool {
     const bucket = this.buckets.get(source);
     if (bucket === undefined) return;
     bucket.give(1);
-    if (this.shape.perMs === 0 && bucket.full(0)) this.buckets.delete(source);
+    if (this.shape.perMs === 0 && bucket.full(performance.now())) this.buckets.delete(source);
   }
 
   sweep(): void {
     const now = performance.now();
     for (const [source, bucket] of this.buckets) if (bucket.full(now)) this.buckets.delete(source);
-  }
-
-  get sources(): number {
-    return this.buckets.size;
   }
 }
 
