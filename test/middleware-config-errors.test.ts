@@ -21,6 +21,7 @@ middlewares:
   nofile: { basicAuth: { usersFile: "${join(dir, 'missing')}" } }
   inject: { headers: { customResponseHeaders: { X-A: "a\\r\\nSet-Cookie: x=1" } } }
   range: { ipAllowList: { sourceRange: [10.0.0.0/33] } }
+  framing: { headers: { customRequestHeaders: { Content-Length: "0" } } }
 routers:
   r: { entrypoint: web, service: svc, middlewares: [ghost, both@file, elsewhere@docker] }
 services: { svc: { servers: [ { url: "http://127.0.0.1:1" } ] } }
@@ -35,7 +36,8 @@ services: { svc: { servers: [ { url: "http://127.0.0.1:1" } ] } }
   expect(/^lb\.yaml:11:\d+: middlewares\.nofile\.basicAuth\.usersFile: cannot read .*missing: ENOENT/);
   expect(/^lb\.yaml:12:\d+: middlewares\.inject\.headers\.customResponseHeaders\.X-A: a header value has no line breaks/);
   expect(/^lb\.yaml:13:\d+: middlewares\.range\.ipAllowList\.sourceRange\[0\]: expected an IP address or CIDR/);
-  expect(/^lb\.yaml:15:\d+: routers\.r\.middlewares\[0\]: middleware "ghost" is not defined/);
+  expect(/^lb\.yaml:14:\d+: middlewares\.framing\.headers\.customRequestHeaders\.Content-Length: Content-Length frames the message/);
+  expect(/^lb\.yaml:16:\d+: routers\.r\.middlewares\[0\]: middleware "ghost" is not defined/);
   // A middleware of another provider comes and goes with it: not an error at load.
   assert.ok(!errors.some((e) => /elsewhere/.test(e)), errors.join('\n'));
   assert.ok(!errors.some((e) => /routers\.r\.middlewares\[1\]/.test(e)), 'both@file is defined (though invalid, which is said once, at its own line)');

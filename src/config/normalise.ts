@@ -90,6 +90,9 @@ function normaliseHealthCheck(hc: NonNullable<RawServiceSettings['healthCheck']>
   };
 }
 
+/** Headers that frame a message or a connection: lb writes them, never a middleware. */
+const framingHeaders = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'te', 'trailer', 'proxy-connection']);
+
 /**
  * One middleware, from lb.yaml or from labels: a users file is read now, so that one that is
  * missing or has a bad line is an error at load (the data plane reads it again, and on changes).
@@ -97,6 +100,17 @@ function normaliseHealthCheck(hc: NonNullable<RawServiceSettings['healthCheck']>
 export function normaliseMiddleware(name: string, raw: RawMiddleware, report: Report, baseDir = process.cwd()): MiddlewareConfig | undefined {
   const [type] = Object.keys(raw) as MiddlewareType[];
   const config = { name, type: type!, settings: raw[type!] } as MiddlewareConfig;
+  if (config.type === 'headers') {
+    let ok = true;
+    for (const key of ['customRequestHeaders', 'customResponseHeaders'] as const) {
+      for (const header of config.settings[key]?.keys() ?? []) {
+        if (!framingHeaders.has(header.toLowerCase())) continue;
+        report(['headers', key, header], `${header} frames the message or the connection, which lb sets itself; it cannot be set by a middleware`, true);
+        ok = false;
+      }
+    }
+    return ok ? config : undefined;
+  }
   if (config.type === 'rateLimit' || config.type === 'inFlightReq') {
     const criterion = config.settings.sourceCriterion;
     if (criterion?.ipStrategy !== undefined && criterion.requestHeaderName !== undefined) {

@@ -6,10 +6,10 @@ import { isDeepStrictEqual } from 'node:util';
 import type { MiddlewareConfig } from '../config/types.js';
 import { ProxyError } from '../errors.js';
 import { ChunkedDecoder } from '../proxy/http1/chunked.js';
-import { parseResponseHead, type ResponseHead } from '../proxy/http1/response-head.js';
+import type { ResponseHead } from '../proxy/http1/response-head.js';
 import type { BodyFlow, UpstreamHandler } from '../proxy/http1/upstream-connection.js';
 import { stallTimer, type ClientExchange, type ClientRequest } from '../proxy/http/client.js';
-import { serializeRequestHead, upstreamRequestHeaders, type ForwardingFacts } from '../proxy/http/headers.js';
+import type { RequestEdits } from '../proxy/http/headers.js';
 import { createMiddleware } from './index.js';
 import type { Answer, Middleware, MiddlewareRequest, ResponseHeaders } from './middleware.js';
 
@@ -175,31 +175,12 @@ export class ChainRequest implements MiddlewareRequest {
     this.edits.set(name.toLowerCase(), [name, value]);
   }
 
-  /** Whether the request that goes upstream differs from the client's. */
-  get edited(): boolean {
-    return this.edits.size > 0 || this.url !== this.client.url;
-  }
-
-  /**
-   * The request head for the backend with the edits: the client's headers by the same rules as
-   * headers.ts (hop-by-hop dropped, X-Forwarded-* set), then the headers middlewares set, which
-   * lb itself vouches for (X-Forwarded-Prefix from an untrusted client is dropped, stripPrefix's is sent).
-   */
-  upstreamHeaders(facts: ForwardingFacts): string[] {
-    const client = this.client;
-    const raw: string[] = [];
-    const source = client.rawHeaders;
-    for (let i = 0; i < source.length; i += 2) if (!this.edits.has(source[i]!.toLowerCase())) raw.push(source[i]!, source[i + 1]!);
-    const headers = upstreamRequestHeaders({ rawHeaders: raw, headers: client.headers, host: client.host }, facts);
-    for (const [name, value] of this.edits.values()) if (value !== '') headers.push(name, value);
-    return headers;
-  }
-
-  /** The same as a whole request head. */
-  upstreamHead(facts: ForwardingFacts, reset: boolean): Buffer {
-    const headers = this.upstreamHeaders(facts);
-    if (this.client.contentLength < 0) headers.push('Transfer-Encoding', 'chunked');
-    return serializeRequestHead(this.client.method, this.url, headers, reset);
+  /** The edits for the upstream head (ClientExchange.upstreamHead), or undefined when there are none. */
+  get requestEdits(): RequestEdits | undefined {
+    if (this.edits.size === 0 && this.url === this.client.url) return undefined;
+    const add: string[] = [];
+    for (const [name, value] of this.edits.values()) if (value !== '') add.push(name, value);
+    return { url: this.url, drop: new Set(this.edits.keys()), add };
   }
 
   atEnd(release: () => void): void {
@@ -250,6 +231,38 @@ export class ChainRequest implements MiddlewareRequest {
   }
 }
 
+/** A response head's edits by the response phase: by lower-case name, the name as set and the value ('' removes it). */
+class ResponseEdits implements ResponseHeaders {
+  readonly edits = new Map<string, [string, string]>();
+
+  constructor(private readonly head: ResponseHead) {}
+
+  get status(): number {
+    return this.head.status;
+  }
+
+  header(name: string): string | undefined {
+    const edit = this.edits.get(name);
+    if (edit) return edit[1] === '' ? undefined : edit[1];
+    const raw = this.head.rawHeaders;
+    const values: string[] = [];
+    for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === name) values.push(raw[i + 1]!);
+    return values.length ? values.join(', ') : undefined;
+  }
+
+  setHeader(name: string, value: string): void {
+    this.edits.set(name.toLowerCase(), [name, value]);
+  }
+
+  /** The head with the edits; the same head without any. */
+  apply(): ResponseHead {
+    if (this.edits.size === 0) return this.head;
+    const add: string[] = [];
+    for (const [name, value] of this.edits.values()) if (value !== '') add.push(name, value);
+    return this.head.edited(new Set(this.edits.keys()), add);
+  }
+}
+
 /** The response phase's header edits, applied to the head before it is relayed. */
 class EditedResponse implements UpstreamHandler {
   constructor(
@@ -263,14 +276,9 @@ class EditedResponse implements UpstreamHandler {
   }
 
   onHeaders(head: ResponseHead, flow: BodyFlow): boolean {
-    const raw = head.rawHeaders;
-    const response: ResponseHeaders = { status: head.status, headers: [] };
-    for (let i = 0; i < raw.length; i += 2) response.headers.push([raw[i]!, raw[i + 1]!]);
+    const response = new ResponseEdits(head);
     for (const m of this.middlewares) m.onResponse!(response, this.request);
-    let text = `HTTP/1.${head.versionMinor} ${head.status} ${head.statusText}\r\n`;
-    for (const [name, value] of response.headers) text += `${name}: ${value}\r\n`;
-    const bytes = Buffer.from(`${text}\r\n`, 'latin1');
-    return this.inner.onHeaders(parseResponseHead(bytes, 0, bytes.length, this.request.method === 'HEAD')!, flow);
+    return this.inner.onHeaders(response.apply(), flow);
   }
 
   onData(chunk: Buffer): boolean {

@@ -1,4 +1,3 @@
-import { isIP } from 'node:net';
 import { AddressRanges } from '../proxy/http/headers.js';
 import { sourceAddress } from './client-address.js';
 import type { MiddlewareFactory } from './middleware.js';
@@ -10,7 +9,7 @@ export const ipAllowList: MiddlewareFactory<'ipAllowList'> = ({ settings }) => {
   return {
     onRequest(request) {
       const address = sourceAddress(request, depth);
-      if (address !== undefined && isIP(address) && allowed.has(address)) return undefined;
+      if (address !== undefined && allowed.has(address)) return undefined;
       return { status: 403, headers: [], body: `403 Forbidden: client address ${address ?? 'unknown'} is not allowed\n` };
     },
   };

@@ -45,11 +45,13 @@ export interface MiddlewareRequest {
   atEnd(release: () => void): void;
 }
 
-/** A response head's headers, editable by response-phase middlewares. */
+/** A response head, as response-phase middlewares see and edit it. */
 export interface ResponseHeaders {
   readonly status: number;
-  /** [name, value] in the server's order and case. */
-  readonly headers: Array<[string, string]>;
+  /** A response header as it will go to the client (lower-case name); repeated ones joined with ", ". */
+  header(name: string): string | undefined;
+  /** Sets a response header, replacing every line of it; an empty value removes it. */
+  setHeader(name: string, value: string): void;
 }
 
 export interface Middleware {
@@ -59,7 +61,7 @@ export interface Middleware {
    * answer synchronously runs without a promise.
    */
   onRequest?(request: MiddlewareRequest): Answer | undefined | Promise<Answer | undefined>;
-  /** Response phase, in reverse order: edits the response head's headers in place. */
+  /** Response phase, in reverse order: edits the response head's headers. */
   onResponse?(response: ResponseHeaders, request: MiddlewareRequest): void;
   /**
    * Response phase for bodies (compress): wraps the handler that relays the server's response

@@ -4,7 +4,7 @@ import type { HttpRoute } from '../../control/snapshot.js';
 import type { ProxyError } from '../../errors.js';
 import type { StreamedBody, UpstreamHandler } from '../http1/upstream-connection.js';
 import type { TlsInfo } from '../../tls/terminator.js';
-import type { ForwardingFacts } from './headers.js';
+import type { ForwardingFacts, RequestEdits } from './headers.js';
 
 /** What forwarding needs to know of a client's request, whichever parser read it. */
 export interface ClientRequest {
@@ -61,8 +61,11 @@ export interface ClientExchange extends ClientRequest {
   readonly acceptsChunked: boolean;
   /** No request came before this one on the client's connection. */
   readonly firstOnConnection: boolean;
-  /** The request head for the backend (see headers.ts for the rules); `reset`: Connection: close. */
-  upstreamHead(facts: ForwardingFacts, reset: boolean): Buffer;
+  /**
+   * The request head for the backend (see headers.ts for the rules); `reset`: Connection: close;
+   * `edits`: what the router's middlewares changed (target, headers), applied to the client's.
+   */
+  upstreamHead(facts: ForwardingFacts, reset: boolean, edits?: RequestEdits): Buffer;
   /** The body as it arrives, framed for the backend like the client framed it. */
   streamBody(): StreamedBody;
   /** Reads a (small) body whole, so that it can be sent again on a retry; `done` gets its chunks, `stall` ends a client that pauses too long. */

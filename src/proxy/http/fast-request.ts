@@ -10,7 +10,7 @@ import { stallTimer, type BodyStall, type ClientExchange, type ExchangeHooks } f
 import type { TlsInfo } from '../../tls/terminator.js';
 import { proxyErrorResponse, rawErrorResponse, rawResponse } from './error-response.js';
 import { FastRelay } from './fast-relay.js';
-import { upstreamRequestHead, type ForwardingFacts } from './headers.js';
+import { upstreamRequestHead, type ForwardingFacts, type RequestEdits } from './headers.js';
 
 const LAST_CHUNK_END = -1;
 
@@ -63,8 +63,8 @@ export class FastRequest implements ClientExchange, StreamedBody {
     return this.head.rawHeaders;
   }
 
-  upstreamHead(facts: ForwardingFacts, reset: boolean): Buffer {
-    return upstreamRequestHead(this.head, facts, reset, this.connection.forwardedLines);
+  upstreamHead(facts: ForwardingFacts, reset: boolean, edits?: RequestEdits): Buffer {
+    return upstreamRequestHead(this.head, facts, reset, this.connection.forwardedLines, edits);
   }
 
   /** Whether the body is being read into a sink (bytes go to feed()). */

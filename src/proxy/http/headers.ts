@@ -24,22 +24,59 @@ export function clientAddress(remoteAddress: string | undefined): string {
   return address.startsWith('::ffff:') ? address.slice(7) : address;
 }
 
-/** A set of address ranges (CIDRs); `has` takes a valid IP address. */
+/** An IPv4 address in dotted-quad form as a 32-bit number, else undefined. */
+function ipv4Number(text: string): number | undefined {
+  let value = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x2e) {
+      if (digits === 0 || part > 255 || ++dots > 3) return undefined;
+      value = value * 256 + part;
+      part = 0;
+      digits = 0;
+    } else if (c >= 0x30 && c <= 0x39 && ++digits <= 3) {
+      part = part * 10 + c - 0x30;
+    } else {
+      return undefined;
+    }
+  }
+  return dots === 3 && digits > 0 && part <= 255 ? value * 256 + part : undefined;
+}
+
+/**
+ * A set of address ranges (CIDRs). IPv4 addresses are matched as numbers: BlockList.check makes
+ * a SocketAddress per call, which costs more than the rest of an allow list's work per request.
+ */
 export class AddressRanges {
-  private readonly list: BlockList | undefined;
+  /** [network, prefix length] of the IPv4 ranges. */
+  private readonly v4: Array<[number, number]> = [];
+  private readonly v6: BlockList | undefined;
 
   constructor(cidrs: readonly string[]) {
-    if (cidrs.length === 0) return;
-    this.list = new BlockList();
     for (const cidr of cidrs) {
       const [address, bits] = cidr.split('/') as [string, string | undefined];
-      const family = isIPv6(address) ? 'ipv6' : 'ipv4';
-      this.list.addSubnet(address, bits === undefined ? (family === 'ipv6' ? 128 : 32) : Number(bits), family);
+      const v4 = ipv4Number(address);
+      if (v4 !== undefined) {
+        this.v4.push([v4, bits === undefined ? 32 : Number(bits)]);
+        continue;
+      }
+      this.v6 ??= new BlockList();
+      this.v6.addSubnet(address, bits === undefined ? 128 : Number(bits), 'ipv6');
     }
   }
 
+  /** Whether `ip` (an address; anything else is not in any range) is in one of the ranges. */
   has(ip: string): boolean {
-    return this.list !== undefined && this.list.check(ip, isIPv6(ip) ? 'ipv6' : 'ipv4');
+    const v4 = ipv4Number(ip);
+    if (v4 === undefined) return this.v6 !== undefined && isIPv6(ip) && this.v6.check(ip, 'ipv6');
+    for (const [network, bits] of this.v4) {
+      // Shifts are taken mod 32 in JavaScript: a /0 matches everything.
+      if (bits === 0 || v4 >>> (32 - bits) === network >>> (32 - bits)) return true;
+    }
+    return false;
   }
 }
 
@@ -48,6 +85,16 @@ export class TrustedProxies extends AddressRanges {
   trusts(ip: string): boolean {
     return this.has(ip);
   }
+}
+
+/** What a router's middlewares change in the request that goes upstream (middleware/chain.ts). */
+export interface RequestEdits {
+  /** The target (path and query) that goes upstream. */
+  readonly url: string;
+  /** Lower-case names of the client's headers that do not go on (a middleware replaced or removed them). */
+  readonly drop: ReadonlySet<string>;
+  /** [name, value, ...]: headers lb adds itself, so never taken for a client's X-Forwarded-* and dropped. */
+  readonly add: readonly string[];
 }
 
 /** Lower-case names listed in Connection headers: they are hop-by-hop too. */
@@ -124,7 +171,7 @@ class ForwardedChain {
  * and case: hop-by-hop headers removed, Host unchanged, X-Forwarded-* set (extended only when the
  * peer is a trusted proxy, otherwise replaced). For requests that Node's parser read.
  */
-export function upstreamRequestHeaders(req: Pick<ClientRequest, 'rawHeaders' | 'headers' | 'host'>, facts: ForwardingFacts): string[] {
+export function upstreamRequestHeaders(req: Pick<ClientRequest, 'rawHeaders' | 'headers' | 'host'>, facts: ForwardingFacts, edits?: RequestEdits): string[] {
   const raw = req.rawHeaders;
   const connection = req.headers.connection;
   const named = connectionNames(Array.isArray(connection) ? connection.join(',') : connection);
@@ -134,6 +181,7 @@ export function upstreamRequestHeaders(req: Pick<ClientRequest, 'rawHeaders' | '
     const name = raw[i]!;
     const lower = name.toLowerCase();
     const value = raw[i + 1]!;
+    if (edits?.drop.has(lower)) continue;
     if (lower.startsWith('x-forwarded-')) {
       if (facts.trusted && !chain.take(lower, value)) out.push(name, value);
       continue;
@@ -144,6 +192,7 @@ export function upstreamRequestHeaders(req: Pick<ClientRequest, 'rawHeaders' | '
     }
     out.push(name, value);
   }
+  if (edits) out.push(...edits.add);
   out.push(...chain.headers(facts, req.host));
   return out;
 }
@@ -169,7 +218,7 @@ export class ForwardedLines {
  * upstreamRequestHeaders, applied to bytes. Lines that pass unchanged are copied in runs, so a
  * request costs no string per header.
  */
-export function upstreamRequestHead(head: RequestHead, facts: ForwardingFacts, reset: boolean, last: ForwardedLines): Buffer {
+export function upstreamRequestHead(head: RequestHead, facts: ForwardingFacts, reset: boolean, last: ForwardedLines, edits?: RequestEdits): Buffer {
   const { buf, offsets } = head;
   const chain = new ForwardedChain(facts.clientSubject !== undefined);
   const named = head.connectionNamed;
@@ -195,11 +244,12 @@ export function upstreamRequestHead(head: RequestHead, facts: ForwardingFacts, r
       default:
         keep = false;
     }
-    if (keep) continue;
+    if (keep && (edits === undefined || !edits.drop.has(buf.toString('latin1', nameStart, nameEnd).toLowerCase()))) continue;
     if (nameStart > runStart) runs.push(runStart, nameStart);
     runStart = f + 4 < offsets.length ? offsets[f + 4]! : headersEnd;
   }
   if (headersEnd > runStart) runs.push(runStart, headersEnd);
+  if (edits) return editedHead(head, buf, runs, edits, chain.tail(facts, head.host, head.contentLength < 0, reset));
   const usual = chain.empty && head.contentLength >= 0 && !reset;
   let tail = usual && last.host === head.host ? last.bytes : undefined;
   if (!tail) {
@@ -216,6 +266,21 @@ export function upstreamRequestHead(head: RequestHead, facts: ForwardingFacts, r
   let at = requestLine === undefined ? buf.copy(out, 0, 0, head.requestLineEnd) : out.write(requestLine, 0, 'latin1');
   for (let r = 0; r < runs.length; r += 2) at += buf.copy(out, at, runs[r], runs[r + 1]);
   tail.copy(out, at);
+  return out;
+}
+
+/** The head of upstreamRequestHead with a router's middlewares' edits: their target, and their headers before lb's X-Forwarded-*. */
+function editedHead(head: RequestHead, buf: Buffer, runs: readonly number[], edits: RequestEdits, tail: string): Buffer {
+  const requestLine = `${head.method} ${edits.url} HTTP/1.1\r\n`;
+  let added = '';
+  for (let i = 0; i < edits.add.length; i += 2) added += `${edits.add[i]}: ${edits.add[i + 1]}\r\n`;
+  added += tail;
+  let size = Buffer.byteLength(requestLine, 'latin1') + Buffer.byteLength(added, 'latin1');
+  for (let r = 0; r < runs.length; r += 2) size += runs[r + 1]! - runs[r]!;
+  const out = Buffer.allocUnsafe(size);
+  let at = out.write(requestLine, 0, 'latin1');
+  for (let r = 0; r < runs.length; r += 2) at += buf.copy(out, at, runs[r], runs[r + 1]);
+  out.write(added, at, 'latin1');
   return out;
 }
 

@@ -7,7 +7,7 @@ import type { StreamedBody } from '../http1/upstream-connection.js';
 import { stallTimer, type BodyStall, type ClientExchange, type ExchangeHooks } from './client.js';
 import { tlsInfoOf, type TlsInfo } from '../../tls/terminator.js';
 import { sendProxyError, sendResponse } from './error-response.js';
-import { serializeRequestHead, upstreamRequestHeaders, type ForwardingFacts } from './headers.js';
+import { serializeRequestHead, upstreamRequestHeaders, type ForwardingFacts, type RequestEdits } from './headers.js';
 import { NodeRequestRelay } from './node-request-relay.js';
 import { peerAddress } from '../accept-proxy.js';
 
@@ -89,11 +89,11 @@ export class NodeClient implements ClientExchange {
     return this.req.socket;
   }
 
-  upstreamHead(facts: ForwardingFacts, reset: boolean): Buffer {
-    const headers = upstreamRequestHeaders(this, facts);
+  upstreamHead(facts: ForwardingFacts, reset: boolean, edits?: RequestEdits): Buffer {
+    const headers = upstreamRequestHeaders(this, facts, edits);
     // Transfer-Encoding is hop-by-hop: a body of unknown length goes on chunked.
     if (this.contentLength < 0) headers.push('Transfer-Encoding', 'chunked');
-    return serializeRequestHead(this.method, this.url, headers, reset);
+    return serializeRequestHead(this.method, edits?.url ?? this.url, headers, reset);
   }
 
   streamBody(): StreamedBody {

@@ -327,7 +327,7 @@ export class HttpEntrypoint {
       {
         method: client.method,
         reset: fresh,
-        head: (proxied.head ??= (proxied.middleware?.edited ? proxied.middleware : client).upstreamHead(this.forwardingFacts(client), fresh)),
+        head: (proxied.head ??= client.upstreamHead(this.forwardingFacts(client), fresh, proxied.middleware?.requestEdits)),
         body: proxied.body,
         headersTimeout: service.config.timeouts.responseHeadersMs,
         bodyTimeout: service.config.timeouts.idleMs,

@@ -208,8 +208,9 @@ export class UpgradeRelay {
     }
 
     const facts = this.forwarding(clientIp, req.socket);
-    const headers = middleware?.edited ? middleware.upstreamHeaders(facts) : upstreamRequestHeaders({ rawHeaders: req.rawHeaders, headers: req.headers, host: req.headers.host ?? '' }, facts);
-    if (middleware) req.url = middleware.url;
+    const edits = middleware?.requestEdits;
+    const headers = upstreamRequestHeaders({ rawHeaders: req.rawHeaders, headers: req.headers, host: req.headers.host ?? '' }, facts, edits);
+    if (edits) req.url = edits.url;
     // http-proxy copies req.headers verbatim, so the filtered set replaces it.
     const replaced: Record<string, string | string[]> = {};
     for (let i = 0; i < headers.length; i += 2) {

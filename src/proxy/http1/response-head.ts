@@ -36,6 +36,38 @@ export class ResponseHead implements Fields {
   get rawHeaders(): string[] {
     return (this.rawCache ??= fieldStrings(this));
   }
+
+  /**
+   * A copy without the header lines named in `drop` (lower-case), with `add` ([name, value, ...])
+   * after the others. For edits that leave framing alone (Content-Length, Transfer-Encoding,
+   * Connection): the copy keeps what this head says of the body and the connection.
+   */
+  edited(drop: ReadonlySet<string>, add: readonly string[]): ResponseHead {
+    const { buf, offsets: from } = this;
+    const parts: Buffer[] = [buf.subarray(0, this.statusLineEnd)];
+    const offsets: number[] = [];
+    let at = this.statusLineEnd;
+    const headersEnd = buf.length - 2;
+    for (let f = 0; f < from.length; f += 4) {
+      const start = from[f]!;
+      if (drop.has(buf.toString('latin1', start, from[f + 1]).toLowerCase())) continue;
+      const end = f + 4 < from.length ? from[f + 4]! : headersEnd;
+      const shift = at - start;
+      offsets.push(start + shift, from[f + 1]! + shift, from[f + 2]! + shift, from[f + 3]! + shift);
+      parts.push(buf.subarray(start, end));
+      at += end - start;
+    }
+    let lines = '';
+    for (let i = 0; i < add.length; i += 2) {
+      const name = add[i]!;
+      const value = add[i + 1]!;
+      offsets.push(at, at + name.length, at + name.length + 2, at + name.length + 2 + value.length);
+      lines += `${name}: ${value}\r\n`;
+      at += name.length + value.length + 4;
+    }
+    parts.push(Buffer.from(`${lines}\r\n`, 'latin1'));
+    return new ResponseHead(Buffer.concat(parts), this.status, this.textStart, this.textEnd, this.versionMinor, this.statusLineEnd, offsets, this.bodyLength, this.keepAlive, this.connectionNamed);
+  }
 }
 
 export const CHUNKED = -1;
