@@ -54,7 +54,7 @@ test('label errors: no https entrypoint for tls=true, a value that is not a bool
   const bad = parseLabels({ 'lb.enable': 'true', 'lb.host': 'app.test', 'lb.tls': 'yes' }, options);
   assert.deepEqual(bad.errors, [{ label: 'lb.tls', message: 'expected true or false (an HTTP router), or terminate or passthrough (a TCP router), got "yes"' }]);
   const lonely = parseLabels({ 'lb.enable': 'true', 'lb.tls': 'true' }, options);
-  assert.deepEqual(lonely.errors, [{ label: 'lb.tls', message: 'lb.headers, lb.entrypoint, lb.priority and lb.tls need lb.host or lb.path' }]);
+  assert.deepEqual(lonely.errors, [{ label: 'lb.tls', message: 'lb.headers, lb.entrypoint, lb.priority, lb.tls and lb.middlewares need lb.host or lb.path' }]);
 });
 
 test('a container with lb.tls=true is served on the https entrypoint', { timeout: 90_000 }, async (t) => {

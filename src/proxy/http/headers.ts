@@ -249,7 +249,6 @@ export function upstreamRequestHead(head: RequestHead, facts: ForwardingFacts, r
     runStart = f + 4 < offsets.length ? offsets[f + 4]! : headersEnd;
   }
   if (headersEnd > runStart) runs.push(runStart, headersEnd);
-  if (edits) return editedHead(head, buf, runs, edits, chain.tail(facts, head.host, head.contentLength < 0, reset));
   const usual = chain.empty && head.contentLength >= 0 && !reset;
   let tail = usual && last.host === head.host ? last.bytes : undefined;
   if (!tail) {
@@ -259,6 +258,7 @@ export function upstreamRequestHead(head: RequestHead, facts: ForwardingFacts, r
       last.bytes = tail;
     }
   }
+  if (edits) return editedHead(head, buf, runs, edits, tail);
   const requestLine = head.versionMinor === 1 ? undefined : `${head.method} ${head.url} HTTP/1.1\r\n`;
   let size = (requestLine?.length ?? head.requestLineEnd) + tail.length;
   for (let r = 0; r < runs.length; r += 2) size += runs[r + 1]! - runs[r]!;
@@ -270,17 +270,17 @@ export function upstreamRequestHead(head: RequestHead, facts: ForwardingFacts, r
 }
 
 /** The head of upstreamRequestHead with a router's middlewares' edits: their target, and their headers before lb's X-Forwarded-*. */
-function editedHead(head: RequestHead, buf: Buffer, runs: readonly number[], edits: RequestEdits, tail: string): Buffer {
+function editedHead(head: RequestHead, buf: Buffer, runs: readonly number[], edits: RequestEdits, tail: Buffer): Buffer {
   const requestLine = `${head.method} ${edits.url} HTTP/1.1\r\n`;
-  let added = '';
-  for (let i = 0; i < edits.add.length; i += 2) added += `${edits.add[i]}: ${edits.add[i + 1]}\r\n`;
-  added += tail;
-  let size = Buffer.byteLength(requestLine, 'latin1') + Buffer.byteLength(added, 'latin1');
+  let lines = '';
+  for (let i = 0; i < edits.add.length; i += 2) lines += `${edits.add[i]}: ${edits.add[i + 1]}\r\n`;
+  let size = Buffer.byteLength(requestLine, 'latin1') + Buffer.byteLength(lines, 'latin1') + tail.length;
   for (let r = 0; r < runs.length; r += 2) size += runs[r + 1]! - runs[r]!;
   const out = Buffer.allocUnsafe(size);
   let at = out.write(requestLine, 0, 'latin1');
   for (let r = 0; r < runs.length; r += 2) at += buf.copy(out, at, runs[r], runs[r + 1]);
-  out.write(added, at, 'latin1');
+  at += out.write(lines, at, 'latin1');
+  tail.copy(out, at);
   return out;
 }
 
