@@ -599,7 +599,7 @@ const notes: Record<LoadScenario, string> = {
   'tcp-tls-small': 'TLS termination at L4: decrypt, relay the plain bytes to the backend and encrypt its answers, with no HTTP work. Against HAProxy `mode tcp` with `bind ... ssl crt`.',
   compress: 'Streaming compression on the fast path: lb through zlib, nginx, both at gzip level 1; the ratio is the JSON size over the bytes sent per response (its head included).',
   'rate-limit': 'The cost of a rateLimit on a path that is not limited: the source found (the client address) and a token taken from its bucket, per request. Target: CPU × lb-http ≤ 1.1.',
-  middlewares: 'The cost of a middleware chain on the fast path: the client address judged, the path rewritten and headers set on the request, a header set on the response (its head is parsed again). Target: CPU × lb-http ≤ 1.1.',
+  middlewares: 'The cost of a middleware chain on the fast path: the client address judged, the path rewritten and headers set on the request, a header set on the response (the lines of the head copied with the edit). Target: CPU × lb-http ≤ 1.1.',
 };
 
 // ---------------------------------------------------------------------------------------------
