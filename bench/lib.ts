@@ -208,7 +208,13 @@ export async function waitForPort(port: number, timeoutMs = 10_000): Promise<voi
 
 // ---------------------------------------------------------------------------------------------
 // The backend: nginx when installed (or --backend nginx), else bench/backend.ts on Node. Both
-// answer "hello world\n" on every path, 1 MiB on /1m, and take POST bodies.
+// answer "hello world\n" on every path, 1 MiB on /1m, 100 KiB of JSON on /json, and take POST bodies.
+
+/** 100 KiB of JSON as an API sends it (records with ids, names, tags and prices): what compress is measured on. */
+export function apiJson(): Buffer {
+  const records = Array.from({ length: 1600 }, (_, i) => ({ id: i, name: `item ${i}`, tags: ['a', 'b', String(i % 7)], price: (i * 37) % 1000, active: i % 3 === 0 }));
+  return Buffer.from(JSON.stringify(records).slice(0, 100 * 1024 - 1) + ']');
+}
 
 export type BackendKind = 'nginx' | 'node';
 
@@ -243,6 +249,7 @@ export async function startBackend(ws: Workspace, kind: BackendKind, port: numbe
   }
   const dir = join(ws.work, `backend-${port}`);
   writeFileSync(join(ws.work, '1m.bin'), Buffer.alloc(1024 * 1024, 97));
+  writeFileSync(join(ws.work, '100k.json'), apiJson());
   const conf = join(ws.work, `backend-${port}.conf`);
   writeFileSync(conf, `
 worker_processes 1; daemon off; pid ${dir}.pid; error_log /dev/null;
@@ -256,6 +263,7 @@ http {
     listen 127.0.0.1:${port}${tls ? ' ssl' : ''} backlog=4096;
 ${tls ? `    ssl_certificate ${tls.certFile}; ssl_certificate_key ${tls.keyFile};\n` : ''}    location / { return 200 "hello world\\n"; }
     location = /1m { default_type application/octet-stream; alias ${ws.work}/1m.bin; }
+    location = /json { default_type application/json; alias ${ws.work}/100k.json; }
   }
 }`);
   return ws.startListening('nginx', ['-c', conf, '-p', ws.work], port, 'backend');

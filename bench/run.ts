@@ -12,6 +12,7 @@ import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   alternate,
+  apiJson,
   benchWorkspace,
   chooseBackend,
   chooseLoadTool,
@@ -47,8 +48,8 @@ const usage = `Usage: npm run bench [-- options]
   --rounds N          alternating rounds per scenario; the median is reported (default 3)
   --connections N     connections for small, post, close and tcp-echo (default 50)
   --scenarios LIST    any of small,latency,large,post,close,tcp-echo,sni-small,sni-large,sni-close,https-small,https-close,
-                      https-handshake,https-large,tcp-tls-small,middlewares,weighted,idle,routes (default all)
-  --only LIST         targets: direct,haproxy-http,lb-http,lb-http-access-log,lb-http-2-workers,lb-http-reuse-safe,lb-http-middlewares,lb-http-weighted,nginx-proxy,
+                      https-handshake,https-large,tcp-tls-small,middlewares,rate-limit,compress,weighted,idle,routes (default all)
+  --only LIST         targets: direct,haproxy-http,lb-http,lb-http-access-log,lb-http-2-workers,lb-http-reuse-safe,lb-http-middlewares,lb-http-rate-limit,lb-http-compress,lb-http-weighted,nginx-proxy,nginx-gzip,
                       http-proxy,node-hello,haproxy-tcp,lb-tcp,haproxy-tcp-sni,lb-tcp-sni,haproxy-https,lb-https,haproxy-tcp-tls,
                       lb-tcp-tls,lb-http-weighted (idle and routes run when lb-http is listed)
   --idle N            idle connections for the idle scenario (default 10000)
@@ -116,8 +117,13 @@ const ports = {
   haproxyTcpTls: 18115,
   lbMiddlewares: 18130,
   lbMiddlewaresAdmin: 18131,
-  lbWeighted: 18132,
-  lbWeightedAdmin: 18133,
+  lbRateLimit: 18132,
+  lbRateLimitAdmin: 18133,
+  lbCompress: 18134,
+  lbCompressAdmin: 18135,
+  nginxGzip: 18136,
+  lbWeighted: 18137,
+  lbWeightedAdmin: 18138,
 };
 
 type Need = 'haproxy' | 'nginx' | 'http-proxy' | 'openssl';
@@ -142,6 +148,11 @@ const allTargets: Target[] = [
   { name: 'lb-http-reuse-safe', mode: 'http', port: ports.lbReuse },
   // lb-http's router with headers, stripPrefix and ipAllowList.
   { name: 'lb-http-middlewares', mode: 'http', port: ports.lbMiddlewares },
+  // lb-http's router with a rateLimit that the load never reaches.
+  { name: 'lb-http-rate-limit', mode: 'http', port: ports.lbRateLimit },
+  // lb-http's router with compress (gzip), against nginx's `gzip on` at level 1.
+  { name: 'lb-http-compress', mode: 'http', port: ports.lbCompress },
+  { name: 'nginx-gzip', mode: 'http', port: ports.nginxGzip, needs: ['nginx'] },
   { name: 'nginx-proxy', mode: 'http', port: ports.nginx, needs: ['nginx'] },
   { name: 'http-proxy', mode: 'http', port: ports.httpProxy, needs: ['http-proxy'] },
   // Not a proxy: Node's own http server answering by itself, the ceiling of any proxy in Node.
@@ -160,7 +171,7 @@ const allTargets: Target[] = [
   { name: 'lb-http-weighted', mode: 'http', port: ports.lbWeighted },
 ];
 
-const loadScenarios = ['small', 'latency', 'large', 'post', 'close', 'tcp-echo', 'sni-small', 'sni-large', 'sni-close', 'https-small', 'https-close', 'https-handshake', 'https-large', 'tcp-tls-small', 'middlewares', 'weighted'] as const;
+const loadScenarios = ['small', 'latency', 'large', 'post', 'close', 'tcp-echo', 'sni-small', 'sni-large', 'sni-close', 'https-small', 'https-close', 'https-handshake', 'https-large', 'tcp-tls-small', 'middlewares', 'rate-limit', 'compress', 'weighted'] as const;
 const scaleScenarios = ['idle', 'routes'] as const;
 type LoadScenario = (typeof loadScenarios)[number];
 type ScenarioId = LoadScenario | (typeof scaleScenarios)[number];
@@ -183,6 +194,8 @@ const scenarioTargets: Record<LoadScenario, string[]> = {
   'https-large': ['haproxy-https', 'lb-https'],
   'tcp-tls-small': ['haproxy-tcp-tls', 'lb-tcp-tls'],
   middlewares: ['lb-http', 'lb-http-middlewares'],
+  'rate-limit': ['lb-http', 'lb-http-rate-limit'],
+  compress: ['lb-http-compress', 'nginx-gzip'],
   weighted: ['lb-http', 'lb-http-weighted'],
 };
 
@@ -327,6 +340,24 @@ log: { level: error }
   tag: { headers: { customRequestHeaders: { X-Env: bench }, customResponseHeaders: { X-Frame-Options: DENY } } }
   strip: { stripPrefix: { prefixes: [/api] } }
   local: { ipAllowList: { sourceRange: [127.0.0.0/8] } }`, '', 'middlewares: [local, strip, tag], ');
+  variant('lb-compress.yaml', ports.lbCompress, ports.lbCompressAdmin, `middlewares:
+  squeeze: { compress: { encodings: [gzip] } }`, '', 'middlewares: [squeeze], ');
+  // nginx as a compressing proxy: gzip at level 1 (its default gzip_comp_level), on proxied JSON.
+  writeFileSync(join(work, 'gzip-nginx.conf'), `
+worker_processes 1; daemon off; pid ${work}/gzip.pid; error_log /dev/null;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  upstream app { server 127.0.0.1:${ports.backend}; keepalive 64; }
+  server {
+    listen 127.0.0.1:${ports.nginxGzip} backlog=4096;
+    gzip on; gzip_comp_level 1; gzip_proxied any; gzip_types application/json; gzip_min_length 1024;
+    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}`);
+  variant('lb-rate-limit.yaml', ports.lbRateLimit, ports.lbRateLimitAdmin, `middlewares:
+  limit: { rateLimit: { average: 1000000000, period: 1s, burst: 1000000000 } }`, '', 'middlewares: [limit], ');
   writeFileSync(join(work, 'lb-weighted.yaml'), `
 entrypoints: { web: { address: "127.0.0.1:${ports.lbWeighted}" } }
 admin: { address: "127.0.0.1:${ports.lbWeightedAdmin}" }
@@ -416,6 +447,8 @@ const measures: Record<LoadScenario, (t: Target) => Promise<Sample>> = {
   'tcp-tls-small': (t) => http(t, { connections }),
   // The same request to both: lb-http forwards /api/ as it is, the other strips it to /.
   middlewares: (t) => http(t, { connections, path: '/api/' }),
+  'rate-limit': (t) => http(t, { connections }),
+  compress: (t) => http(t, { connections: 8, path: '/json', headers: { 'Accept-Encoding': 'gzip' } }),
   weighted: (t) => http(t, { connections }),
 };
 
@@ -498,6 +531,8 @@ const titles: Record<LoadScenario, string> = {
   'https-large': `HTTPS, large responses: 1 MiB body, ${loadName} -c8, ${rounding}`,
   'tcp-tls-small': `TLS terminated on a TCP entrypoint (tls: terminate), small responses over keep-alive TLS: ${loadName} -c${connections}, ${rounding}`,
   middlewares: `A router with middlewares (ipAllowList, stripPrefix, headers) against the same router without: ${loadName} -c${connections}, ${rounding}`,
+  compress: `gzip of a 100 KiB JSON response, lb's compress against nginx's gzip on (level 1): ${loadName} -c8, ${rounding}`,
+  'rate-limit': `A router with a rateLimit its load never reaches against the same router without: ${loadName} -c${connections}, ${rounding}`,
   weighted: `A weighted service (95/5 between two services) against a plain one: GET, 12-byte body, keep-alive, ${loadName} -c${connections}, ${rounding}`,
 };
 
@@ -534,8 +569,21 @@ function render(scenario: LoadScenario, results: Summary[]): string {
     case 'tcp-echo':
       return throughputTable(results, { unit: 'round trips/s', value: (r) => r.rps, digits: 0, reference: 'haproxy-tcp' });
     case 'middlewares':
+    case 'rate-limit':
       return costTable(results, 'lb-http');
+    case 'compress':
+      return compressTable(results);
   }
+}
+
+/** Compression: the JSON compressed per second, the bytes sent for it (head included) and the ratio. */
+function compressTable(results: Summary[]): string {
+  const json = apiJson().length;
+  const rows = results.map((r) => {
+    const sent = r.bytesPerSec / r.rps;
+    return [r.name, fixed(r.rps, 0), fixed((r.rps * json) / 1024 ** 2, 1), fixed(sent, 0), fixed(json / sent, 2), cpuCell(r), percent(r.spread)];
+  });
+  return markdownTable(['target', 'responses/s', 'JSON compressed MiB/s', 'bytes sent per response', 'ratio', 'CPU µs/req', 'spread over rounds'], rows);
 }
 
 /** What a feature costs: each target's req/s and CPU per request beside the same lb without it. */
@@ -568,6 +616,8 @@ const notes: Record<LoadScenario, string> = {
   'https-large': 'Bulk encryption: 1 MiB responses through TLS (AES-GCM, as negotiated by wrk and each proxy).',
   weighted: 'What a weighted service adds per request (the choice of a service by smooth weighted round-robin, then its balancer): compare CPU µs/req of lb-http-weighted with lb-http.',
   'tcp-tls-small': 'TLS termination at L4: decrypt, relay the plain bytes to the backend and encrypt its answers, with no HTTP work. Against HAProxy `mode tcp` with `bind ... ssl crt`.',
+  compress: 'Streaming compression on the fast path: lb through zlib, nginx, both at gzip level 1; the ratio is the JSON size over the bytes sent per response (its head included).',
+  'rate-limit': 'The cost of a rateLimit on a path that is not limited: the source found (the client address) and a token taken from its bucket, per request. Target: CPU × lb-http ≤ 1.1.',
   middlewares: 'The cost of a middleware chain on the fast path: the client address judged, the path rewritten and headers set on the request, a header set on the response (the lines of the head copied with the edit). Target: CPU × lb-http ≤ 1.1.',
 };
 
@@ -644,6 +694,9 @@ async function main(): Promise<void> {
   startProxy(['lb-http-access-log'], lb('lb-logged.yaml'), ports.lbLogged);
   startProxy(['lb-http-reuse-safe'], lb('lb-reuse.yaml'), ports.lbReuse);
   startProxy(['lb-http-middlewares'], lb('lb-middlewares.yaml'), ports.lbMiddlewares);
+  startProxy(['lb-http-rate-limit'], lb('lb-rate-limit.yaml'), ports.lbRateLimit);
+  startProxy(['lb-http-compress'], lb('lb-compress.yaml'), ports.lbCompress);
+  startProxy(['nginx-gzip'], ['nginx', ['-c', join(work, 'gzip-nginx.conf'), '-p', work]], ports.nginxGzip);
   startProxy(['lb-http-weighted'], lb('lb-weighted.yaml'), ports.lbWeighted);
   startProxy(['lb-http-2-workers'], lb('lb-workers.yaml'), ports.lbWorkers);
   startProxy(['lb-tcp-sni'], lb('lb-sni.yaml'), ports.lbSni);

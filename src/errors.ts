@@ -93,7 +93,11 @@ export type ProxyErrorKind =
   | 'response_read_timeout'
   | 'client_abort'
   | 'middleware_missing'
-  | 'middleware_failed';
+  | 'middleware_failed'
+  | 'rate_limited'
+  | 'in_flight_limited'
+  | 'auth_unavailable'
+  | 'auth_timeout';
 
 /**
  * Which side ended an exchange, and in which phase (the access log's `termination`, in the
@@ -126,6 +130,10 @@ const proxyErrorCodes: Record<ProxyErrorKind, ProxyErrorEntry> = {
   client_abort: { code: 'LB_CLIENT_ABORT', status: 499, text: 'the client went away', termination: ['CH', 'CD'] },
   middleware_missing: { code: 'LB_MIDDLEWARE_MISSING', status: 500, text: 'the router names a middleware that no provider defines', termination: ['PR', 'PR'] },
   middleware_failed: { code: 'LB_MIDDLEWARE_FAILED', status: 500, text: 'a middleware failed', termination: ['PR', 'PR'] },
+  rate_limited: { code: 'LB_RATE_LIMITED', status: 429, text: 'this source sent more requests than the rateLimit middleware allows', termination: ['PR', 'PR'] },
+  in_flight_limited: { code: 'LB_IN_FLIGHT_LIMITED', status: 429, text: 'this source has as many requests in flight as the inFlightReq middleware allows', termination: ['PR', 'PR'] },
+  auth_unavailable: { code: 'LB_AUTH_UNAVAILABLE', status: 503, text: 'the forwardAuth server could not be asked', termination: ['PR', 'PR'] },
+  auth_timeout: { code: 'LB_AUTH_TIMEOUT', status: 504, text: 'the forwardAuth server did not answer in time', termination: ['PR', 'PR'] },
 };
 
 /** The termination of an exchange that ended with `error` (none: it completed); `responded`: the response head reached the client. */
@@ -143,11 +151,14 @@ export class ProxyError extends LbError {
    * any answer may be the server closing it as idle, without having read the request.
    */
   reusedConnection = false;
-  constructor(kind: ProxyErrorKind, detail?: string, options?: { cause?: unknown }) {
+  /** Headers the error answer carries besides lb-error (Retry-After of a 429). */
+  readonly headers: ReadonlyArray<readonly [string, string]>;
+  constructor(kind: ProxyErrorKind, detail?: string, options?: { cause?: unknown; headers?: ReadonlyArray<readonly [string, string]> }) {
     const entry = proxyErrorCodes[kind];
     super(entry.code, detail ? `${entry.text} (${detail})` : entry.text, options);
     this.kind = kind;
     this.status = entry.status;
+    this.headers = options?.headers ?? [];
   }
 }
 

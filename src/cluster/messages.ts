@@ -5,6 +5,7 @@ import type { EntrypointConfig, LbConfig, MiddlewareConfig, RouterConfig, Servic
 import type { TrafficStats } from '../metrics/traffic.js';
 import type { TlsState } from '../tls/state.js';
 import type { ChallengeSet } from '../tls/acme/challenges.js';
+import type { PoolShape } from '../middleware/limits.js';
 
 /** Every pending ACME challenge (the whole set each time); the worker answers with the version it applied. */
 export interface ChallengesMessage extends ChallengeSet {
@@ -23,6 +24,42 @@ export interface SnapshotMessage {
   states: Array<[string, string, boolean, boolean]>;
 }
 
+/** A worker's lease is empty: `need` requests wait for tokens of `source` in pool `pool` (src/cluster/limits.ts). */
+export interface LimitTake {
+  type: 'lb:limit-take';
+  id: number;
+  pool: string;
+  source: string;
+  shape: PoolShape;
+  need: number;
+}
+
+/** The primary's answer: `granted` tokens (maybe more than needed); `waitMs` until the next is due, -1 when only a release brings one. */
+export interface LimitGrant {
+  type: 'lb:limit-grant';
+  id: number;
+  granted: number;
+  waitMs: number;
+}
+
+/** Another worker needs tokens the primary has leased to this one: give back those unused. */
+export interface LimitRecall {
+  type: 'lb:limit-recall';
+  pool: string;
+  source: string;
+}
+
+/** Tokens given back, and how many the worker still holds (its requests in flight, for inFlightReq). */
+export interface LimitReturn {
+  type: 'lb:limit-return';
+  pool: string;
+  source: string;
+  count: number;
+  kept: number;
+  /** The answer to a recall. */
+  recalled: boolean;
+}
+
 export type ToWorker =
   | { type: 'lb:start'; config: LbConfig }
   | { type: 'lb:reload'; config: LbConfig }
@@ -30,7 +67,9 @@ export type ToWorker =
   | ChallengesMessage
   /** Certificates and session ticket keys: at start (before lb:start), and at every change. */
   | { type: 'lb:tls'; state: TlsState }
-  | { type: 'lb:stop'; graceMs: number };
+  | { type: 'lb:stop'; graceMs: number }
+  | LimitGrant
+  | LimitRecall;
 
 /** What a worker reports every second: its traffic so far, draining servers, requests in flight. */
 export interface WorkerReport {
@@ -50,6 +89,8 @@ export type FromWorker =
   | { type: 'lb:reload-failed'; message: string }
   | { type: 'lb:outlier'; service: string; origin: string }
   | { type: 'lb:acme-challenges-applied'; version: number }
+  | LimitTake
+  | LimitReturn
   | WorkerReport;
 
 export function isFromWorker(message: unknown): message is FromWorker {

@@ -13,6 +13,7 @@ import { sumTraffic, type TrafficStats } from '../metrics/traffic.js';
 import type { DataPlaneHandle } from '../proxy/data-plane.js';
 import type { ChallengeSet } from '../tls/acme/challenges.js';
 import type { TlsSource, TlsState } from '../tls/state.js';
+import { LimitAuthority } from './limits.js';
 import { isFromWorker, type ChallengesMessage, type FromWorker, type SnapshotMessage, type WorkerReport } from './messages.js';
 
 function tlsMessage(state: TlsState): { type: 'lb:tls'; state: TlsState } {
@@ -52,6 +53,14 @@ export class WorkerPool implements DataPlaneHandle {
   private restarts = 0;
   private challenges: ChallengesMessage = { type: 'lb:acme-challenges', version: 0, http01: [], tlsAlpn01: [] };
   private readonly challengeWaiters = new Set<() => void>();
+  /** rateLimit and inFlightReq buckets for lb as a whole; workers lease tokens from them. */
+  private readonly limits = new LimitAuthority(
+    (id, message) => {
+      const worker = this.workers.get(id)?.worker;
+      if (worker?.isConnected()) worker.send(message);
+    },
+    () => this.workers.size,
+  );
 
   constructor(
     private config: LbConfig,
@@ -202,6 +211,12 @@ export class WorkerPool implements DataPlaneHandle {
         state.report = message;
         this.sumInFlight();
         break;
+      case 'lb:limit-take':
+        this.limits.take(state.worker.id, message);
+        break;
+      case 'lb:limit-return':
+        this.limits.giveBack(state.worker.id, message);
+        break;
       case 'lb:acme-challenges-applied':
         state.challenges = Math.max(state.challenges, message.version);
         for (const check of this.challengeWaiters) check();
@@ -224,6 +239,7 @@ export class WorkerPool implements DataPlaneHandle {
 
   private onExit(state: WorkerState, code: number | null, signal: string | null): void {
     this.workers.delete(state.worker.id);
+    this.limits.workerGone(state.worker.id);
     // Its requests ended with it.
     this.sumInFlight();
     state.pending?.({ type: 'lb:failed', message: `worker exited (code ${code}, signal ${signal})` });

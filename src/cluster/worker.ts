@@ -9,6 +9,8 @@ import { createLogger, type Logger } from '../log.js';
 import { Metrics } from '../metrics/metrics.js';
 import { DataPlane, type SnapshotSource } from '../proxy/data-plane.js';
 import { emptyTlsState, type TlsSource, type TlsState } from '../tls/state.js';
+import { useLimitStore } from '../middleware/limits.js';
+import { LeasedLimits } from './limits.js';
 import type { ChallengesMessage, FromWorker, SnapshotMessage, ToWorker } from './messages.js';
 
 const REPORT_EVERY_MS = 1_000;
@@ -93,6 +95,9 @@ export function runWorker(): void {
   // Signals sent to the whole process group (Ctrl-C) are the primary's to handle: it drains the
   // workers in order.
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => undefined);
+  // Rate limits and in-flight limits count for lb as a whole: this worker leases tokens from the primary.
+  const limits = new LeasedLimits(tell);
+  useLimitStore(limits);
 
   const start = async (config: LbConfig) => {
     logger = createLogger(config.log.level).child({ worker: id });
@@ -145,6 +150,12 @@ export function runWorker(): void {
           },
           (err: Error) => tell({ type: 'lb:reload-failed', message: err.message }),
         );
+        break;
+      case 'lb:limit-grant':
+        limits.granted(message);
+        break;
+      case 'lb:limit-recall':
+        limits.recall(message);
         break;
       case 'lb:stop':
         void (dataPlane?.stop(message.graceMs) ?? Promise.resolve()).finally(() => process.exit(0));

@@ -111,6 +111,14 @@ export function normaliseMiddleware(name: string, raw: RawMiddleware, report: Re
     }
     return ok ? config : undefined;
   }
+  if (config.type === 'rateLimit' || config.type === 'inFlightReq') {
+    const criterion = config.settings.sourceCriterion;
+    if (criterion?.ipStrategy !== undefined && criterion.requestHeaderName !== undefined) {
+      report([config.type, 'sourceCriterion'], 'sourceCriterion takes one of ipStrategy and requestHeaderName, not both');
+      return undefined;
+    }
+    return config;
+  }
   if (config.type !== 'basicAuth') return config;
   const auth = config.settings;
   if (!auth.users?.length && auth.usersFile === undefined) {

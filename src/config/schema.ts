@@ -352,6 +352,23 @@ const htpasswdUser = string({ check: (s) => (/^[^:\s]+:\S+$/.test(s) ? undefined
 /** Header name to the value it gets; an empty value removes the header. */
 const headerEdits = () => dictionary(string({ check: (s) => (/[\r\n\0]/.test(s) ? 'a header value has no line breaks or NUL' : undefined) }), { keyPattern: tokenPattern, keyHint: 'a header name is an HTTP token' });
 
+/** Which source rateLimit and inFlightReq count a request against (Traefik's sourceCriterion); one of the two. */
+const sourceCriterion = object({
+  ipStrategy: object({ depth: documentedDefault(integer({ min: 0, max: 64 }), '0: the client address') }),
+  requestHeaderName: documentedDefault(string({ check: (s) => (tokenPattern.test(s) ? undefined : `a header name is an HTTP token, got "${s}"`) }), 'none'),
+});
+
+const authAddress = string({
+  check: (s) => {
+    try {
+      const url = new URL(s);
+      return url.protocol === 'http:' || url.protocol === 'https:' ? undefined : `expected an http:// or https:// URL, got "${s}"`;
+    } catch {
+      return `expected a URL such as "http://auth:4181/verify", got "${s}"`;
+    }
+  },
+});
+
 /**
  * `middlewares.NAME`: exactly one of these keys, each a middleware type with Traefik's name and
  * settings. What each does is in docs/middlewares.md.
@@ -377,6 +394,27 @@ export const middlewareTypes = {
     realm: withDefault(string({ check: (s) => (/^[^"\\\r\n]*$/.test(s) ? undefined : 'a realm has no quotes, backslashes or line breaks') }), 'lb'),
     removeHeader: withDefault(boolean(), true),
   }),
+  rateLimit: object({
+    average: integer({ min: 0, max: 1_000_000_000 }),
+    period: withDefault(duration({ min: 1 }), '1s'),
+    burst: withDefault(integer({ min: 1, max: 1_000_000_000 }), 1),
+    sourceCriterion: documentedDefault(sourceCriterion, 'the client address'),
+  }, ['average']),
+  inFlightReq: object({
+    amount: integer({ min: 1, max: 1_000_000 }),
+    sourceCriterion: documentedDefault(sourceCriterion, 'the client address'),
+  }, ['amount']),
+  compress: object({
+    encodings: withDefault(oneOrMany(string({ oneOf: ['br', 'gzip'] as const })), ['br', 'gzip']),
+    minResponseBodyBytes: withDefault(integer({ min: 0, max: 2 ** 31 }), 1024),
+    includedContentTypes: documentedDefault(oneOrMany(string({ check: (s) => (/^[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]+$/.test(s) ? undefined : `expected a lower-case media type such as "application/json", got "${s}"`) })), 'text types'),
+  }),
+  forwardAuth: object({
+    address: authAddress,
+    authResponseHeaders: documentedDefault(oneOrMany(string({ check: (s) => (tokenPattern.test(s) ? undefined : `a header name is an HTTP token, got "${s}"`) })), 'none'),
+    trustForwardHeader: withDefault(boolean(), false),
+    timeout: withDefault(duration({ min: 1 }), '5s'),
+  }, ['address']),
 };
 
 export type MiddlewareType = keyof typeof middlewareTypes;

@@ -39,7 +39,7 @@ export function retireMiddlewares(previous: ReadonlyMap<string, CompiledMiddlewa
 }
 
 /** What a chain reads of a client's request: every request path has it, upgrades too. */
-export type ChainClient = ClientRequest & Pick<ClientExchange, 'gone' | 'streamBody'>;
+export type ChainClient = ClientRequest & Pick<ClientExchange, 'gone' | 'streamBody' | 'acceptsChunked'>;
 
 /** What becomes of a request after its chain's request phase. */
 export interface ChainOutcome {
@@ -75,7 +75,7 @@ export class MiddlewareChain {
   }
 
   run(request: ChainRequest, outcome: ChainOutcome): void {
-    if (this.missing.length) return outcome.fail(new ProxyError('middleware_missing', this.missing.join(', ')), request);
+    if (this.missing.length) return this.fail(outcome, new ProxyError('middleware_missing', this.missing.join(', ')), request);
     this.step(request, 0, outcome);
   }
 
@@ -85,24 +85,35 @@ export class MiddlewareChain {
       try {
         result = this.requestPhase[i]!.onRequest!(request);
       } catch (err) {
-        return outcome.fail(failure(err, this.names[i]), request);
+        return this.fail(outcome, failure(err, this.names[i]), request);
       }
       if (result instanceof Promise) {
         result.then(
           (answer) => {
-            if (request.client.gone) return;
-            if (answer) outcome.answer(answer, request);
+            if (request.client.gone) return request.end();
+            if (answer) this.answer(outcome, answer, request);
             else this.step(request, i + 1, outcome);
           },
           (err: unknown) => {
-            if (!request.client.gone) outcome.fail(failure(err, this.names[i]), request);
+            if (request.client.gone) return request.end();
+            this.fail(outcome, failure(err, this.names[i]), request);
           },
         );
         return;
       }
-      if (result) return outcome.answer(result, request);
+      if (result) return this.answer(outcome, result, request);
     }
     outcome.forward(request);
+  }
+
+  private answer(outcome: ChainOutcome, answer: Answer, request: ChainRequest): void {
+    outcome.answer(answer, request);
+    request.end();
+  }
+
+  private fail(outcome: ChainOutcome, error: ProxyError, request: ChainRequest): void {
+    outcome.fail(error, request);
+    request.end();
   }
 
   /** The handler that relays the server's response through the response phase. */
@@ -129,6 +140,8 @@ export class ChainRequest implements MiddlewareRequest {
   private readonly edits = new Map<string, [string, string]>();
   /** The body, read whole by a middleware (buffering), framed as streamBody frames it. */
   body: Buffer[] | undefined;
+  /** What runs when the exchange is over (atEnd); cleared once run. */
+  private endings: Array<() => void> | undefined;
 
   constructor(
     readonly client: ChainClient,
@@ -168,6 +181,17 @@ export class ChainRequest implements MiddlewareRequest {
     const add: string[] = [];
     for (const [name, value] of this.edits.values()) if (value !== '') add.push(name, value);
     return { url: this.url, drop: new Set(this.edits.keys()), add };
+  }
+
+  atEnd(release: () => void): void {
+    (this.endings ??= []).push(release);
+  }
+
+  /** The exchange is over: runs what the middlewares left to do at its end (once, however often it is called). */
+  end(): void {
+    const endings = this.endings;
+    this.endings = undefined;
+    if (endings) for (const release of endings) release();
   }
 
   readBody(maxBytes: number): Promise<boolean> {

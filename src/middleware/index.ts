@@ -4,6 +4,10 @@ import type { MiddlewareType } from '../config/schema.js';
 import type { MiddlewareConfig } from '../config/types.js';
 import { basicAuth } from './basic-auth.js';
 import { buffering } from './buffering.js';
+import { compress } from './compress.js';
+import { forwardAuth } from './forward-auth.js';
+import { inFlightReq } from './in-flight-req.js';
+import { rateLimit } from './rate-limit.js';
 import { headers } from './headers.js';
 import { ipAllowList } from './ip-allow-list.js';
 import type { Middleware, MiddlewareFactory } from './middleware.js';
@@ -21,6 +25,10 @@ const factories: { [K in MiddlewareType]: MiddlewareFactory<K> } = {
   ipAllowList,
   buffering,
   basicAuth,
+  rateLimit,
+  inFlightReq,
+  compress,
+  forwardAuth,
 };
 
 export function createMiddleware(config: MiddlewareConfig): Middleware {

@@ -9,8 +9,8 @@ import type { ChainClient } from './chain.js';
 export interface Answer {
   status: number;
   headers: ReadonlyArray<readonly [string, string]>;
-  /** Plain text, unless `headers` give a Content-Type. */
-  body: string;
+  /** Plain text, unless `headers` give a Content-Type; bytes go as they are (an auth server's page). */
+  body: string | Buffer;
 }
 
 /**
@@ -38,6 +38,11 @@ export interface MiddlewareRequest {
    * (it then goes upstream from memory), false when it was larger (nothing was forwarded).
    */
   readBody(maxBytes: number): Promise<boolean>;
+  /**
+   * Runs `release` once when the exchange is over: answered, failed, relayed, or abandoned by the
+   * client (inFlightReq gives back its slot).
+   */
+  atEnd(release: () => void): void;
 }
 
 /** A response head, as response-phase middlewares see and edit it. */

@@ -114,3 +114,14 @@ export async function closedPort(): Promise<number> {
   await new Promise((resolve) => server.close(resolve));
   return port;
 }
+
+/** A backend that holds requests to /hold (their responses, in `held`, for the test to end) and answers others at once. */
+export async function holdingBackend(t: TestContext): Promise<TestBackend & { held: ServerResponse[] }> {
+  const held: ServerResponse[] = [];
+  const backend = await startBackend(t, (req, res) => {
+    if (req.url === '/hold') held.push(res);
+    else res.end('quick');
+  });
+  t.after(() => held.forEach((res) => res.destroy()));
+  return Object.assign(backend, { held });
+}

@@ -80,7 +80,7 @@ export interface ClientExchange extends ClientRequest {
   /** Answers with lb's own error response. */
   sendError(error: ProxyError): void;
   /** Answers with a response lb makes itself (a redirect, an ACME challenge): a plain-text body and these headers. */
-  respond(status: number, headers: ReadonlyArray<readonly [string, string]>, body: string): void;
+  respond(status: number, headers: ReadonlyArray<readonly [string, string]>, body: string | Buffer): void;
 }
 
 /** A client's longest pause in a body lb reads (timeouts.requestBody), its slowest rate, and what to do after either. */

@@ -8,7 +8,12 @@ export function errorBody(status: number, text: string): string {
 
 /** `hsts`: the Strict-Transport-Security value of an https entrypoint that sets one. */
 export function sendProxyError(res: ServerResponse, error: ProxyError, hsts?: string): void {
-  sendResponse(res, error.status, [['lb-error', error.code]], errorBody(error.status, error.message), hsts);
+  sendResponse(res, error.status, [['lb-error', error.code], ...error.headers], errorBody(error.status, error.message), hsts);
+}
+
+/** lb's answer for a proxy error, for a raw socket (see rawResponse). */
+export function proxyErrorResponse(error: ProxyError, connection: 'close' | 'keep-alive' | undefined, extra: string): string {
+  return rawResponse(error.status, [['lb-error', error.code], ...error.headers], errorBody(error.status, error.message), connection, extra);
 }
 
 /**
@@ -25,15 +30,21 @@ function typed(headers: ReadonlyArray<readonly [string, string]>): boolean {
   return headers.some(([name]) => name.length === 12 && name.toLowerCase() === 'content-type');
 }
 
-/** A whole response lb answers itself (redirects, errors), for a raw socket; the body is plain text unless `headers` say otherwise. */
-export function rawResponse(status: number, headers: ReadonlyArray<readonly [string, string]>, body: string, connection: 'close' | 'keep-alive' | undefined = 'close', extra = ''): string {
+/**
+ * A whole response lb answers itself (redirects, errors), for a raw socket; the body is plain text
+ * unless `headers` say otherwise. A body given as bytes (an auth server's page) goes as it is.
+ */
+export function rawResponse(status: number, headers: ReadonlyArray<readonly [string, string]>, body: string, connection?: 'close' | 'keep-alive' | undefined, extra?: string): string;
+export function rawResponse(status: number, headers: ReadonlyArray<readonly [string, string]>, body: string | Buffer, connection?: 'close' | 'keep-alive' | undefined, extra?: string): string | Buffer;
+export function rawResponse(status: number, headers: ReadonlyArray<readonly [string, string]>, body: string | Buffer, connection: 'close' | 'keep-alive' | undefined = 'close', extra = ''): string | Buffer {
   let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n${typed(headers) ? '' : 'Content-Type: text/plain; charset=utf-8\r\n'}Content-Length: ${Buffer.byteLength(body)}\r\n`;
   for (const [name, value] of headers) head += `${name}: ${value}\r\n`;
-  return `${head}${extra}${connection ? `Connection: ${connection}\r\n` : ''}\r\n${body}`;
+  head += `${extra}${connection ? `Connection: ${connection}\r\n` : ''}\r\n`;
+  return typeof body === 'string' ? `${head}${body}` : Buffer.concat([Buffer.from(head, 'latin1'), body]);
 }
 
 /** The same through Node's ServerResponse. */
-export function sendResponse(res: ServerResponse, status: number, headers: ReadonlyArray<readonly [string, string]>, body: string, hsts?: string): void {
+export function sendResponse(res: ServerResponse, status: number, headers: ReadonlyArray<readonly [string, string]>, body: string | Buffer, hsts?: string): void {
   const flat: string[] = typed(headers) ? ['content-length', String(Buffer.byteLength(body))] : ['content-type', 'text/plain; charset=utf-8', 'content-length', String(Buffer.byteLength(body))];
   for (const [name, value] of headers) flat.push(name, value);
   if (hsts) flat.push('strict-transport-security', hsts);

@@ -8,7 +8,7 @@ import type { StreamedBody, UpstreamHandler } from '../http1/upstream-connection
 import type { ClientConnection } from './client-connection.js';
 import { stallTimer, type BodyStall, type ClientExchange, type ExchangeHooks, type SetCookie } from './client.js';
 import type { TlsInfo } from '../../tls/terminator.js';
-import { rawErrorResponse, rawResponse } from './error-response.js';
+import { proxyErrorResponse, rawErrorResponse, rawResponse } from './error-response.js';
 import { FastRelay } from './fast-relay.js';
 import { upstreamRequestHead, type ForwardingFacts, type RequestEdits } from './headers.js';
 
@@ -156,15 +156,15 @@ export class FastRequest implements ClientExchange, StreamedBody {
   }
 
   sendError(error: ProxyError): void {
-    this.sendRaw((connection) => rawErrorResponse(error.status, error.message, error.code, connection, this.connection.responseHeaders));
+    this.sendRaw((connection) => proxyErrorResponse(error, connection, this.connection.responseHeaders));
   }
 
-  respond(status: number, headers: ReadonlyArray<readonly [string, string]>, body: string): void {
+  respond(status: number, headers: ReadonlyArray<readonly [string, string]>, body: string | Buffer): void {
     this.sendRaw((connection) => rawResponse(status, headers, body, connection, this.connection.responseHeaders));
   }
 
   /** An unread body stays on the connection, where no request can be found any more: close it then. */
-  private sendRaw(response: (connection: 'close' | 'keep-alive' | undefined) => string): void {
+  private sendRaw(response: (connection: 'close' | 'keep-alive' | undefined) => string | Buffer): void {
     const keepAlive = this.keepAlive && this.bodyRead;
     this.connection.socket.write(response(keepAlive ? (this.acceptsChunked ? undefined : 'keep-alive') : 'close'), 'latin1');
     this.connection.finished(keepAlive);

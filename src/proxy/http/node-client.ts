@@ -122,7 +122,7 @@ export class NodeClient implements ClientExchange {
     sendProxyError(this.res, error, this.hsts);
   }
 
-  respond(status: number, headers: ReadonlyArray<readonly [string, string]>, body: string): void {
+  respond(status: number, headers: ReadonlyArray<readonly [string, string]>, body: string | Buffer): void {
     // A body that was sent is not read: the connection closes after the answer.
     if (this.contentLength !== 0) this.res.shouldKeepAlive = false;
     sendResponse(this.res, status, headers, body, this.hsts);

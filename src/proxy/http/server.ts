@@ -316,7 +316,7 @@ export class HttpEntrypoint {
           proxied.body = body;
           this.dispatch(proxied);
         },
-        { pauseMs: this.config.timeouts.requestBodyMs, minRate: this.config.minRequestBodyRate, onStall: () => this.reject(client, started, route, new ProxyError('request_body_timeout')) },
+        { pauseMs: this.config.timeouts.requestBodyMs, minRate: this.config.minRequestBodyRate, onStall: () => this.rejectProxied(proxied, new ProxyError('request_body_timeout')) },
       );
       return;
     }
@@ -356,7 +356,7 @@ export class HttpEntrypoint {
     const backend = service.balancer.pick(proxied.pick, exclude);
     if (!backend) {
       if (!proxied.waited && proxied.retries === 0 && service.config.emptyPoolWaitMs > 0) return void this.awaitServer(proxied);
-      return this.reject(client, proxied.started, route, new ProxyError('no_backend', `service ${service.name}`));
+      return this.rejectProxied(proxied, new ProxyError('no_backend', `service ${service.name}`));
     }
     const relay = client.relay(route, backend, withCookies(proxied.cookies, service.balancer.affinityCookie?.(proxied.pick, backend)), {
       shutdown: this.shutdown,
@@ -421,7 +421,7 @@ export class HttpEntrypoint {
   }
 
   /** A response lb makes itself: counted and logged like any other, with the router whose middleware made it, if any. */
-  private answer(client: ClientExchange, started: number, status: number, headers: ReadonlyArray<readonly [string, string]>, body: string, route?: HttpRoute, user?: string): void {
+  private answer(client: ClientExchange, started: number, status: number, headers: ReadonlyArray<readonly [string, string]>, body: string | Buffer, route?: HttpRoute, user?: string): void {
     const seconds = (performance.now() - started) / 1000;
     this.context.metrics.observeRequest(this.name, route?.router ?? '', route?.service.name ?? '', client.method, status, seconds);
     this.context.accessLog?.write(accessEntry(client, status, seconds, route, undefined, 0, 0, 0, undefined, '--', user));
@@ -454,7 +454,8 @@ export class HttpEntrypoint {
         return this.dispatch(proxied);
       }
     }
-    if (!client.gone) this.reject(client, proxied.started, proxied.route, new ProxyError('no_backend', `service ${proxied.route.service.name}, after waiting ${proxied.route.service.config.emptyPoolWaitMs}ms`));
+    if (!client.gone) this.rejectProxied(proxied, new ProxyError('no_backend', `service ${proxied.route.service.name}, after waiting ${proxied.route.service.config.emptyPoolWaitMs}ms`));
+    else proxied.middleware?.end();
   }
 
   /** Called when a backend failed before any response byte; true when another server got the request. */
@@ -484,7 +485,14 @@ export class HttpEntrypoint {
     client.sendError(error);
   }
 
+  /** A request that got past its middlewares, answered with an error before any server did. */
+  private rejectProxied(proxied: ProxiedRequest, error: ProxyError): void {
+    this.reject(proxied.client, proxied.started, proxied.route, error, proxied.middleware?.user);
+    proxied.middleware?.end();
+  }
+
   private record(proxied: ProxiedRequest, outcome: ExchangeOutcome): void {
+    proxied.middleware?.end();
     const { client, started } = proxied;
     const { route, backend, status, error, bytesIn, bytesOut, responded } = outcome;
     const service = route.service.name;

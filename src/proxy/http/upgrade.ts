@@ -180,7 +180,7 @@ export class UpgradeRelay {
     if (!chain) return this.proxyUpgrade(req, socket, head, route, request, undefined);
     // The same request phase as other requests (an upgrade has no body; its 101 is not edited).
     const client: ChainClient = {
-      ...request, headers: req.headers, rawHeaders: req.rawHeaders, localPort: req.socket.localPort ?? 0, contentLength: 0,
+      ...request, headers: req.headers, rawHeaders: req.rawHeaders, localPort: req.socket.localPort ?? 0, contentLength: 0, acceptsChunked: false,
       get gone() {
         return socket.destroyed;
       },
@@ -202,7 +202,10 @@ export class UpgradeRelay {
   private proxyUpgrade(req: IncomingMessage, socket: Socket, head: Buffer, route: HttpRoute, request: Upgrade['request'], middleware: ChainRequest | undefined): void {
     const clientIp = request.clientIp;
     const backend = route.service.balancer.pick({ clientIp, headers: req.headers });
-    if (!backend) return this.refuse(socket, request, route, new ProxyError('no_backend', `service ${route.service.name}`));
+    if (!backend) {
+      this.refuse(socket, request, route, new ProxyError('no_backend', `service ${route.service.name}`));
+      return middleware?.end();
+    }
 
     const facts = this.forwarding(clientIp, req.socket);
     const edits = middleware?.requestEdits;
@@ -225,6 +228,7 @@ export class UpgradeRelay {
       backend.inFlight--;
       this.sockets.delete(socket);
       upgrade.closed();
+      middleware?.end();
     });
     const version = route.service.config.proxyProtocol;
     const tls = route.service.config.tls;
