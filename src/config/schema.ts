@@ -274,6 +274,12 @@ export const configSchema = object({
         to: string(),
         port: documentedDefault(port, 'the port of `to`'),
       }, ['to']),
+      http2: withDefault(object({
+        enabled: withDefault(boolean(), true),
+        cleartext: withDefault(boolean(), false),
+        maxConcurrentStreams: withDefault(integer({ min: 1, max: 10_000 }), 100),
+        maxHeaderListSize: withDefault(integer({ min: 1024, max: 1024 * 1024 }), 16384),
+      }), {}),
     }, ['address']),
     { keyPattern: namePattern, keyHint: nameHint },
   ), {}),

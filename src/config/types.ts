@@ -49,6 +49,15 @@ export interface EntrypointConfig {
   tls?: EntrypointTlsConfig;
   /** HTTP: answer every request with a 308 to this HTTPS entrypoint. */
   redirect?: RedirectConfig;
+  /** Set when the entrypoint speaks HTTP/2 to clients: by ALPN on https, by prior knowledge (h2c) on http. */
+  http2?: Http2EntrypointConfig;
+}
+
+export interface Http2EntrypointConfig {
+  /** Each client connection's SETTINGS_MAX_CONCURRENT_STREAMS. */
+  maxConcurrentStreams: number;
+  /** SETTINGS_MAX_HEADER_LIST_SIZE: the most bytes of a request's decoded header list. */
+  maxHeaderListSize: number;
 }
 
 /** A certificate and its private key, as PEM files (absolute paths). */

@@ -1,0 +1,108 @@
+import { constants, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import type { Backend } from '../../balancer/index.js';
+import type { HttpRoute } from '../../control/snapshot.js';
+import { ProxyError } from '../../errors.js';
+import type { ResponseHead } from '../http1/response-head.js';
+import type { BodyFlow } from '../http1/upstream-connection.js';
+import type { ExchangeHooks } from '../http/client.js';
+import { downstreamResponseHeaders } from '../http/headers.js';
+import { Relay } from '../http/relay.js';
+import { errorBody } from '../http/error-response.js';
+import { sendHttp2Response } from './response.js';
+
+/**
+ * An HTTP/1.1 response head as HTTP/2 response headers: hop-by-hop fields dropped (headers.ts),
+ * names lower-case, repeated fields as lists. Node's http2 refuses what HTTP/2 cannot carry
+ * (invalid characters, a repeated single-value field): the caller treats that as a bad response.
+ */
+export function http2ResponseHeaders(head: ResponseHead, setCookie: string | undefined, hsts: string | undefined): OutgoingHttpHeaders {
+  const flat = downstreamResponseHeaders(head.rawHeaders, setCookie, hsts);
+  const out: OutgoingHttpHeaders = { ':status': head.status };
+  for (let i = 0; i < flat.length; i += 2) {
+    const name = flat[i]!.toLowerCase();
+    const value = flat[i + 1]!;
+    const prior = out[name];
+    out[name] = prior === undefined ? value : Array.isArray(prior) ? [...prior, value] : [String(prior), value];
+  }
+  return out;
+}
+
+/**
+ * One attempt's response relayed from an HTTP/1.1 backend to an HTTP/2 stream, with backpressure
+ * both ways (the stream's flow control). A client that resets the stream aborts the upstream request.
+ */
+export class Http2Relay extends Relay {
+  private readonly onClientClose = () => this.stop(499, new ProxyError('client_abort'));
+  private headStatus = 0;
+
+  constructor(
+    private readonly stream: ServerHttp2Stream,
+    private readonly requestMethod: string,
+    route: HttpRoute,
+    backend: Backend,
+    setCookie: string | undefined,
+    hooks: ExchangeHooks,
+    private readonly hsts: string | undefined,
+  ) {
+    super(route, backend, setCookie, hooks);
+    stream.once('close', this.onClientClose);
+  }
+
+  protected get responseStarted(): boolean {
+    return this.stream.headersSent;
+  }
+
+  protected get status(): number {
+    return this.headStatus;
+  }
+
+  protected get method(): string {
+    return this.requestMethod;
+  }
+
+  onHeaders(head: ResponseHead, flow: BodyFlow): boolean {
+    if (this.done || this.stream.destroyed) return false;
+    this.flow = flow;
+    try {
+      this.stream.respond(http2ResponseHeaders(head, this.setCookie, this.hsts));
+    } catch (err) {
+      this.abortUpstream?.(new ProxyError('bad_response', (err as Error).message, { cause: err }));
+      return false;
+    }
+    this.headStatus = head.status;
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    this.bytesOut += chunk.length;
+    // The stream holds the chunk until nghttp2 has framed it: the upstream must not read over it.
+    this.flow!.keep();
+    if (this.stream.write(chunk)) return true;
+    this.stream.once('drain', this.onDrain);
+    return false;
+  }
+
+  onComplete(): void {
+    if (this.done) return;
+    this.stream.end();
+    this.finish(this.headStatus, undefined);
+  }
+
+  protected cut(): void {
+    this.stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+  }
+
+  /** REFUSED_STREAM tells the client that the request was not processed and may be sent again (RFC 9113 §8.7). */
+  protected hangUp(): void {
+    this.stream.close(constants.NGHTTP2_REFUSED_STREAM);
+  }
+
+  protected answer(error: ProxyError): void {
+    sendHttp2Response(this.stream, error.status, [['lb-error', error.code]], errorBody(error.status, error.message), this.hsts);
+  }
+
+  protected override release(): void {
+    super.release();
+    this.stream.off('close', this.onClientClose);
+  }
+}

@@ -1,0 +1,11 @@
+import type { ServerHttp2Stream } from 'node:http2';
+
+/** A whole response lb makes itself (errors, redirects), with a plain-text body, on a stream that is still open. */
+export function sendHttp2Response(stream: ServerHttp2Stream, status: number, headers: ReadonlyArray<readonly [string, string]>, body: string, hsts: string | undefined): void {
+  if (stream.destroyed || stream.headersSent) return;
+  const out: Record<string, string | number> = { ':status': status, 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) };
+  for (const [name, value] of headers) out[name.toLowerCase()] = value;
+  if (hsts) out['strict-transport-security'] = hsts;
+  stream.respond(out);
+  stream.end(body);
+}
