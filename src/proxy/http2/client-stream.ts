@@ -7,7 +7,7 @@ import type { TlsInfo } from '../../tls/terminator.js';
 import type { StreamedBody } from '../http1/upstream-connection.js';
 import { stallTimer, type BodyStall, type ClientExchange, type ExchangeHooks } from '../http/client.js';
 import { errorBody } from '../http/error-response.js';
-import { sendHttp2Response } from './response.js';
+import { resetStream, sendHttp2Response } from './response.js';
 import type { ForwardingFacts } from '../http/headers.js';
 import { http1RequestHead, type Http2RequestHead } from './request-head.js';
 import { Http2Relay } from './relay.js';
@@ -23,6 +23,8 @@ export interface Http2Connection {
   readonly tls: TlsInfo | undefined;
   /** The entrypoint's Strict-Transport-Security value, if it sets one. */
   readonly hsts: string | undefined;
+  /** The entrypoint's timeouts.idle: the longest a response may wait for the client's flow-control window. */
+  readonly idleMs: number;
 }
 
 /**
@@ -96,8 +98,8 @@ export class Http2Client implements ClientExchange {
   }
 
   private malformedBody(reason: string): void {
+    resetStream(this.stream, constants.NGHTTP2_PROTOCOL_ERROR);
     this.relayInFlight?.stop(400, new ProxyError('client_abort', `malformed request body (${reason})`));
-    this.stream.close(constants.NGHTTP2_PROTOCOL_ERROR);
   }
 
   streamBody(): StreamedBody {
@@ -138,7 +140,7 @@ export class Http2Client implements ClientExchange {
   }
 
   relay(route: HttpRoute, backend: Backend, setCookie: string | undefined, hooks: ExchangeHooks): Http2Relay {
-    return (this.relayInFlight = new Http2Relay(this.stream, this.method, route, backend, setCookie, hooks, this.connection.hsts));
+    return (this.relayInFlight = new Http2Relay(this.stream, this.method, route, backend, setCookie, hooks, this.connection));
   }
 
   sendError(error: ProxyError): void {

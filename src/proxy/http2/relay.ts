@@ -8,7 +8,8 @@ import type { ExchangeHooks } from '../http/client.js';
 import { downstreamResponseHeaders } from '../http/headers.js';
 import { Relay } from '../http/relay.js';
 import { errorBody } from '../http/error-response.js';
-import { sendHttp2Response } from './response.js';
+import { resetStream, sendHttp2Response } from './response.js';
+import type { Http2Connection } from './client-stream.js';
 
 /**
  * An HTTP/1.1 response head as HTTP/2 response headers: hop-by-hop fields dropped (headers.ts),
@@ -42,11 +43,21 @@ export class Http2Relay extends Relay {
     backend: Backend,
     setCookie: string | undefined,
     hooks: ExchangeHooks,
-    private readonly hsts: string | undefined,
+    private readonly connection: Http2Connection,
   ) {
     super(route, backend, setCookie, hooks);
+    this.hsts = connection.hsts;
     stream.once('close', this.onClientClose);
   }
+
+  private readonly hsts: string | undefined;
+  /** Runs while a write waits for the client's flow-control window: a client that keeps it shut loses the stream at timeouts.idle. */
+  private windowTimer: NodeJS.Timeout | undefined;
+  private readonly onWindowOpen = () => {
+    clearTimeout(this.windowTimer);
+    this.windowTimer = undefined;
+    this.flow?.resume();
+  };
 
   protected get responseStarted(): boolean {
     return this.stream.headersSent;
@@ -78,7 +89,8 @@ export class Http2Relay extends Relay {
     // The stream holds the chunk until nghttp2 has framed it: the upstream must not read over it.
     this.flow!.keep();
     if (this.stream.write(chunk)) return true;
-    this.stream.once('drain', this.onDrain);
+    this.stream.once('drain', this.onWindowOpen);
+    this.windowTimer ??= setTimeout(() => this.stop(499, new ProxyError('client_abort', 'the client kept its HTTP/2 flow-control window shut for longer than timeouts.idle')), this.connection.idleMs);
     return false;
   }
 
@@ -89,20 +101,27 @@ export class Http2Relay extends Relay {
   }
 
   protected cut(): void {
-    this.stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+    resetStream(this.stream, constants.NGHTTP2_INTERNAL_ERROR);
   }
 
   /** REFUSED_STREAM tells the client that the request was not processed and may be sent again (RFC 9113 §8.7). */
   protected hangUp(): void {
-    this.stream.close(constants.NGHTTP2_REFUSED_STREAM);
+    resetStream(this.stream, constants.NGHTTP2_REFUSED_STREAM);
   }
 
   protected answer(error: ProxyError): void {
     sendHttp2Response(this.stream, error.status, [['lb-error', error.code]], errorBody(error.status, error.message), this.hsts);
   }
 
+  override stop(status: number, error: ProxyError): void {
+    super.stop(status, error);
+    if (!this.stream.closed) resetStream(this.stream, constants.NGHTTP2_CANCEL);
+  }
+
   protected override release(): void {
     super.release();
+    clearTimeout(this.windowTimer);
     this.stream.off('close', this.onClientClose);
+    this.stream.off('drain', this.onWindowOpen);
   }
 }
