@@ -13,7 +13,7 @@ import { eventually } from './helpers/wait.js';
 
 const bigBody = Buffer.alloc(1024 * 1024, 0x62);
 
-async function floodedLb(t: TestContext) {
+async function floodedLb(t: TestContext, web = '') {
   const seen: string[] = [];
   const backend = await startBackend(t, (req, res) => {
     seen.push(req.url ?? '');
@@ -23,7 +23,7 @@ async function floodedLb(t: TestContext) {
   const lb = await startLb(t, lbYaml(`
 routers: { all: { entrypoint: web, service: app } }
 services: { app: { servers: [ { url: "${backend.url}" } ] } }
-`, { web: 'http2: { cleartext: true }, timeouts: { idle: 1s }' }));
+`, { web: `http2: { cleartext: true${web} }, timeouts: { idle: 1s }` }));
   const port = lb.port('web');
   const connect = async (options?: Parameters<typeof RawH2Client.connect>[1]) => {
     const client = await RawH2Client.connect(port, options);
@@ -130,5 +130,20 @@ test('a stream whose flow-control window the client keeps shut is reset after ti
   assert.ok(waited >= 900 && waited < 5000, `reset after ${waited} ms (timeouts.idle: 1s)`);
   assert.deepEqual(seen, ['/big']);
   await eventually(async () => (await backend.connections()) === 0, 'the server connection of the stalled response is closed');
+  await stillServing();
+});
+
+test('a client that opens more streams than maxConcurrentStreams once it acknowledged the setting is closed with GOAWAY', async (t) => {
+  const { connect, stillServing } = await floodedLb(t, ', maxConcurrentStreams: 2');
+  const client = await connect();
+  await client.waitFor((f) => f.type === FrameType.SETTINGS && (f.flags & Flag.ACK) === 0);
+  // Two uploads that never end hold both streams open.
+  const upload: Array<[string, string]> = [[':method', 'POST'], [':scheme', 'http'], [':path', '/upload'], [':authority', 'app.test']];
+  client.headers(1, upload, false);
+  client.headers(3, upload, false);
+  client.headers(5, getRequest('/third'));
+  const end = await client.streamEnd(5);
+  assert.ok(end.goaway !== undefined && end.goaway !== ErrorCode.NO_ERROR, JSON.stringify(end));
+  await client.waitClosed();
   await stillServing();
 });
