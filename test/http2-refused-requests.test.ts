@@ -128,5 +128,5 @@ test('lb\'s own checks refuse what nghttp2 might let through, before any HTTP/1.
   assert.ok(refused([[':method', 'GET'], [':scheme', 'ftp'], [':path', '/'], [':authority', 'a.test']]), 'unknown :scheme');
   assert.ok(refused([...post('1x')], false), 'content-length not a number');
   const ok = translateRequest([...getRequest('/p?q'), ['host', 'APP.test'], ['te', 'trailers'], ['cookie', 'a=1'], ['cookie', 'b=2']].flat(), true);
-  assert.deepEqual(ok.head, { method: 'GET', path: '/p?q', authority: 'app.test', fields: ['cookie', 'a=1; b=2'], contentLength: 0 });
+  assert.deepEqual(ok.head, { method: 'GET', path: '/p?q', authority: 'app.test', fields: ['cookie', 'a=1; b=2'], contentLength: 0, trailers: true });
 });

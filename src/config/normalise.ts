@@ -132,6 +132,7 @@ export function normaliseService(name: string, protocol: Protocol, svc: RawServi
     emptyPoolWaitMs: svc.emptyPoolWait,
     ...(svc.proxyProtocol ? { proxyProtocol: svc.proxyProtocol } : {}),
     tls,
+    http2: svc.http2,
   };
 }
 

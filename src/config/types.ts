@@ -146,7 +146,8 @@ export interface StickyPolicy {
 }
 
 export interface ServerConfig {
-  scheme: 'http' | 'https' | 'tcp';
+  /** `h2c`: cleartext HTTP/2 (prior knowledge). */
+  scheme: 'http' | 'https' | 'h2c' | 'tcp';
   host: string;
   port: number;
   weight: number;
@@ -181,6 +182,8 @@ export interface ServiceConfig {
   proxyProtocol?: ProxyProtocolVersion;
   /** How lb verifies `https://` servers (data plane, upgrades and health checks alike). */
   tls: UpstreamTlsConfig;
+  /** `https://` servers speak HTTP/2 (negotiated by ALPN h2). */
+  http2: boolean;
 }
 
 export interface UpstreamTlsConfig {

@@ -140,7 +140,7 @@ export class Http2Client implements ClientExchange {
   }
 
   relay(route: HttpRoute, backend: Backend, setCookie: string | undefined, hooks: ExchangeHooks): Http2Relay {
-    return (this.relayInFlight = new Http2Relay(this.stream, this.method, route, backend, setCookie, hooks, this.connection));
+    return (this.relayInFlight = new Http2Relay(this.stream, this.method, this.head.trailers, route, backend, setCookie, hooks, this.connection));
   }
 
   sendError(error: ProxyError): void {

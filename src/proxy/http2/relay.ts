@@ -2,7 +2,7 @@ import { constants, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'nod
 import type { Backend } from '../../balancer/index.js';
 import type { HttpRoute } from '../../control/snapshot.js';
 import { ProxyError } from '../../errors.js';
-import type { ResponseHead } from '../http1/response-head.js';
+import { CHUNKED, type ResponseHead } from '../http1/response-head.js';
 import type { BodyFlow } from '../http1/upstream-connection.js';
 import type { ExchangeHooks } from '../http/client.js';
 import { downstreamResponseHeaders } from '../http/headers.js';
@@ -39,6 +39,8 @@ export class Http2Relay extends Relay {
   constructor(
     private readonly stream: ServerHttp2Stream,
     private readonly requestMethod: string,
+    /** The client reads trailers (te: trailers): the response waits for those of an HTTP/2 server. */
+    private readonly readsTrailers: boolean,
     route: HttpRoute,
     backend: Backend,
     setCookie: string | undefined,
@@ -75,7 +77,10 @@ export class Http2Relay extends Relay {
     if (this.done || this.stream.destroyed) return false;
     this.flow = flow;
     try {
-      this.stream.respond(http2ResponseHeaders(head, this.setCookie, this.hsts));
+      // A chunked head is a body of unknown length, which an HTTP/2 server may end with trailers.
+      const waitForTrailers = this.readsTrailers && head.bodyLength === CHUNKED;
+      this.stream.respond(http2ResponseHeaders(head, this.setCookie, this.hsts), { waitForTrailers });
+      if (waitForTrailers) this.stream.once('wantTrailers', () => this.stream.sendTrailers(this.trailers ?? {}));
     } catch (err) {
       this.abortUpstream?.(new ProxyError('bad_response', (err as Error).message, { cause: err }));
       return false;
@@ -92,6 +97,18 @@ export class Http2Relay extends Relay {
     this.stream.once('drain', this.onWindowOpen);
     this.windowTimer ??= setTimeout(() => this.stop(499, new ProxyError('client_abort', 'the client kept its HTTP/2 flow-control window shut for longer than timeouts.idle')), this.connection.idleMs);
     return false;
+  }
+
+  private trailers: Record<string, string | string[]> | undefined;
+
+  onTrailers(trailers: readonly string[]): void {
+    const out: Record<string, string | string[]> = {};
+    for (let i = 0; i < trailers.length; i += 2) {
+      const name = trailers[i]!;
+      const prior = out[name];
+      out[name] = prior === undefined ? trailers[i + 1]! : [...(Array.isArray(prior) ? prior : [prior]), trailers[i + 1]!];
+    }
+    this.trailers = out;
   }
 
   onComplete(): void {

@@ -15,6 +15,8 @@ export interface Http2RequestHead {
   readonly fields: readonly string[];
   /** 0: no body (END_STREAM on the head, or content-length: 0); -1: a body of unknown length; else its content-length. */
   readonly contentLength: number;
+  /** `te: trailers`: the client reads trailers (gRPC), so a response from an HTTP/2 server may end with them. */
+  readonly trailers: boolean;
 }
 
 export type Http2Translation = { readonly head: Http2RequestHead; readonly refused?: undefined } | { readonly head?: undefined; readonly refused: string };
@@ -71,6 +73,7 @@ export function translateRequest(raw: readonly string[], endStream: boolean): Ht
   let host: string | undefined;
   let contentLength: string | undefined;
   let cookie: string | undefined;
+  let trailers = false;
   let regular = false;
   const fields: string[] = [];
   for (let i = 0; i + 1 < raw.length; i += 2) {
@@ -106,6 +109,7 @@ export function translateRequest(raw: readonly string[], endStream: boolean): Ht
     switch (name) {
       case 'te':
         if (value !== 'trailers') return { refused: 'te other than "trailers"' };
+        trailers = true;
         continue;
       case 'host':
         if (host !== undefined) return { refused: 'repeated host' };
@@ -140,7 +144,7 @@ export function translateRequest(raw: readonly string[], endStream: boolean): Ht
     length = declared;
   }
   if (cookie !== undefined) fields.push('cookie', cookie);
-  return { head: { method, path, authority: requestHost, fields, contentLength: length } };
+  return { head: { method, path, authority: requestHost, fields, contentLength: length, trailers } };
 }
 
 /** The HTTP/1.1 request head for a backend: Host, the fields, X-Forwarded-* (headers.ts rules), and the framing of the body. */
