@@ -10,7 +10,8 @@ import { errorBody } from '../http/error-response.js';
 import { resetStream, sendHttp2Response } from './response.js';
 import type { ForwardingFacts } from '../http/headers.js';
 import { http1RequestHead, type Http2RequestHead } from './request-head.js';
-import { Http2Relay } from './relay.js';
+import { Http2Relay, type Http2Call } from './relay.js';
+import { grpcTimeoutMs, isGrpc, sendGrpcError } from './grpc.js';
 
 const LAST_CHUNK = Buffer.from('0\r\n\r\n');
 const CRLF = Buffer.from('\r\n');
@@ -46,6 +47,7 @@ export class Http2Client implements ClientExchange {
   readonly acceptsChunked = false;
   private bodyBytes = 0;
   private relayInFlight: Http2Relay | undefined;
+  private readonly call: Http2Call;
 
   constructor(
     private readonly stream: ServerHttp2Stream,
@@ -70,6 +72,19 @@ export class Http2Client implements ClientExchange {
       headers[name] = prior === undefined ? value : Array.isArray(prior) ? [...prior, value] : name === 'cookie' ? `${prior}; ${value}` : `${prior}, ${value}`;
     }
     this.headers = headers;
+    this.call = { method: head.method, readsTrailers: head.trailers, grpc: isGrpc(headers['content-type']) };
+    const deadline = this.call.grpc ? grpcTimeoutMs(headers['grpc-timeout']) : undefined;
+    if (deadline !== undefined) {
+      const timer = setTimeout(() => this.expire(), deadline);
+      stream.once('close', () => clearTimeout(timer));
+    }
+  }
+
+  /** The call's grpc-timeout passed: DEADLINE_EXCEEDED, whether it waits for a server or is being answered. */
+  private expire(): void {
+    const error = new ProxyError('response_timeout', 'the call\'s grpc-timeout passed');
+    if (this.relayInFlight) this.relayInFlight.expire(error);
+    else sendGrpcError(this.stream, error);
   }
 
   get gone(): boolean {
@@ -140,10 +155,11 @@ export class Http2Client implements ClientExchange {
   }
 
   relay(route: HttpRoute, backend: Backend, setCookie: string | undefined, hooks: ExchangeHooks): Http2Relay {
-    return (this.relayInFlight = new Http2Relay(this.stream, this.method, this.head.trailers, route, backend, setCookie, hooks, this.connection));
+    return (this.relayInFlight = new Http2Relay(this.stream, this.call, route, backend, setCookie, hooks, this.connection));
   }
 
   sendError(error: ProxyError): void {
+    if (this.call.grpc) return sendGrpcError(this.stream, error);
     sendHttp2Response(this.stream, error.status, [['lb-error', error.code]], errorBody(error.status, error.message), this.connection.hsts);
   }
 

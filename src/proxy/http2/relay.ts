@@ -10,6 +10,16 @@ import { Relay } from '../http/relay.js';
 import { errorBody } from '../http/error-response.js';
 import { resetStream, sendHttp2Response } from './response.js';
 import type { Http2Connection } from './client-stream.js';
+import { grpcErrorTrailers, sendGrpcError } from './grpc.js';
+
+/** What the relay needs of the request it answers. */
+export interface Http2Call {
+  readonly method: string;
+  /** The client reads trailers (te: trailers): the response waits for those of an HTTP/2 server. */
+  readonly readsTrailers: boolean;
+  /** A gRPC call: lb's own errors are answered as gRPC. */
+  readonly grpc: boolean;
+}
 
 /**
  * An HTTP/1.1 response head as HTTP/2 response headers: hop-by-hop fields dropped (headers.ts),
@@ -38,9 +48,7 @@ export class Http2Relay extends Relay {
 
   constructor(
     private readonly stream: ServerHttp2Stream,
-    private readonly requestMethod: string,
-    /** The client reads trailers (te: trailers): the response waits for those of an HTTP/2 server. */
-    private readonly readsTrailers: boolean,
+    private readonly call: Http2Call,
     route: HttpRoute,
     backend: Backend,
     setCookie: string | undefined,
@@ -70,7 +78,7 @@ export class Http2Relay extends Relay {
   }
 
   protected get method(): string {
-    return this.requestMethod;
+    return this.call.method;
   }
 
   onHeaders(head: ResponseHead, flow: BodyFlow): boolean {
@@ -78,9 +86,10 @@ export class Http2Relay extends Relay {
     this.flow = flow;
     try {
       // A chunked head is a body of unknown length, which an HTTP/2 server may end with trailers.
-      const waitForTrailers = this.readsTrailers && head.bodyLength === CHUNKED;
-      this.stream.respond(http2ResponseHeaders(head, this.setCookie, this.hsts), { waitForTrailers });
-      if (waitForTrailers) this.stream.once('wantTrailers', () => this.stream.sendTrailers(this.trailers ?? {}));
+      this.waitsForTrailers = this.call.readsTrailers && head.bodyLength === CHUNKED;
+      // No body: the head ends the stream (a gRPC trailers-only response must).
+      this.stream.respond(http2ResponseHeaders(head, this.setCookie, this.hsts), head.bodyLength === 0 ? { endStream: true } : { waitForTrailers: this.waitsForTrailers });
+      if (this.waitsForTrailers) this.stream.once('wantTrailers', () => this.stream.sendTrailers(this.trailers ?? {}));
     } catch (err) {
       this.abortUpstream?.(new ProxyError('bad_response', (err as Error).message, { cause: err }));
       return false;
@@ -100,6 +109,8 @@ export class Http2Relay extends Relay {
   }
 
   private trailers: Record<string, string | string[]> | undefined;
+  /** The response went out with waitForTrailers: it ends with trailers, the server's or lb's. */
+  private waitsForTrailers = false;
 
   onTrailers(trailers: readonly string[]): void {
     const out: Record<string, string | string[]> = {};
@@ -117,8 +128,22 @@ export class Http2Relay extends Relay {
     this.finish(this.headStatus, undefined);
   }
 
-  protected cut(): void {
+  /** A gRPC response cut short ends with lb's grpc-status in its trailers; any other is reset. */
+  protected cut(error: ProxyError): void {
+    if (this.call.grpc && this.waitsForTrailers && !this.stream.closed) {
+      this.trailers = grpcErrorTrailers(error);
+      this.stream.end();
+      return;
+    }
     resetStream(this.stream, constants.NGHTTP2_INTERNAL_ERROR);
+  }
+
+  /** The call's deadline (grpc-timeout) passed: the server's request is aborted, the client told DEADLINE_EXCEEDED. */
+  expire(error: ProxyError): void {
+    if (this.done) return;
+    super.stop(error.status, error);
+    if (!this.stream.headersSent) this.answer(error);
+    else this.cut(error);
   }
 
   /** REFUSED_STREAM tells the client that the request was not processed and may be sent again (RFC 9113 §8.7). */
@@ -127,6 +152,7 @@ export class Http2Relay extends Relay {
   }
 
   protected answer(error: ProxyError): void {
+    if (this.call.grpc) return sendGrpcError(this.stream, error);
     sendHttp2Response(this.stream, error.status, [['lb-error', error.code]], errorBody(error.status, error.message), this.hsts);
   }
 

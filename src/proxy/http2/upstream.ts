@@ -240,7 +240,8 @@ class Http2Exchange {
     });
     stream.on('trailers', (t: IncomingHttpHeaders) => (trailers = trailerList(t)));
     stream.on('end', () => {
-      if (this.finished || !this.responded) return;
+      // A stream cut by its session's end (a server that died) ends too: that is a failure, told on 'close'.
+      if (this.finished || !this.responded || (stream.rstCode !== undefined && stream.rstCode !== constants.NGHTTP2_NO_ERROR)) return;
       this.finished = true;
       clearTimeout(this.timer);
       if (chunkedOut) this.handler.onData(LAST_CHUNK);
@@ -261,7 +262,9 @@ class Http2Exchange {
       error.responseStarted = this.responded;
       this.fail(error);
     });
-    this.sendBody(stream);
+    // The body is taken from the client once the server is reached: a refused connection leaves it unread, so that the request can go to another server.
+    if (live.session.connecting) live.session.once('connect', () => this.stream === stream && this.sendBody(stream));
+    else this.sendBody(stream);
   }
 
   private sendBody(stream: ClientHttp2Stream): void {
