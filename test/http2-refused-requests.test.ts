@@ -124,6 +124,7 @@ test('lb\'s own checks refuse what nghttp2 might let through, before any HTTP/1.
   assert.ok(refused([[':method', 'GET'], [':scheme', 'http'], [':path', '/a b'], [':authority', 'app.test']]), 'space in :path');
   assert.ok(refused([[':method', 'GET'], [':scheme', 'http'], [':path', '/'], [':authority', 'a.test/x']]), 'slash in :authority');
   assert.ok(refused([[':method', 'G T'], [':scheme', 'http'], [':path', '/'], [':authority', 'a.test']]), 'space in :method');
+  assert.ok(refused([[':method', 'CET'], [':scheme', 'http'], [':path', '/'], [':authority', 'a.test']]), 'a method llhttp does not know (found by the h2-request fuzz target)');
   assert.ok(refused([[':method', 'CONNECT'], [':authority', 'a.test:443']]), 'CONNECT');
   assert.ok(refused([[':method', 'GET'], [':scheme', 'ftp'], [':path', '/'], [':authority', 'a.test']]), 'unknown :scheme');
   assert.ok(refused([...post('1x')], false), 'content-length not a number');

@@ -1,6 +1,7 @@
 // An HTTP/2 request's header list, checked strictly (RFC 9113 §8.2, §8.3) and turned into what
 // the HTTP/1.1 request for a backend is made of. Every string that reaches the HTTP/1.1 head is
 // checked here first: this is where h2→h1 request smuggling would live.
+import { METHODS } from 'node:http';
 import { FIELD_VALUE, TARGET, TOKEN } from '../http1/syntax.js';
 import { serializeRequestHead, upstreamRequestHeaders, type ForwardingFacts } from '../http/headers.js';
 
@@ -23,6 +24,8 @@ export type Http2Translation = { readonly head: Http2RequestHead; readonly refus
 
 /** Fields that mean something only on one HTTP/1.1 connection, which HTTP/2 forbids (RFC 9113 §8.2.2). */
 const connectionSpecific: ReadonlySet<string> = new Set(['connection', 'transfer-encoding', 'keep-alive', 'upgrade', 'proxy-connection']);
+
+const knownMethods: ReadonlySet<string> = new Set(METHODS);
 
 const requestPseudoHeaders: ReadonlySet<string> = new Set([':method', ':scheme', ':path', ':authority']);
 
@@ -120,15 +123,16 @@ export function translateRequest(raw: readonly string[], endStream: boolean): Ht
         contentLength = value;
         break;
       case 'cookie':
-        // RFC 9113 §8.2.3: crumbs are joined with "; " for HTTP/1.1.
-        cookie = cookie === undefined ? value : `${cookie}; ${value}`;
+        // RFC 9113 §8.2.3: crumbs are joined with "; " for HTTP/1.1 (an empty one would leave "; " at the end).
+        if (value !== '') cookie = cookie === undefined ? value : `${cookie}; ${value}`;
         continue;
     }
     fields.push(name, value);
   }
   if (method === undefined) return { refused: 'no :method' };
   if (method === 'CONNECT') return { refused: 'CONNECT is not supported' };
-  if (badName(method.toLowerCase())) return { refused: 'invalid :method' };
+  // The methods Node's llhttp knows, as on HTTP/1.1 (where lb never accepts what llhttp refuses): a server behind lb may refuse any other.
+  if (!knownMethods.has(method)) return { refused: 'unknown :method' };
   if (scheme !== 'https' && scheme !== 'http') return { refused: scheme === undefined ? 'no :scheme' : 'unknown :scheme' };
   if (path === undefined || path === '') return { refused: 'no :path' };
   if (badTarget(path, method)) return { refused: 'invalid :path' };
