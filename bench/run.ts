@@ -31,6 +31,7 @@ import {
   pinPlan,
   positiveInt,
   repoRoot,
+  runH2load,
   runLoad,
   startBackend,
   waitForPort,
@@ -47,7 +48,7 @@ const usage = `Usage: npm run bench [-- options]
   --rounds N          alternating rounds per scenario; the median is reported (default 3)
   --connections N     connections for small, post, close and tcp-echo (default 50)
   --scenarios LIST    any of small,latency,large,post,close,tcp-echo,sni-small,sni-large,sni-close,https-small,https-close,
-                      https-handshake,https-large,tcp-tls-small,idle,routes (default all)
+                      https-handshake,https-large,h2-small,tcp-tls-small,idle,routes (default all)
   --only LIST         targets: direct,haproxy-http,lb-http,lb-http-access-log,lb-http-2-workers,lb-http-reuse-safe,nginx-proxy,
                       http-proxy,node-hello,haproxy-tcp,lb-tcp,haproxy-tcp-sni,lb-tcp-sni,haproxy-https,lb-https,haproxy-tcp-tls,
                       lb-tcp-tls (idle and routes run when lb-http is listed)
@@ -152,7 +153,7 @@ const allTargets: Target[] = [
   { name: 'lb-tcp-tls', mode: 'tcp', scheme: 'https', port: ports.lbTcpTls, needs: ['openssl'] },
 ];
 
-const loadScenarios = ['small', 'latency', 'large', 'post', 'close', 'tcp-echo', 'sni-small', 'sni-large', 'sni-close', 'https-small', 'https-close', 'https-handshake', 'https-large', 'tcp-tls-small'] as const;
+const loadScenarios = ['small', 'latency', 'large', 'post', 'close', 'tcp-echo', 'sni-small', 'sni-large', 'sni-close', 'https-small', 'https-close', 'https-handshake', 'https-large', 'h2-small', 'tcp-tls-small'] as const;
 const scaleScenarios = ['idle', 'routes'] as const;
 type LoadScenario = (typeof loadScenarios)[number];
 type ScenarioId = LoadScenario | (typeof scaleScenarios)[number];
@@ -173,6 +174,7 @@ const scenarioTargets: Record<LoadScenario, string[]> = {
   'https-close': ['haproxy-https', 'lb-https'],
   'https-handshake': ['haproxy-https', 'lb-https'],
   'https-large': ['haproxy-https', 'lb-https'],
+  'h2-small': ['haproxy-https', 'lb-https'],
   'tcp-tls-small': ['haproxy-tcp-tls', 'lb-tcp-tls'],
 };
 
@@ -259,7 +261,7 @@ backend apptcp
   server s1 127.0.0.1:${ports.backend}
 ${tlsFiles ? `frontend webtls
   mode http
-  bind 127.0.0.1:${ports.haproxyHttps} ssl crt ${tlsFiles.haproxy} alpn http/1.1
+  bind 127.0.0.1:${ports.haproxyHttps} ssl crt ${tlsFiles.haproxy} alpn h2,http/1.1
   option forwardfor
   http-request set-header X-Forwarded-Proto https
   default_backend app
@@ -389,6 +391,7 @@ const measures: Record<LoadScenario, (t: Target) => Promise<Sample>> = {
   // wrk resumes TLS sessions on reconnect; autocannon (Node's TLS client, no session given) does not.
   'https-handshake': (t) => runLoad(ws, 'autocannon', { connections, headers: { Connection: 'close' }, url: `https://127.0.0.1:${t.port}/`, seconds: duration }),
   'https-large': (t) => http(t, { connections: 8, path: '/1m' }),
+  'h2-small': (t) => runH2load(ws, { url: `https://127.0.0.1:${t.port}/`, connections: 50, streams: 10, seconds: duration }),
   'tcp-tls-small': (t) => http(t, { connections }),
 };
 
@@ -469,6 +472,7 @@ const titles: Record<LoadScenario, string> = {
   'https-close': `HTTPS, a new TLS connection per request, resumed (Connection: close): ${loadName} -c${connections}, ${rounding}`,
   'https-handshake': `HTTPS, a full TLS handshake per request (Connection: close, no resumption): autocannon -c${connections}, ${rounding}`,
   'https-large': `HTTPS, large responses: 1 MiB body, ${loadName} -c8, ${rounding}`,
+  'h2-small': `HTTP/2 over TLS, small responses: GET, 12-byte body, h2load -c50 -m10 (10 streams on each of 50 connections), ${rounding}`,
   'tcp-tls-small': `TLS terminated on a TCP entrypoint (tls: terminate), small responses over keep-alive TLS: ${loadName} -c${connections}, ${rounding}`,
 };
 
@@ -481,6 +485,7 @@ function render(scenario: LoadScenario, results: Summary[]): string {
     case 'sni-close':
       return throughputTable(results, { unit: 'req/s', value: (r) => r.rps, digits: 0, reference: 'haproxy-http' });
     case 'https-small':
+    case 'h2-small':
     case 'https-close':
     case 'https-handshake':
       return throughputTable(results, { unit: 'req/s', value: (r) => r.rps, digits: 0, reference: 'haproxy-https' });
@@ -520,6 +525,7 @@ const notes: Record<LoadScenario, string> = {
   'https-close': 'A new TLS connection per request, as a returning client makes them: wrk resumes its session with the ticket each proxy gave it (an abbreviated handshake: a key exchange, no certificate and no signature).',
   'https-handshake': 'A full TLS handshake per request: key exchange, certificate and an ECDSA P-256 signature each time. The load generator is autocannon (Node), whose handshakes cost the client as much, so on a small machine it is the bottleneck: read CPU µs/req.',
   'https-large': 'Bulk encryption: 1 MiB responses through TLS (AES-GCM, as negotiated by wrk and each proxy).',
+  'h2-small': 'HTTP/2 clients (ALPN h2, the same certificate), HTTP/1.1 to the same backend: each stream is a request that lb checks, translates and sends on a keep-alive connection. h2load gives no latency percentiles.',
   'tcp-tls-small': 'TLS termination at L4: decrypt, relay the plain bytes to the backend and encrypt its answers, with no HTTP work. Against HAProxy `mode tcp` with `bind ... ssl crt`.',
 };
 
