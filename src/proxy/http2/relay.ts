@@ -21,6 +21,9 @@ export interface Http2Call {
   readonly grpc: boolean;
 }
 
+/** Body chunks up to this size are copied rather than kept (see onData): cheaper than a new read buffer. */
+const COPY_BYTES = 4096;
+
 /**
  * An HTTP/1.1 response head as HTTP/2 response headers: hop-by-hop fields dropped (headers.ts),
  * names lower-case, repeated fields as lists. Node's http2 refuses what HTTP/2 cannot carry
@@ -100,9 +103,12 @@ export class Http2Relay extends Relay {
 
   onData(chunk: Buffer): boolean {
     this.bytesOut += chunk.length;
-    // The stream holds the chunk until nghttp2 has framed it: the upstream must not read over it.
-    this.flow!.keep();
-    if (this.stream.write(chunk)) return true;
+    // The stream holds what it is given until nghttp2 has framed it: a small chunk is copied (from
+    // Node's buffer pool), a large one kept, so that the upstream reads into a new buffer instead.
+    let out = chunk;
+    if (chunk.length <= COPY_BYTES) out = Buffer.from(chunk);
+    else this.flow!.keep();
+    if (this.stream.write(out)) return true;
     this.stream.once('drain', this.onWindowOpen);
     this.windowTimer ??= setTimeout(() => this.stop(499, new ProxyError('client_abort', 'the client kept its HTTP/2 flow-control window shut for longer than timeouts.idle')), this.connection.idleMs);
     return false;
