@@ -435,23 +435,41 @@ function procStat(pid: number): { comm: string; ppid: number; ticks: number } | 
   return { comm: text.slice(text.indexOf('(') + 1, end), ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]) };
 }
 
-/** CPU ticks used so far by pid and all its descendants, and their names (pid's first). */
-export function treeTicks(pid: number): { ticks: number; processes: string[] } {
+/** pid and all its descendants (pid first), each with its name and CPU ticks. */
+function processTree(pid: number): Array<{ pid: number; comm: string; ticks: number }> {
   const stats = new Map<number, { comm: string; ppid: number; ticks: number }>();
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     const stat = procStat(Number(name));
     if (stat) stats.set(Number(name), stat);
   }
-  let ticks = 0;
-  const processes: string[] = [];
+  const tree: Array<{ pid: number; comm: string; ticks: number }> = [];
   const queue = stats.has(pid) ? [pid] : [];
   for (let p = queue.pop(); p !== undefined; p = queue.pop()) {
-    ticks += stats.get(p)!.ticks;
-    processes.push(stats.get(p)!.comm);
+    tree.push({ pid: p, ...stats.get(p)! });
     for (const [child, stat] of stats) if (stat.ppid === p) queue.push(child);
   }
-  return { ticks, processes };
+  return tree;
+}
+
+/** CPU ticks used so far by pid and all its descendants, and their names (pid's first). */
+export function treeTicks(pid: number): { ticks: number; processes: string[] } {
+  const tree = processTree(pid);
+  return { ticks: tree.reduce((sum, p) => sum + p.ticks, 0), processes: tree.map((p) => p.comm) };
+}
+
+/** The resident memory (VmRSS) of pid and all its descendants, in bytes, and how many processes that is. */
+export function treeRss(pid: number): { bytes: number; processes: number } {
+  let bytes = 0;
+  const tree = processTree(pid);
+  for (const { pid: p } of tree) {
+    try {
+      bytes += Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return { bytes, processes: tree.length };
 }
 
 /**

@@ -2,7 +2,8 @@
 //  1. route lookup with 10 and with 10,000 host routes (Host of the last route), in alternating
 //     rounds, median per lb;
 //  2. lb's RSS with 10,000 idle keep-alive client connections.
-// bench/run.ts runs both as its scenarios "routes" and "idle"; this file runs them alone.
+// bench/run.ts runs both as its scenarios "routes" and "idle"; this file runs them alone, and with
+// --held, the memory of 50,000 idle and 5,000 slowloris connections (bench/held-connections.ts).
 // Usage: npm run bench:scale [-- --duration 3 --rounds 3 --idle 10000 --pin --backend node --load autocannon]
 import { realpathSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
@@ -29,6 +30,7 @@ import {
   type Summary,
   type Workspace,
 } from './lib.js';
+import { heldConnections } from './held-connections.js';
 
 export interface ScaleContext {
   ws: Workspace;
@@ -129,11 +131,23 @@ export async function idleConnections(ctx: ScaleContext, port = 18194, count = 1
 }
 
 async function main(): Promise<void> {
-  const { values: args } = parseArgs({ options: { ...commonOptions, connections: { type: 'string', default: '50' }, idle: { type: 'string', default: '10000' }, help: { type: 'boolean', short: 'h', default: false } } });
+  const { values: args } = parseArgs({
+    options: {
+      ...commonOptions,
+      connections: { type: 'string', default: '50' },
+      idle: { type: 'string', default: '10000' },
+      held: { type: 'string' },
+      slowloris: { type: 'string', default: '5000' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
   if (args.help) {
     process.stdout.write(`npm run bench:scale [-- options]: lb's RSS with N idle keep-alive connections, and
 throughput with 10 against 10,000 host routes, on loopback (see bench/README.md).
   --idle N          idle connections (default 10000)
+  --held N          also hold N idle keep-alive connections, then --slowloris M (default 5000)
+                    slowloris ones, with lb's RSS, through enough workers and holder processes
+                    for this machine's open-file limit (bench/held-connections.ts)
   --connections N   wrk connections for the routes scenario (default 50)
   --duration S      seconds per measurement (default 3)
   --rounds N        alternating rounds, medians reported (default 3)
@@ -159,6 +173,7 @@ throughput with 10 against 10,000 host routes, on loopback (see bench/README.md)
   await startBackend(ws, backend, ctx.backendPort);
   console.log((await routeLookup(ctx)).markdown);
   console.log((await idleConnections(ctx, 18194, positiveInt('idle', args.idle))).markdown);
+  if (args.held !== undefined) console.log((await heldConnections(ws, ctx.backendPort, positiveInt('held', args.held), positiveInt('slowloris', args.slowloris))).markdown);
 }
 
 if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {

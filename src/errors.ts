@@ -90,6 +90,7 @@ export type ProxyErrorKind =
   | 'response_timeout'
   | 'body_timeout'
   | 'request_body_timeout'
+  | 'response_read_timeout'
   | 'client_abort';
 
 /**
@@ -118,7 +119,8 @@ const proxyErrorCodes: Record<ProxyErrorKind, ProxyErrorEntry> = {
   bad_response: { code: 'LB_UPSTREAM_BAD_RESPONSE', status: 502, text: 'the backend sent a malformed response', termination: ['PH', 'PD'] },
   response_timeout: { code: 'LB_UPSTREAM_RESPONSE_TIMEOUT', status: 504, text: 'the backend did not send a response head in time', termination: ['sH', 'sH'] },
   body_timeout: { code: 'LB_UPSTREAM_BODY_TIMEOUT', status: 504, text: 'the backend response body stalled', termination: ['sD', 'sD'] },
-  request_body_timeout: { code: 'LB_CLIENT_BODY_TIMEOUT', status: 408, text: 'the client paused its request body for longer than timeouts.requestBody', termination: ['cH', 'cD'] },
+  request_body_timeout: { code: 'LB_CLIENT_BODY_TIMEOUT', status: 408, text: 'the client paused its request body for longer than timeouts.requestBody, or sent it slower than minRequestBodyRate', termination: ['cH', 'cD'] },
+  response_read_timeout: { code: 'LB_CLIENT_READ_TIMEOUT', status: 408, text: 'the client left the response unread for longer than timeouts.idle', termination: ['cD', 'cD'] },
   client_abort: { code: 'LB_CLIENT_ABORT', status: 499, text: 'the client went away', termination: ['CH', 'CD'] },
 };
 

@@ -1,18 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Writable } from 'node:stream';
-import { request } from 'undici';
 import { parseConfig } from '../src/config/load.js';
 import { startBalancer } from '../src/lb.js';
 import { createLogger } from '../src/log.js';
 import { lbYaml } from './helpers/config.js';
-import { DockerFixture, eventually, fetchVia, requireDocker, startDockerLb } from './helpers/docker.js';
+import { dockerConnected, DockerFixture, eventually, fetchVia, requireDocker, startDockerLb } from './helpers/docker.js';
 import { DockerRelay } from './helpers/docker-relay.js';
-
-async function connectedGauge(url: string): Promise<number> {
-  const text = await (await request(`${url}/metrics`)).body.text();
-  return Number(/^lb_docker_connected (\d)/m.exec(text)![1]);
-}
 
 test('when the Docker endpoint goes away lb keeps its pools, reconnects, and heals missed events', { timeout: 90_000 }, async (t) => {
   if (!(await requireDocker(t))) return;
@@ -22,10 +16,10 @@ test('when the Docker endpoint goes away lb keeps its pools, reconnects, and hea
   const lb = await startDockerLb(t, fixture, `endpoint: "${relay.endpoint}"`);
   await fixture.start({ labels: fixture.labels({ enable: 'true', host: 'a.example.com', port: '8080' }), env: { NAME: 'a' } });
   await eventually(async () => ((await fetchVia(lb, 'a.example.com')) === '200 a' ? true : undefined), 'a to serve');
-  assert.equal(await connectedGauge(lb.url('admin')), 1);
+  assert.equal(await dockerConnected(lb.url('admin')), 1);
 
   relay.cut();
-  await eventually(async () => ((await connectedGauge(lb.url('admin'))) === 0 ? true : undefined), 'lb_docker_connected to drop to 0');
+  await eventually(async () => ((await dockerConnected(lb.url('admin'))) === 0 ? true : undefined), 'lb_docker_connected to drop to 0');
   assert.equal(await fetchVia(lb, 'a.example.com'), '200 a', 'the last known pool keeps serving');
   // A container that starts while lb is blind: only a resync after reconnecting can find it.
   await fixture.start({ labels: fixture.labels({ enable: 'true', host: 'b.example.com', port: '8080' }), env: { NAME: 'b' } });
@@ -35,7 +29,7 @@ test('when the Docker endpoint goes away lb keeps its pools, reconnects, and hea
 
   await relay.open();
   await eventually(async () => ((await fetchVia(lb, 'b.example.com')) === '200 b' ? true : undefined), 'b to serve after reconnecting', 40_000);
-  assert.equal(await connectedGauge(lb.url('admin')), 1);
+  assert.equal(await dockerConnected(lb.url('admin')), 1);
 });
 
 test('a 403 from a socket proxy names the permission to grant', { timeout: 60_000 }, async (t) => {

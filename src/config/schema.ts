@@ -265,6 +265,10 @@ export const configSchema = object({
       proxyProtocol: object({ trustedIPs: list(cidr) }, ['trustedIPs']),
       maxConnections: documentedDefault(integer({ min: 1, max: 10_000_000 }), "the process's budget: (open-file limit − 128) ÷ 2"),
       maxConnectionsPerIP: documentedDefault(integer({ min: 1, max: 10_000_000 }), 'no limit'),
+      minRequestBodyRate: object({
+        bytesPerSecond: integer({ min: 1 }),
+        grace: withDefault(duration({ min: 1 }), '5s'),
+      }, ['bytesPerSecond']),
       timeouts: withDefault(object({
         requestHeaders: withDefault(duration({ min: 1 }), '10s'),
         requestBody: withDefault(duration({ min: 1 }), '60s'),

@@ -37,6 +37,8 @@ export interface EntrypointConfig {
   maxConnections?: number;
   /** Client connections open at once from one peer address; undefined: no limit. */
   maxConnectionsPerIP?: number;
+  /** HTTP: the slowest average rate of an upload, after a grace period; undefined: no minimum. */
+  minRequestBodyRate?: MinBodyRate;
   timeouts: {
     /** HTTP: time a client has to send its request head before it gets 408. Both: time for a PROXY header. */
     requestHeadersMs: number;
@@ -58,6 +60,12 @@ export interface Http2EntrypointConfig {
   maxConcurrentStreams: number;
   /** SETTINGS_MAX_HEADER_LIST_SIZE: the most bytes of a request's decoded header list. */
   maxHeaderListSize: number;
+}
+
+/** An upload slower on average than `bytesPerSecond`, once `graceMs` have passed, is cut (408). */
+export interface MinBodyRate {
+  bytesPerSecond: number;
+  graceMs: number;
 }
 
 /** A certificate and its private key, as PEM files (absolute paths). */

@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type Metric } from 'prom-client';
+import { serverKey, type ServerKey } from '../balancer/backend.js';
 import type { ProxyErrorKind } from '../errors.js';
 import { CellCounter, CellGauge, CellHistogram, type CounterCell, type HistogramCell } from './cells.js';
 import { latencyBucket, TrafficCounter, type ServerTraffic } from './traffic.js';
@@ -179,6 +180,34 @@ export class Metrics {
     labelNames: ['service', 'backend'] as const,
     registers: [this.registry],
   });
+  /**
+   * The servers that have series of their own in the two counters above. A server that leaves
+   * every pool takes its series with it (forgetServersExcept), so that containers that come and go
+   * do not grow /metrics, and lb's memory, without bound.
+   */
+  private readonly serverSeries = new Map<ServerKey, readonly [service: string, backend: string]>();
+
+  countHealthCheck(service: string, backend: string, ok: boolean): void {
+    this.healthChecks.labels(service, backend, ok ? 'success' : 'failure').inc();
+    this.serverSeries.set(serverKey(service, backend), [service, backend]);
+  }
+
+  countEjection(service: string, backend: string): void {
+    this.backendEjections.labels(service, backend).inc();
+    this.serverSeries.set(serverKey(service, backend), [service, backend]);
+  }
+
+  /** Removes the series of servers that are not in `live` (keys of service and backend id). */
+  forgetServersExcept(live: ReadonlySet<ServerKey>): void {
+    for (const [key, [service, backend]] of this.serverSeries) {
+      if (live.has(key)) continue;
+      this.serverSeries.delete(key);
+      this.healthChecks.remove(service, backend, 'success');
+      this.healthChecks.remove(service, backend, 'failure');
+      this.backendEjections.remove(service, backend);
+    }
+  }
+
   readonly retries = new Counter({
     name: 'lb_retries_total',
     help: 'Requests retried on another server, by service and reason (the error kind).',

@@ -43,7 +43,7 @@ export interface DataPlaneContext {
  * stricter than most clients), a client that went away, or one that stalled its upload.
  */
 export function reflectsOnServer(error: ProxyError): boolean {
-  return error.kind !== 'bad_response' && error.kind !== 'client_abort' && error.kind !== 'request_body_timeout';
+  return error.kind !== 'bad_response' && error.kind !== 'client_abort' && error.kind !== 'request_body_timeout' && error.kind !== 'response_read_timeout';
 }
 
 /** A server's answer that counts as a gateway failure (502–504), as its failure kind; undefined for the others. */

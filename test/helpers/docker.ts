@@ -252,6 +252,12 @@ providers: { docker: { enabled: true, labelPrefix: "${fixture.prefix}", ${docker
 ${extraYaml}`));
 }
 
+/** lb_docker_connected from lb's /metrics: 1 while it holds the Docker API's event stream. */
+export async function dockerConnected(adminUrl: string): Promise<number> {
+  const text = await (await request(`${adminUrl}/metrics`)).body.text();
+  return Number(/^lb_docker_connected (\d)/m.exec(text)![1]);
+}
+
 /** GET through lb with a Host header; resolves to "STATUS BODY". */
 export async function fetchVia(lb: TestBalancer, host: string, path = '/'): Promise<string> {
   const res = await request(`${lb.url('web')}${path}`, { headers: { host } });

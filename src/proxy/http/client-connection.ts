@@ -28,6 +28,8 @@ const MAX_QUEUED_BYTES = 64 * 1024;
  * a time would turn into quadratic work.
  */
 const MAX_HEAD_READS = 8;
+/** Written with a callback behind the bytes queued on a socket, to learn when they went out. */
+const EMPTY = Buffer.alloc(0);
 
 /**
  * One client connection on the fast path: lb's strict parser reads each request head, one request
@@ -44,8 +46,11 @@ export class ClientConnection {
   private requests = 0;
   /** The connection is closing after its last response: input is ignored. */
   private ending = false;
-  /** When the connection last fell idle (no request in progress). */
+  /** When the connection last fell idle (no request in progress, its last response handed to the kernel). */
   idleSince = performance.now();
+  private readonly responseFlushed = () => {
+    this.idleSince = performance.now();
+  };
   readonly clientIp: string;
   readonly localPort: number;
   readonly forwardedLines = new ForwardedLines();
@@ -148,6 +153,8 @@ export class ClientConnection {
     const request = this.current;
     this.current = undefined;
     this.idleSince = performance.now();
+    // The end of a large response may still wait in the socket for a slow reader: idle from when it went out.
+    if (this.socket.writableLength > 0) this.socket.write(EMPTY, this.responseFlushed);
     if (!keepAlive || this.owner.shutdown.closing) {
       // A client that asked to close and sent nothing more is closed outright once the response
       // is out, as HAProxy does, rather than after its FIN: one read and one wake-up less per

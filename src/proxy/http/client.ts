@@ -2,6 +2,8 @@ import type { Socket } from 'node:net';
 import type { Backend } from '../../balancer/index.js';
 import type { HttpRoute } from '../../control/snapshot.js';
 import type { ProxyError } from '../../errors.js';
+import type { MinBodyRate } from '../../config/types.js';
+import { uploadRateDeadline } from '../deadlines.js';
 import type { StreamedBody, UpstreamHandler } from '../http1/upstream-connection.js';
 import type { TlsInfo } from '../../tls/terminator.js';
 import type { ForwardingFacts } from './headers.js';
@@ -75,14 +77,27 @@ export interface ClientExchange extends ClientRequest {
   respond(status: number, headers: ReadonlyArray<readonly [string, string]>, body: string): void;
 }
 
-/** A client's longest pause in a body lb reads (timeouts.requestBody), and what to do after it. */
+/** A client's longest pause in a body lb reads (timeouts.requestBody), its slowest rate, and what to do after either. */
 export interface BodyStall {
   readonly pauseMs: number;
+  readonly minRate: MinBodyRate | undefined;
   readonly onStall: () => void;
 }
 
-/** A timer for `stall`, reset by `moved()` at each chunk; `stop()` once the body is in. */
-export function stallTimer(stall: BodyStall): { moved(): void; stop(): void } {
-  const timer = setTimeout(stall.onStall, stall.pauseMs);
-  return { moved: () => timer.refresh(), stop: () => clearTimeout(timer) };
+/** A timer for `stall`, moved on by `moved(bytes)` at each chunk; `stop()` once the body is in. */
+export function stallTimer(stall: BodyStall): { moved(bytes: number): void; stop(): void } {
+  const { pauseMs, minRate, onStall } = stall;
+  let timer = setTimeout(onStall, minRate ? Math.min(pauseMs, minRate.graceMs) : pauseMs);
+  if (!minRate) return { moved: () => timer.refresh(), stop: () => clearTimeout(timer) };
+  const since = performance.now();
+  let bytes = 0;
+  return {
+    moved: (n) => {
+      bytes += n;
+      const now = performance.now();
+      clearTimeout(timer);
+      timer = setTimeout(onStall, Math.min(pauseMs, uploadRateDeadline(since, bytes, minRate) - now));
+    },
+    stop: () => clearTimeout(timer),
+  };
 }

@@ -102,7 +102,7 @@ export class FastRequest implements ClientExchange, StreamedBody {
     const timer = stallTimer(stall);
     this.start(
       (chunk) => {
-        timer.moved();
+        timer.moved(chunk.length);
         chunks.push(chunk);
         return true;
       },

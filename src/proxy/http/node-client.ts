@@ -104,7 +104,7 @@ export class NodeClient implements ClientExchange {
     const chunks: Buffer[] = [];
     const timer = stallTimer(stall);
     this.req.on('data', (chunk: Buffer) => {
-      timer.moved();
+      timer.moved(chunk.length);
       chunks.push(chunk);
     });
     this.req.once('end', () => {

@@ -12,7 +12,8 @@ import type { StreamedBody } from '../http1/upstream-connection.js';
 import { accessEntry } from './access-entry.js';
 import type { ClientExchange, ClientRequest, ExchangeOutcome } from './client.js';
 import { ClientConnection } from './client-connection.js';
-import { rawErrorResponse, rawResponse } from './error-response.js';
+import { errorBody, rawErrorResponse, rawResponse, sendResponse } from './error-response.js';
+import { MAX_REQUEST_FIELDS } from '../http1/syntax.js';
 import { markServed, NodeClient } from './node-client.js';
 import { TrustedProxies, type ForwardingFacts } from './headers.js';
 import { normaliseHost } from '../../control/route-table.js';
@@ -132,13 +133,17 @@ export class HttpEntrypoint {
       ? new TlsTerminator(config.name, config.tls, headersMs, context.tls, context.metrics, context.logger, (socket, info) => this.acceptSecure(socket, info), { challenges: () => context.acmeChallenges, http2: this.http2 !== undefined })
       : undefined;
     this.server = createServer(httpOptions);
+    // One more than allowed, so that a request over the limit can be told from one at it (below).
+    this.server.maxHeadersCount = MAX_REQUEST_FIELDS + 1;
     this.upgrades = new UpgradeRelay(this.name, context, (clientIp: string, socket: Socket) => ({ ...this.forwarding(clientIp, this.localPort, tlsInfoOfSocket(socket)), upgrade: true }));
     this.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       // Node emits 'request' before llhttp has finished checking the head (an unknown
       // Transfer-Encoding is refused just after): wait for the end of this parse, so that a
       // request refused there never reaches a backend.
       process.nextTick(() => {
-        if (!req.socket.writableEnded && !res.destroyed) this.handle(new NodeClient(req, res, this.hsts));
+        if (req.socket.writableEnded || res.destroyed) return;
+        if (req.rawHeaders.length > MAX_REQUEST_FIELDS * 2) return sendResponse(res, 431, [['connection', 'close']], errorBody(431, `the request has more than ${MAX_REQUEST_FIELDS} header fields`), this.hsts);
+        this.handle(new NodeClient(req, res, this.hsts));
       });
     });
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -301,7 +306,7 @@ export class HttpEntrypoint {
           proxied.body = body;
           this.dispatch(proxied);
         },
-        { pauseMs: this.config.timeouts.requestBodyMs, onStall: () => this.reject(client, started, route, new ProxyError('request_body_timeout')) },
+        { pauseMs: this.config.timeouts.requestBodyMs, minRate: this.config.minRequestBodyRate, onStall: () => this.reject(client, started, route, new ProxyError('request_body_timeout')) },
       );
       return;
     }
@@ -334,6 +339,8 @@ export class HttpEntrypoint {
         headersTimeout: service.config.timeouts.responseHeadersMs,
         bodyTimeout: service.config.timeouts.idleMs,
         requestBodyTimeout: this.config.timeouts.requestBodyMs,
+        minRequestBodyRate: this.config.minRequestBodyRate,
+        responseReadTimeout: this.config.timeouts.idleMs,
         rawChunked: client.acceptsChunked,
       },
       relay,

@@ -1,5 +1,5 @@
 import { HttpSyntaxError } from '../../errors.js';
-import { classifyName, connectionTokensAt, contentLengthAt, CR, fieldStrings, HTAB, headEnd, isChunkedAt, LF, MAX_HEAD_BYTES, Name, parseFieldLines, SP, TARGET, type Fields } from './syntax.js';
+import { classifyName, connectionTokensAt, contentLengthAt, CR, fieldStrings, HTAB, headEnd, isChunkedAt, LF, MAX_HEAD_BYTES, MAX_REQUEST_FIELDS, Name, parseFieldLines, SP, TARGET, type Fields } from './syntax.js';
 
 /**
  * Methods the fast path forwards, as constant strings (a request's method costs no new string).
@@ -112,6 +112,7 @@ function parseHead(buf: Buffer): RequestHead | typeof DEFER {
 
   const offsets: number[] = [];
   parseFieldLines(buf, i, stop, offsets);
+  if (offsets.length > MAX_REQUEST_FIELDS * 4) return DEFER;
   let host: string | undefined;
   let contentLength = 0;
   let sawLength = false;

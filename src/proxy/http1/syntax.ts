@@ -24,6 +24,12 @@ export const COLON = 0x3a;
 
 /** Heads (request, response, trailers) larger than this are refused, as Node does by default. */
 export const MAX_HEAD_BYTES = 16 * 1024;
+/**
+ * Header fields a request may have (HAProxy's tune.http.maxhdr is 101, Apache's
+ * LimitRequestFields 100): more are answered 431. Node's own limit (maxHeadersCount, 2000) drops
+ * the fields beyond it without a word, which would forward a request other than the one sent.
+ */
+export const MAX_REQUEST_FIELDS = 100;
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 

@@ -4,7 +4,8 @@ import { classifyUpstreamError, HttpSyntaxError, ProxyError } from '../../errors
 import { connectUpstream } from '../../tls/upstream.js';
 import { ReadBuffer } from '../read-buffers.js';
 import { ChunkedDecoder } from './chunked.js';
-import { unwatch, watch, type Timed } from './deadlines.js';
+import type { MinBodyRate } from '../../config/types.js';
+import { unwatch, uploadRateDeadline, watch, type Timed } from '../deadlines.js';
 import { CHUNKED, parseResponseHead, UNTIL_CLOSE, type ResponseHead } from './response-head.js';
 
 /** How long a connection that will not be reused waits for the server to close it first. */
@@ -38,6 +39,10 @@ export interface UpstreamRequest {
   bodyTimeout: number;
   /** The longest pause of the client in a streamed request body (the entrypoint's timeouts.requestBody). */
   requestBodyTimeout: number;
+  /** The slowest average rate of a streamed request body (the entrypoint's minRequestBodyRate). */
+  minRequestBodyRate: MinBodyRate | undefined;
+  /** The longest time the client may leave the response unread (the entrypoint's timeouts.idle). */
+  responseReadTimeout: number;
   /** Relay a chunked response body as sent (chunk sizes included) instead of decoding it. */
   rawChunked: boolean;
 }
@@ -91,6 +96,11 @@ export class UpstreamConnection implements Timed {
   private clientDeadline = false;
   /** A streamed request body is still coming from the client. */
   private uploading = false;
+  /** Since when, and how many bytes, the upload has come while lb was reading it (for minRequestBodyRate). */
+  private uploadSince = 0;
+  private uploadBytes = 0;
+  /** The response is paused because the client does not read it: the deadline is the client's. */
+  private waitingForClient = false;
   private phase = Phase.Idle;
   private handler: UpstreamHandler | undefined;
   private request: UpstreamRequest | undefined;
@@ -184,11 +194,21 @@ export class UpstreamConnection implements Timed {
       handler.onBodySent(bytes);
     } else {
       socket.write(head);
-      const resume = () => body.resume();
+      this.uploadSince = performance.now();
+      this.uploadBytes = 0;
+      // While the server did not read, the client could not send: its rate is measured afresh.
+      const resume = () => {
+        if (this.handler !== handler) return;
+        this.uploadSince = performance.now();
+        this.uploadBytes = 0;
+        if (this.connected && this.phase === Phase.Head) this.due();
+        body.resume();
+      };
       body.start(
         (chunk) => {
           if (this.handler !== handler) return true;
           handler.onBodySent(chunk.length);
+          this.uploadBytes += chunk.length;
           // An upload that moves keeps its request alive, as a socket timeout would.
           if (this.connected) this.due();
           if (socket.write(chunk)) return true;
@@ -224,7 +244,12 @@ export class UpstreamConnection implements Timed {
   /** Stop waiting when paused by the handler. */
   private readonly flow: BodyFlow = {
     resume: () => {
-      if (this.phase !== Phase.Closed) this.socket.resume();
+      if (this.phase === Phase.Closed) return;
+      if (this.waitingForClient) {
+        this.waitingForClient = false;
+        if (this.phase === Phase.Body) this.due(this.request!.bodyTimeout);
+      }
+      this.socket.resume();
     },
     keep: () => this.readBuffer.keep(),
   };
@@ -244,7 +269,7 @@ export class UpstreamConnection implements Timed {
       return;
     }
     if (this.phase === Phase.Body) {
-      this.due(this.request!.bodyTimeout);
+      if (!this.waitingForClient) this.due(this.request!.bodyTimeout);
       this.handler?.onReadEnd?.();
     }
   }
@@ -273,7 +298,7 @@ export class UpstreamConnection implements Timed {
       chunk = buf;
       at = offset;
       const head = this.head!;
-      if (!this.handler!.onHeaders(head, this.flow)) this.socket.pause();
+      if (!this.handler!.onHeaders(head, this.flow)) this.pauseForClient();
       // The handler may have aborted the exchange from onHeaders.
       if ((this.phase as Phase) === Phase.Closed) return;
       if (head.bodyLength === 0) {
@@ -318,19 +343,32 @@ export class UpstreamConnection implements Timed {
   }
 
   private deliver(data: Buffer): void {
-    if (data.length > 0 && this.handler && !this.handler.onData(data)) this.socket.pause();
+    if (data.length > 0 && this.handler && !this.handler.onData(data)) this.pauseForClient();
+  }
+
+  /**
+   * The client's socket is full: stop reading the server, so that what a client leaves unread
+   * stays within the sockets' buffers. A stall from now on is the client's, not the server's.
+   */
+  private pauseForClient(): void {
+    this.socket.pause();
+    this.waitingForClient = true;
+    this.deadline = performance.now() + this.request!.responseReadTimeout;
   }
 
   private complete(extraBytes = false): void {
     const handler = this.handler;
     if (!handler) return;
     this.phase = this.head!.keepAlive ? Phase.Idle : Phase.Closed;
+    this.waitingForClient = false;
     this.decoder = undefined;
     this.handler = undefined;
-    handler.onComplete();
     // Bytes beyond the response: the backend broke framing; nothing more can be read from it.
     if (extraBytes) this.destroy();
+    // Back in the pool before the handler hears of it: a pipelined request that it starts at once
+    // then finds this connection idle, rather than opening another.
     else if (this.requestSent) this.afterResponse();
+    handler.onComplete();
   }
 
   private afterResponse(): void {
@@ -384,13 +422,20 @@ export class UpstreamConnection implements Timed {
    */
   private due(ms?: number): void {
     const request = this.request!;
+    const now = performance.now();
     this.clientDeadline = ms === undefined && this.uploading && this.phase === Phase.Head;
-    this.deadline = performance.now() + (ms ?? (this.clientDeadline ? request.requestBodyTimeout : this.phase === Phase.Body ? request.bodyTimeout : request.headersTimeout));
+    if (this.clientDeadline) {
+      const rate = request.minRequestBodyRate;
+      this.deadline = Math.min(now + request.requestBodyTimeout, rate ? uploadRateDeadline(this.uploadSince, this.uploadBytes, rate) : Infinity);
+      return;
+    }
+    this.deadline = now + (ms ?? (this.phase === Phase.Body ? request.bodyTimeout : request.headersTimeout));
   }
 
   /** The request's deadline passed. */
   expired(): void {
     if (this.clientDeadline && this.uploading) return this.fail(new ProxyError('request_body_timeout'));
+    if (this.waitingForClient) return this.fail(new ProxyError('response_read_timeout'));
     if (this.phase === Phase.Head) return this.fail(new ProxyError('response_timeout'));
     if (this.phase === Phase.Body) return this.fail(new ProxyError('body_timeout'));
     // Answered, but the request body never finished (its client went away): nothing will.

@@ -142,7 +142,7 @@ export class Http2Client implements ClientExchange {
     const timer = stallTimer(stall);
     this.read(
       (bytes) => {
-        timer.moved();
+        timer.moved(bytes.length);
         chunks.push(bytes);
         return true;
       },

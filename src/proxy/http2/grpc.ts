@@ -16,6 +16,7 @@ const statusOfKind: Record<ProxyErrorKind, number> = {
   response_timeout: GrpcStatus.DEADLINE_EXCEEDED,
   body_timeout: GrpcStatus.DEADLINE_EXCEEDED,
   request_body_timeout: GrpcStatus.DEADLINE_EXCEEDED,
+  response_read_timeout: GrpcStatus.DEADLINE_EXCEEDED,
   client_abort: GrpcStatus.CANCELLED,
 };
 

@@ -110,7 +110,7 @@ export class Http2Relay extends Relay {
     else this.flow!.keep();
     if (this.stream.write(out)) return true;
     this.stream.once('drain', this.onWindowOpen);
-    this.windowTimer ??= setTimeout(() => this.stop(499, new ProxyError('client_abort', 'the client kept its HTTP/2 flow-control window shut for longer than timeouts.idle')), this.connection.idleMs);
+    this.windowTimer ??= setTimeout(() => this.stop(408, new ProxyError('response_read_timeout', 'its HTTP/2 flow-control window stayed shut')), this.connection.idleMs);
     return false;
   }
 

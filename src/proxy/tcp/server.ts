@@ -10,6 +10,7 @@ import { rawSocketOf, TlsTerminator } from '../../tls/terminator.js';
 import { recordPassive, type DataPlaneContext } from '../context.js';
 import { listenOn, stopServer } from '../listen.js';
 import { ReadBuffer } from '../read-buffers.js';
+import { unwatch, watch, type Timed } from '../deadlines.js';
 import { connectionAddresses, peerAddress, untrustedHeader, proxyHeaderAcceptor, type ProxyHeaderAcceptor } from '../accept-proxy.js';
 import { startsWithProxySignature, writeProxyHeader } from '../proxy-protocol.js';
 
@@ -318,13 +319,9 @@ export class TcpEntrypoint {
     const labels = { entrypoint: this.name, service: service.name };
     tcpConnections.cell(labels).value++;
     backend.inFlight++;
-    const idleMs = Math.min(this.config.timeouts.idleMs, service.config.timeouts.idleMs);
-    const onIdle = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.setTimeout(idleMs, onIdle);
-    upstream.setTimeout(idleMs, onIdle);
+    // The connect timeout is over; idleness is the tunnel's own deadline from now on.
+    upstream.setTimeout(0);
+    const idle = new TunnelIdle(client, upstream, Math.min(this.config.timeouts.idleMs, service.config.timeouts.idleMs));
     const resumeClient = () => client.resume();
     const forward = (chunk: Buffer) => {
       if (upstream.write(chunk)) return;
@@ -340,11 +337,57 @@ export class TcpEntrypoint {
     let closed = 0;
     const onClose = () => {
       if (++closed < 2) return;
+      unwatch(idle);
       backend.inFlight--;
       tcpBytes.cell({ ...labels, direction: 'in' }).value += client.bytesRead;
       tcpBytes.cell({ ...labels, direction: 'out' }).value += upstream.bytesRead;
     };
     client.once('close', onClose);
     upstream.once('close', onClose);
+  }
+}
+
+/**
+ * A tunnel's idle timeout, looked at by the deadline ticker (proxy/deadlines.ts) rather than kept
+ * by socket timeouts, which re-arm a timer on every read and write of both sockets (the HTTP path
+ * dropped them for that cost). A tunnel whose sockets read nothing for `idleMs` is closed: between
+ * 1 and 1.25 times `idleMs` after its last byte, since a tunnel that moves is looked at again a
+ * quarter of the timeout later.
+ */
+class TunnelIdle implements Timed {
+  deadline: number;
+  private seen: number;
+  private quietSince = performance.now();
+
+  constructor(
+    private readonly client: Socket,
+    private readonly upstream: Socket,
+    private readonly idleMs: number,
+  ) {
+    this.seen = this.bytes();
+    this.deadline = this.quietSince + idleMs;
+    watch(this);
+  }
+
+  private bytes(): number {
+    return this.client.bytesRead + this.upstream.bytesRead;
+  }
+
+  expired(): void {
+    const now = performance.now();
+    const bytes = this.bytes();
+    if (bytes !== this.seen) {
+      this.seen = bytes;
+      this.quietSince = now;
+      this.deadline = now + this.idleMs / 4;
+      return;
+    }
+    if (now - this.quietSince < this.idleMs) {
+      this.deadline = this.quietSince + this.idleMs;
+      return;
+    }
+    unwatch(this);
+    this.client.destroy();
+    this.upstream.destroy();
   }
 }

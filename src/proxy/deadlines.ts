@@ -1,3 +1,5 @@
+import type { MinBodyRate } from '../config/types.js';
+
 /**
  * Deadlines of upstream requests in flight (response head, body stalls), checked every TICK_MS.
  * A socket timeout per request cost three timer re-arms per request plus a refresh on every read
@@ -5,6 +7,14 @@
  * number written on the connection. A timeout then fires up to TICK_MS late, never early.
  */
 export const TICK_MS = 50;
+
+/**
+ * When an upload that began at `since` and has brought `bytes` falls below `rate` on average: when
+ * those bytes were due at the minimum rate, and not before the grace period ends.
+ */
+export function uploadRateDeadline(since: number, bytes: number, rate: MinBodyRate): number {
+  return since + Math.max(rate.graceMs, (bytes * 1000) / rate.bytesPerSecond);
+}
 
 /** Something with a deadline: `deadline` is a performance.now() time, 0 when none runs. */
 export interface Timed {
