@@ -322,6 +322,25 @@ function toBytes(text: string): number {
   return Number(match[1]) * { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3, TB: 1024 ** 4 }[match[2] as 'B' | 'KB' | 'MB' | 'GB' | 'TB'];
 }
 
+/**
+ * h2load (nghttp2-client): HTTP/2 over TLS, `streams` at once on each of `connections`, for
+ * `seconds`. It gives no latency percentiles: p50 and p99 are NaN.
+ */
+export async function runH2load(ws: Workspace, spec: { url: string; connections: number; streams: number; seconds: number }): Promise<Sample> {
+  const args = ['-t1', `-c${spec.connections}`, `-m${spec.streams}`, `-D${spec.seconds}`, spec.url];
+  const out = await ws.run('h2load', args, { timeoutMs: (spec.seconds + 30) * 1000, role: 'load' });
+  const text = out.stdout;
+  const finished = /finished in [\d.]+s, ([\d.]+) req\/s, (\S+)\/s/.exec(text);
+  const done = /requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(text);
+  if (out.status !== 0 || !finished || !done) throw new Error(`h2load failed on ${spec.url}: ${out.stderr.trim() || text.trim()}`);
+  const errors: string[] = [];
+  if (Number(done[3]) > 0) errors.push(`${done[3]} failed requests`);
+  if (Number(done[4]) > 0) errors.push(`${done[4]} errored requests`);
+  const non2xx = /status codes: \d+ 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx/.exec(text);
+  if (non2xx && Number(non2xx[2]) + Number(non2xx[3]) > 0) errors.push(`${Number(non2xx[2]) + Number(non2xx[3])} non-2xx responses`);
+  return { rps: Number(finished[1]), p50ms: NaN, p99ms: NaN, bytesPerSec: toBytes(finished[2]!), requests: Number(done[1]), errors };
+}
+
 export async function runLoad(ws: Workspace, tool: LoadTool, spec: LoadSpec): Promise<Sample> {
   const timeoutMs = (spec.seconds + 30) * 1000;
   const headers = Object.entries(spec.headers ?? {});

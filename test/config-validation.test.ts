@@ -49,7 +49,7 @@ test('a key that was replaced names its successor', () => {
 
 test('a bad server URL points at services.app.servers[1].url', () => {
   const errors = errorsOf(valid.replace('http://127.0.0.1:3002', 'ftp://nowhere'));
-  assert.deepEqual(errors, ['lb.yaml:9:14: services.app.servers[1].url: expected an http://, https:// or tcp:// URL, got "ftp://nowhere"']);
+  assert.deepEqual(errors, ['lb.yaml:9:14: services.app.servers[1].url: expected an http://, https://, h2c:// or tcp:// URL, got "ftp://nowhere"']);
 });
 
 test('a wrong type is reported with what was found', () => {

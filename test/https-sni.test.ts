@@ -51,7 +51,7 @@ test('SNI picks the exact name, then the one-label wildcard, then the first cert
   }
 });
 
-test('the certificate chain verifies for its name, and ALPN is http/1.1', async (t) => {
+test('the certificate chain verifies for its name, and ALPN gives http/1.1 to a client that offers only it (h2 is in http2-clients.test.ts)', async (t) => {
   if (!CertificateFolder.available(t)) return;
   const certs = new CertificateFolder(t);
   const ca = certs.ca();
@@ -61,7 +61,7 @@ test('the certificate chain verifies for its name, and ALPN is http/1.1', async 
 routers: { all: { entrypoint: websecure, service: app } }
 services: { app: { servers: [ { url: "${backend.url}" } ] } }
 `, { web: false, entrypoints: { websecure: `protocol: https, tls: { certificates: [ ${certEntry(leaf)} ] }` } }));
-  const res = await tlsRequest({ port: lb.port('websecure'), servername: 'secure.test', rejectUnauthorized: true, ca: ca.cert, ALPNProtocols: ['h2', 'http/1.1'] });
+  const res = await tlsRequest({ port: lb.port('websecure'), servername: 'secure.test', rejectUnauthorized: true, ca: ca.cert, ALPNProtocols: ['http/1.1'] });
   assert.equal(res.alpn, 'http/1.1');
   assert.equal(res.body, 'ok');
   await assert.rejects(tlsRequest({ port: lb.port('websecure'), servername: 'other.test', rejectUnauthorized: true, ca: ca.cert }), /does not match|altnames/i);

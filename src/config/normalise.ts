@@ -190,6 +190,7 @@ export function normaliseService(name: string, protocol: Protocol, svc: RawServi
     emptyPoolWaitMs: svc.emptyPoolWait,
     ...(svc.proxyProtocol ? { proxyProtocol: svc.proxyProtocol } : {}),
     tls,
+    http2: svc.http2,
     ...(svc.weighted ? { weighted: normaliseWeighted(svc.weighted) } : {}),
     ...(svc.mirroring ? { mirroring: normaliseMirroring(svc.mirroring) } : {}),
   };
@@ -382,6 +383,19 @@ function checkEntrypointTls(raw: RawConfig, entrypoints: ReadonlyMap<string, Ent
   }
 }
 
+/** `http2.cleartext` where it means nothing: h2c is for http entrypoints, https ones negotiate h2 by ALPN. */
+function checkEntrypointHttp2(raw: RawConfig, report: Report): void {
+  for (const [name, ep] of raw.entrypoints) {
+    if (ep.http2.cleartext && ep.protocol !== 'http') report(['entrypoints', name, 'http2', 'cleartext'], `cleartext HTTP/2 (h2c) applies to http entrypoints; this one is ${ep.protocol}${ep.protocol === 'https' ? ', where clients negotiate h2 by ALPN' : ''}`, true, true);
+  }
+}
+
+/** HTTP/2 by ALPN on https entrypoints (unless disabled), by prior knowledge on http ones that ask for cleartext. */
+function servesHttp2(ep: RawEntrypoint): boolean {
+  if (ep.protocol === 'https') return ep.http2.enabled;
+  return ep.protocol === 'http' && ep.http2.enabled && ep.http2.cleartext;
+}
+
 type RawServer = RawConfig['services'] extends Map<string, infer S> ? S extends { servers: Array<infer V> } ? V : never : never;
 
 function normaliseServer(server: RawServer, serviceName: string, protocol: Protocol, path: KeyPath, report: Report): ServerConfig | undefined {
@@ -418,6 +432,7 @@ export function normaliseConfig(raw: RawConfig, source: string, report: Report, 
       timeouts: { requestHeadersMs: ep.timeouts.requestHeaders, requestBodyMs: ep.timeouts.requestBody, idleMs: ep.timeouts.idle ?? defaultIdleMs[routingProtocol(ep.protocol)] },
       ...(ep.tls && ep.protocol !== 'http' ? { tls: normaliseTls(ep.tls, source) } : {}),
       ...(ep.redirect && ep.protocol === 'http' ? { redirect: { to: ep.redirect.to, ...(ep.redirect.port !== undefined ? { port: ep.redirect.port } : {}) } } : {}),
+      ...(servesHttp2(ep) ? { http2: { maxConcurrentStreams: ep.http2.maxConcurrentStreams, maxHeaderListSize: ep.http2.maxHeaderListSize } } : {}),
     });
     const resolver = ep.tls?.acme;
     if (resolver !== undefined && !raw.acme.has(resolver)) {
@@ -442,6 +457,7 @@ export function normaliseConfig(raw: RawConfig, source: string, report: Report, 
     });
   }
   checkEntrypointTls(raw, entrypoints, report);
+  checkEntrypointHttp2(raw, report);
   const admin = { address: parseHostPort(raw.admin.address)!, ...(raw.admin.token !== undefined ? { token: raw.admin.token } : {}) };
   // The dashboard and /api/* show every route and server: off loopback, a token, or a statement
   // that something else guards the port.

@@ -59,7 +59,7 @@ const serverUrl = string({
   check: (s) => {
     try {
       const url = new URL(s);
-      if (!['http:', 'https:', 'tcp:'].includes(url.protocol)) return `expected an http://, https:// or tcp:// URL, got "${s}"`;
+      if (!['http:', 'https:', 'h2c:', 'tcp:'].includes(url.protocol)) return `expected an http://, https://, h2c:// or tcp:// URL, got "${s}"`;
       if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.hash) return `a server URL has no path or query, got "${s}"`;
       if (!url.hostname) return `expected a URL with a host, got "${s}"`;
       return undefined;
@@ -183,6 +183,7 @@ const serviceSettings = {
   drainTimeout: withDefault(duration(), '30s'),
   emptyPoolWait: withDefault(duration(), '0s'),
   proxyProtocol: string({ oneOf: ['v1', 'v2'] }),
+  http2: withDefault(boolean(), false),
   tls: object({
     caFile: documentedDefault(string({ check: (s) => (s ? undefined : 'expected the path of a PEM file') }), 'the system CAs'),
     serverName: documentedDefault(hostPattern, 'the server host, unless it is an IP address'),
@@ -226,7 +227,7 @@ const yamlServiceSchema = oneServiceKind(object({ ...serviceSettings, servers: w
 /** What a container's labels say about the server it is, beside the service's settings. */
 export const labelServerSchema = object({
   port: documentedDefault(port, 'the only exposed port'),
-  scheme: withDefault(string({ oneOf: ['http', 'https'] }), 'http'),
+  scheme: withDefault(string({ oneOf: ['http', 'https', 'h2c'] }), 'http'),
   weight,
   network: documentedDefault(string({ check: (s) => (s ? undefined : 'expected a network name') }), 'see the address rules'),
 });
@@ -459,6 +460,12 @@ export const configSchema = object({
         to: string(),
         port: documentedDefault(port, 'the port of `to`'),
       }, ['to']),
+      http2: withDefault(object({
+        enabled: withDefault(boolean(), true),
+        cleartext: withDefault(boolean(), false),
+        maxConcurrentStreams: withDefault(integer({ min: 1, max: 10_000 }), 100),
+        maxHeaderListSize: withDefault(integer({ min: 1024, max: 1024 * 1024 }), 16384),
+      }), {}),
     }, ['address']),
     { keyPattern: namePattern, keyHint: nameHint },
   ), {}),

@@ -52,6 +52,15 @@ export interface EntrypointConfig {
   tls?: EntrypointTlsConfig;
   /** HTTP: answer every request with a 308 to this HTTPS entrypoint. */
   redirect?: RedirectConfig;
+  /** Set when the entrypoint speaks HTTP/2 to clients: by ALPN on https, by prior knowledge (h2c) on http. */
+  http2?: Http2EntrypointConfig;
+}
+
+export interface Http2EntrypointConfig {
+  /** Each client connection's SETTINGS_MAX_CONCURRENT_STREAMS. */
+  maxConcurrentStreams: number;
+  /** SETTINGS_MAX_HEADER_LIST_SIZE: the most bytes of a request's decoded header list. */
+  maxHeaderListSize: number;
 }
 
 /** An upload slower on average than `bytesPerSecond`, once `graceMs` have passed, is cut (408). */
@@ -157,7 +166,8 @@ export interface StickyPolicy {
 }
 
 export interface ServerConfig {
-  scheme: 'http' | 'https' | 'tcp';
+  /** `h2c`: cleartext HTTP/2 (prior knowledge). */
+  scheme: 'http' | 'https' | 'h2c' | 'tcp';
   host: string;
   port: number;
   weight: number;
@@ -192,6 +202,8 @@ export interface ServiceConfig {
   proxyProtocol?: ProxyProtocolVersion;
   /** How lb verifies `https://` servers (data plane, upgrades and health checks alike). */
   tls: UpstreamTlsConfig;
+  /** `https://` servers speak HTTP/2 (negotiated by ALPN h2). */
+  http2: boolean;
   /** A service that splits requests between other services by weight; it has no servers. */
   weighted?: WeightedConfig;
   /** A service that sends requests to one service and copies of some to others; it has no servers. */

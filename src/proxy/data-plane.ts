@@ -55,7 +55,8 @@ export function formatAddress(address: AddressInfo): string {
 }
 
 function sameListener(a: EntrypointConfig, b: EntrypointConfig): boolean {
-  return a.protocol === b.protocol && a.address.host === b.address.host && a.address.port === b.address.port;
+  // HTTP/2 on or off changes what TLS offers (ALPN) or how a connection's first bytes are read: a new listener.
+  return a.protocol === b.protocol && a.address.host === b.address.host && a.address.port === b.address.port && (a.http2 === undefined) === (b.http2 === undefined);
 }
 
 /** For a data plane without https entrypoints. */

@@ -142,10 +142,11 @@ export class TlsTerminator {
     /**
      * Set when the decrypted stream is HTTP/1.1 (https entrypoints): the handshake offers ALPN
      * `http/1.1`, a client's FIN closes the connection, and pending ACME challenges (the data
-     * plane's) answer tls-alpn-01 validations on this port. Absent: a byte stream (tcp
+     * plane's) answer tls-alpn-01 validations on this port; with `http2`, ALPN offers `h2` first.
+     * Absent: a byte stream (tcp
      * entrypoints), with no ALPN, and half-closes kept after the handshake.
      */
-    private readonly http?: { challenges: () => AcmeChallenges | undefined },
+    private readonly http?: { challenges: () => AcmeChallenges | undefined; http2: boolean },
   ) {
     this.settings = settings;
     this.handshakeTimeoutMs = handshakeTimeoutMs;
@@ -223,7 +224,7 @@ export class TlsTerminator {
   }
 
   private newServer(options: SecureContextOptions): TlsServer {
-    const server = createTlsServer({ ...options, ...(this.http ? { ALPNProtocols: ['http/1.1'] } : {}), handshakeTimeout: this.handshakeTimeoutMs }) as TlsServer;
+    const server = createTlsServer({ ...options, ...(this.http ? { ALPNProtocols: this.http.http2 ? ['h2', 'http/1.1'] : ['http/1.1'] } : {}), handshakeTimeout: this.handshakeTimeoutMs }) as TlsServer;
     server.on('secureConnection', (socket: TLSSocket) => this.onSecure(socket));
     server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
       const reason = handshakeFailure(err, socket);

@@ -29,6 +29,24 @@ const labelSets: Record<string, string>[] = [
   { sni: 'db.example.com', 'tcp.routers.db.tls': 'true', port: '5432' },
 ];
 
+/** Header lists in the h2-request target's encoding (see its decodeFields): good ones and the refused cases of test/http2-refused-requests.test.ts. */
+function h2RequestSeeds(): Buffer[] {
+  const encode = (flags: number, fields: Array<[string, string]>) => Buffer.concat([Buffer.from([flags]), ...fields.flatMap(([n, v]) => [Buffer.from([n.length]), Buffer.from(n, 'latin1'), Buffer.from([v.length]), Buffer.from(v, 'latin1')])]);
+  const get: Array<[string, string]> = [[':method', 'GET'], [':scheme', 'https'], [':path', '/a?b'], [':authority', 'app.test:8443']];
+  return [
+    encode(1, get),
+    encode(3, [['content-length', '5'], ['cookie', 'a=1'], ['cookie', 'b=2'], ['te', 'trailers']]),
+    encode(2, [['content-type', 'application/grpc'], ['te', 'trailers'], ['grpc-timeout', '1S']]),
+    encode(3, [['host', 'app.test'], ['x-forwarded-for', '6.6.6.6'], ['accept', '*/*']]),
+    encode(1, [...get, ['connection', 'close']]),
+    encode(1, [...get, ['transfer-encoding', 'chunked']]),
+    encode(1, [...get, ['x-a', 'b\r\nx-injected: 1']]),
+    encode(1, [...get, ['X-Upper', '1']]),
+    encode(1, [...get, ['host', 'evil.test']]),
+    encode(0, [[':method', 'POST'], ['x-a', '1'], [':path', '/']]),
+  ];
+}
+
 export async function seeds(): Promise<Record<string, Buffer[]>> {
   const g = new Gen(prng(SEED));
   const hellos = [
@@ -49,6 +67,7 @@ export async function seeds(): Promise<Record<string, Buffer[]>> {
       Buffer.from('PROXY TCP6 1.2.3.4 5.6.7.8 80 81\r\n'),
     ],
     'client-hello': hellos.flatMap((hello) => [Buffer.concat([Buffer.from([39]), hello]), Buffer.concat([Buffer.from([0]), hello.subarray(0, 60)])]),
+    'h2-request': h2RequestSeeds(),
     labels: labelSets.map((set) => Buffer.from(Object.entries(set).map(([key, value]) => `${key}=${value}`).join('\n'))),
   };
 }

@@ -24,6 +24,9 @@ import { isRetryable, opensOwnConnection } from './retry-policy.js';
 import { UpgradeRelay } from './upgrade.js';
 import { privateUpstream } from './private-upstreams.js';
 import { TlsTerminator, tlsInfoOf as tlsInfoOfSocket, type TlsInfo } from '../../tls/terminator.js';
+import type { TLSSocket } from 'node:tls';
+import { Http2Sessions } from '../http2/sessions.js';
+import { sniffPreface } from '../http2/preface.js';
 
 
 /**
@@ -97,14 +100,16 @@ export class HttpEntrypoint {
   private readonly tls: TlsTerminator | undefined;
   /** X-Forwarded-Proto, from the entrypoint. */
   private readonly proto: 'http' | 'https';
-  /** Strict-Transport-Security (https with hsts), for Node's path. */
-  private hsts: string | undefined;
+  /** Strict-Transport-Security (https with hsts), for Node's path and HTTP/2. */
+  hsts: string | undefined;
   /** The same as a header line, added to every fast-path response; '' without HSTS. */
   responseHeaders = '';
   private trusted: TrustedProxies;
   /** Set with `proxyProtocol`: connections begin with a PROXY header, read before the fast path sees a byte. */
   private proxyHeaders: ProxyHeaderAcceptor | undefined;
   private readonly upgrades: UpgradeRelay;
+  /** HTTP/2 client connections (ALPN h2 on https, h2c with prior knowledge on http), when the entrypoint speaks it. */
+  private readonly http2: Http2Sessions | undefined;
   readonly shutdown = { closing: false };
   /** The port this entrypoint listens on: every connection's local port (getsockname spared). */
   localPort = 0;
@@ -134,8 +139,9 @@ export class HttpEntrypoint {
       requireHostHeader: true,
     };
     // A client that opens a TLS connection and says nothing is closed after requestHeaders, as one that sends half a head.
+    this.http2 = config.http2 ? new Http2Sessions(config.name, config.http2, config.timeouts, this, context.logger) : undefined;
     this.tls = config.protocol === 'https' && config.tls
-      ? new TlsTerminator(config.name, config.tls, headersMs, context.tls, context.metrics, context.logger, (socket, info) => this.connections.add(new ClientConnection(socket, this, info, this.proxyHeaders ? peerAddress(socket) : undefined)), { challenges: () => context.acmeChallenges })
+      ? new TlsTerminator(config.name, config.tls, headersMs, context.tls, context.metrics, context.logger, (socket, info) => this.acceptSecure(socket, info), { challenges: () => context.acmeChallenges, http2: this.http2 !== undefined })
       : undefined;
     this.server = createServer(httpOptions);
     // One more than allowed, so that a request over the limit can be told from one at it (below).
@@ -181,7 +187,24 @@ export class HttpEntrypoint {
       const proxyHeaders = this.proxyHeaders;
       if (proxyHeaders) proxyHeaders.accept(socket, (rest) => this.acceptProxied(socket, rest));
       else if (tls) tls.accept(socket);
+      else if (this.http2) this.acceptCleartext(socket, undefined);
       else this.connections.add(new ClientConnection(socket, this));
+    });
+  }
+
+  /** A decrypted connection: HTTP/2 when its client chose h2 by ALPN (read once per connection), else the fast path. */
+  private acceptSecure(socket: TLSSocket, info: TlsInfo): void {
+    if (this.http2 && socket.alpnProtocol === 'h2') return this.http2.accept(socket, peerAddress(socket), info);
+    this.connections.add(new ClientConnection(socket, this, info, this.proxyHeaders ? peerAddress(socket) : undefined));
+  }
+
+  /** A plain connection on an entrypoint that speaks h2c: HTTP/2 when it opens with the preface, else the fast path. */
+  private acceptCleartext(socket: Socket, read: Buffer | undefined): void {
+    const http2 = this.http2!;
+    sniffPreface(socket, read, this.config.timeouts.requestHeadersMs, (bytes) => http2.accept(socket, peerAddress(socket), undefined, bytes), (bytes) => {
+      const connection = new ClientConnection(socket, this, undefined, this.proxyHeaders ? peerAddress(socket) : undefined);
+      this.connections.add(connection);
+      if (bytes) connection.receive(bytes);
     });
   }
 
@@ -189,6 +212,7 @@ export class HttpEntrypoint {
   private acceptProxied(socket: Socket, rest: Buffer | undefined): void {
     // TLS after the PROXY header: the terminator reads the ClientHello from the bytes it left.
     if (this.tls) return this.tls.accept(socket, rest ?? Buffer.alloc(0));
+    if (this.http2) return this.acceptCleartext(socket, rest);
     const connection = new ClientConnection(socket, this, undefined, peerAddress(socket));
     // Tracked before its bytes are parsed: a request left to llhttp at once untracks it again.
     this.connections.add(connection);
@@ -211,6 +235,7 @@ export class HttpEntrypoint {
     this.server.keepAliveTimeout = config.timeouts.idleMs;
     this.setHsts(config);
     if (this.tls && config.tls) this.tls.update(config.tls, config.timeouts.requestHeadersMs);
+    if (config.http2) this.http2?.update(config.http2, config.timeouts);
   }
 
   private setHsts(config: EntrypointConfig): void {
@@ -220,12 +245,14 @@ export class HttpEntrypoint {
 
   async close(graceMs: number): Promise<void> {
     this.shutdown.closing = true;
+    this.http2?.goAway();
     this.closeIdleConnections();
     const idleSweep = setInterval(() => this.closeIdleConnections(), 50);
     try {
       await stopServer(this.server, graceMs, () => {
         this.upgrades.destroyAll();
         for (const connection of this.connections) connection.socket.destroy();
+        this.http2?.destroyAll();
         this.tls?.destroyHandshaking();
       });
     } finally {

@@ -3,6 +3,20 @@ import type { RoutingSnapshot, ServicePool } from '../../control/snapshot.js';
 import type { UpstreamTlsConfig } from '../../config/types.js';
 import { upstreamTlsKey, upstreamTlsOptions } from '../../tls/upstream.js';
 import { UpstreamPool } from '../http1/upstream-pool.js';
+import type { UpstreamHandler, UpstreamRequest } from '../http1/upstream-connection.js';
+import { Http2UpstreamPool } from '../http2/upstream.js';
+
+/** What a request is dispatched on: keep-alive HTTP/1.1 connections, or HTTP/2 sessions, to one server. */
+export interface RequestPool {
+  dispatch(request: UpstreamRequest, handler: UpstreamHandler): void;
+  close(): Promise<void>;
+  destroy(): Promise<void>;
+}
+
+/** Whether lb speaks HTTP/2 to this server: `h2c://`, or `https://` of a service with `http2: true`. */
+function speaksHttp2(backend: Backend, service: ServicePool): boolean {
+  return backend.scheme === 'h2c' || (backend.scheme === 'https' && service.config.http2);
+}
 
 /**
  * One pool: a server, the connect timeout its connections open with, how they verify the server
@@ -11,8 +25,10 @@ import { UpstreamPool } from '../http1/upstream-pool.js';
 type PoolKey = string & { readonly __poolKey: never };
 
 function poolKey(backend: Backend, service: ServicePool, single: boolean): PoolKey {
-  const tls = backend.scheme === 'https' ? `|${upstreamTlsKey(service.config.tls)}` : '';
-  return `${backend.origin}|${service.config.timeouts.connectMs}${tls}${single ? '|single' : ''}` as PoolKey;
+  const tls = backend.scheme === 'https' ? `|${upstreamTlsKey(service.config.tls)}${service.config.http2 ? '|h2' : ''}` : '';
+  // HTTP/2 has no connection per request: a new stream is as safe, so both slots share one pool.
+  const slot = single && !speaksHttp2(backend, service) ? '|single' : '';
+  return `${backend.origin}|${service.config.timeouts.connectMs}${tls}${slot}` as PoolKey;
 }
 
 /**
@@ -22,18 +38,18 @@ function poolKey(backend: Backend, service: ServicePool, single: boolean): PoolK
  */
 export class UpstreamPools {
   /** Each pool, with the id of its server. */
-  private readonly pools = new Map<PoolKey, { pool: UpstreamPool; backend: string }>();
+  private readonly pools = new Map<PoolKey, { pool: RequestPool; backend: string }>();
   /** Who uses each pool, as of the last snapshot: services, their drain timeout, and the backend. */
   private owners = new Map<PoolKey, { services: string[]; backend: string; drainMs: number }>();
-  private readonly drainingNow = new Map<UpstreamPool, { services: string[]; backend: string }>();
+  private readonly drainingNow = new Map<RequestPool, { services: string[]; backend: string }>();
   /**
    * Each backend's two pools (keep-alive, single), found by identity: the key string would be
    * built and hashed on every request. Dropped with every snapshot, whose pools may be draining.
    */
-  private byBackend = new WeakMap<Backend, { connectMs: number; tls: UpstreamTlsConfig; pools: [UpstreamPool | undefined, UpstreamPool | undefined] }>();
+  private byBackend = new WeakMap<Backend, { connectMs: number; tls: UpstreamTlsConfig; pools: [RequestPool | undefined, RequestPool | undefined] }>();
 
   /** `single`: a pool whose connections carry one request each (dispatch with reset: true). */
-  get(backend: Backend, service: ServicePool, single = false): UpstreamPool {
+  get(backend: Backend, service: ServicePool, single = false): RequestPool {
     const { connectMs } = service.config.timeouts;
     const { tls } = service.config;
     let cached = this.byBackend.get(backend);
@@ -46,7 +62,7 @@ export class UpstreamPools {
     pool = this.pools.get(key)?.pool;
     if (!pool) {
       const origin = { host: backend.host, port: backend.port, tls: backend.scheme === 'https' ? upstreamTlsOptions(tls, backend.host) : undefined };
-      pool = new UpstreamPool(origin, connectMs);
+      pool = speaksHttp2(backend, service) ? new Http2UpstreamPool(origin, connectMs) : new UpstreamPool(origin, connectMs);
       this.pools.set(key, { pool, backend: backend.id });
     }
     return (cached.pools[slot] = pool);

@@ -71,6 +71,8 @@ export interface UpstreamHandler {
   onComplete(): void;
   onError(err: Error): void;
   onBodySent(bytes: number): void;
+  /** The response's trailers, [name, value, ...], before onComplete: only HTTP/2 servers give them (http2/upstream.ts). */
+  onTrailers?(trailers: readonly string[]): void;
   /** Everything read from the server so far has been handed over (the end of one read). */
   onReadEnd?(): void;
 }

@@ -1,0 +1,25 @@
+import type { ServerHttp2Stream } from 'node:http2';
+
+/** Streams that lb reset itself: their 'aborted' is not the client's doing. */
+const resetByLb = new WeakSet<ServerHttp2Stream>();
+
+/** Resets a stream (RST_STREAM with `code`), marked as lb's own reset. */
+export function resetStream(stream: ServerHttp2Stream, code: number): void {
+  resetByLb.add(stream);
+  stream.close(code);
+}
+
+/** Whether lb, not the client, reset this stream. */
+export function wasResetByLb(stream: ServerHttp2Stream): boolean {
+  return resetByLb.has(stream);
+}
+
+/** A whole response lb makes itself (errors, redirects), with a plain-text body, on a stream that is still open. */
+export function sendHttp2Response(stream: ServerHttp2Stream, status: number, headers: ReadonlyArray<readonly [string, string]>, body: string | Buffer, hsts: string | undefined): void {
+  if (stream.destroyed || stream.headersSent) return;
+  const out: Record<string, string | number> = { ':status': status, 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) };
+  for (const [name, value] of headers) out[name.toLowerCase()] = value;
+  if (hsts) out['strict-transport-security'] = hsts;
+  stream.respond(out);
+  stream.end(body);
+}
