@@ -154,13 +154,15 @@ test('a swarm service that updates or scales under load loses no request', { tim
   // Not an orchestrated stop: the engine stops its containers itself, and the manager learns of
   // it afterwards, so a request can reach a task that is already gone and its one retry another
   // task of the same node. Fewer than 1% of the requests may fail; the test prints how many did.
+  // The manager marks the node down after its heartbeat period (12-13 s were measured here from the
+  // stop, more on a loaded machine), and only then its tasks.
   await t.test('a worker whose engine stops: its tasks leave the pool within seconds and are replaced', async (st) => {
     const node = (await swarm.docker(['service', 'ps', 'web', '--filter', 'desired-state=running', '--format', '{{.Node}}'])).split('\n').find((n) => n !== 'node1')!;
     const stoppedAt = Date.now();
     let outAfter: number | undefined;
     await underLoad(st, swarm, lb, `engine of ${node} stopped`, async () => {
       await swarm.stopEngine(Number(node.replace('node', '')));
-      await eventually(async () => !(await swarmState(lb)).services.find((s) => s.name === 'web')?.services.some((e) => e.node === node && e.network), `the tasks of ${node} to leave the pool`, 10_000);
+      await eventually(async () => !(await swarmState(lb)).services.find((s) => s.name === 'web')?.services.some((e) => e.node === node && e.network), `the tasks of ${node} to leave the pool`, 30_000);
       outAfter = Date.now() - stoppedAt;
       await eventually(async () => {
         const tasks = (await swarm.docker(['service', 'ps', 'web', '--filter', 'desired-state=running', '--format', '{{.Node}} {{.CurrentState}}'])).split('\n');
