@@ -240,9 +240,10 @@ function makeHttpsCertificate(): HttpsFiles {
   return { cert: certFile, key: keyFile, haproxy };
 }
 
-function writeConfigs(withEcho: boolean, withSni: boolean, tlsFiles: HttpsFiles | undefined): void {
-  writeFileSync(join(work, 'proxy-nginx.conf'), `
-worker_processes 1; daemon off; pid ${work}/proxy.pid; error_log /dev/null;
+/** nginx as a keep-alive reverse proxy to the backend, one worker, on `port`; `server` and `location` add to those blocks. */
+function nginxProxyConf(name: string, port: number, server: string, location: string): void {
+  writeFileSync(join(work, `${name}-nginx.conf`), `
+worker_processes 1; daemon off; pid ${work}/${name}.pid; error_log /dev/null;
 events { worker_connections 4096; }
 http {
   access_log off;
@@ -250,14 +251,18 @@ http {
   client_max_body_size 16m;
   upstream app { server 127.0.0.1:${ports.backend}; keepalive 64; }
   server {
-    listen 127.0.0.1:${ports.nginx} backlog=4096;
+    listen 127.0.0.1:${port} backlog=4096;${server}
     location / {
-      proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection "";
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_request_buffering off;
+      proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection "";${location}
     }
   }
 }`);
+}
+
+function writeConfigs(withEcho: boolean, withSni: boolean, tlsFiles: HttpsFiles | undefined): void {
+  nginxProxyConf('proxy', ports.nginx, '', `
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_request_buffering off;`);
   writeFileSync(join(work, 'haproxy.cfg'), `
 global
   nbthread 1
@@ -345,19 +350,8 @@ log: { level: error }
   variant('lb-compress.yaml', ports.lbCompress, ports.lbCompressAdmin, `middlewares:
   squeeze: { compress: { encodings: [gzip] } }`, '', 'middlewares: [squeeze], ');
   // nginx as a compressing proxy: gzip at level 1 (its default gzip_comp_level), on proxied JSON.
-  writeFileSync(join(work, 'gzip-nginx.conf'), `
-worker_processes 1; daemon off; pid ${work}/gzip.pid; error_log /dev/null;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  upstream app { server 127.0.0.1:${ports.backend}; keepalive 64; }
-  server {
-    listen 127.0.0.1:${ports.nginxGzip} backlog=4096;
-    gzip on; gzip_comp_level 1; gzip_proxied any; gzip_types application/json; gzip_min_length 1024;
-    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }
-  }
-}`);
+  nginxProxyConf('gzip', ports.nginxGzip, `
+    gzip on; gzip_comp_level 1; gzip_proxied any; gzip_types application/json; gzip_min_length 1024;`, '');
   variant('lb-rate-limit.yaml', ports.lbRateLimit, ports.lbRateLimitAdmin, `middlewares:
   limit: { rateLimit: { average: 1000000000, period: 1s, burst: 1000000000 } }`, '', 'middlewares: [limit], ');
   writeFileSync(join(work, 'lb-weighted.yaml'), `
