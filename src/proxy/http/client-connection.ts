@@ -168,11 +168,11 @@ export class ClientConnection {
   }
 
   /** Sends `last` (if any) and closes; whatever the client still sends is ignored. */
-  end(last?: string): void {
+  end(last?: Buffer): void {
     this.ending = true;
     this.buffer = undefined;
     if (last === undefined) this.socket.end();
-    else this.socket.end(last, 'latin1');
+    else this.socket.end(last);
   }
 
   private handOff(): void {

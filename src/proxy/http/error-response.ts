@@ -12,7 +12,7 @@ export function sendProxyError(res: ServerResponse, error: ProxyError, hsts?: st
 }
 
 /** lb's answer for a proxy error, for a raw socket (see rawResponse). */
-export function proxyErrorResponse(error: ProxyError, connection: 'close' | 'keep-alive' | undefined, extra: string): string {
+export function proxyErrorResponse(error: ProxyError, connection: 'close' | 'keep-alive' | undefined, extra: string): Buffer {
   return rawResponse(error.status, [['lb-error', error.code], ...error.headers], errorBody(error.status, error.message), connection, extra);
 }
 
@@ -21,7 +21,7 @@ export function proxyErrorResponse(error: ProxyError, connection: 'close' | 'kee
  * `connection`: the Connection header to send, none for an HTTP/1.1 keep-alive. `extra`: header
  * lines the entrypoint adds to every response (HSTS), each ending in CRLF.
  */
-export function rawErrorResponse(status: number, text: string, code?: string, connection: 'close' | 'keep-alive' | undefined = 'close', extra = ''): string {
+export function rawErrorResponse(status: number, text: string, code?: string, connection: 'close' | 'keep-alive' | undefined = 'close', extra = ''): Buffer {
   return rawResponse(status, code ? [['lb-error', code]] : [], errorBody(status, text), connection, extra);
 }
 
@@ -33,14 +33,15 @@ function typed(headers: ReadonlyArray<readonly [string, string]>): boolean {
 /**
  * A whole response lb answers itself (redirects, errors), for a raw socket; the body is plain text
  * unless `headers` say otherwise. A body given as bytes (an auth server's page) goes as it is.
+ * Text is turned into bytes as latin1, the way lb reads requests: a Location or a body that
+ * repeats a client's path holds its bytes as they came, and Content-Length counts those bytes.
  */
-export function rawResponse(status: number, headers: ReadonlyArray<readonly [string, string]>, body: string, connection?: 'close' | 'keep-alive' | undefined, extra?: string): string;
-export function rawResponse(status: number, headers: ReadonlyArray<readonly [string, string]>, body: string | Buffer, connection?: 'close' | 'keep-alive' | undefined, extra?: string): string | Buffer;
-export function rawResponse(status: number, headers: ReadonlyArray<readonly [string, string]>, body: string | Buffer, connection: 'close' | 'keep-alive' | undefined = 'close', extra = ''): string | Buffer {
-  let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n${typed(headers) ? '' : 'Content-Type: text/plain; charset=utf-8\r\n'}Content-Length: ${Buffer.byteLength(body)}\r\n`;
+export function rawResponse(status: number, headers: ReadonlyArray<readonly [string, string]>, body: string | Buffer, connection: 'close' | 'keep-alive' | undefined = 'close', extra = ''): Buffer {
+  const bytes = typeof body === 'string' ? Buffer.from(body, 'latin1') : body;
+  let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n${typed(headers) ? '' : 'Content-Type: text/plain; charset=utf-8\r\n'}Content-Length: ${bytes.length}\r\n`;
   for (const [name, value] of headers) head += `${name}: ${value}\r\n`;
   head += `${extra}${connection ? `Connection: ${connection}\r\n` : ''}\r\n`;
-  return typeof body === 'string' ? `${head}${body}` : Buffer.concat([Buffer.from(head, 'latin1'), body]);
+  return Buffer.concat([Buffer.from(head, 'latin1'), bytes]);
 }
 
 /** The same through Node's ServerResponse. */

@@ -164,9 +164,9 @@ export class FastRequest implements ClientExchange, StreamedBody {
   }
 
   /** An unread body stays on the connection, where no request can be found any more: close it then. */
-  private sendRaw(response: (connection: 'close' | 'keep-alive' | undefined) => string | Buffer): void {
+  private sendRaw(response: (connection: 'close' | 'keep-alive' | undefined) => Buffer): void {
     const keepAlive = this.keepAlive && this.bodyRead;
-    this.connection.socket.write(response(keepAlive ? (this.acceptsChunked ? undefined : 'keep-alive') : 'close'), 'latin1');
+    this.connection.socket.write(response(keepAlive ? (this.acceptsChunked ? undefined : 'keep-alive') : 'close'));
     this.connection.finished(keepAlive);
   }
 

@@ -52,7 +52,7 @@ export function redirectLocation(host: string, target: string, port: number): st
 }
 
 /** Node's parser errors, mapped to what the client is told before its connection is closed. */
-function clientErrorResponse(code: string | undefined): string {
+function clientErrorResponse(code: string | undefined): Buffer {
   switch (code) {
     case 'HPE_HEADER_OVERFLOW':
       return rawErrorResponse(431, 'the request head is larger than 16 KiB');
