@@ -234,20 +234,19 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  readonly dockerConnected = new Gauge({
-    name: 'lb_docker_connected',
-    help: '1 while lb follows the Docker event stream, 0 while it is reconnecting.',
-    registers: [this.registry],
-  });
-  readonly dockerLastSync = new Gauge({
-    name: 'lb_docker_last_sync_timestamp_seconds',
-    help: 'Unix time of the last full list-and-inspect of Docker containers.',
-    registers: [this.registry],
-  });
-  readonly dockerLabelErrors = new Counter({
-    name: 'lb_docker_label_errors_total',
-    help: 'Label errors found on containers (each counted once); the container is left out.',
-    registers: [this.registry],
+  /** What every engine provider reports: whether it follows its engine, when it last read it, its label errors. */
+  private engineMetrics(provider: 'docker' | 'swarm', help: { connected: string; lastSync: string; labelErrors: string }) {
+    return {
+      connected: new Gauge({ name: `lb_${provider}_connected`, help: help.connected, registers: [this.registry] }),
+      lastSync: new Gauge({ name: `lb_${provider}_last_sync_timestamp_seconds`, help: help.lastSync, registers: [this.registry] }),
+      labelErrors: new Counter({ name: `lb_${provider}_label_errors_total`, help: help.labelErrors, registers: [this.registry] }),
+    };
+  }
+
+  readonly docker = this.engineMetrics('docker', {
+    connected: '1 while lb follows the Docker event stream, 0 while it is reconnecting.',
+    lastSync: 'Unix time of the last full list-and-inspect of Docker containers.',
+    labelErrors: 'Label errors found on containers (each counted once); the container is left out.',
   });
   readonly dockerEvents = new Counter({
     name: 'lb_docker_events_total',
@@ -256,20 +255,10 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  readonly swarmConnected = new Gauge({
-    name: 'lb_swarm_connected',
-    help: '1 while lb follows a swarm manager, 0 while it is reconnecting.',
-    registers: [this.registry],
-  });
-  readonly swarmLastSync = new Gauge({
-    name: 'lb_swarm_last_sync_timestamp_seconds',
-    help: 'Unix time of the last read of services, tasks and nodes from the swarm manager.',
-    registers: [this.registry],
-  });
-  readonly swarmLabelErrors = new Counter({
-    name: 'lb_swarm_label_errors_total',
-    help: 'Label errors found on swarm services (each counted once); the service is left out.',
-    registers: [this.registry],
+  readonly swarm = this.engineMetrics('swarm', {
+    connected: '1 while lb follows a swarm manager, 0 while it is reconnecting.',
+    lastSync: 'Unix time of the last read of services, tasks and nodes from the swarm manager.',
+    labelErrors: 'Label errors found on swarm services (each counted once); the service is left out.',
   });
   readonly swarmEvents = new Counter({
     name: 'lb_swarm_events_total',

@@ -39,7 +39,7 @@ export class DockerProvider extends LabelProvider {
   ) {
     super('containers');
     this.client = new DockerClient(options.endpoint);
-    this.routes = new LabelRoutes(options, entrypoints, logger, 'container', () => metrics.dockerLabelErrors.inc());
+    this.routes = new LabelRoutes(options, entrypoints, logger, 'container', () => metrics.docker.labelErrors.inc());
   }
 
   protected get endpoint(): string {
@@ -69,7 +69,7 @@ export class DockerProvider extends LabelProvider {
 
   private setConnected(connected: boolean): void {
     this.connected = connected;
-    this.metrics.dockerConnected.set(connected ? 1 : 0);
+    this.metrics.docker.connected.set(connected ? 1 : 0);
   }
 
   /** When lb runs in a container, its networks decide rule 7 of address selection. */
@@ -89,7 +89,7 @@ export class DockerProvider extends LabelProvider {
     this.routes.forget((id) => this.containers.has(id));
     this.rebuild();
     this.lastSync = Date.now();
-    this.metrics.dockerLastSync.set(this.lastSync / 1000);
+    this.metrics.docker.lastSync.set(this.lastSync / 1000);
     this.logger.debug({ containers: this.containers.size, ms: Math.round(performance.now() - started) }, 'Docker full sync');
   }
 

@@ -48,7 +48,7 @@ export class SwarmProvider extends LabelProvider {
   ) {
     super('services');
     this.client = new SwarmClient(options.endpoint, options.tls);
-    this.routes = new LabelRoutes(options, entrypoints, logger, 'service', () => metrics.swarmLabelErrors.inc());
+    this.routes = new LabelRoutes(options, entrypoints, logger, 'service', () => metrics.swarm.labelErrors.inc());
   }
 
   protected get endpoint(): string {
@@ -69,7 +69,7 @@ export class SwarmProvider extends LabelProvider {
       signal,
       setConnected: (connected) => {
         this.connected = connected;
-        this.metrics.swarmConnected.set(connected ? 1 : 0);
+        this.metrics.swarm.connected.set(connected ? 1 : 0);
       },
       firstAttempt,
       connect: async () => {
@@ -136,7 +136,7 @@ export class SwarmProvider extends LabelProvider {
   private async refreshNow(): Promise<boolean> {
     const [services, tasks, nodes, networkNames] = await Promise.all([this.client.services(), this.client.tasks(), this.client.nodes(), this.client.networkNames()]);
     this.lastSync = Date.now();
-    this.metrics.swarmLastSync.set(this.lastSync / 1000);
+    this.metrics.swarm.lastSync.set(this.lastSync / 1000);
     const signature = JSON.stringify([services, tasks, nodes, [...networkNames]]);
     if (signature === this.viewSignature) return false;
     this.viewSignature = signature;
