@@ -88,6 +88,44 @@ export interface BodyStall {
   readonly pauseMs: number;
   readonly minRate: MinBodyRate | undefined;
   readonly onStall: () => void;
+  /** The client left before its body ended. */
+  readonly onGone?: () => void;
+}
+
+/**
+ * A body read whole (readBody), chunk by chunk: `done` once it ends in time. A body that stalled
+ * is over (onStall answered it), and what comes after is dropped; a client that leaves first ends
+ * it with onGone. Each of done, onStall and onGone runs at most once, and only one of them.
+ */
+export function bodyCollector(stall: BodyStall, done: (chunks: Buffer[]) => void): { chunk(bytes: Buffer): void; end(): void; gone(): void } {
+  const chunks: Buffer[] = [];
+  let over = false;
+  const timer = stallTimer({
+    ...stall,
+    onStall: () => {
+      over = true;
+      stall.onStall();
+    },
+  });
+  return {
+    chunk: (bytes) => {
+      if (over) return;
+      timer.moved(bytes.length);
+      chunks.push(bytes);
+    },
+    end: () => {
+      if (over) return;
+      over = true;
+      timer.stop();
+      done(chunks);
+    },
+    gone: () => {
+      if (over) return;
+      over = true;
+      timer.stop();
+      stall.onGone?.();
+    },
+  };
 }
 
 /** A timer for `stall`, moved on by `moved(bytes)` at each chunk; `stop()` once the body is in. */

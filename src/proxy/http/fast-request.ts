@@ -6,7 +6,7 @@ import { ChunkedDecoder } from '../http1/chunked.js';
 import type { RequestHead } from '../http1/request-head.js';
 import type { StreamedBody, UpstreamHandler } from '../http1/upstream-connection.js';
 import type { ClientConnection } from './client-connection.js';
-import { stallTimer, type BodyStall, type ClientExchange, type ExchangeHooks, type SetCookie } from './client.js';
+import { bodyCollector, type BodyStall, type ClientExchange, type ExchangeHooks, type SetCookie } from './client.js';
 import type { TlsInfo } from '../../tls/terminator.js';
 import { proxyErrorResponse, rawErrorResponse, rawResponse } from './error-response.js';
 import { FastRelay } from './fast-relay.js';
@@ -26,6 +26,8 @@ export class FastRequest implements ClientExchange, StreamedBody {
   readonly keepAlive: boolean;
   readonly tls: TlsInfo | undefined;
   gone = false;
+  /** A body being read whole learns here that its client left. */
+  private bodyGone: (() => void) | undefined;
   /** Body bytes still to come (CONTENT-LENGTH), or LAST_CHUNK_END for a chunked body. */
   private bodyLeft: number;
   private decoder: ChunkedDecoder | undefined;
@@ -98,18 +100,14 @@ export class FastRequest implements ClientExchange, StreamedBody {
   }
 
   readBody(done: (chunks: Buffer[]) => void, stall: BodyStall): void {
-    const chunks: Buffer[] = [];
-    const timer = stallTimer(stall);
+    const body = bodyCollector(stall, done);
+    this.bodyGone = body.gone;
     this.start(
       (chunk) => {
-        timer.moved(chunk.length);
-        chunks.push(chunk);
+        body.chunk(chunk);
         return true;
       },
-      () => {
-        timer.stop();
-        done(chunks);
-      },
+      body.end,
     );
   }
 
@@ -165,6 +163,7 @@ export class FastRequest implements ClientExchange, StreamedBody {
 
   /** An unread body stays on the connection, where no request can be found any more: close it then. */
   private sendRaw(response: (connection: 'close' | 'keep-alive' | undefined) => Buffer): void {
+    if (this.gone) return;
     const keepAlive = this.keepAlive && this.bodyRead;
     this.connection.socket.write(response(keepAlive ? (this.acceptsChunked ? undefined : 'keep-alive') : 'close'));
     this.connection.finished(keepAlive);
@@ -172,6 +171,7 @@ export class FastRequest implements ClientExchange, StreamedBody {
 
   clientGone(): void {
     this.gone = true;
+    this.bodyGone?.();
     this.relayInFlight?.stop(499, new ProxyError('client_abort'));
   }
 

@@ -4,7 +4,7 @@ import type { Backend } from '../../balancer/index.js';
 import type { HttpRoute } from '../../control/snapshot.js';
 import type { ProxyError } from '../../errors.js';
 import type { StreamedBody } from '../http1/upstream-connection.js';
-import { stallTimer, type BodyStall, type ClientExchange, type ExchangeHooks, type SetCookie } from './client.js';
+import { bodyCollector, type BodyStall, type ClientExchange, type ExchangeHooks, type SetCookie } from './client.js';
 import { tlsInfoOf, type TlsInfo } from '../../tls/terminator.js';
 import { sendProxyError, sendResponse } from './error-response.js';
 import { serializeRequestHead, upstreamRequestHeaders, type ForwardingFacts, type RequestEdits } from './headers.js';
@@ -101,17 +101,10 @@ export class NodeClient implements ClientExchange {
   }
 
   readBody(done: (chunks: Buffer[]) => void, stall: BodyStall): void {
-    const chunks: Buffer[] = [];
-    const timer = stallTimer(stall);
-    this.req.on('data', (chunk: Buffer) => {
-      timer.moved(chunk.length);
-      chunks.push(chunk);
-    });
-    this.req.once('end', () => {
-      timer.stop();
-      done(chunks);
-    });
-    this.req.once('close', () => timer.stop());
+    const body = bodyCollector(stall, done);
+    this.req.on('data', body.chunk);
+    this.req.once('end', body.end);
+    this.req.once('close', body.gone);
   }
 
   relay(route: HttpRoute, backend: Backend, setCookie: SetCookie, hooks: ExchangeHooks): NodeRequestRelay {

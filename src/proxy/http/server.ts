@@ -343,7 +343,13 @@ export class HttpEntrypoint {
           proxied.body = body;
           this.dispatch(proxied);
         },
-        { pauseMs: this.config.timeouts.requestBodyMs, minRate: this.config.minRequestBodyRate, onStall: () => this.rejectProxied(proxied, new ProxyError('request_body_timeout')) },
+        {
+          pauseMs: this.config.timeouts.requestBodyMs,
+          minRate: this.config.minRequestBodyRate,
+          onStall: () => this.rejectProxied(proxied, new ProxyError('request_body_timeout')),
+          // Logged and counted as any request its client left, and what its middlewares hold (an inFlightReq slot) let go.
+          onGone: () => this.rejectProxied(proxied, new ProxyError('client_abort', 'the client left while its request body was read')),
+        },
       );
       return;
     }
@@ -474,9 +480,12 @@ export class HttpEntrypoint {
       await this.context.signals.nextSnapshot(deadline - performance.now());
       const route = this.routeFor(client.host, client.url, () => client.headers);
       // The same route, whose pool may now have a server: its service again, through any split.
-      const service = route?.service.split ? chooseService(route.service, client).service : route?.service;
+      // Only the service is taken: the request already went through the middlewares of its router.
+      const choice = route?.service.split ? chooseService(route.service, client) : undefined;
+      const service = choice ? choice.service : route?.service;
       if (route && service && service.members.length > 0) {
-        proxied.route = service === route.service ? route : { ...route, service };
+        proxied.route = { ...proxied.route, service };
+        if (choice) proxied.cookies = choice.cookies;
         proxied.waited = true;
         return this.dispatch(proxied);
       }

@@ -5,7 +5,7 @@ import type { HttpRoute } from '../../control/snapshot.js';
 import { ProxyError } from '../../errors.js';
 import type { TlsInfo } from '../../tls/terminator.js';
 import type { StreamedBody } from '../http1/upstream-connection.js';
-import { stallTimer, type BodyStall, type ClientExchange, type ExchangeHooks, type SetCookie } from '../http/client.js';
+import { bodyCollector, type BodyStall, type ClientExchange, type ExchangeHooks, type SetCookie } from '../http/client.js';
 import { errorBody } from '../http/error-response.js';
 import { resetStream, sendHttp2Response } from './response.js';
 import type { ForwardingFacts, RequestEdits } from '../http/headers.js';
@@ -138,20 +138,15 @@ export class Http2Client implements ClientExchange {
   }
 
   readBody(done: (chunks: Buffer[]) => void, stall: BodyStall): void {
-    const chunks: Buffer[] = [];
-    const timer = stallTimer(stall);
+    const body = bodyCollector(stall, done);
     this.read(
       (bytes) => {
-        timer.moved(bytes.length);
-        chunks.push(bytes);
+        body.chunk(bytes);
         return true;
       },
-      () => {
-        timer.stop();
-        done(chunks);
-      },
+      body.end,
     );
-    this.stream.once('close', () => timer.stop());
+    this.stream.once('close', body.gone);
   }
 
   relay(route: HttpRoute, backend: Backend, setCookie: SetCookie, hooks: ExchangeHooks): Http2Relay {

@@ -159,7 +159,7 @@ export class Http2Relay extends Relay {
 
   protected answer(error: ProxyError): void {
     if (this.call.grpc) return sendGrpcError(this.stream, error);
-    sendHttp2Response(this.stream, error.status, [['lb-error', error.code]], errorBody(error.status, error.message), this.hsts);
+    sendHttp2Response(this.stream, error.status, [['lb-error', error.code], ...error.headers], errorBody(error.status, error.message), this.hsts);
   }
 
   override stop(status: number, error: ProxyError): void {

@@ -17,8 +17,15 @@ export function wasResetByLb(stream: ServerHttp2Stream): boolean {
 /** A whole response lb makes itself (errors, redirects), with a plain-text body, on a stream that is still open. */
 export function sendHttp2Response(stream: ServerHttp2Stream, status: number, headers: ReadonlyArray<readonly [string, string]>, body: string | Buffer, hsts: string | undefined): void {
   if (stream.destroyed || stream.headersSent) return;
-  const out: Record<string, string | number> = { ':status': status, 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) };
-  for (const [name, value] of headers) out[name.toLowerCase()] = value;
+  const out: Record<string, string | number | string[]> = { ':status': status, 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) };
+  // A name given twice (an auth server's Set-Cookie lines) keeps every value; a given Content-Type replaces lb's.
+  const given = new Set<string>();
+  for (const [name, value] of headers) {
+    const key = name.toLowerCase();
+    const prior = out[key];
+    out[key] = !given.has(key) || prior === undefined ? value : Array.isArray(prior) ? [...prior, value] : [String(prior), value];
+    given.add(key);
+  }
   if (hsts) out['strict-transport-security'] = hsts;
   stream.respond(out);
   stream.end(body);
