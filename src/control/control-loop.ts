@@ -112,9 +112,9 @@ export class ControlLoop {
       return;
     }
     const until = state.eject(now, policy);
-    this.metrics.countEjection(service, backend.id);
-    this.logger.warn({ service, backend: backend.id, ejections: state.ejections, seconds: (until - now) / 1000 }, 'ejected after consecutive gateway failures');
     const key = healthKey(service, backend);
+    this.metrics.countEjection(key, service, backend.id);
+    this.logger.warn({ service, backend: backend.id, ejections: state.ejections, seconds: (until - now) / 1000 }, 'ejected after consecutive gateway failures');
     clearTimeout(this.ejectionTimers.get(key));
     this.ejectionTimers.set(
       key,
@@ -131,7 +131,7 @@ export class ControlLoop {
     const state = this.health.get(healthKey(target.service, target.backend));
     if (!state) return;
     const wasEjected = state.isEjected(this.now());
-    this.metrics.countHealthCheck(target.service, target.backend.id, ok);
+    this.metrics.countHealthCheck(healthKey(target.service, target.backend), target.service, target.backend.id, ok);
     const changed = state.recordCheck(ok, detail, this.now(), target.check);
     if (changed) {
       this.logger[state.up ? 'info' : 'warn']({ service: target.service, backend: target.backend.id, detail }, state.up ? 'server is healthy' : 'server is unhealthy');
@@ -216,14 +216,8 @@ export class ControlLoop {
 
   private forgetRemoved(snapshot: RoutingSnapshot): void {
     const live = new Set<ServerKey>();
-    const liveIds = new Set<ServerKey>();
-    for (const service of snapshot.services.values()) {
-      for (const backend of service.backends) {
-        live.add(healthKey(service.name, backend));
-        liveIds.add(serverKey(service.name, backend.id));
-      }
-    }
-    this.metrics.forgetServersExcept(liveIds);
+    for (const service of snapshot.services.values()) for (const backend of service.backends) live.add(healthKey(service.name, backend));
+    this.metrics.forgetServersExcept(live);
     for (const key of this.health.keys()) {
       if (live.has(key)) continue;
       this.health.delete(key);

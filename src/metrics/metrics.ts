@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type Metric } from 'prom-client';
-import { serverKey, type ServerKey } from '../balancer/backend.js';
+import type { ServerKey } from '../balancer/backend.js';
 import type { ProxyErrorKind } from '../errors.js';
 import { CellCounter, CellGauge, CellHistogram, type CounterCell, type HistogramCell } from './cells.js';
 import { latencyBucket, TrafficCounter, type ServerTraffic } from './traffic.js';
@@ -187,17 +187,18 @@ export class Metrics {
    */
   private readonly serverSeries = new Map<ServerKey, readonly [service: string, backend: string]>();
 
-  countHealthCheck(service: string, backend: string, ok: boolean): void {
+  /** `server`: the server's key in the control loop's health state, which forgetServersExcept is given. */
+  countHealthCheck(server: ServerKey, service: string, backend: string, ok: boolean): void {
     this.healthChecks.labels(service, backend, ok ? 'success' : 'failure').inc();
-    this.serverSeries.set(serverKey(service, backend), [service, backend]);
+    this.serverSeries.set(server, [service, backend]);
   }
 
-  countEjection(service: string, backend: string): void {
+  countEjection(server: ServerKey, service: string, backend: string): void {
     this.backendEjections.labels(service, backend).inc();
-    this.serverSeries.set(serverKey(service, backend), [service, backend]);
+    this.serverSeries.set(server, [service, backend]);
   }
 
-  /** Removes the series of servers that are not in `live` (keys of service and backend id). */
+  /** Removes the series of the servers whose keys are not in `live`. */
   forgetServersExcept(live: ReadonlySet<ServerKey>): void {
     for (const [key, [service, backend]] of this.serverSeries) {
       if (live.has(key)) continue;
