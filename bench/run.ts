@@ -58,7 +58,8 @@ const usage = `Usage: npm run bench [-- options]
   --backend KIND      auto (nginx when installed), nginx or node (bench/backend.ts)
   --load TOOL         auto (wrk when installed), wrk or autocannon
   --no-write          print the report only; do not write docs/benchmarks.md
-  --doc FILE          write the report into FILE instead of docs/benchmarks.md`;
+  --doc FILE          write the report into FILE instead of docs/benchmarks.md
+  --port-offset N     add N to every port the bench listens on, so that two runs on one machine do not collide (default 0)`;
 
 /** A bad option ends the run with its message and the usage, not a stack trace. */
 function option<T>(read: () => T): T {
@@ -77,6 +78,7 @@ const { values: args } = option(() => parseArgs({
     only: { type: 'string' },
     scenarios: { type: 'string' },
     idle: { type: 'string', default: '10000' },
+    'port-offset': { type: 'string', default: '0' },
     'no-write': { type: 'boolean', default: false },
     doc: { type: 'string', default: join(repoRoot, 'docs', 'benchmarks.md') },
     help: { type: 'boolean', short: 'h', default: false },
@@ -87,7 +89,12 @@ if (args.help) {
   process.exit(0);
 }
 
-const ports = {
+const portOffset = option(() => {
+  const offset = Number(args['port-offset']);
+  if (!Number.isInteger(offset) || offset < 0 || offset > 40_000) throw new Error(`--port-offset must be a whole number from 0 to 40000, not ${args['port-offset']}`);
+  return offset;
+});
+const ports = shiftPorts({
   backend: 18081,
   echo: 18083,
   lb: 18090,
@@ -125,7 +132,11 @@ const ports = {
   nginxGzip: 18136,
   lbWeighted: 18137,
   lbWeightedAdmin: 18138,
-};
+}, portOffset);
+
+function shiftPorts<T extends Record<string, number>>(base: T, offset: number): T {
+  return Object.fromEntries(Object.entries(base).map(([name, port]) => [name, port + offset])) as T;
+}
 
 type Need = 'haproxy' | 'nginx' | 'http-proxy' | 'openssl';
 interface Target {
@@ -727,7 +738,7 @@ async function main(): Promise<void> {
       if (scenario === 'idle' || scenario === 'routes') {
         if (!runScale.includes(scenario)) continue;
         const ctx: ScaleContext = { ws, load: loadTool, backendPort: ports.backend, duration, rounds, connections };
-        const { markdown } = scenario === 'routes' ? await routeLookup(ctx, 18190) : await idleConnections(ctx, 18194, idleCount);
+        const { markdown } = scenario === 'routes' ? await routeLookup(ctx, 18190 + portOffset) : await idleConnections(ctx, 18194 + portOffset, idleCount);
         emit(`${markdown}\n${scenario === 'routes' ? 'Route lookup cost: lb with 10,000 host routes against lb with 10, same request.' : 'Memory per idle keep-alive client connection in lb (each connection has made one request).'}`);
         continue;
       }
