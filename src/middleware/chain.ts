@@ -6,6 +6,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { MiddlewareConfig } from '../config/types.js';
 import { ProxyError } from '../errors.js';
 import { ChunkedDecoder } from '../proxy/http1/chunked.js';
+import { editedValue, setEdit, type HeaderEdits } from '../proxy/http1/header-edits.js';
 import type { ResponseHead } from '../proxy/http1/response-head.js';
 import type { BodyFlow, UpstreamHandler } from '../proxy/http1/upstream-connection.js';
 import { stallTimer, type BodyStall, type ClientExchange, type ClientRequest } from '../proxy/http/client.js';
@@ -38,17 +39,25 @@ export function retireMiddlewares(previous: ReadonlyMap<string, CompiledMiddlewa
   for (const [name, old] of previous) if (next.get(name) !== old) old.middleware.close?.();
 }
 
+/** The entrypoint's timeouts.requestBody and minRequestBodyRate, for a body that a middleware reads whole. */
+export type BodyPace = Pick<BodyStall, 'pauseMs' | 'minRate'>;
+
+const NO_EDITS: HeaderEdits = Object.freeze([]);
+
 /** What a chain reads of a client's request: every request path has it, upgrades too. */
 export type ChainClient = ClientRequest & Pick<ClientExchange, 'gone' | 'streamBody' | 'acceptsChunked'>;
 
-/** What becomes of a request after its chain's request phase. */
-export interface ChainOutcome {
+/**
+ * What becomes of a request after its chain's request phase. One object serves every request of
+ * an entrypoint: what it needs of each request travels in the request (a ChainRequest subclass).
+ */
+export interface ChainOutcome<R extends ChainRequest> {
   /** Forward it, with the chain's edits. */
-  forward(request: ChainRequest): void;
+  forward(request: R): void;
   /** A middleware answered it. */
-  answer(answer: Answer, request: ChainRequest): void;
+  answer(answer: Answer, request: R): void;
   /** A middleware is missing or failed, or the client's body broke a rule: an error answer. */
-  fail(error: ProxyError, request: ChainRequest): void;
+  fail(error: ProxyError, request: R): void;
 }
 
 /** The middlewares of one router, in the order they run, ready for requests. */
@@ -74,12 +83,12 @@ export class MiddlewareChain {
     return this.responsePhase.length > 0 || this.wrappers.length > 0;
   }
 
-  run(request: ChainRequest, outcome: ChainOutcome): void {
+  run<R extends ChainRequest>(request: R, outcome: ChainOutcome<R>): void {
     if (this.missing.length) return this.fail(outcome, new ProxyError('middleware_missing', this.missing.join(', ')), request);
     this.step(request, 0, outcome);
   }
 
-  private step(request: ChainRequest, from: number, outcome: ChainOutcome): void {
+  private step<R extends ChainRequest>(request: R, from: number, outcome: ChainOutcome<R>): void {
     for (let i = from; i < this.requestPhase.length; i++) {
       let result: ReturnType<NonNullable<Middleware['onRequest']>>;
       try {
@@ -106,12 +115,12 @@ export class MiddlewareChain {
     outcome.forward(request);
   }
 
-  private answer(outcome: ChainOutcome, answer: Answer, request: ChainRequest): void {
+  private answer<R extends ChainRequest>(outcome: ChainOutcome<R>, answer: Answer, request: R): void {
     outcome.answer(answer, request);
     request.end();
   }
 
-  private fail(outcome: ChainOutcome, error: ProxyError, request: ChainRequest): void {
+  private fail<R extends ChainRequest>(outcome: ChainOutcome<R>, error: ProxyError, request: R): void {
     outcome.fail(error, request);
     request.end();
   }
@@ -131,23 +140,25 @@ function failure(err: unknown, middleware: string | undefined): ProxyError {
 
 /**
  * One request in a chain: the edits its middlewares make to the request that goes upstream (the
- * target, headers, a body read first) and what they learnt (the user).
+ * target, headers, a body read first) and what they learnt (the user). It is also those edits as
+ * the upstream head reads them (RequestEdits), so that forwarding makes no other object of them.
  */
-export class ChainRequest implements MiddlewareRequest {
+export class ChainRequest<C extends ChainClient = ChainClient> implements MiddlewareRequest, RequestEdits {
   url: string;
   user: string | undefined;
-  /** Header edits by lower-case name: the name as set, and the value ('' removes it). */
-  private readonly edits = new Map<string, [string, string]>();
+  /** The header edits (HeaderEdits), made at the first. */
+  private edits: string[] | undefined;
   /** The body, read whole by a middleware (buffering), framed as streamBody frames it. */
   body: Buffer[] | undefined;
   /** What runs when the exchange is over (atEnd); cleared once run. */
   private endings: Array<() => void> | undefined;
 
   constructor(
-    readonly client: ChainClient,
-    private readonly trusted: (ip: string) => boolean,
+    readonly client: C,
+    /** The entrypoint's trustedProxies. */
+    private readonly trusted: { trusts(ip: string): boolean },
     /** The entrypoint's timeouts.requestBody and minRequestBodyRate, for a body read here. */
-    private readonly bodyPace: Pick<BodyStall, 'pauseMs' | 'minRate'>,
+    private readonly bodyPace: BodyPace,
   ) {
     this.url = client.url;
   }
@@ -161,26 +172,27 @@ export class ChainRequest implements MiddlewareRequest {
   }
 
   trusts(ip: string): boolean {
-    return this.trusted(ip);
+    return this.trusted.trusts(ip);
   }
 
   header(name: string): string | undefined {
-    const edit = this.edits.get(name);
-    if (edit) return edit[1] === '' ? undefined : edit[1];
+    const edited = this.edits === undefined ? undefined : editedValue(this.edits, name);
+    if (edited !== undefined) return edited === '' ? undefined : edited;
     const value = this.client.headers[name];
     return Array.isArray(value) ? value.join(', ') : value;
   }
 
   setHeader(name: string, value: string): void {
-    this.edits.set(name.toLowerCase(), [name, value]);
+    setEdit((this.edits ??= []), name, value);
+  }
+
+  get headerEdits(): HeaderEdits {
+    return this.edits ?? NO_EDITS;
   }
 
   /** The edits for the upstream head (ClientExchange.upstreamHead), or undefined when there are none. */
   get requestEdits(): RequestEdits | undefined {
-    if (this.edits.size === 0 && this.url === this.client.url) return undefined;
-    const add: string[] = [];
-    for (const [name, value] of this.edits.values()) if (value !== '') add.push(name, value);
-    return { url: this.url, drop: new Set(this.edits.keys()), add };
+    return this.edits === undefined && this.url === this.client.url ? undefined : this;
   }
 
   atEnd(release: () => void): void {
@@ -231,54 +243,46 @@ export class ChainRequest implements MiddlewareRequest {
   }
 }
 
-/** A response head's edits by the response phase: by lower-case name, the name as set and the value ('' removes it). */
-class ResponseEdits implements ResponseHeaders {
-  readonly edits = new Map<string, [string, string]>();
+/**
+ * The response phase: its middlewares read and edit the head (ResponseHeaders) before it is
+ * relayed, and the edits travel with the head (ResponseHead.edited) to where it is copied out.
+ */
+class EditedResponse implements UpstreamHandler, ResponseHeaders {
+  private head: ResponseHead | undefined;
+  private edits: string[] | undefined;
 
-  constructor(private readonly head: ResponseHead) {}
-
-  get status(): number {
-    return this.head.status;
-  }
-
-  header(name: string): string | undefined {
-    const edit = this.edits.get(name);
-    if (edit) return edit[1] === '' ? undefined : edit[1];
-    const raw = this.head.rawHeaders;
-    const values: string[] = [];
-    for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === name) values.push(raw[i + 1]!);
-    return values.length ? values.join(', ') : undefined;
-  }
-
-  setHeader(name: string, value: string): void {
-    this.edits.set(name.toLowerCase(), [name, value]);
-  }
-
-  /** The head with the edits; the same head without any. */
-  apply(): ResponseHead {
-    if (this.edits.size === 0) return this.head;
-    const add: string[] = [];
-    for (const [name, value] of this.edits.values()) if (value !== '') add.push(name, value);
-    return this.head.edited(new Set(this.edits.keys()), add);
-  }
-}
-
-/** The response phase's header edits, applied to the head before it is relayed. */
-class EditedResponse implements UpstreamHandler {
   constructor(
     private readonly inner: UpstreamHandler,
     private readonly middlewares: readonly Middleware[],
     private readonly request: ChainRequest,
   ) {}
 
+  get status(): number {
+    return this.head!.status;
+  }
+
+  header(name: string): string | undefined {
+    const edited = this.edits === undefined ? undefined : editedValue(this.edits, name);
+    if (edited !== undefined) return edited === '' ? undefined : edited;
+    const raw = this.head!.rawHeaders;
+    const values: string[] = [];
+    for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === name) values.push(raw[i + 1]!);
+    return values.length ? values.join(', ') : undefined;
+  }
+
+  setHeader(name: string, value: string): void {
+    setEdit((this.edits ??= []), name, value);
+  }
+
   onConnect(abort: (err?: Error) => void): void {
     this.inner.onConnect(abort);
   }
 
   onHeaders(head: ResponseHead, flow: BodyFlow): boolean {
-    const response = new ResponseEdits(head);
-    for (const m of this.middlewares) m.onResponse!(response, this.request);
-    return this.inner.onHeaders(response.apply(), flow);
+    this.head = head;
+    this.edits = undefined;
+    for (const m of this.middlewares) m.onResponse!(this, this.request);
+    return this.inner.onHeaders(this.edits === undefined ? head : head.edited(this.edits), flow);
   }
 
   onData(chunk: Buffer): boolean {

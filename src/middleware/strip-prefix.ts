@@ -1,5 +1,4 @@
 import type { MiddlewareFactory } from './middleware.js';
-import { splitTarget } from './url.js';
 
 /**
  * `stripPrefix`: removes the first listed prefix the path starts with (a plain string prefix, as
@@ -9,12 +8,17 @@ export const stripPrefix: MiddlewareFactory<'stripPrefix'> = ({ settings }) => {
   const prefixes = settings.prefixes;
   return {
     onRequest(request) {
-      const { path, query } = splitTarget(request.url);
-      const prefix = prefixes.find((p) => path.startsWith(p));
-      if (prefix === undefined) return undefined;
-      const rest = path.slice(prefix.length);
-      request.url = `${rest.startsWith('/') ? rest : `/${rest}`}${query}`;
-      request.setHeader('X-Forwarded-Prefix', prefix);
+      const url = request.url;
+      const query = url.indexOf('?');
+      const pathLength = query < 0 ? url.length : query;
+      for (const prefix of prefixes) {
+        if (prefix.length > pathLength || !url.startsWith(prefix)) continue;
+        // What follows the prefix: the rest of the path, then the query.
+        const rest = url.slice(prefix.length);
+        request.url = rest.startsWith('/') ? rest : `/${rest}`;
+        request.setHeader('X-Forwarded-Prefix', prefix);
+        return undefined;
+      }
       return undefined;
     },
   };

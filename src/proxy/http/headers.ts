@@ -1,4 +1,5 @@
 import { BlockList, isIPv6 } from 'node:net';
+import { editFields, editIndex, editLines, editsName, type HeaderEdits } from '../http1/header-edits.js';
 import type { RequestHead } from '../http1/request-head.js';
 import type { ResponseHead } from '../http1/response-head.js';
 import { classifyName, connectionTokens, HOP_BY_HOP_NAMES, Name } from '../http1/syntax.js';
@@ -91,10 +92,11 @@ export class TrustedProxies extends AddressRanges {
 export interface RequestEdits {
   /** The target (path and query) that goes upstream. */
   readonly url: string;
-  /** Lower-case names of the client's headers that do not go on (a middleware replaced or removed them). */
-  readonly drop: ReadonlySet<string>;
-  /** [name, value, ...]: headers lb adds itself, so never taken for a client's X-Forwarded-* and dropped. */
-  readonly add: readonly string[];
+  /**
+   * Headers the middlewares replaced or removed: the client's lines of them do not go on, and the
+   * new ones are lb's own, so never taken for a client's X-Forwarded-* and dropped.
+   */
+  readonly headerEdits: HeaderEdits;
 }
 
 /** Lower-case names listed in Connection headers: they are hop-by-hop too. */
@@ -181,7 +183,7 @@ export function upstreamRequestHeaders(req: Pick<ClientRequest, 'rawHeaders' | '
     const name = raw[i]!;
     const lower = name.toLowerCase();
     const value = raw[i + 1]!;
-    if (edits?.drop.has(lower)) continue;
+    if (edits !== undefined && editIndex(edits.headerEdits, lower) >= 0) continue;
     if (lower.startsWith('x-forwarded-')) {
       if (facts.trusted && !chain.take(lower, value)) out.push(name, value);
       continue;
@@ -192,7 +194,7 @@ export function upstreamRequestHeaders(req: Pick<ClientRequest, 'rawHeaders' | '
     }
     out.push(name, value);
   }
-  if (edits) out.push(...edits.add);
+  if (edits) editFields(edits.headerEdits, out);
   out.push(...chain.headers(facts, req.host));
   return out;
 }
@@ -244,7 +246,7 @@ export function upstreamRequestHead(head: RequestHead, facts: ForwardingFacts, r
       default:
         keep = false;
     }
-    if (keep && (edits === undefined || !edits.drop.has(buf.toString('latin1', nameStart, nameEnd).toLowerCase()))) continue;
+    if (keep && (edits === undefined || !editsName(edits.headerEdits, buf, nameStart, nameEnd))) continue;
     if (nameStart > runStart) runs.push(runStart, nameStart);
     runStart = f + 4 < offsets.length ? offsets[f + 4]! : headersEnd;
   }
@@ -272,9 +274,9 @@ export function upstreamRequestHead(head: RequestHead, facts: ForwardingFacts, r
 /** The head of upstreamRequestHead with a router's middlewares' edits: their target, and their headers before lb's X-Forwarded-*. */
 function editedHead(head: RequestHead, buf: Buffer, runs: readonly number[], edits: RequestEdits, tail: Buffer): Buffer {
   const requestLine = `${head.method} ${edits.url} HTTP/1.1\r\n`;
-  let lines = '';
-  for (let i = 0; i < edits.add.length; i += 2) lines += `${edits.add[i]}: ${edits.add[i + 1]}\r\n`;
-  let size = Buffer.byteLength(requestLine, 'latin1') + Buffer.byteLength(lines, 'latin1') + tail.length;
+  const lines = editLines(edits.headerEdits);
+  // latin1: a character is a byte.
+  let size = requestLine.length + lines.length + tail.length;
   for (let r = 0; r < runs.length; r += 2) size += runs[r + 1]! - runs[r]!;
   const out = Buffer.allocUnsafe(size);
   let at = out.write(requestLine, 0, 'latin1');
@@ -286,13 +288,15 @@ function editedHead(head: RequestHead, buf: Buffer, runs: readonly number[], edi
 
 /**
  * The response head for the client, from a backend's head: hop-by-hop lines dropped, the rest
- * copied as they are, then `extra` (lines lb adds, and the empty line). `room` more bytes are left
- * free at the end of the buffer, so that a small body can join the head in one write.
+ * copied as they are, with the head's edits (a router's middlewares), then `extra` (lines lb
+ * adds, and the empty line). `room` more bytes are left free at the end of the buffer, so that a
+ * small body can join the head in one write.
  */
 export function downstreamResponseHead(head: ResponseHead, extra: string, room = 0): Buffer {
-  const { buf, offsets } = head;
+  const { buf, offsets, edits } = head;
   const named = head.connectionNamed;
-  const out = Buffer.allocUnsafe(buf.length + extra.length + 2 + room);
+  const added = edits === undefined ? '' : editLines(edits);
+  const out = Buffer.allocUnsafe(buf.length + added.length + extra.length + 2 + room);
   let at: number;
   if (head.versionMinor === 1) at = buf.copy(out, 0, 0, head.statusLineEnd);
   else at = out.write(`HTTP/1.1 ${head.status} ${head.statusText}\r\n`, 0, 'latin1');
@@ -303,11 +307,12 @@ export function downstreamResponseHead(head: ResponseHead, extra: string, room =
     const nameEnd = offsets[f + 1]!;
     const kind = classifyName(buf, nameStart, nameEnd);
     const keep = kind === Name.Other ? named === undefined || !named.includes(buf.toString('latin1', nameStart, nameEnd).toLowerCase()) : kind === Name.ContentLength || kind === Name.Host || kind === Name.Forwarded || kind === Name.Expect;
-    if (keep) continue;
+    if (keep && (edits === undefined || !editsName(edits, buf, nameStart, nameEnd))) continue;
     if (nameStart > runStart) at += buf.copy(out, at, runStart, nameStart);
     runStart = f + 4 < offsets.length ? offsets[f + 4]! : headersEnd;
   }
   if (headersEnd > runStart) at += buf.copy(out, at, runStart, headersEnd);
+  if (added !== '') at += out.write(added, at, 'latin1');
   if (extra === CRLF) {
     out[at++] = 0x0d;
     out[at++] = 0x0a;

@@ -5,7 +5,7 @@ import type { EntrypointConfig } from '../../config/types.js';
 import type { Backend, PickContext } from '../../balancer/index.js';
 import type { HttpRoute, ServicePool } from '../../control/snapshot.js';
 import { chooseService, withCookies, type MirrorCopy } from '../../control/service-split.js';
-import { ChainRequest, type ChainClient, type MiddlewareChain } from '../../middleware/chain.js';
+import { ChainRequest, type BodyPace, type ChainClient, type ChainOutcome, type MiddlewareChain } from '../../middleware/chain.js';
 import { Mirrors } from './mirrors.js';
 import { ProxyError, terminationOf } from '../../errors.js';
 import { gatewayFailure, recordPassive, reflectsOnServer, type DataPlaneContext } from '../context.js';
@@ -63,6 +63,23 @@ function clientErrorResponse(code: string | undefined): Buffer {
   }
 }
 
+/** A request in its router's middlewares, with what the entrypoint goes on with after them. */
+class RoutedRequest extends ChainRequest<ClientExchange> {
+  constructor(
+    client: ClientExchange,
+    readonly started: number,
+    readonly route: HttpRoute,
+    trusted: TrustedProxies,
+    bodyPace: BodyPace,
+  ) {
+    super(client, trusted, bodyPace);
+  }
+}
+
+function bodyPaceOf(config: EntrypointConfig): BodyPace {
+  return { pauseMs: config.timeouts.requestBodyMs, minRate: config.minRequestBodyRate };
+}
+
 /** One client request, proxied: its route, and what its attempts (retries) share. */
 interface ProxiedRequest {
   client: ClientExchange;
@@ -105,6 +122,8 @@ export class HttpEntrypoint {
   /** The same as a header line, added to every fast-path response; '' without HSTS. */
   responseHeaders = '';
   private trusted: TrustedProxies;
+  /** The pace a body read whole by a middleware must keep (timeouts.requestBody, minRequestBodyRate). */
+  private bodyPace: BodyPace;
   /** Set with `proxyProtocol`: connections begin with a PROXY header, read before the fast path sees a byte. */
   private proxyHeaders: ProxyHeaderAcceptor | undefined;
   private readonly upgrades: UpgradeRelay;
@@ -124,6 +143,7 @@ export class HttpEntrypoint {
     this.config = config;
     this.context = context;
     this.trusted = new TrustedProxies(config.trustedProxies);
+    this.bodyPace = bodyPaceOf(config);
     this.proxyHeaders = proxyHeaderAcceptor(config, context);
     this.proto = config.protocol === 'https' ? 'https' : 'http';
     this.setHsts(config);
@@ -230,6 +250,7 @@ export class HttpEntrypoint {
   update(config: EntrypointConfig): void {
     this.config = config;
     this.trusted = new TrustedProxies(config.trustedProxies);
+    this.bodyPace = bodyPaceOf(config);
     this.proxyHeaders = proxyHeaderAcceptor(config, this.context);
     this.server.headersTimeout = config.timeouts.requestHeadersMs;
     this.server.keepAliveTimeout = config.timeouts.idleMs;
@@ -313,15 +334,17 @@ export class HttpEntrypoint {
 
   /** The router's middlewares, in order; then, unless one answered, the request goes on with their edits. */
   private runMiddlewares(client: ClientExchange, started: number, route: HttpRoute, chain: MiddlewareChain): void {
-    chain.run(this.chainRequest(client), {
-      forward: (request) => this.forward(client, started, route, request),
-      answer: (answer, request) => this.answer(client, started, answer.status, answer.headers, answer.body, route, request.user),
-      fail: (error, request) => this.reject(client, started, route, error, request.user),
-    });
+    chain.run(new RoutedRequest(client, started, route, this.trusted, this.bodyPace), this.afterChain);
   }
 
+  private readonly afterChain: ChainOutcome<RoutedRequest> = {
+    forward: (request) => this.forward(request.client, request.started, request.route, request),
+    answer: (answer, request) => this.answer(request.client, request.started, answer.status, answer.headers, answer.body, request.route, request.user),
+    fail: (error, request) => this.reject(request.client, request.started, request.route, error, request.user),
+  };
+
   private chainRequest(client: ChainClient): ChainRequest {
-    return new ChainRequest(client, (ip) => this.trusted.trusts(ip), { pauseMs: this.config.timeouts.requestBodyMs, minRate: this.config.minRequestBodyRate });
+    return new ChainRequest(client, this.trusted, this.bodyPace);
   }
 
   private forward(client: ClientExchange, started: number, found: HttpRoute, middleware: ChainRequest | undefined): void {

@@ -1,4 +1,5 @@
 import { HttpSyntaxError } from '../../errors.js';
+import { editedFieldStrings, mergeEdits, type HeaderEdits } from './header-edits.js';
 import { classifyName, connectionTokensAt, contentLengthAt, CR, fieldStrings, headEnd, isChunkedAt, LF, MAX_HEAD_BYTES, Name, parseFieldLines, SP, type Fields } from './syntax.js';
 
 /** A backend's response head: its bytes, and offsets of its header fields. */
@@ -22,6 +23,8 @@ export class ResponseHead implements Fields {
     readonly keepAlive: boolean,
     /** Lower-case names the Connection header lists besides close and keep-alive. */
     readonly connectionNamed: readonly string[] | undefined,
+    /** A router's response edits (middlewares), not yet applied to `buf`. */
+    readonly edits: HeaderEdits | undefined = undefined,
   ) {}
 
   get statusText(): string {
@@ -32,41 +35,19 @@ export class ResponseHead implements Fields {
     return this.buf.length;
   }
 
-  /** [name, value, ...] as sent (names in their case, values trimmed). */
+  /** [name, value, ...] as sent (names in their case, values trimmed), after the edits. */
   get rawHeaders(): string[] {
-    return (this.rawCache ??= fieldStrings(this));
+    return (this.rawCache ??= this.edits === undefined ? fieldStrings(this) : editedFieldStrings(this, this.edits));
   }
 
   /**
-   * A copy without the header lines named in `drop` (lower-case), with `add` ([name, value, ...])
-   * after the others. For edits that leave framing alone (Content-Length, Transfer-Encoding,
-   * Connection): the copy keeps what this head says of the body and the connection.
+   * The same head with a router's response edits, applied when the head is copied out
+   * (downstreamResponseHead) or read as strings (rawHeaders): nothing is copied here. What the head
+   * says of the body and the connection stays as the server said it.
    */
-  edited(drop: ReadonlySet<string>, add: readonly string[]): ResponseHead {
-    const { buf, offsets: from } = this;
-    const parts: Buffer[] = [buf.subarray(0, this.statusLineEnd)];
-    const offsets: number[] = [];
-    let at = this.statusLineEnd;
-    const headersEnd = buf.length - 2;
-    for (let f = 0; f < from.length; f += 4) {
-      const start = from[f]!;
-      if (drop.has(buf.toString('latin1', start, from[f + 1]).toLowerCase())) continue;
-      const end = f + 4 < from.length ? from[f + 4]! : headersEnd;
-      const shift = at - start;
-      offsets.push(start + shift, from[f + 1]! + shift, from[f + 2]! + shift, from[f + 3]! + shift);
-      parts.push(buf.subarray(start, end));
-      at += end - start;
-    }
-    let lines = '';
-    for (let i = 0; i < add.length; i += 2) {
-      const name = add[i]!;
-      const value = add[i + 1]!;
-      offsets.push(at, at + name.length, at + name.length + 2, at + name.length + 2 + value.length);
-      lines += `${name}: ${value}\r\n`;
-      at += name.length + value.length + 4;
-    }
-    parts.push(Buffer.from(`${lines}\r\n`, 'latin1'));
-    return new ResponseHead(Buffer.concat(parts), this.status, this.textStart, this.textEnd, this.versionMinor, this.statusLineEnd, offsets, this.bodyLength, this.keepAlive, this.connectionNamed);
+  edited(edits: HeaderEdits): ResponseHead {
+    const all = this.edits === undefined ? edits : mergeEdits(this.edits, edits);
+    return new ResponseHead(this.buf, this.status, this.textStart, this.textEnd, this.versionMinor, this.statusLineEnd, this.offsets, this.bodyLength, this.keepAlive, this.connectionNamed, all);
   }
 }
 
