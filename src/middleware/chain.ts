@@ -183,7 +183,7 @@ export class ChainRequest<C extends ChainClient = ChainClient> implements Middle
   }
 
   setHeader(name: string, value: string): void {
-    setEdit((this.edits ??= []), name, value);
+    this.edits = setEdit(this.edits, name, value);
   }
 
   get headerEdits(): HeaderEdits {
@@ -271,7 +271,7 @@ class EditedResponse implements UpstreamHandler, ResponseHeaders {
   }
 
   setHeader(name: string, value: string): void {
-    setEdit((this.edits ??= []), name, value);
+    this.edits = setEdit(this.edits, name, value);
   }
 
   onConnect(abort: (err?: Error) => void): void {

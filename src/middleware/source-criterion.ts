@@ -10,13 +10,14 @@ export interface SourceCriterionSettings {
 /**
  * How to find a request's source: the value of `requestHeaderName` (an API key; requests without
  * it count by client address), else the client address as ipAllowList judges it
- * (client-address.ts). Keys are prefixed, so a header value never counts as an address.
+ * (client-address.ts). A header's key is prefixed with `h:`, which no address holds, so a header
+ * value never counts as an address; an address is its own key (no string made per request).
  */
 export function sourceKey(criterion: SourceCriterionSettings | undefined): (request: MiddlewareRequest) => string {
   const header = criterion?.requestHeaderName?.toLowerCase();
   const depth = criterion?.ipStrategy?.depth;
   // A forwarded address that cannot be read counts as the proxy that sent it.
-  const address = (request: MiddlewareRequest) => `ip:${sourceAddress(request, depth) ?? request.client.clientIp}`;
+  const address = (request: MiddlewareRequest) => sourceAddress(request, depth) ?? request.client.clientIp;
   if (header === undefined) return address;
   return (request) => {
     const value = request.header(header);

@@ -273,15 +273,16 @@ export function upstreamRequestHead(head: RequestHead, facts: ForwardingFacts, r
 
 /** The head of upstreamRequestHead with a router's middlewares' edits: their target, and their headers before lb's X-Forwarded-*. */
 function editedHead(head: RequestHead, buf: Buffer, runs: readonly number[], edits: RequestEdits, tail: Buffer): Buffer {
-  const requestLine = `${head.method} ${edits.url} HTTP/1.1\r\n`;
+  // The client's request line goes as it is unless the target changed (or it was HTTP/1.0).
+  const requestLine = edits.url === head.url && head.versionMinor === 1 ? undefined : `${head.method} ${edits.url} HTTP/1.1\r\n`;
   const lines = editLines(edits.headerEdits);
   // latin1: a character is a byte.
-  let size = requestLine.length + lines.length + tail.length;
+  let size = (requestLine?.length ?? head.requestLineEnd) + lines.length + tail.length;
   for (let r = 0; r < runs.length; r += 2) size += runs[r + 1]! - runs[r]!;
   const out = Buffer.allocUnsafe(size);
-  let at = out.write(requestLine, 0, 'latin1');
+  let at = requestLine === undefined ? buf.copy(out, 0, 0, head.requestLineEnd) : out.write(requestLine, 0, 'latin1');
   for (let r = 0; r < runs.length; r += 2) at += buf.copy(out, at, runs[r], runs[r + 1]);
-  at += out.write(lines, at, 'latin1');
+  if (lines !== '') at += out.write(lines, at, 'latin1');
   tail.copy(out, at);
   return out;
 }

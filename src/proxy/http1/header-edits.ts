@@ -15,9 +15,11 @@ export function editIndex(edits: HeaderEdits, lower: string): number {
   return -1;
 }
 
-/** Sets `name` to `value` in `edits`, replacing an earlier edit of the same name. */
-export function setEdit(edits: string[], name: string, value: string): void {
+/** `edits` with `name` set to `value`, replacing an earlier edit of the same name; made at the first edit. */
+export function setEdit(edits: string[] | undefined, name: string, value: string): string[] {
   const lower = name.toLowerCase();
+  // An array of exactly one edit: most requests get one or two.
+  if (edits === undefined) return [lower, name, value];
   const at = editIndex(edits, lower);
   if (at < 0) {
     edits.push(lower, name, value);
@@ -25,6 +27,7 @@ export function setEdit(edits: string[], name: string, value: string): void {
     edits[at + 1] = name;
     edits[at + 2] = value;
   }
+  return edits;
 }
 
 /** The value an edit gives `lower`: undefined when not edited, '' when removed. */
