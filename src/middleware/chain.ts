@@ -29,7 +29,9 @@ export function compileMiddlewares(configs: ReadonlyMap<string, MiddlewareConfig
   const compiled = new Map<string, CompiledMiddleware>();
   for (const [name, config] of configs ?? []) {
     const old = previous?.get(name);
-    compiled.set(name, old && (old.config === config || isDeepStrictEqual(old.config, config)) ? old : { config, middleware: createMiddleware(config) });
+    // Made under its qualified name: state kept by name (rate-limit buckets) is then apart for
+    // `api@file` and `api@docker`.
+    compiled.set(name, old && (old.config === config || isDeepStrictEqual(old.config, config)) ? old : { config, middleware: createMiddleware({ ...config, name }) });
   }
   return compiled;
 }
