@@ -28,8 +28,6 @@ const MAX_QUEUED_BYTES = 64 * 1024;
  * a time would turn into quadratic work.
  */
 const MAX_HEAD_READS = 8;
-/** Written with a callback behind the bytes queued on a socket, to learn when they went out. */
-const EMPTY = Buffer.alloc(0);
 
 /**
  * One client connection on the fast path: lb's strict parser reads each request head, one request
@@ -46,11 +44,10 @@ export class ClientConnection {
   private requests = 0;
   /** The connection is closing after its last response: input is ignored. */
   private ending = false;
-  /** When the connection last fell idle (no request in progress, its last response handed to the kernel). */
+  /** When the connection last fell idle (no request in progress, its last response handed to the socket; see idleExpired). */
   idleSince = performance.now();
-  private readonly responseFlushed = () => {
-    this.idleSince = performance.now();
-  };
+  /** The socket's writableLength when the idle timeout last found the end of a response still queued (0: it did not). */
+  private queuedAtIdle = 0;
   readonly clientIp: string;
   readonly localPort: number;
   readonly forwardedLines = new ForwardedLines();
@@ -153,8 +150,7 @@ export class ClientConnection {
     const request = this.current;
     this.current = undefined;
     this.idleSince = performance.now();
-    // The end of a large response may still wait in the socket for a slow reader: idle from when it went out.
-    if (this.socket.writableLength > 0) this.socket.write(EMPTY, this.responseFlushed);
+    this.queuedAtIdle = 0;
     if (!keepAlive || this.owner.shutdown.closing) {
       // A client that asked to close and sent nothing more is closed outright once the response
       // is out, as HAProxy does, rather than after its FIN: one read and one wake-up less per
@@ -165,6 +161,24 @@ export class ClientConnection {
       return;
     }
     this.next();
+  }
+
+  /**
+   * Idle for the entrypoint's idle timeout since its last response was handed to the socket:
+   * closed, unless the end of that response still waits in the socket for a slow reader who took
+   * some of it since the last look; that one gets another idle period. Looked at when the timeout
+   * expires rather than learnt after every response with an empty write behind it: a TLS socket
+   * completes its writes late, so that write was made after every response, and over TLS an
+   * empty write is a system call of its own (a third write per request, HAProxy makes two).
+   */
+  idleExpired(): void {
+    const queued = this.socket.writableLength;
+    if (queued > 0 && (this.queuedAtIdle === 0 || queued < this.queuedAtIdle)) {
+      this.queuedAtIdle = queued;
+      this.idleSince = performance.now();
+      return;
+    }
+    this.socket.destroy();
   }
 
   /** Sends `last` (if any) and closes; whatever the client still sends is ignored. */

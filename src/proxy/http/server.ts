@@ -306,7 +306,7 @@ export class HttpEntrypoint {
     const idleCutoff = now - this.config.timeouts.idleMs;
     for (const connection of this.connections) {
       if (connection.headSince !== 0 && connection.headSince < headCutoff) connection.headTimedOut();
-      else if (connection.idle && connection.idleSince < idleCutoff) connection.socket.destroy();
+      else if (connection.idle && connection.idleSince < idleCutoff) connection.idleExpired();
     }
   }
 
