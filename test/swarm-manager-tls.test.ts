@@ -1,12 +1,7 @@
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { test, type TestContext } from 'node:test';
 import { request } from 'undici';
-import { parseConfig } from '../src/config/load.js';
-import { startBalancer } from '../src/lb.js';
-import { createLogger } from '../src/log.js';
-import { lbYaml } from './helpers/config.js';
-import { createService, startSwarmLb, swarmFor, swarmLbYaml, swarmState } from './helpers/swarm.js';
+import { createService, inProcessSwarmLb, startSwarmLb, swarmFor, swarmLbYaml, swarmState } from './helpers/swarm.js';
 import { CertificateFolder } from './helpers/tls.js';
 import { eventually } from './helpers/wait.js';
 
@@ -14,16 +9,7 @@ import { eventually } from './helpers/wait.js';
 // tcp://manager:2376 with tls: { caFile, certFile, keyFile }): the manager's dockerd listens with
 // --tlsverify, certificates made by openssl here. lb routes to the tasks; a wrong CA, a missing
 // client certificate and one from another CA each give LB_DOCKER_TLS, which says what is wrong,
-// within seconds (no hang), and lb keeps running.
-
-/** lb in this process on the manager's TLS port with `tls`, its log lines collected. */
-async function inProcessLb(t: TestContext, endpoint: string, tls: string): Promise<string[]> {
-  const lines: string[] = [];
-  const sink = new Writable({ write: (chunk: Buffer, _enc, done) => { lines.push(chunk.toString()); done(); } });
-  const balancer = await startBalancer(parseConfig(lbYaml(`providers: { swarm: { enabled: true, endpoint: "${endpoint}", tls: ${tls} } }\n`), 'test.yaml'), createLogger('info', sink));
-  t.after(() => balancer.stop(100));
-  return lines;
-}
+// within seconds (no hang).
 
 test("the Swarm provider on a manager's TCP API with TLS: client certificates, and clear errors when they are wrong", { timeout: 300_000 }, async (t) => {
   if (!CertificateFolder.available(t)) return;
@@ -62,7 +48,7 @@ test("the Swarm provider on a manager's TCP API with TLS: client certificates, a
 
   const refused = async (st: TestContext, tls: string, what: RegExp) => {
     const started = Date.now();
-    const lines = await inProcessLb(st, endpoint, tls);
+    const lines = await inProcessSwarmLb(st, `endpoint: "${endpoint}", tls: ${tls}`);
     const line = await eventually(() => lines.find((l) => l.includes('LB_DOCKER_TLS')), 'LB_DOCKER_TLS to be logged', 10_000);
     st.diagnostic(`${Date.now() - started} ms: ${JSON.parse(line).msg}`);
     assert.match(line, what);

@@ -10,9 +10,14 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import type { TestContext } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import { parseConfig } from '../../src/config/load.js';
+import { startBalancer } from '../../src/lb.js';
+import { createLogger } from '../../src/log.js';
+import { lbYaml } from './config.js';
 import { eventually } from './wait.js';
 
 const exec = promisify(execFile);
@@ -125,12 +130,14 @@ async function killAll(pids: number[], waitMs: number): Promise<void> {
 /** Removes everything of one swarm: it leaves the swarm, its daemons stop, and its namespaces, links, cgroups and folders go. */
 async function teardown(layout: Layout): Promise<void> {
   const dk = (n: number, args: string[]) => exec('docker', ['-H', `unix://${layout.run}/n${n}.sock`, ...args], { timeout: 20_000 }).catch(() => undefined);
-  for (let n = layout.nodes; n >= 1; n--) {
-    if (!existsSync(join(layout.run, `n${n}.sock`))) continue;
+  // Every node at once: removing hundreds of containers (the scale bench) takes a while on each.
+  await Promise.all(Array.from({ length: layout.nodes }, async (_, i) => {
+    const n = i + 1;
+    if (!existsSync(join(layout.run, `n${n}.sock`))) return;
     await dk(n, ['swarm', 'leave', '--force']);
     const ids = (await dk(n, ['ps', '-aq']))?.stdout.trim().split('\n').filter(Boolean) ?? [];
     if (ids.length) await dk(n, ['rm', '-f', ...ids]);
-  }
+  }));
   const daemons: number[] = [];
   for (let n = 1; n <= layout.nodes; n++) {
     try {
@@ -358,4 +365,13 @@ export interface SwarmState {
 export async function swarmState(lb: Pick<SwarmLb, 'adminUrl'>): Promise<SwarmState> {
   const res = await fetch(`${lb.adminUrl}/api/state`);
   return ((await res.json()) as { providers: { swarm: SwarmState } }).providers.swarm;
+}
+
+/** lb in this process with `providers.swarm: { enabled: true, <settings> }` (an endpoint among them), its log lines collected. */
+export async function inProcessSwarmLb(t: { after(fn: () => unknown): void }, settings: string): Promise<string[]> {
+  const lines: string[] = [];
+  const sink = new Writable({ write: (chunk: Buffer, _enc, done) => { lines.push(chunk.toString()); done(); } });
+  const balancer = await startBalancer(parseConfig(lbYaml(`providers: { swarm: { enabled: true, ${settings} } }\n`), 'test.yaml'), createLogger('info', sink));
+  t.after(() => balancer.stop(100));
+  return lines;
 }
