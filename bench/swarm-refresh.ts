@@ -2,6 +2,8 @@
 // N tasks of the real shape over S services: the first snapshot, and the CPU of a refresh that
 // changes nothing (lb reads /services, /tasks, /nodes and /networks again every refreshInterval).
 // Usage: npm run bench:swarm [-- --tasks 10000 --services 1000 --seconds 10]
+// With --real, the scale of a real 3-node swarm instead (bench/swarm-real.ts):
+// npm run bench:swarm -- --real [--services 30 --replicas 10]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -10,10 +12,11 @@ import { parseArgs } from 'node:util';
 import { parseConfig } from '../src/config/load.js';
 import { startBalancer } from '../src/lb.js';
 import { createLogger } from '../src/log.js';
+import { realSwarmScale } from './swarm-real.js';
 
-const { values } = parseArgs({ options: { tasks: { type: 'string', default: '10000' }, services: { type: 'string', default: '1000' }, seconds: { type: 'string', default: '10' } } });
+const { values } = parseArgs({ options: { tasks: { type: 'string', default: '10000' }, services: { type: 'string' }, seconds: { type: 'string', default: '10' }, real: { type: 'boolean', default: false }, replicas: { type: 'string', default: '10' } } });
 const taskCount = Number(values.tasks);
-const serviceCount = Number(values.services);
+const serviceCount = Number(values.services ?? (values.real ? 30 : 1000));
 const network = { ID: 'ov0000000000000000000000', Spec: { Name: 'ov', Labels: {}, DriverConfiguration: { Name: 'overlay' }, Scope: 'swarm' } };
 const nodes = [1, 2, 3].map((n) => ({ ID: `node${n}`.padEnd(25, '0'), Description: { Hostname: `node${n}` }, Status: { State: 'ready', Addr: `10.0.0.${n}` }, Spec: { Availability: 'active', Role: n === 1 ? 'manager' : 'worker' } }));
 const services = Array.from({ length: serviceCount }, (_, i) => ({
@@ -78,7 +81,7 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: Error) => {
+(values.real ? realSwarmScale(serviceCount, Number(values.replicas)).then((ok) => { if (!ok) process.exitCode = 1; }) : main()).catch((err: Error) => {
   console.error(err.message);
   process.exitCode = 1;
 });

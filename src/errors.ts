@@ -212,6 +212,16 @@ export class DockerUnreachableError extends LbError {
   }
 }
 
+/**
+ * The TLS handshake with a Docker API (a swarm manager's TCP port) failed: a certificate that
+ * does not fit, which retrying does not mend, unlike an endpoint that is down.
+ */
+export class DockerTlsError extends LbError {
+  constructor(endpoint: string, problem: string, cause: unknown) {
+    super('LB_DOCKER_TLS', `TLS with the Docker API at ${endpoint} failed: ${problem}; lb keeps the last known pools and retries`, { cause });
+  }
+}
+
 /** The Swarm provider's endpoint is a worker, or an engine outside any swarm: only managers know the tasks. */
 export class SwarmNotManagerError extends LbError {
   constructor(endpoint: string, detail: string, cause?: unknown) {

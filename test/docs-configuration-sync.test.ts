@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { configSchema, labelServerSchema, serviceSchema } from '../src/config/schema.js';
+import { configSchema, labelServerSchema, serviceSchema, swarmLabelSchema } from '../src/config/schema.js';
 import type { Validator } from '../src/config/validate.js';
 import { documentedKeys, namedSections } from '../scripts/configuration-docs.js';
 
@@ -46,4 +46,11 @@ test('docs/docker.md names every label key that only a container can set, and sa
   for (const key of Object.keys(labelServerSchema.fields!)) assert.match(docker, new RegExp(`\`lb\\.${key}\``), `lb.${key} is documented`);
   for (const key of Object.keys(serviceSchema.fields!)) assert.match(docs, new RegExp(`\`${key}[.\`]`), `services.${key} is in configuration.md, which docker.md points to`);
   assert.match(docker, /every key of `services\.NAME` in \[configuration\.md\]/);
+});
+
+test('docs/swarm.md has a row for every lb.swarm.* label of a service, with its default', () => {
+  const swarm = readFileSync(new URL('../docs/swarm.md', import.meta.url), 'utf8');
+  for (const [key, field] of Object.entries(swarmLabelSchema.fields!)) {
+    assert.match(swarm, new RegExp(`^\\| \`lb\\.swarm\\.${key}\` \\| ${format(field.defaultValue).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\|`, 'm'), `lb.swarm.${key} has a row in docs/swarm.md`);
+  }
 });

@@ -1,14 +1,9 @@
 import assert from 'node:assert/strict';
 import { dirname } from 'node:path';
-import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { request } from 'undici';
-import { parseConfig } from '../src/config/load.js';
-import { startBalancer } from '../src/lb.js';
-import { createLogger } from '../src/log.js';
-import { lbYaml } from './helpers/config.js';
 import { DockerRelay } from './helpers/docker-relay.js';
-import { createService, swarmFor, startSwarmLb, swarmLbYaml, swarmState, type SwarmLb } from './helpers/swarm.js';
+import { createService, inProcessSwarmLb, swarmFor, startSwarmLb, swarmLbYaml, swarmState, type SwarmLb } from './helpers/swarm.js';
 import { eventually } from './helpers/wait.js';
 
 // The connection to the swarm manager: when its API goes away (a relay in front of it is cut) the
@@ -23,15 +18,6 @@ async function get(lb: SwarmLb, host: string): Promise<string> {
 async function connectedGauge(lb: SwarmLb): Promise<number> {
   const text = await (await fetch(`${lb.adminUrl}/metrics`)).text();
   return Number(/^lb_swarm_connected (\d)/m.exec(text)![1]);
-}
-
-/** lb in this process on `endpoint`, its log lines collected. */
-async function inProcessLb(t: { after(fn: () => unknown): void }, endpoint: string): Promise<string[]> {
-  const lines: string[] = [];
-  const sink = new Writable({ write: (chunk: Buffer, _enc, done) => { lines.push(chunk.toString()); done(); } });
-  const balancer = await startBalancer(parseConfig(lbYaml(`providers: { swarm: { enabled: true, endpoint: "${endpoint}" } }\n`), 'test.yaml'), createLogger('info', sink));
-  t.after(() => balancer.stop(100));
-  return lines;
 }
 
 test('the swarm manager API: going away, coming back, a worker, a socket proxy that refuses', { timeout: 300_000 }, async (t) => {
@@ -61,7 +47,7 @@ test('the swarm manager API: going away, coming back, a worker, a socket proxy t
   });
 
   await t.test("a worker's API is refused with LB_SWARM_NOT_MANAGER, which says what to point at", async (st) => {
-    const lines = await inProcessLb(st, `unix://${swarm.socket(2)}`);
+    const lines = await inProcessSwarmLb(st, `endpoint: "unix://${swarm.socket(2)}"`);
     const line = await eventually(() => lines.find((l) => l.includes('LB_SWARM_NOT_MANAGER')), 'the error to be logged');
     assert.match(line, /is not a swarm manager \(it is a worker node: workers answer 503 to \/tasks and \/services\); point providers\.swarm\.endpoint at a manager/);
   });
@@ -70,7 +56,7 @@ test('the swarm manager API: going away, coming back, a worker, a socket proxy t
     const relay = new DockerRelay(st, swarm.socket(1));
     relay.forbidden = /^\/tasks/;
     await relay.open();
-    const lines = await inProcessLb(st, relay.endpoint);
+    const lines = await inProcessSwarmLb(st, `endpoint: "${relay.endpoint}"`);
     const line = await eventually(() => lines.find((l) => l.includes('LB_DOCKER_FORBIDDEN')), 'the 403 to be logged');
     assert.match(line, /the Docker API refused GET \/tasks \(403\): allow read access to \/tasks in your socket proxy \(for tecnativa\/docker-socket-proxy: TASKS=1\)\. lb needs only GET on \/_ping, \/version, \/info, \/services, \/tasks, \/nodes, \/networks, \/events and \/containers/);
   });

@@ -232,6 +232,15 @@ export const labelServerSchema = object({
   network: documentedDefault(string({ check: (s) => (s ? undefined : 'expected a network name') }), 'see the address rules'),
 });
 
+/**
+ * What only a swarm service's labels say, under `lb.swarm.`: how lb reaches its tasks
+ * (docs/swarm.md). At most one of them is true; by default the tasks' overlay addresses.
+ */
+export const swarmLabelSchema = object({
+  vip: withDefault(boolean(), false),
+  hostPort: withDefault(boolean(), false),
+});
+
 const dockerEndpoint = documentedDefault(string({ check: (s) => (/^(unix:\/\/\/.+|tcp:\/\/[^/]+:\d+)$/.test(s) ? undefined : `expected unix:///path/to/docker.sock or tcp://host:port, got "${s}"`) }), 'DOCKER_HOST, else unix:///var/run/docker.sock');
 
 /** What the Docker and Swarm providers share: where labels route, and how they are read. */

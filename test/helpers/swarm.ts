@@ -10,9 +10,14 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import type { TestContext } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import { parseConfig } from '../../src/config/load.js';
+import { startBalancer } from '../../src/lb.js';
+import { createLogger } from '../../src/log.js';
+import { lbYaml } from './config.js';
 import { eventually } from './wait.js';
 
 const exec = promisify(execFile);
@@ -31,14 +36,14 @@ export const fixtureMounts = ['/usr', '/lib', '/lib64'].flatMap((dir) => ['--mou
  * A swarm for the cases of one test, torn down when it ends. Where it cannot run the test is
  * skipped with the reason, and in CI (CI=true) it fails instead.
  */
-export async function swarmFor(t: TestContext): Promise<Swarm | undefined> {
+export async function swarmFor(t: TestContext, options: SwarmOptions = {}): Promise<Swarm | undefined> {
   const unavailable = swarmUnavailable();
   if (unavailable) {
     if (process.env.CI === 'true') throw new Error(unavailable);
     t.skip(unavailable);
     return undefined;
   }
-  const swarm = await startSwarm();
+  const swarm = await startSwarm(3, options);
   t.after(() => swarm.teardown());
   return swarm;
 }
@@ -69,6 +74,11 @@ export interface Swarm {
   /** Starts node n's engine again; it rejoins the swarm by itself. */
   startEngine(node: number): Promise<void>;
   teardown(): Promise<void>;
+}
+
+export interface SwarmOptions {
+  /** More dockerd flags for node n, whose address is given (a TCP listener with TLS on the manager). */
+  daemonArgs?: (node: number, address: string) => string[];
 }
 
 interface Layout {
@@ -120,12 +130,14 @@ async function killAll(pids: number[], waitMs: number): Promise<void> {
 /** Removes everything of one swarm: it leaves the swarm, its daemons stop, and its namespaces, links, cgroups and folders go. */
 async function teardown(layout: Layout): Promise<void> {
   const dk = (n: number, args: string[]) => exec('docker', ['-H', `unix://${layout.run}/n${n}.sock`, ...args], { timeout: 20_000 }).catch(() => undefined);
-  for (let n = layout.nodes; n >= 1; n--) {
-    if (!existsSync(join(layout.run, `n${n}.sock`))) continue;
+  // Every node at once: removing hundreds of containers (the scale bench) takes a while on each.
+  await Promise.all(Array.from({ length: layout.nodes }, async (_, i) => {
+    const n = i + 1;
+    if (!existsSync(join(layout.run, `n${n}.sock`))) return;
     await dk(n, ['swarm', 'leave', '--force']);
     const ids = (await dk(n, ['ps', '-aq']))?.stdout.trim().split('\n').filter(Boolean) ?? [];
     if (ids.length) await dk(n, ['rm', '-f', ...ids]);
-  }
+  }));
   const daemons: number[] = [];
   for (let n = 1; n <= layout.nodes; n++) {
     try {
@@ -171,19 +183,20 @@ async function sweepStale(): Promise<void> {
 const launcher = `#!/bin/sh
 set -e
 N=$1 RUN=$2 LIB=$3 ID=$4
+shift 4
 hostname "node$N"
 while read -r src dst fstype opts _; do
   mkdir -p "$dst"
   mountpoint -q "$dst" || mount -t "$fstype" -o "$opts" "$src" "$dst"
 done < "$RUN/host-cgroup-mounts"
 exec dockerd -H "unix://$RUN/n$N.sock" --data-root "$LIB/n$N" --exec-root "$RUN/n$N-exec" \\
-  --pidfile "$RUN/n$N.pid" --config-file "$RUN/daemon.json" --cgroup-parent "/lbsw$ID-n$N"
+  --pidfile "$RUN/n$N.pid" --config-file "$RUN/daemon.json" --cgroup-parent "/lbsw$ID-n$N" "$@"
 `;
 
 /** Starts node n's dockerd in its namespace, in the background; its output goes to n<N>.log. */
-function launch(layout: Layout, n: number): void {
+function launch(layout: Layout, n: number, daemonArgs: readonly string[]): void {
   const log = openSync(join(layout.run, `n${n}.log`), 'a');
-  const child = spawn('ip', ['netns', 'exec', namespace(layout, n), 'unshare', '--uts', join(layout.run, 'launch.sh'), String(n), layout.run, layout.lib, layout.id], {
+  const child = spawn('ip', ['netns', 'exec', namespace(layout, n), 'unshare', '--uts', join(layout.run, 'launch.sh'), String(n), layout.run, layout.lib, layout.id, ...daemonArgs], {
     detached: true,
     stdio: ['ignore', log, log],
   });
@@ -196,7 +209,7 @@ function launch(layout: Layout, n: number): void {
  * attachable overlay `ov` (10.241.1.0/24), and the empty test image on every node. Call
  * `teardown` at the end (it is safe to call twice).
  */
-export async function startSwarm(nodes = 3): Promise<Swarm> {
+export async function startSwarm(nodes = 3, options: SwarmOptions = {}): Promise<Swarm> {
   await sweepStale();
   const layout = layoutOf(randomBytes(2).toString('hex'), nodes);
   mkdirSync(layout.run, { recursive: true });
@@ -205,6 +218,8 @@ export async function startSwarm(nodes = 3): Promise<Swarm> {
   const socket = (n: number) => join(layout.run, `n${n}.sock`);
   const dk = async (args: string[], n = 1) => (await exec('docker', ['-H', `unix://${socket(n)}`, ...args], { timeout: 120_000 })).stdout.trim();
   let tornDown: Promise<void> | undefined;
+  const extraArgs = new Map<number, string[]>();
+  const daemonArgs = (n: number) => extraArgs.get(n) ?? extraArgs.set(n, options.daemonArgs?.(n, swarm.address(n)) ?? []).get(n)!;
   const swarm: Swarm = {
     id: layout.id,
     dir: layout.run,
@@ -217,7 +232,7 @@ export async function startSwarm(nodes = 3): Promise<Swarm> {
       if (pid) await killAll([pid], 30_000);
     },
     startEngine: async (n) => {
-      launch(layout, n);
+      launch(layout, n, daemonArgs(n));
       await eventually(() => dk(['version', '--format', '{{.Server.Version}}'], n).catch(() => undefined), `dockerd of node ${n} to start again`, 60_000);
     },
     teardown: () => (tornDown ??= teardown(layout)),
@@ -249,7 +264,7 @@ export async function startSwarm(nodes = 3): Promise<Swarm> {
     for (let n = 1; n <= nodes; n++) {
       mkdirSync(join(layout.lib, `n${n}`), { recursive: true });
       mkdirSync(join(layout.run, `n${n}-exec`), { recursive: true });
-      launch(layout, n);
+      launch(layout, n, daemonArgs(n));
     }
     for (let n = 1; n <= nodes; n++) {
       await eventually(() => dk(['version', '--format', '{{.Server.Version}}'], n).catch(() => undefined), `dockerd of node ${n} (${layout.run}/n${n}.log)`, 60_000);
@@ -285,31 +300,35 @@ export interface SwarmLb {
 }
 
 /**
- * lb from this checkout's sources (tsx), in a plain container on node 1 attached to `networks`,
- * with the web entrypoint on :80 and the admin API on :9090, both published. `socketDir` holds the
- * Docker API socket lb uses, `docker.sock` (a relay in front of the manager): it is mounted as a
- * folder, so that a relay that goes away and comes back is seen again.
+ * lb from this checkout's sources (tsx), in a plain container on `node` (default 1, the manager)
+ * attached to `networks`, with the web entrypoint on :80 and the admin API on :9090, both
+ * published. `socketDir`, when given, holds the Docker API socket lb uses, `docker.sock` (a relay
+ * in front of the manager): it is mounted as a folder, so that a relay that goes away and comes
+ * back is seen again. `files` (name → content) are written beside lb.yaml, in /cfg.
  */
-export async function startSwarmLb(swarm: Swarm, options: { yaml: string; socketDir: string; networks: string[]; name?: string }): Promise<SwarmLb> {
+export async function startSwarmLb(swarm: Swarm, options: { yaml: string; socketDir?: string; networks: string[]; name?: string; node?: number; files?: Record<string, string> }): Promise<SwarmLb> {
   const name = `${options.name ?? 'lb'}-${randomBytes(3).toString('hex')}`;
+  const node = options.node ?? 1;
   const configDir = join(swarm.dir, name);
   mkdirSync(configDir);
   writeFileSync(join(configDir, 'lb.yaml'), options.yaml);
-  const container = await swarm.docker([
+  for (const [file, content] of Object.entries(options.files ?? {})) writeFileSync(join(configDir, file), content);
+  const docker = (args: string[]) => swarm.docker(args, node);
+  const container = await docker([
     'run', '-d', '--name', name, '--hostname', name, '--network', options.networks[0]!, '--tmpfs', '/tmp', '-w', '/lb', '-e', 'HOME=/tmp',
     ...['/usr', '/lib', '/lib64'].flatMap((dir) => ['-v', `${dir}:${dir}:ro`]),
-    '-v', `${repo}:/lb:ro`, '-v', `${configDir}:/cfg:ro`, '-v', `${options.socketDir}:/var/run/lb-docker`,
+    '-v', `${repo}:/lb:ro`, '-v', `${configDir}:/cfg:ro`, ...(options.socketDir ? ['-v', `${options.socketDir}:/var/run/lb-docker`] : []),
     '-p', '80', '-p', '9090', swarmImage,
     '/usr/bin/node', '--import', 'tsx', 'src/cli.ts', 'run', '--config', '/cfg/lb.yaml',
   ]);
-  for (const network of options.networks.slice(1)) await swarm.docker(['network', 'connect', network, container]);
-  const port = async (inside: number) => (await swarm.docker(['port', container, `${inside}/tcp`])).split('\n')[0]!.split(':').pop()!;
+  for (const network of options.networks.slice(1)) await docker(['network', 'connect', network, container]);
+  const port = async (inside: number) => (await docker(['port', container, `${inside}/tcp`])).split('\n')[0]!.split(':').pop()!;
   const lb: SwarmLb = {
     container,
-    url: `http://${swarm.address(1)}:${await port(80)}`,
-    adminUrl: `http://${swarm.address(1)}:${await port(9090)}`,
+    url: `http://${swarm.address(node)}:${await port(80)}`,
+    adminUrl: `http://${swarm.address(node)}:${await port(9090)}`,
     logs: async () => {
-      const { stdout, stderr } = await exec('docker', ['-H', `unix://${swarm.socket(1)}`, 'logs', container], { maxBuffer: 64 * 1024 * 1024 });
+      const { stdout, stderr } = await exec('docker', ['-H', `unix://${swarm.socket(node)}`, 'logs', container], { maxBuffer: 64 * 1024 * 1024 });
       return stdout + stderr;
     },
   };
@@ -319,11 +338,11 @@ export async function startSwarmLb(swarm: Swarm, options: { yaml: string; socket
   return lb;
 }
 
-/** The lb.yaml of an lb in a container: listening on all its addresses, the swarm provider on the relay. */
-export function swarmLbYaml(swarmSettings: string, extra = ''): string {
+/** The lb.yaml of an lb in a container: listening on all its addresses, the swarm provider on the relay (or `endpoint`). */
+export function swarmLbYaml(swarmSettings: string, extra = '', endpoint = 'unix:///var/run/lb-docker/docker.sock'): string {
   return `entrypoints: { web: { address: "0.0.0.0:80" } }
 admin: { address: "0.0.0.0:9090", insecure: true }
-providers: { swarm: { enabled: true, endpoint: "unix:///var/run/lb-docker/docker.sock", ${swarmSettings} } }
+providers: { swarm: { enabled: true, endpoint: "${endpoint}", ${swarmSettings} } }
 ${extra}`;
 }
 
@@ -342,7 +361,17 @@ export interface SwarmState {
   labelErrors: Array<{ service: string; label: string; message: string }>;
 }
 
-export async function swarmState(lb: SwarmLb): Promise<SwarmState> {
+/** The Swarm provider's part of /api/state, from an lb in a container or in this process. */
+export async function swarmState(lb: Pick<SwarmLb, 'adminUrl'>): Promise<SwarmState> {
   const res = await fetch(`${lb.adminUrl}/api/state`);
   return ((await res.json()) as { providers: { swarm: SwarmState } }).providers.swarm;
+}
+
+/** lb in this process with `providers.swarm: { enabled: true, <settings> }` (an endpoint among them), its log lines collected. */
+export async function inProcessSwarmLb(t: { after(fn: () => unknown): void }, settings: string): Promise<string[]> {
+  const lines: string[] = [];
+  const sink = new Writable({ write: (chunk: Buffer, _enc, done) => { lines.push(chunk.toString()); done(); } });
+  const balancer = await startBalancer(parseConfig(lbYaml(`providers: { swarm: { enabled: true, ${settings} } }\n`), 'test.yaml'), createLogger('info', sink));
+  t.after(() => balancer.stop(100));
+  return lines;
 }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import Docker from 'dockerode';
 import type { DockerTlsConfig } from '../../config/types.js';
-import { DockerForbiddenError, DockerUnreachableError, SwarmNotManagerError } from '../../errors.js';
+import { DockerForbiddenError, DockerTlsError, DockerUnreachableError, SwarmNotManagerError } from '../../errors.js';
 import { permissionToGrant } from './permissions.js';
 import type { ContainerInfo, PublishedPort } from './address.js';
 
@@ -23,12 +23,15 @@ export interface DockerEvent {
 export class DockerClient {
   readonly endpoint: string;
   protected readonly docker: Docker;
+  /** lb presents a client certificate: a refused handshake then means the engine does not accept it. */
+  private readonly clientCertificate: boolean;
   /** What a socket proxy must allow, named when it refuses a call. */
   protected readonly neededPaths: string = '/_ping, /version, /events and /containers';
 
   /** `tls`: PEM files for a TCP endpoint (a swarm manager's API on port 2376). */
   constructor(endpoint: string | undefined, tls?: DockerTlsConfig) {
     this.endpoint = endpoint ?? process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock';
+    this.clientCertificate = Boolean(tls?.certFile);
     const url = new URL(this.endpoint.replace(/^unix:\/\//, 'unix:'));
     if (url.protocol === 'unix:') this.docker = new Docker({ socketPath: url.pathname });
     else if (!tls) this.docker = new Docker({ host: url.hostname, port: Number(url.port), protocol: 'http' });
@@ -77,10 +80,32 @@ export class DockerClient {
       if (status === 403) throw new DockerForbiddenError(method, path, permissionToGrant(path, this.neededPaths), err);
       // A worker, or an engine outside any swarm, answers swarm calls with 503.
       if (status === 503) throw new SwarmNotManagerError(this.endpoint, `${method} ${path} answered 503: ${(err as { json?: { message?: string } }).json?.message ?? (err as Error).message}`, err);
+      const tls = status === undefined ? tlsProblem(err, this.clientCertificate) : undefined;
+      if (tls) throw new DockerTlsError(this.endpoint, tls, err);
       if (status === undefined) throw new DockerUnreachableError(this.endpoint, err);
       throw Object.assign(new Error(`Docker API ${method} ${path} answered ${status}: ${(err as Error).message}`), { cause: err });
     }
   }
+}
+
+/** Node's codes for a server certificate that the CA of `caFile` did not sign. */
+const untrusted = new Set(['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_SIGNATURE_FAILURE']);
+
+/** What a TLS failure says to fix, or undefined when the error is no TLS failure. */
+function tlsProblem(err: unknown, clientCertificate: boolean): string | undefined {
+  const code = (err as NodeJS.ErrnoException).code ?? '';
+  const message = (err as Error).message;
+  if (untrusted.has(code)) return `its certificate is not signed by the CA of providers.swarm.tls.caFile (${code})`;
+  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') return `its certificate is not valid now (${code})`;
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `its certificate does not name the endpoint's host (${message}); connect by a name or address it has`;
+  // Alerts the engine sends when it checks lb's client certificate (--tlsverify); dockerd answers
+  // "bad certificate" both to none and to one it does not trust.
+  if (/ALERT_(CERTIFICATE_REQUIRED|BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_UNKNOWN|UNSUPPORTED_CERTIFICATE|DECRYPT_ERROR)$/.test(code)) {
+    if (!clientCertificate) return `it requires a client certificate (${code}; it runs with --tlsverify): set providers.swarm.tls.certFile and keyFile to one signed by the CA of its --tlscacert`;
+    return `it refused lb's client certificate (${code}): providers.swarm.tls.certFile must be signed by the CA of its --tlscacert, for client authentication`;
+  }
+  if (code === 'ERR_SSL_WRONG_VERSION_NUMBER') return `it does not speak TLS on that port (${code}): leave out providers.swarm.tls, or use its TLS port (2376)`;
+  return undefined;
 }
 
 function toContainerInfo(inspect: Docker.ContainerInspectInfo): ContainerInfo {

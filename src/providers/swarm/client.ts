@@ -33,6 +33,8 @@ export interface SwarmTask {
   containerId?: string;
   /** Its addresses on each network, by network name, without the CIDR suffix. */
   networks: Array<{ name: string; ip: string }>;
+  /** Its TCP ports published in `host` mode on its node: the port inside the task, and the node's port. */
+  hostPorts: Array<{ target: number; published: number }>;
 }
 
 export interface SwarmNode {
@@ -42,6 +44,8 @@ export interface SwarmNode {
   state: string;
   /** `active`, `pause`, `drain`. */
   availability: string;
+  /** The address the node advertises to the swarm, where its `host` mode ports are published. */
+  address?: string;
 }
 
 // The fields lb reads, as the Engine API (1.41) names them; dockerode's own types lack most.
@@ -57,17 +61,29 @@ interface RawTask {
   NodeID?: string;
   Slot?: number;
   DesiredState?: string;
-  Status?: { State?: string; ContainerStatus?: { ContainerID?: string } };
+  Status?: { State?: string; ContainerStatus?: { ContainerID?: string }; PortStatus?: { Ports?: Array<{ Protocol?: string; TargetPort?: number; PublishedPort?: number; PublishMode?: string }> } };
   NetworksAttachments?: Array<{ Network?: { Spec?: { Name?: string } }; Addresses?: string[] }>;
 }
 interface RawNode {
   ID?: string;
   Description?: { Hostname?: string };
-  Status?: { State?: string };
+  Status?: { State?: string; Addr?: string };
+  ManagerStatus?: { Addr?: string };
   Spec?: { Availability?: string };
 }
 
 const withoutPrefixLength = (address: string) => address.split('/')[0]!;
+
+/**
+ * `Status.Addr`; a manager that listens on all addresses may report 0.0.0.0 there, and then its
+ * `ManagerStatus.Addr` (host:2377) says where it is.
+ */
+function nodeAddress(node: RawNode): string | undefined {
+  const own = node.Status?.Addr;
+  if (own && own !== '0.0.0.0') return own;
+  const manager = node.ManagerStatus?.Addr?.replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1');
+  return manager && manager !== '0.0.0.0' ? manager : undefined;
+}
 
 /**
  * The read-only swarm calls: GET /info, /services, /tasks, /nodes and /networks, beside the
@@ -121,12 +137,16 @@ export class SwarmClient extends DockerClient {
       desiredState: t.DesiredState ?? 'unknown',
       ...(t.Status?.ContainerStatus?.ContainerID ? { containerId: t.Status.ContainerStatus.ContainerID } : {}),
       networks: (t.NetworksAttachments ?? []).flatMap((a) => (a.Network?.Spec?.Name && a.Addresses?.[0] ? [{ name: a.Network.Spec.Name, ip: withoutPrefixLength(a.Addresses[0]) }] : [])),
+      hostPorts: (t.Status?.PortStatus?.Ports ?? []).flatMap((p) => (p.PublishMode === 'host' && (p.Protocol ?? 'tcp') === 'tcp' && p.TargetPort && p.PublishedPort ? [{ target: p.TargetPort, published: p.PublishedPort }] : [])),
     }));
   }
 
   async nodes(): Promise<SwarmNode[]> {
     const list = (await this.call('GET', '/nodes', () => this.docker.listNodes())) as RawNode[];
-    return list.map((n) => ({ id: n.ID ?? '', hostname: n.Description?.Hostname ?? n.ID ?? '', state: n.Status?.State ?? 'unknown', availability: n.Spec?.Availability ?? 'active' }));
+    return list.map((n) => {
+      const address = nodeAddress(n);
+      return { id: n.ID ?? '', hostname: n.Description?.Hostname ?? n.ID ?? '', state: n.Status?.State ?? 'unknown', availability: n.Spec?.Availability ?? 'active', ...(address ? { address } : {}) };
+    });
   }
 
   /** Network names by ID: service VIPs name only the network's ID. */

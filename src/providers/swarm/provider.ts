@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
-import { didYouMean } from '../../config/suggest.js';
+import { swarmLabelSchema } from '../../config/schema.js';
+import type { Output, Problem } from '../../config/validate.js';
 import type { EntrypointConfig, Protocol, ServerConfig, SwarmProviderConfig } from '../../config/types.js';
 import type { Logger } from '../../log.js';
 import type { Metrics } from '../../metrics/metrics.js';
@@ -159,21 +160,21 @@ export class SwarmProvider extends LabelProvider {
     const sources: LabelSource[] = ordered.map((service) => {
       // `<prefix>.swarm.*` is the Swarm provider's own; the rest is the shared grammar.
       const labels = Object.fromEntries(Object.entries(service.labels).filter(([key]) => !key.toLowerCase().startsWith(swarmPrefix)));
-      const vip = readVipLabel(Object.entries(service.labels).filter(([key]) => key.toLowerCase().startsWith(swarmPrefix)), prefix);
+      const reach = readSwarmLabels(Object.entries(service.labels).filter(([key]) => key.toLowerCase().startsWith(swarmPrefix)), swarmPrefix);
       return {
         id: service.id,
         name: service.name,
         // Its tasks are one pool under the service's name, as a compose service's containers are.
         composeService: service.name,
         labels,
-        ...('message' in vip ? { errors: [vip] } : {}),
-        place: (labelService, protocol) => this.place(service, 'vip' in vip ? vip : { vip: false, label: '' }, labelService, protocol),
+        ...('errors' in reach ? { errors: reach.errors } : {}),
+        place: (labelService, protocol) => this.place(service, 'errors' in reach ? { via: 'tasks', label: '' } : reach, labelService, protocol),
       };
     });
     this.adopt(this.routes.build(sources));
   }
 
-  private place(service: SwarmService, vip: { vip: boolean; label: string }, labelService: LabelService, protocol: Protocol): ServerPlacement[] {
+  private place(service: SwarmService, reach: Reach, labelService: LabelService, protocol: Protocol): ServerPlacement[] {
     const prefix = this.options.labelPrefix;
     const name = labelService.name;
     const port = labelService.server.port ?? (service.targetPorts.length === 1 ? service.targetPorts[0] : undefined);
@@ -188,21 +189,34 @@ export class SwarmProvider extends LabelProvider {
       preferredKey: 'providers.swarm.network',
       ownNetworks: this.ownNetworks?.length ? this.ownNetworks : undefined,
     };
-    const server = (ip: string): ServerConfig => ({ scheme: protocol === 'tcp' ? 'tcp' : labelService.server.scheme, host: ip, port, weight: labelService.server.weight });
+    const server = (ip: string, at = port): ServerConfig => ({ scheme: protocol === 'tcp' ? 'tcp' : labelService.server.scheme, host: ip, port: at, weight: labelService.server.weight });
 
-    if (vip.vip) {
-      if (service.endpointMode === 'dnsrr') return [{ service: name, why: `${vip.label}=true, but the service has --endpoint-mode dnsrr and so no virtual IP` }];
+    if (reach.via === 'vip') {
+      if (service.endpointMode === 'dnsrr') return [{ service: name, why: `${reach.label}=true, but the service has --endpoint-mode dnsrr and so no virtual IP` }];
       const networks = service.virtualIps.map((v) => ({ name: this.view.networkNames.get(v.networkId) ?? v.networkId, ip: v.ip }));
       const chosen = chooseNetwork(networks, rules, 'the service', service.stack);
       if ('reason' in chosen) return [{ service: name, why: chosen.reason }];
       const address = `${chosen.network.ip}:${port}`;
-      return [{ service: name, address, network: chosen.network.name, why: `${vip.label}=true: the service's virtual IP, ${chosen.why}`, server: server(chosen.network.ip) }];
+      return [{ service: name, address, network: chosen.network.name, why: `${reach.label}=true: the service's virtual IP, ${chosen.why}`, server: server(chosen.network.ip) }];
     }
 
     return (this.view.tasks.get(service.id) ?? []).filter((task) => task.desiredState === 'running' || task.state === 'running' || task.state === 'starting').map((task) => {
       const taskName = `${service.name}.${task.slot ?? task.nodeId}.${task.id.slice(0, 12)}`;
       const node = this.view.nodes.get(task.nodeId);
       const at = { service: name, task: taskName, ...(node ? { node: node.hostname } : {}) };
+      if (reach.via === 'hostPort') {
+        // The node's port, so lb need not share an overlay with the task (the routing mesh is not used).
+        const published = task.hostPorts.find((p) => p.target === port);
+        if (!published) {
+          const others = task.hostPorts.length ? ` (it publishes ${task.hostPorts.map((p) => `${p.published}->${p.target}`).join(', ')})` : '';
+          return { ...at, why: `${reach.label}=true, but the task publishes no port in host mode for target port ${port}${others}: publish it with mode=host` };
+        }
+        if (!node?.address) return { ...at, why: `${reach.label}=true, but node ${node?.hostname ?? task.nodeId} has no address in /nodes (Status.Addr)` };
+        const address = `${node.address}:${published.published}`;
+        const lifecycle = this.lifecycleReason(task, service, node);
+        if (lifecycle) return { ...at, address, why: lifecycle };
+        return { ...at, address, why: `${reach.label}=true: port ${published.published} of node ${node.hostname}, published in host mode`, server: server(node.address, published.published) };
+      }
       const chosen = chooseNetwork(task.networks, rules, 'the task', service.stack);
       if ('reason' in chosen) return { ...at, why: chosen.reason };
       const address = `${chosen.network.ip}:${port}`;
@@ -235,17 +249,32 @@ function chooseNetwork(all: ReadonlyArray<{ name: string; ip: string }>, rules: 
   return preferNetwork(networks, byName, rules, what) ?? onlyNetwork(networks, rules);
 }
 
-/** `<prefix>.swarm.vip=true|false`; any other `<prefix>.swarm.` key is an error on that service. */
-function readVipLabel(labels: Array<[string, string]>, prefix: string): { vip: boolean; label: string } | LabelError {
-  let vip = false;
-  let label = `${prefix}.swarm.vip`;
-  for (const [key, raw] of labels) {
-    const value = raw.trim();
-    const rest = key.slice(prefix.length + '.swarm.'.length);
-    if (rest.toLowerCase() !== 'vip') return { label: key, message: `unknown key "${rest}"${didYouMean(rest, ['vip'])}` };
-    if (value !== 'true' && value !== 'false') return { label: key, message: `expected true or false, got "${value}"` };
-    vip = value === 'true';
-    label = key;
+/** How a service's servers are reached: its tasks' overlay addresses, its VIP, or its tasks' host-mode ports. */
+interface Reach {
+  via: 'tasks' | 'vip' | 'hostPort';
+  /** The label that chose it, as the service spells it. */
+  label: string;
+}
+
+/**
+ * The `<prefix>.swarm.*` labels, checked by `swarmLabelSchema` (keys in any case, as the shared
+ * grammar reads them). Any problem is a label error on that service.
+ */
+function readSwarmLabels(labels: Array<[string, string]>, swarmPrefix: string): Reach | { errors: LabelError[] } {
+  const known = Object.keys(swarmLabelSchema.fields!);
+  const written = new Map<string, string>();
+  const record: Record<string, unknown> = {};
+  for (const [label, raw] of labels) {
+    const rest = label.slice(swarmPrefix.length);
+    const key = known.find((k) => k.toLowerCase() === rest.toLowerCase()) ?? rest;
+    written.set(key, label);
+    record[key] = swarmLabelSchema.fields![key]?.fromText(raw.trim()) ?? raw;
   }
-  return { vip, label };
+  const problems: Problem[] = [];
+  const checked: Output<typeof swarmLabelSchema> | undefined = swarmLabelSchema(record, [], problems);
+  if (!checked) return { errors: problems.map((p) => ({ label: written.get(String(p.path[0])) ?? `${swarmPrefix}${String(p.path[0])}`, message: p.message })) };
+  if (checked.vip && checked.hostPort) return { errors: [{ label: written.get('hostPort')!, message: `${written.get('vip')}=true and ${written.get('hostPort')}=true cannot be combined: choose the service's VIP or its tasks' host-mode ports` }] };
+  if (checked.vip) return { via: 'vip', label: written.get('vip')! };
+  if (checked.hostPort) return { via: 'hostPort', label: written.get('hostPort')! };
+  return { via: 'tasks', label: '' };
 }
