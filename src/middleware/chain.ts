@@ -300,4 +300,8 @@ class EditedResponse implements UpstreamHandler {
   onReadEnd(): void {
     this.inner.onReadEnd?.();
   }
+
+  onTrailers(trailers: readonly string[]): void {
+    this.inner.onTrailers?.(trailers);
+  }
 }

@@ -9,7 +9,7 @@ import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream, ty
 import type { TLSSocket } from 'node:tls';
 import { classifyUpstreamError, HttpSyntaxError, ProxyError } from '../../errors.js';
 import { connectUpstream } from '../../tls/upstream.js';
-import { ChunkedDecoder } from '../http1/chunked.js';
+import { ChunkedDecoder, lastChunk, relayableTrailers } from '../http1/chunked.js';
 import { parseResponseHead, type ResponseHead } from '../http1/response-head.js';
 import type { BodyFlow, StreamedBody, UpstreamHandler, UpstreamOrigin, UpstreamRequest } from '../http1/upstream-connection.js';
 import { UPSTREAM_KEEP_ALIVE_MS } from '../http1/upstream-pool.js';
@@ -244,7 +244,8 @@ class Http2Exchange {
       if (this.finished || !this.responded || (stream.rstCode !== undefined && stream.rstCode !== constants.NGHTTP2_NO_ERROR)) return;
       this.finished = true;
       clearTimeout(this.timer);
-      if (chunkedOut) this.handler.onData(LAST_CHUNK);
+      // An HTTP/1.1 client that takes chunks gets the trailers in the last one (RFC 9112 §7.1.2), as from an HTTP/1.1 server.
+      if (chunkedOut) this.handler.onData(trailers ? lastChunk(relayableTrailers(trailers)) : LAST_CHUNK);
       if (trailers) this.handler.onTrailers?.(trailers);
       this.handler.onComplete();
     });
