@@ -323,11 +323,12 @@ function toBytes(text: string): number {
 }
 
 /**
- * h2load (nghttp2-client): HTTP/2 over TLS, `streams` at once on each of `connections`, for
- * `seconds`. It gives no latency percentiles: p50 and p99 are NaN.
+ * h2load (nghttp2-client): HTTP/2 over TLS (an https:// URL) or h2c with prior knowledge, `streams`
+ * at once on each of `connections`, for `seconds`; `args`: more of its options (a body, headers).
+ * It gives no latency percentiles: p50 and p99 are NaN.
  */
-export async function runH2load(ws: Workspace, spec: { url: string; connections: number; streams: number; seconds: number }): Promise<Sample> {
-  const args = ['-t1', `-c${spec.connections}`, `-m${spec.streams}`, `-D${spec.seconds}`, spec.url];
+export async function runH2load(ws: Workspace, spec: { url: string; connections: number; streams: number; seconds: number; args?: readonly string[] }): Promise<Sample> {
+  const args = ['-t1', `-c${spec.connections}`, `-m${spec.streams}`, `-D${spec.seconds}`, ...(spec.args ?? []), spec.url];
   const out = await ws.run('h2load', args, { timeoutMs: (spec.seconds + 30) * 1000, role: 'load' });
   const text = out.stdout;
   const finished = /finished in [\d.]+s, ([\d.]+) req\/s, (\S+)\/s/.exec(text);

@@ -42,6 +42,7 @@ import {
   type Sample,
   type Summary,
 } from './lib.js';
+import { grpcUnary } from './grpc.js';
 import { idleConnections, routeLookup, type ScaleContext } from './scale.js';
 
 const usage = `Usage: npm run bench [-- options]
@@ -49,10 +50,10 @@ const usage = `Usage: npm run bench [-- options]
   --rounds N          alternating rounds per scenario; the median is reported (default 3)
   --connections N     connections for small, post, close and tcp-echo (default 50)
   --scenarios LIST    any of small,latency,large,post,close,tcp-echo,sni-small,sni-large,sni-close,https-small,https-close,
-                      https-handshake,https-large,h2-small,tcp-tls-small,middlewares,rate-limit,compress,weighted,idle,routes (default all)
+                      https-handshake,https-large,h2-small,tcp-tls-small,middlewares,rate-limit,compress,weighted,idle,routes,grpc (default all)
   --only LIST         targets: direct,haproxy-http,lb-http,lb-http-access-log,lb-http-2-workers,lb-http-reuse-safe,lb-http-middlewares,lb-http-rate-limit,lb-http-compress,lb-http-weighted,nginx-proxy,nginx-gzip,
                       http-proxy,node-hello,haproxy-tcp,lb-tcp,haproxy-tcp-sni,lb-tcp-sni,haproxy-https,lb-https,haproxy-tcp-tls,
-                      lb-tcp-tls,lb-http-weighted (idle and routes run when lb-http is listed)
+                      lb-tcp-tls,lb-http-weighted (idle, routes and grpc run when lb-http is listed)
   --idle N            idle connections for the idle scenario (default 10000)
   --pin               pin backend, proxies and load generator to separate cores (needs 4 cores)
   --backend KIND      auto (nginx when installed), nginx or node (bench/backend.ts)
@@ -184,7 +185,8 @@ const allTargets: Target[] = [
 ];
 
 const loadScenarios = ['small', 'latency', 'large', 'post', 'close', 'tcp-echo', 'sni-small', 'sni-large', 'sni-close', 'https-small', 'https-close', 'https-handshake', 'https-large', 'h2-small', 'tcp-tls-small', 'middlewares', 'rate-limit', 'compress', 'weighted'] as const;
-const scaleScenarios = ['idle', 'routes'] as const;
+/** Scenarios that start their own lb (and servers): bench/scale.ts and bench/grpc.ts. */
+const scaleScenarios = ['idle', 'routes', 'grpc'] as const;
 type LoadScenario = (typeof loadScenarios)[number];
 type ScenarioId = LoadScenario | (typeof scaleScenarios)[number];
 const allScenarios: readonly ScenarioId[] = [...loadScenarios, ...scaleScenarios];
@@ -678,7 +680,7 @@ async function main(): Promise<void> {
   console.log(`${header}\n`);
 
   const loadSeconds =
-    selectedLoad.reduce((sum, s) => sum + targetsOf(s).length * rounds * duration, 0) + (runScale.includes('routes') ? 2 * rounds * duration : 0);
+    selectedLoad.reduce((sum, s) => sum + targetsOf(s).length * rounds * duration, 0) + (runScale.includes('routes') ? 2 * rounds * duration : 0) + (runScale.includes('grpc') ? 3 * rounds * duration : 0);
   console.log(`About ${loadSeconds}s of load, plus warm-ups.\n`);
 
   // Start what the selected scenarios need.
@@ -735,11 +737,17 @@ async function main(): Promise<void> {
   };
   for (const scenario of scenarios) {
     try {
+      if (scenario === 'grpc') {
+        if (!runScale.includes(scenario)) continue;
+        const grpcPorts = { server: 18198 + portOffset, lb: 18199 + portOffset, lbAdmin: 18200 + portOffset, haproxy: 18201 + portOffset };
+        emit((await grpcUnary({ ws, ports: grpcPorts, duration, rounds })).markdown);
+        continue;
+      }
       if (scenario === 'idle' || scenario === 'routes') {
         if (!runScale.includes(scenario)) continue;
         const ctx: ScaleContext = { ws, load: loadTool, backendPort: ports.backend, duration, rounds, connections };
         const { markdown } = scenario === 'routes' ? await routeLookup(ctx, 18190 + portOffset) : await idleConnections(ctx, 18194 + portOffset, idleCount);
-        emit(`${markdown}\n${scenario === 'routes' ? 'Route lookup cost: lb with 10,000 host routes against lb with 10, same request.' : 'Memory per idle keep-alive client connection in lb (each connection has made one request).'}`);
+        emit(`${markdown}\n${scenario === 'routes' ? 'Route lookup cost: lb with 10,000 host routes against lb with 10, same request.' : 'Memory per idle client connection in lb (each connection has made one request): HTTP/1.1 keep-alive, and HTTP/2 in cleartext (a Node http2 session, with nghttp2\'s state, per connection), each in an lb of its own.'}`);
         continue;
       }
       const targets = targetsOf(scenario);

@@ -1,7 +1,7 @@
 // Two scaling checks of the data plane, on loopback and bounded in time and count:
 //  1. route lookup with 10 and with 10,000 host routes (Host of the last route), in alternating
 //     rounds, median per lb;
-//  2. lb's RSS with 10,000 idle keep-alive client connections.
+//  2. lb's RSS with 10,000 idle keep-alive client connections, HTTP/1.1 and HTTP/2 (h2c).
 // bench/run.ts runs both as its scenarios "routes" and "idle"; this file runs them alone, and with
 // --held, the memory of 50,000 idle and 5,000 slowloris connections (bench/held-connections.ts).
 // Usage: npm run bench:scale [-- --duration 3 --rounds 3 --idle 10000 --pin --backend node --load autocannon]
@@ -41,14 +41,14 @@ export interface ScaleContext {
   connections: number;
 }
 
-function lbConfig(port: number, routes: number, backendPort: number): string {
+function lbConfig(port: number, routes: number, backendPort: number, h2c: boolean): string {
   const routers = Array.from({ length: routes }, (_, i) => `  r${i}: { entrypoint: web, match: { host: "h${i}.example.com" }, service: app }`).join('\n');
-  return `entrypoints: { web: { address: "127.0.0.1:${port}" } }\nadmin: { address: "127.0.0.1:${port + 1}" }\nrouters:\n${routers}\nservices: { app: { servers: [ { url: "http://127.0.0.1:${backendPort}" } ] } }\nlog: { level: error }\n`;
+  return `entrypoints: { web: { address: "127.0.0.1:${port}"${h2c ? ', http2: { cleartext: true }' : ''} } }\nadmin: { address: "127.0.0.1:${port + 1}" }\nrouters:\n${routers}\nservices: { app: { servers: [ { url: "http://127.0.0.1:${backendPort}" } ] } }\nlog: { level: error }\n`;
 }
 
-async function startLb(ctx: ScaleContext, port: number, routes: number) {
-  const file = join(ctx.ws.work, `lb-${routes}-routes.yaml`);
-  writeFileSync(file, lbConfig(port, routes, ctx.backendPort));
+async function startLb(ctx: ScaleContext, port: number, routes: number, h2c = false) {
+  const file = join(ctx.ws.work, `lb-${routes}-routes${h2c ? '-h2c' : ''}.yaml`);
+  writeFileSync(file, lbConfig(port, routes, ctx.backendPort, h2c));
   return ctx.ws.startListening(process.execPath, [lbCli, 'run', '--config', file], port, 'proxy', 60_000);
 }
 
@@ -84,30 +84,86 @@ export async function routeLookup(ctx: ScaleContext, port = 18190): Promise<{ re
   }
 }
 
-/** lb's RSS before and with `count` idle keep-alive client connections (each has made one request). */
-export async function idleConnections(ctx: ScaleContext, port = 18194, count = 10_000): Promise<{ beforeMb: number; afterMb: number; opened: number; markdown: string }> {
-  const lb = await startLb(ctx, port, 1);
+/** A connection that has made one HTTP/1.1 request and read the start of its answer. */
+function http1Idle(port: number, sockets: Socket[]): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write('GET / HTTP/1.1\r\nHost: h0.example.com\r\n\r\n'));
+    socket.once('data', () => resolve());
+    socket.on('error', reject);
+    socket.once('close', () => reject(new Error('lb closed an idle connection before answering')));
+    sockets.push(socket);
+  });
+}
+
+/** An HTTP/2 frame header: 3-byte length, type, flags, stream id. */
+function frame(type: number, flags: number, stream: number, payload: Buffer): Buffer {
+  const head = Buffer.alloc(9);
+  head.writeUIntBE(payload.length, 0, 3);
+  head[3] = type;
+  head[4] = flags;
+  head.writeUInt32BE(stream, 5);
+  return Buffer.concat([head, payload]);
+}
+
+const H2_PREFACE = Buffer.concat([
+  Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'),
+  frame(0x4, 0, 0, Buffer.alloc(0)),
+  // HEADERS, END_STREAM | END_HEADERS, stream 1, in HPACK: :method GET, :scheme http, :path / (static
+  // table 2, 6, 4), then :authority (name 1) as a literal with incremental indexing.
+  frame(0x1, 0x5, 1, Buffer.concat([Buffer.from([0x82, 0x86, 0x84, 0x41, 14]), Buffer.from('h0.example.com')])),
+]);
+const SETTINGS_ACK = frame(0x4, 0x1, 0, Buffer.alloc(0));
+
+/**
+ * An HTTP/2 connection (h2c, prior knowledge) that has made one request and got its response
+ * head, written as raw frames so that the bench's own memory stays small: lb's SETTINGS are
+ * acknowledged, the rest read and dropped.
+ */
+function http2Idle(port: number, sockets: Socket[]): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(H2_PREFACE));
+    let pending: Buffer = Buffer.alloc(0);
+    socket.on('data', (chunk: Buffer) => {
+      pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+      while (pending.length >= 9) {
+        const length = pending.readUIntBE(0, 3);
+        if (pending.length < 9 + length) break;
+        const [type, flags] = [pending[3]!, pending[4]!];
+        const stream = pending.readUInt32BE(5) & 0x7fffffff;
+        if (type === 0x4 && (flags & 0x1) === 0) socket.write(SETTINGS_ACK);
+        if (type === 0x1 && stream === 1) resolve();
+        if (type === 0x7) reject(new Error('lb sent GOAWAY to an idle HTTP/2 connection'));
+        pending = pending.subarray(9 + length);
+      }
+    });
+    socket.on('error', reject);
+    socket.once('close', () => reject(new Error('lb closed an idle HTTP/2 connection before answering')));
+    sockets.push(socket);
+  });
+}
+
+export interface IdleRow {
+  protocol: string;
+  beforeMb: number;
+  afterMb: number;
+  opened: number;
+}
+
+/** lb's RSS before and with `count` idle connections of `protocol` (opened 500 at a time), in an lb of its own. */
+async function idleRow(ctx: ScaleContext, port: number, count: number, protocol: 'HTTP/1.1' | 'HTTP/2 (h2c)'): Promise<IdleRow> {
+  const lb = await startLb(ctx, port, 1, protocol !== 'HTTP/1.1');
   const sockets: Socket[] = [];
+  const opener = protocol === 'HTTP/1.1' ? http1Idle : http2Idle;
   try {
     const before = rssMb(lb.pid!);
     const open = async (): Promise<void> => {
       for (let opened = 0; opened < count; opened += 500) {
-        await Promise.all(
-          Array.from({ length: Math.min(500, count - opened) }, () =>
-            new Promise<void>((resolve, reject) => {
-              const socket = connect(port, '127.0.0.1', () => socket.write('GET / HTTP/1.1\r\nHost: h0.example.com\r\n\r\n'));
-              socket.once('data', () => resolve());
-              socket.on('error', reject);
-              socket.once('close', () => reject(new Error('lb closed an idle connection before answering')));
-              sockets.push(socket);
-            }),
-          ),
-        );
+        await Promise.all(Array.from({ length: Math.min(500, count - opened) }, () => opener(port, sockets)));
       }
     };
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`opening ${count} connections took over 120s`)), 120_000);
+      timer = setTimeout(() => reject(new Error(`opening ${count} ${protocol} connections took over 120s`)), 120_000);
     });
     const opening = open();
     opening.catch(() => {}); // reported through the race; not again once the deadline has won it
@@ -117,17 +173,26 @@ export async function idleConnections(ctx: ScaleContext, port = 18194, count = 1
       clearTimeout(timer);
     }
     await delay(1000);
-    const after = rssMb(lb.pid!);
-    const perConnKb = ((after - before) * 1024) / sockets.length;
-    const table = markdownTable(
-      ['idle connections', 'lb RSS before', 'lb RSS with them', 'added', 'per connection'],
-      [[String(sockets.length), `${fixed(before, 0)} MB`, `${fixed(after, 0)} MB`, `${fixed(after - before, 0)} MB`, `${fixed(perConnKb, 1)} KB`]],
-    );
-    return { beforeMb: before, afterMb: after, opened: sockets.length, markdown: `### ${count.toLocaleString('en')} idle keep-alive client connections\n\n${table}\n` };
+    return { protocol, beforeMb: before, afterMb: rssMb(lb.pid!), opened: sockets.length };
   } finally {
     for (const socket of sockets) socket.destroy();
     lb.kill('SIGTERM');
   }
+}
+
+/**
+ * lb's RSS before and with `count` idle client connections that have each made one request:
+ * HTTP/1.1 keep-alive ones (ports port, port+1), then HTTP/2 ones in cleartext (port+2, port+3),
+ * each protocol in an lb of its own.
+ */
+export async function idleConnections(ctx: ScaleContext, port = 18194, count = 10_000): Promise<{ rows: IdleRow[]; markdown: string }> {
+  const rows = [await idleRow(ctx, port, count, 'HTTP/1.1'), await idleRow(ctx, port + 2, count, 'HTTP/2 (h2c)')];
+  const perConnKb = (r: IdleRow) => ((r.afterMb - r.beforeMb) * 1024) / r.opened;
+  const table = markdownTable(
+    ['protocol', 'idle connections', 'lb RSS before', 'lb RSS with them', 'added', 'per connection', '× HTTP/1.1'],
+    rows.map((r) => [r.protocol, String(r.opened), `${fixed(r.beforeMb, 0)} MB`, `${fixed(r.afterMb, 0)} MB`, `${fixed(r.afterMb - r.beforeMb, 0)} MB`, `${fixed(perConnKb(r), 1)} KB`, fixed(perConnKb(r) / perConnKb(rows[0]!), 2)]),
+  );
+  return { rows, markdown: `### ${count.toLocaleString('en')} idle client connections, HTTP/1.1 keep-alive and HTTP/2\n\n${table}\n` };
 }
 
 async function main(): Promise<void> {

@@ -13,7 +13,7 @@ function target(port: number, check: Record<string, unknown>) {
   assert.ok(settings, `invalid check ${JSON.stringify(check)}`);
   const config = normaliseService('s', 'http', settings, [], (path, message) => problems.push({ path, message }));
   assert.deepEqual(problems, []);
-  return { service: 's', backend: new Backend({ scheme: 'http', host: '127.0.0.1', port, weight: 1 }), check: config.healthCheck!, tls: config.tls };
+  return { service: 's', backend: new Backend({ scheme: 'http', host: '127.0.0.1', port, weight: 1 }), check: config.healthCheck!, tls: config.tls, http2: config.http2 };
 }
 
 test('HTTP checks: path, Host, headers, another port, and accepted statuses', async (t) => {

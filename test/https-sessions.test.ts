@@ -2,12 +2,10 @@
 // every process serves with the same keys, so that with `workers: 2` a session made on one
 // worker resumes on the other. After a rotation the previous key still decrypts.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { test, type TestContext } from 'node:test';
 import { lbYaml } from './helpers/config.js';
 import { startLb } from './helpers/lb.js';
-import { spawnLb } from './helpers/lb-process.js';
+import { connectionOwner, spawnLb, workerPids } from './helpers/lb-process.js';
 import { namedBackend } from './helpers/servers.js';
 import { CertificateFolder, certEntry, requestOn, tlsConnect, tlsRequest } from './helpers/tls.js';
 
@@ -49,47 +47,24 @@ test('a session resumes after one ticket key rotation, not after two', async (t)
   assert.equal(lb.certificates.tls.ticketKeys.length, 2, 'the current key and the previous one');
 });
 
-/** Which process holds the server side of a connection from `clientPort` to `serverPort` (Linux /proc). */
-function ownerOf(pids: number[], serverPort: number, clientPort: number): number | undefined {
-  const hex = (port: number) => port.toString(16).toUpperCase().padStart(4, '0');
-  let inode: string | undefined;
-  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    for (const line of readFileSync(table, 'utf8').split('\n').slice(1)) {
-      const fields = line.trim().split(/\s+/);
-      if (fields[1]?.endsWith(`:${hex(serverPort)}`) && fields[2]?.endsWith(`:${hex(clientPort)}`)) inode = fields[9];
-    }
-  }
-  if (!inode) return undefined;
-  for (const pid of pids) {
-    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-      try {
-        if (readlinkSync(`/proc/${pid}/fd/${fd}`) === `socket:[${inode}]`) return pid;
-      } catch {
-        // The fd closed meanwhile.
-      }
-    }
-  }
-  return undefined;
-}
-
 test('workers: 2 share the ticket keys: a session made on one worker resumes on the other', async (t) => {
   if (!CertificateFolder.available(t)) return;
   if (process.platform !== 'linux') return t.skip('reads /proc to tell which worker took a connection');
   const lb = await spawnLb(t, await config(t, 'workers: 2'));
   const port = lb.port('websecure');
-  const workers = spawnSync('pgrep', ['-P', String(lb.child.pid)], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
+  const workers = workerPids(lb);
   assert.equal(workers.length, 2);
   for (const maxVersion of ['TLSv1.3', 'TLSv1.2'] as const) {
     const first = await tlsConnect({ port, servername: 'two.test', maxVersion });
     await requestOn(first, '/', 'two.test');
-    const madeBy = ownerOf(workers, port, first.localPort!);
+    const madeBy = connectionOwner(workers, port, first.localPort!);
     const session = await first.ticket;
     first.destroy();
     assert.ok(madeBy, 'found the worker of the first connection');
     const resumedOn = new Set<number>();
     for (let i = 0; i < 80 && !(resumedOn.has(workers[0]!) && resumedOn.has(workers[1]!)); i++) {
       const socket = await tlsConnect({ port, servername: 'two.test', maxVersion, session });
-      const worker = ownerOf(workers, port, socket.localPort!);
+      const worker = connectionOwner(workers, port, socket.localPort!);
       assert.equal(socket.isSessionReused(), true, `connection ${i} (worker ${worker}, ticket from ${madeBy}) resumed`);
       assert.equal((await requestOn(socket, '/', 'two.test')).body, 'resumed');
       if (worker) resumedOn.add(worker);

@@ -74,7 +74,7 @@ export function normaliseRouter(name: string, router: RawRouter): RouterConfig {
 
 function normaliseHealthCheck(hc: NonNullable<RawServiceSettings['healthCheck']>, protocol: Protocol): HealthCheckConfig {
   return {
-    type: hc.type ?? (protocol === 'tcp' || hc.path === undefined ? 'tcp' : 'http'),
+    type: hc.type ?? (hc.grpcService !== undefined ? 'grpc' : protocol === 'tcp' || hc.path === undefined ? 'tcp' : 'http'),
     path: hc.path ?? '/',
     ...(hc.port !== undefined ? { port: hc.port } : {}),
     intervalMs: hc.interval,
@@ -87,6 +87,7 @@ function normaliseHealthCheck(hc: NonNullable<RawServiceSettings['healthCheck']>
     headers: [...(hc.headers ?? [])],
     ...(hc.send !== undefined ? { send: hc.send } : {}),
     ...(hc.expect !== undefined ? { expect: hc.expect } : {}),
+    grpcService: hc.grpcService ?? '',
   };
 }
 
@@ -158,6 +159,9 @@ export function normaliseService(name: string, protocol: Protocol, svc: RawServi
   const kind = svc.weighted ? 'weighted' : svc.mirroring ? 'mirroring' : undefined;
   if (protocol === 'tcp' && kind) report([kind], `a ${kind} service passes on HTTP requests; a TCP router needs a service with servers`);
   const healthCheck = svc.healthCheck ? { ...normaliseHealthCheck(svc.healthCheck, protocol), ...(svc.proxyProtocol ? { proxyProtocol: svc.proxyProtocol } : {}) } : undefined;
+  if (healthCheck && svc.healthCheck?.grpcService !== undefined && healthCheck.type !== 'grpc') {
+    report(['healthCheck', 'grpcService'], `grpcService applies to gRPC checks; this one is ${healthCheck.type}`, true, true);
+  }
   if (healthCheck && healthCheck.timeoutMs >= healthCheck.intervalMs) {
     report(['healthCheck', 'timeout'], `the timeout (${healthCheck.timeoutMs}ms) must be shorter than the interval (${healthCheck.intervalMs}ms)`);
   }

@@ -110,7 +110,7 @@ export const routerSchema = object({
 }, ['entrypoint', 'service']);
 
 const healthCheckSchema = object({
-  type: documentedDefault(string({ oneOf: ['http', 'tcp'] }), 'http with a path, else tcp'),
+  type: documentedDefault(string({ oneOf: ['http', 'tcp', 'grpc'] }), 'grpc with a grpcService, http with a path, else tcp'),
   path: documentedDefault(absolutePath('a path'), '/'),
   port: documentedDefault(port, 'the server port'),
   interval: withDefault(duration({ min: 100 }), '5s'),
@@ -123,6 +123,7 @@ const healthCheckSchema = object({
   headers: headerMap(),
   send: string(),
   expect: string(),
+  grpcService: documentedDefault(string(), '"" (the server as a whole)'),
 });
 
 const stickyCookie = (cookie: string) => object({

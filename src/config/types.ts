@@ -240,7 +240,8 @@ export interface UpstreamTlsConfig {
 export type ProxyProtocolVersion = 'v1' | 'v2';
 
 export interface HealthCheckConfig {
-  type: 'http' | 'tcp';
+  /** `grpc`: the grpc.health.v1 Check call over HTTP/2. */
+  type: 'http' | 'tcp' | 'grpc';
   /** HTTP: request path. */
   path: string;
   /** Port to check, when it differs from the traffic port. */
@@ -259,6 +260,8 @@ export interface HealthCheckConfig {
   /** TCP: bytes to send after connecting, and a substring the reply must contain. */
   send?: string;
   expect?: string;
+  /** gRPC: the `service` of the HealthCheckRequest; "" asks about the server as a whole. */
+  grpcService: string;
   /** The service's servers require a PROXY header: checks send a LOCAL one (v2) or `PROXY UNKNOWN` (v1). */
   proxyProtocol?: ProxyProtocolVersion;
 }

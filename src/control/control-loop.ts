@@ -267,7 +267,7 @@ function checkTargets(snapshot: RoutingSnapshot): CheckTarget[] {
   const targets: CheckTarget[] = [];
   for (const service of snapshot.services.values()) {
     const check = service.config.healthCheck;
-    if (check) for (const backend of service.backends) targets.push({ service: service.name, backend, check, tls: service.config.tls });
+    if (check) for (const backend of service.backends) targets.push({ service: service.name, backend, check, tls: service.config.tls, http2: service.config.http2 });
   }
   return targets;
 }

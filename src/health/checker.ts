@@ -4,6 +4,7 @@ import { serverKey, type Backend, type ServerKey } from '../balancer/index.js';
 import type { HealthCheckConfig, ProxyProtocolVersion, UpstreamTlsConfig } from '../config/types.js';
 import { writeLocalProxyHeader } from '../proxy/proxy-protocol.js';
 import { connectUpstream, upstreamTlsKey, upstreamTlsOptions } from '../tls/upstream.js';
+import { checksOverHttp2, probeGrpc, probeHttpOverHttp2 } from './http2-probe.js';
 
 export interface CheckTarget {
   service: string;
@@ -11,6 +12,8 @@ export interface CheckTarget {
   check: HealthCheckConfig;
   /** The service's TLS settings, which https:// checks use as requests do. */
   tls: UpstreamTlsConfig;
+  /** The service's `http2`: requests, and so HTTP checks, speak HTTP/2 to its https:// servers. */
+  http2: boolean;
 }
 
 export type CheckReport = (target: CheckTarget, ok: boolean, detail: string) => void;
@@ -83,14 +86,21 @@ function key(target: CheckTarget): ServerKey {
 }
 
 function signature(target: CheckTarget): string {
-  return `${JSON.stringify(target.check)}|${upstreamTlsKey(target.tls)}`;
+  return `${JSON.stringify(target.check)}|${upstreamTlsKey(target.tls)}|${target.http2}`;
 }
 
 /** One check; resolves with a short description on success, rejects with the reason otherwise. */
 export function probe(target: CheckTarget): Promise<string> {
   const { check, backend } = target;
   const port = check.port ?? backend.port;
-  return check.type === 'tcp' ? probeTcp(backend.host, port, check) : probeHttp(backend, port, check, target.tls);
+  if (check.type === 'tcp') return probeTcp(backend.host, port, check);
+  if (check.type === 'grpc') return probeGrpc(target, port);
+  return (checksOverHttp2(target) ? probeHttpOverHttp2(target, port) : probeHttp(backend, port, check, target.tls)).then((status) => expectedStatus(check, status));
+}
+
+function expectedStatus(check: HealthCheckConfig, status: number): string {
+  if (check.expectStatus.some(([low, high]) => status >= low && status <= high)) return `HTTP ${status}`;
+  throw new Error(`HTTP ${status}, expected ${check.expectStatus.map(([l, h]) => (l === h ? l : `${l}-${h}`)).join(',')}`);
 }
 
 /**
@@ -130,11 +140,10 @@ function headerConnector(header: Buffer, tls: ConnectionOptions | undefined): bu
   };
 }
 
-async function probeHttp(backend: Backend, port: number, check: HealthCheckConfig, tls: UpstreamTlsConfig): Promise<string> {
+async function probeHttp(backend: Backend, port: number, check: HealthCheckConfig, tls: UpstreamTlsConfig): Promise<number> {
   const headers: Record<string, string> = { 'user-agent': 'lb-health-check', host: check.host ?? `${backend.host}:${port}` };
   for (const [name, value] of check.headers) headers[name] = value;
   const host = backend.host.includes(':') ? `[${backend.host}]` : backend.host;
-  let status: number;
   try {
     const res = await request(`${backend.scheme === 'https' ? 'https' : 'http'}://${host}:${port}${check.path}`, {
       method: 'GET',
@@ -143,14 +152,12 @@ async function probeHttp(backend: Backend, port: number, check: HealthCheckConfi
       dispatcher: checkAgent(backend, tls, check.proxyProtocol),
       signal: AbortSignal.timeout(check.timeoutMs),
     });
-    status = res.statusCode;
     await res.body.dump();
+    return res.statusCode;
   } catch (err) {
     const { name, code, message } = err as NodeJS.ErrnoException;
     throw new Error(name === 'TimeoutError' || name === 'AbortError' ? `no answer within ${check.timeoutMs}ms` : (code ?? message));
   }
-  if (check.expectStatus.some(([low, high]) => status >= low && status <= high)) return `HTTP ${status}`;
-  throw new Error(`HTTP ${status}, expected ${check.expectStatus.map(([l, h]) => (l === h ? l : `${l}-${h}`)).join(',')}`);
 }
 
 function probeTcp(host: string, port: number, check: HealthCheckConfig): Promise<string> {

@@ -306,4 +306,8 @@ class EditedResponse implements UpstreamHandler, ResponseHeaders {
   onReadEnd(): void {
     this.inner.onReadEnd?.();
   }
+
+  onTrailers(trailers: readonly string[]): void {
+    this.inner.onTrailers?.(trailers);
+  }
 }

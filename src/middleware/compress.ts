@@ -184,6 +184,11 @@ export class CompressingHandler implements UpstreamHandler {
     if (this.zlib === undefined) this.inner.onReadEnd?.();
   }
 
+  /** Trailers of an HTTP/2 server go on with a body left as it was; a compressed one ends with lb's own last chunk. */
+  onTrailers(trailers: readonly string[]): void {
+    if (this.zlib === undefined) this.inner.onTrailers?.(trailers);
+  }
+
   onComplete(): void {
     if (this.zlib !== undefined) this.zlib.end();
     else this.inner.onComplete();

@@ -66,10 +66,21 @@ const implementation: grpc.UntypedServiceImplementation = {
   },
 };
 
-/** The echo service on a loopback port (h2c). */
-export async function startGrpcServer(): Promise<{ server: grpc.Server; port: number }> {
+export interface GrpcServerOptions {
+  /** The port to bind (one a stopped server had); default: a free one. */
+  port?: number;
+  /** TLS instead of h2c. */
+  credentials?: grpc.ServerCredentials;
+  /** Adds more services, such as grpc.health.v1. */
+  setup?: (server: grpc.Server) => void;
+}
+
+/** The echo service on a loopback port (h2c unless `credentials` say TLS). */
+export async function startGrpcServer(options: GrpcServerOptions = {}): Promise<{ server: grpc.Server; port: number }> {
   const server = new grpc.Server();
   server.addService(echoService, implementation);
-  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound))));
+  options.setup?.(server);
+  const credentials = options.credentials ?? grpc.ServerCredentials.createInsecure();
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync(`127.0.0.1:${options.port ?? 0}`, credentials, (err, bound) => (err ? reject(err) : resolve(bound))));
   return { server, port };
 }

@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { Backend } from '../../balancer/index.js';
 import type { HttpRoute } from '../../control/snapshot.js';
 import { ProxyError } from '../../errors.js';
+import { relayableTrailers } from '../http1/chunked.js';
 import type { ResponseHead } from '../http1/response-head.js';
 import type { BodyFlow } from '../http1/upstream-connection.js';
 import type { ExchangeHooks, SetCookie } from './client.js';
@@ -77,6 +78,11 @@ export class NodeRequestRelay extends Relay {
     if (this.done || this.headWritten) return;
     this.headWritten = true;
     this.res.flushHeaders();
+  }
+
+  /** Node writes them in the last chunk when the response is chunked (an HTTP/1.1 client), and drops them otherwise. */
+  onTrailers(trailers: readonly string[]): void {
+    if (!this.done) this.res.addTrailers(relayableTrailers(trailers));
   }
 
   onComplete(): void {

@@ -1,5 +1,5 @@
 import { HttpSyntaxError } from '../../errors.js';
-import { classifyName, CR, HEX, LF, MAX_HEAD_BYTES, Name, parseFieldLines, TOKEN } from './syntax.js';
+import { classifyName, CR, FIELD_VALUE, HEX, HOP_BY_HOP_NAMES, LF, MAX_HEAD_BYTES, Name, parseFieldLines, TOKEN } from './syntax.js';
 
 const enum State {
   Size,
@@ -168,4 +168,37 @@ function checkTrailers(block: Buffer): void {
 
 function hexValue(b: number): number {
   return b <= 0x39 ? b - 0x30 : (b | 0x20) - 0x57;
+}
+
+/** Fields that frame the message, route it or belong to one connection: never a trailer lb writes. */
+const notTrailers: ReadonlySet<string> = new Set([...HOP_BY_HOP_NAMES, 'content-length', 'host']);
+
+function isFieldText(text: string, bytes: Uint8Array): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code > 0xff || !bytes[code]) return false;
+  }
+  return true;
+}
+
+/**
+ * Trailers of an HTTP/2 server ([name, value, ...]) that may go on as HTTP/1.1 trailer fields
+ * (RFC 9112 §7.1.2): valid names and values only (nghttp2 checked them already; a field line is
+ * never built from unchecked strings), and none that frames the message or the connection.
+ */
+export function relayableTrailers(trailers: readonly string[]): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (let i = 0; i < trailers.length; i += 2) {
+    const name = trailers[i]!;
+    const value = trailers[i + 1]!;
+    if (name.length > 0 && isFieldText(name, TOKEN) && isFieldText(value, FIELD_VALUE) && !notTrailers.has(name.toLowerCase())) out.push([name, value]);
+  }
+  return out;
+}
+
+/** The last chunk, with `trailers` as its trailer section. */
+export function lastChunk(trailers: ReadonlyArray<readonly [string, string]>): Buffer {
+  let text = '0\r\n';
+  for (const [name, value] of trailers) text += `${name}: ${value}\r\n`;
+  return Buffer.from(`${text}\r\n`, 'latin1');
 }

@@ -9,10 +9,11 @@ import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream, ty
 import type { TLSSocket } from 'node:tls';
 import { classifyUpstreamError, HttpSyntaxError, ProxyError } from '../../errors.js';
 import { connectUpstream } from '../../tls/upstream.js';
-import { ChunkedDecoder } from '../http1/chunked.js';
+import { ChunkedDecoder, lastChunk, relayableTrailers } from '../http1/chunked.js';
 import { parseResponseHead, type ResponseHead } from '../http1/response-head.js';
 import type { BodyFlow, StreamedBody, UpstreamHandler, UpstreamOrigin, UpstreamRequest } from '../http1/upstream-connection.js';
 import { UPSTREAM_KEEP_ALIVE_MS } from '../http1/upstream-pool.js';
+import { stallTimer } from '../http/client.js';
 
 /** Fields of an HTTP/1.1 request head that do not travel in HTTP/2 (RFC 9113 §8.2.2). */
 const dropped: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'host']);
@@ -244,7 +245,8 @@ class Http2Exchange {
       if (this.finished || !this.responded || (stream.rstCode !== undefined && stream.rstCode !== constants.NGHTTP2_NO_ERROR)) return;
       this.finished = true;
       clearTimeout(this.timer);
-      if (chunkedOut) this.handler.onData(LAST_CHUNK);
+      // An HTTP/1.1 client that takes chunks gets the trailers in the last one (RFC 9112 §7.1.2), as from an HTTP/1.1 server.
+      if (chunkedOut) this.handler.onData(trailers ? lastChunk(relayableTrailers(trailers)) : LAST_CHUNK);
       if (trailers) this.handler.onTrailers?.(trailers);
       this.handler.onComplete();
     });
@@ -283,16 +285,18 @@ class Http2Exchange {
     this.streamBody(stream, body);
   }
 
-  /** A body that arrives while it is sent: chunk framing decoded, the client's pauses bounded by requestBodyTimeout. */
+  /** A body that arrives while it is sent: chunk framing decoded, the client's pauses bounded by requestBodyTimeout, its average rate by minRequestBodyRate. */
   private streamBody(stream: ClientHttp2Stream, body: StreamedBody): void {
     let flushed = true;
     const decoder = this.fields.chunked ? new ChunkedDecoder((data) => (flushed = stream.write(data) && flushed)) : undefined;
-    const stall = setTimeout(() => this.fail(new ProxyError('request_body_timeout')), this.request.requestBodyTimeout);
-    stream.once('close', () => clearTimeout(stall));
+    // Measured afresh after each wait for the server's flow-control window: only the client's time counts.
+    const measure = () => stallTimer({ pauseMs: this.request.requestBodyTimeout, minRate: this.request.minRequestBodyRate, onStall: () => this.fail(new ProxyError('request_body_timeout')) });
+    let stall = measure();
+    stream.once('close', () => stall.stop());
     body.start(
       (chunk) => {
         if (this.stream !== stream) return true;
-        stall.refresh();
+        stall.moved(chunk.length);
         this.handler.onBodySent(chunk.length);
         flushed = true;
         try {
@@ -303,11 +307,16 @@ class Http2Exchange {
           return true;
         }
         if (flushed) return true;
-        stream.once('drain', () => body.resume());
+        stall.stop();
+        stream.once('drain', () => {
+          if (stream.destroyed) return;
+          stall = measure();
+          body.resume();
+        });
         return false;
       },
       () => {
-        clearTimeout(stall);
+        stall.stop();
         if (this.stream === stream) stream.end();
       },
     );
