@@ -178,7 +178,7 @@ export class ChainRequest<C extends ChainClient = ChainClient> implements Middle
   }
 
   header(name: string): string | undefined {
-    const edited = this.edits === undefined ? undefined : editedValue(this.edits, name);
+    const edited = editedValue(this.edits, name);
     if (edited !== undefined) return edited === '' ? undefined : edited;
     const value = this.client.headers[name];
     return Array.isArray(value) ? value.join(', ') : value;
@@ -264,7 +264,7 @@ class EditedResponse implements UpstreamHandler, ResponseHeaders {
   }
 
   header(name: string): string | undefined {
-    const edited = this.edits === undefined ? undefined : editedValue(this.edits, name);
+    const edited = editedValue(this.edits, name);
     if (edited !== undefined) return edited === '' ? undefined : edited;
     const raw = this.head!.rawHeaders;
     const values: string[] = [];

@@ -30,8 +30,9 @@ export function setEdit(edits: string[] | undefined, name: string, value: string
   return edits;
 }
 
-/** The value an edit gives `lower`: undefined when not edited, '' when removed. */
-export function editedValue(edits: HeaderEdits, lower: string): string | undefined {
+/** The value an edit gives `lower`: undefined when not edited (or no edits yet), '' when removed. */
+export function editedValue(edits: HeaderEdits | undefined, lower: string): string | undefined {
+  if (edits === undefined) return undefined;
   const at = editIndex(edits, lower);
   return at < 0 ? undefined : edits[at + 2];
 }
