@@ -151,7 +151,7 @@ export class ControlLoop {
     const snapshot = buildSnapshot(this.entrypoints, this.merged, this.current, (service, backend) => {
       const state = this.stateFor(service, backend);
       return { usable: state.up && !state.isEjected(now), known: state.known };
-    });
+    }, this.logger);
     this.metrics.snapshotBuildDuration.observe((performance.now() - started) / 1000);
     this.forgetRemoved(snapshot);
     this.checker.sync(checkTargets(snapshot));

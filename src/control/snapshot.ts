@@ -1,6 +1,7 @@
 import { Backend, createBalancer, type Balancer } from '../balancer/index.js';
 import { defaultServiceConfig } from '../config/normalise.js';
 import { routingProtocol, type EntrypointConfig, type MiddlewareConfig, type RouterConfig, type ServiceConfig } from '../config/types.js';
+import type { Logger } from '../log.js';
 import { compileMiddlewares, MiddlewareChain, type CompiledMiddleware } from '../middleware/chain.js';
 import { RouteTable } from './route-table.js';
 import { buildSplit, namedServices, type ServiceSplit } from './service-split.js';
@@ -103,6 +104,8 @@ export function buildSnapshot(
   dynamic: DynamicConfig,
   previous: RoutingSnapshot | undefined,
   usable: UsableCheck = () => ({ usable: true, known: true }),
+  /** For what middlewares report after load; see MiddlewareFactory. */
+  logger?: Logger,
 ): RoutingSnapshot {
   const services = new Map<string, ServicePool>();
   for (const [name, config] of dynamic.services) {
@@ -135,7 +138,7 @@ export function buildSnapshot(
     byEntrypoint.set(router.entrypoint, list);
   }
 
-  const middlewares = compileMiddlewares(dynamic.middlewares, previous?.middlewares);
+  const middlewares = compileMiddlewares(dynamic.middlewares, previous?.middlewares, logger);
   const missingMiddlewares: MissingMiddleware[] = [];
   const chains = new Map<string, MiddlewareChain>();
   for (const router of dynamic.routers.values()) {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFile, readFileSync, unwatchFile, watchFile } from 'node:fs';
+import type { Logger } from '../log.js';
 import { parseHtpasswd, verifyPassword } from './htpasswd.js';
 import type { Answer, Middleware, MiddlewareFactory, MiddlewareRequest } from './middleware.js';
 
@@ -13,7 +14,7 @@ const MAX_REMEMBERED = 1_024;
  * `usersFile`, read again whenever it changes). The user goes to the access log; the
  * Authorization header is not forwarded unless `removeHeader: false`.
  */
-export const basicAuth: MiddlewareFactory<'basicAuth'> = ({ settings }) => new BasicAuth(settings.users ?? [], settings.usersFile, settings.realm, settings.removeHeader);
+export const basicAuth: MiddlewareFactory<'basicAuth'> = ({ name, settings }, logger) => new BasicAuth(settings.users ?? [], settings.usersFile, settings.realm, settings.removeHeader, logger?.child({ middleware: name, usersFile: settings.usersFile }));
 
 class BasicAuth implements Middleware {
   private users: Map<string, string>;
@@ -26,6 +27,7 @@ class BasicAuth implements Middleware {
     private readonly usersFile: string | undefined,
     realm: string,
     private readonly removeHeader: boolean,
+    private readonly logger: Logger | undefined,
   ) {
     this.unauthorized = { status: 401, headers: [['WWW-Authenticate', `Basic realm="${realm}"`]], body: '401 Unauthorized\n' };
     // Read at once (it was read at load too), so that no request finds the users missing.
@@ -42,13 +44,18 @@ class BasicAuth implements Middleware {
 
   /**
    * A file that cannot be read keeps the users it had: lb validate reported it at load, and a
-   * file being rewritten must not lock everyone out.
+   * file being rewritten must not lock everyone out. A line it cannot use is left out, as at load.
    */
   private readonly reload = (): void => {
     readFile(this.usersFile!, 'utf8', (err, text) => {
-      if (err) return;
+      if (err) {
+        this.logger?.warn({ err: (err as NodeJS.ErrnoException).code ?? err.message }, 'users file cannot be read; the users read before stay');
+        return;
+      }
+      for (const problem of parseHtpasswd(text.split('\n')).problems) this.logger?.warn({ line: problem.line }, `users file line left out: ${problem.message}`);
       this.users = this.withFile(text);
       this.remembered = new Set();
+      this.logger?.info({ users: this.users.size }, 'users file read again');
     });
   };
 

@@ -5,6 +5,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { MiddlewareConfig } from '../config/types.js';
 import { ProxyError } from '../errors.js';
+import type { Logger } from '../log.js';
 import { ChunkedDecoder } from '../proxy/http1/chunked.js';
 import { editedValue, setEdit, type HeaderEdits } from '../proxy/http1/header-edits.js';
 import type { ResponseHead } from '../proxy/http1/response-head.js';
@@ -25,13 +26,13 @@ export interface CompiledMiddleware {
  * config did not change, so that their state (users read from a file, rate-limit buckets)
  * survives the snapshots that health changes and other routers cause.
  */
-export function compileMiddlewares(configs: ReadonlyMap<string, MiddlewareConfig> | undefined, previous: ReadonlyMap<string, CompiledMiddleware> | undefined): ReadonlyMap<string, CompiledMiddleware> {
+export function compileMiddlewares(configs: ReadonlyMap<string, MiddlewareConfig> | undefined, previous: ReadonlyMap<string, CompiledMiddleware> | undefined, logger: Logger | undefined): ReadonlyMap<string, CompiledMiddleware> {
   const compiled = new Map<string, CompiledMiddleware>();
   for (const [name, config] of configs ?? []) {
     const old = previous?.get(name);
     // Made under its qualified name: state kept by name (rate-limit buckets) is then apart for
     // `api@file` and `api@docker`.
-    compiled.set(name, old && (old.config === config || isDeepStrictEqual(old.config, config)) ? old : { config, middleware: createMiddleware({ ...config, name }) });
+    compiled.set(name, old && (old.config === config || isDeepStrictEqual(old.config, config)) ? old : { config, middleware: createMiddleware({ ...config, name }, logger) });
   }
   return compiled;
 }

@@ -2,6 +2,7 @@
 // type: its settings in schema.ts, a file here with its factory, a line below, docs/middlewares.md.
 import type { MiddlewareType } from '../config/schema.js';
 import type { MiddlewareConfig } from '../config/types.js';
+import type { Logger } from '../log.js';
 import { basicAuth } from './basic-auth.js';
 import { buffering } from './buffering.js';
 import { compress } from './compress.js';
@@ -31,6 +32,6 @@ const factories: { [K in MiddlewareType]: MiddlewareFactory<K> } = {
   forwardAuth,
 };
 
-export function createMiddleware(config: MiddlewareConfig): Middleware {
-  return (factories[config.type] as MiddlewareFactory<typeof config.type>)(config as never);
+export function createMiddleware(config: MiddlewareConfig, logger: Logger | undefined): Middleware {
+  return (factories[config.type] as MiddlewareFactory<typeof config.type>)(config as never, logger);
 }

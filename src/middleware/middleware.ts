@@ -2,6 +2,7 @@
 // `chain.ts` compiles a router's middlewares into one chain when the routing snapshot is built.
 import type { MiddlewareType } from '../config/schema.js';
 import type { MiddlewareConfig } from '../config/types.js';
+import type { Logger } from '../log.js';
 import type { UpstreamHandler } from '../proxy/http1/upstream-connection.js';
 import type { ChainClient } from './chain.js';
 
@@ -72,5 +73,9 @@ export interface Middleware {
   close?(): void;
 }
 
-/** Makes the middleware of one `middlewares.NAME` (its settings were checked at load). */
-export type MiddlewareFactory<K extends MiddlewareType> = (config: Extract<MiddlewareConfig, { type: K }>) => Middleware;
+/**
+ * Makes the middleware of one `middlewares.NAME` (its settings were checked at load). `logger`
+ * reports what goes wrong after load (a users file that became unreadable); the control loop's
+ * copy has one, a worker's copies none, so that lb reports each problem once.
+ */
+export type MiddlewareFactory<K extends MiddlewareType> = (config: Extract<MiddlewareConfig, { type: K }>, logger: Logger | undefined) => Middleware;
