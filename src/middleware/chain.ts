@@ -133,7 +133,12 @@ export class MiddlewareChain {
     let wrapped = handler;
     // Reversed lists: the last middleware wraps first, so the first one listed is outermost.
     for (const m of this.wrappers) wrapped = m.wrapResponse!(wrapped, request);
-    return this.responsePhase.length ? new EditedResponse(wrapped, this.responsePhase, request) : wrapped;
+    return this.responsePhase.length ? new EditedResponse(wrapped, this, request) : wrapped;
+  }
+
+  /** The response phase's edits of a response head (a body's wrappers are not for heads alone: a 101 has none). */
+  editHead(response: ResponseHeaders, request: ChainRequest): void {
+    for (const m of this.responsePhase) m.onResponse!(response, request);
   }
 }
 
@@ -256,7 +261,7 @@ class EditedResponse implements UpstreamHandler, ResponseHeaders {
 
   constructor(
     private readonly inner: UpstreamHandler,
-    private readonly middlewares: readonly Middleware[],
+    private readonly chain: MiddlewareChain,
     private readonly request: ChainRequest,
   ) {}
 
@@ -284,7 +289,7 @@ class EditedResponse implements UpstreamHandler, ResponseHeaders {
   onHeaders(head: ResponseHead, flow: BodyFlow): boolean {
     this.head = head;
     this.edits = undefined;
-    for (const m of this.middlewares) m.onResponse!(this, this.request);
+    this.chain.editHead(this, this.request);
     return this.inner.onHeaders(this.edits === undefined ? head : head.edited(this.edits), flow);
   }
 

@@ -12,6 +12,7 @@ import { gatewayFailure, recordPassive, reflectsOnServer, type DataPlaneContext 
 import { accessEntry } from './access-entry.js';
 import { rawErrorResponse, rawResponse } from './error-response.js';
 import type { ChainClient, ChainRequest } from '../../middleware/chain.js';
+import type { ResponseHeaders } from '../../middleware/middleware.js';
 import { connectionAddresses, peerAddress } from '../accept-proxy.js';
 import { writeProxyHeader } from '../proxy-protocol.js';
 import { tlsInfoOf, type TlsInfo } from '../../tls/terminator.js';
@@ -42,6 +43,8 @@ class Upgrade {
     private readonly backend: Backend,
     private readonly socket: Socket,
     head: Buffer,
+    /** The request as its router's middlewares saw it, when it has any. */
+    private readonly middleware: ChainRequest | undefined,
   ) {
     this.readBefore = socket.bytesRead - head.length;
     this.writtenBefore = socket.bytesWritten;
@@ -53,6 +56,14 @@ class Upgrade {
 
   get responseMs(): number {
     return this.route.service.config.timeouts.responseHeadersMs;
+  }
+
+  /**
+   * The server's answer, before http-proxy copies its headers to the client: the response phase
+   * of the router's middlewares edits them, as for any response.
+   */
+  editAnswer(answer: IncomingMessage): void {
+    if (this.middleware && this.route.middlewares?.editsResponses) this.route.middlewares.editHead(new AnswerHeaders(answer), this.middleware);
   }
 
   /** The server answered: 101 (the tunnel opens) or a refusal of the upgrade. */
@@ -89,6 +100,26 @@ class Upgrade {
   private respond(status: number): void {
     this.status = status;
     this.context.metrics.observeRequest(this.entrypoint, this.route.router, this.route.service.name, this.request.method, status, (performance.now() - this.started) / 1000, 0, 0, this.backend.traffic);
+  }
+}
+
+/** An upgrade's answer as the response phase reads and edits it: http-proxy writes `headers` out. */
+class AnswerHeaders implements ResponseHeaders {
+  constructor(private readonly answer: IncomingMessage) {}
+
+  get status(): number {
+    return this.answer.statusCode ?? 0;
+  }
+
+  header(name: string): string | undefined {
+    const value = this.answer.headers[name];
+    return Array.isArray(value) ? value.join(', ') : value;
+  }
+
+  setHeader(name: string, value: string): void {
+    const lower = name.toLowerCase();
+    if (value === '') delete this.answer.headers[lower];
+    else this.answer.headers[lower] = value;
   }
 }
 
@@ -178,7 +209,8 @@ export class UpgradeRelay {
     if (!route) return this.refuse(socket, request, undefined, new ProxyError('no_route'));
     const chain = route.middlewares;
     if (!chain) return this.proxyUpgrade(req, socket, head, route, request, undefined);
-    // The same request phase as other requests (an upgrade has no body; its 101 is not edited).
+    // The same middlewares as other requests: the request phase here, the response phase on the
+    // server's answer (a head only: an upgrade has no body to read, a 101 none to compress).
     const client: ChainClient = {
       ...request, headers: req.headers, rawHeaders: req.rawHeaders, localPort: req.socket.localPort ?? 0, contentLength: 0, acceptsChunked: false,
       get gone() {
@@ -220,7 +252,7 @@ export class UpgradeRelay {
     }
     req.headers = replaced as IncomingMessage['headers'];
 
-    const upgrade = new Upgrade(this.entrypoint, this.context, request, route, backend, socket, head);
+    const upgrade = new Upgrade(this.entrypoint, this.context, request, route, backend, socket, head, middleware);
     upgrades.set(req, upgrade);
     backend.inFlight++;
     this.sockets.add(socket);
@@ -277,9 +309,13 @@ export class UpgradeRelay {
         upgrade.timer = setTimeout(() => proxyReq.destroy(new ProxyError('response_timeout')), upgrade.responseMs);
       });
     });
-    proxyReq.on('upgrade', () => upgrade.answered(101));
-    // Registered before http-proxy's own 'response' listener, which copies these headers.
+    // Registered before http-proxy's own 'upgrade' and 'response' listeners, which copy these headers.
+    proxyReq.on('upgrade', (res: IncomingMessage) => {
+      upgrade.editAnswer(res);
+      upgrade.answered(101);
+    });
     proxyReq.on('response', (res: IncomingMessage) => {
+      upgrade.editAnswer(res);
       upgrade.answered(res.statusCode ?? 502);
       delete res.headers['transfer-encoding'];
       delete res.headers['keep-alive'];
