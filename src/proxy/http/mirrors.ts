@@ -5,7 +5,8 @@ import type { Backend, PickContext } from '../../balancer/index.js';
 import type { ServicePool } from '../../control/snapshot.js';
 import { chooseService, type MirrorCopy } from '../../control/service-split.js';
 import type { Metrics } from '../../metrics/metrics.js';
-import type { UpstreamHandler, UpstreamRequest } from '../http1/upstream-connection.js';
+import { ChunkedDecoder } from '../http1/chunked.js';
+import type { StreamedBody, UpstreamHandler, UpstreamRequest } from '../http1/upstream-connection.js';
 
 type MirrorResult = 'answered' | 'failed' | 'no_backend' | 'body_too_large' | 'busy';
 
@@ -65,14 +66,22 @@ export class Mirrors {
 
   constructor(private readonly metrics: Metrics) {}
 
-  /** The copies whose body can be copied: a body of known length, at most `maxBodySize`. The others are counted. */
+  /**
+   * The copies whose body can be copied: at most `maxBodySize`. The others are counted. A chunked
+   * body (`contentLength` -1) is measured as it streams (MirroredBody), so all its copies wait.
+   */
   withCopyableBody(copies: readonly MirrorCopy[], contentLength: number): MirrorCopy[] | undefined {
-    const admitted = copies.filter((copy) => {
-      const fits = contentLength >= 0 && contentLength <= copy.config.maxBodyBytes;
+    const admitted = contentLength < 0 ? copies : this.fitting(copies, contentLength);
+    return admitted.length > 0 ? [...admitted] : undefined;
+  }
+
+  /** The copies whose `maxBodySize` a body of `bodyBytes` fits; the others are counted. */
+  fitting(copies: readonly MirrorCopy[], bodyBytes: number): MirrorCopy[] {
+    return copies.filter((copy) => {
+      const fits = bodyBytes <= copy.config.maxBodyBytes;
       if (!fits) this.count(copy, 'body_too_large');
       return fits;
     });
-    return admitted.length > 0 ? admitted : undefined;
   }
 
   send(copies: readonly MirrorCopy[], request: MirroredRequest, context: PickContext, upstreamFor: UpstreamFor): void {
@@ -103,4 +112,56 @@ export class Mirrors {
   private count(copy: MirrorCopy, result: MirrorResult): void {
     this.metrics.mirroredRequests.labels(copy.from, copy.mirror.name, result).inc();
   }
+}
+
+/**
+ * A chunked request body on its way to the main service, copied aside for its mirrors while it
+ * streams, as far as the largest `maxBodySize` allows: the main request is not held up, and the
+ * copies go once the body has ended (`ended`: its framed chunks, or none when it outgrew every
+ * limit, and its payload's length).
+ */
+export class MirroredBody implements StreamedBody {
+  private chunks: Buffer[] | undefined = [];
+  private payload = 0;
+  private readonly decoder = new ChunkedDecoder((data) => (this.payload += data.length));
+
+  constructor(
+    private readonly body: StreamedBody,
+    private readonly limit: number,
+    private readonly ended: (chunks: Buffer[] | undefined, payload: number) => void,
+  ) {}
+
+  get started(): boolean {
+    return this.body.started;
+  }
+
+  start(write: (chunk: Buffer) => boolean, end: () => void): void {
+    this.body.start(
+      (chunk) => {
+        if (this.chunks) {
+          // The main request has read it as valid framing already.
+          this.decoder.feed(chunk, 0, chunk.length);
+          if (this.payload > this.limit) this.chunks = undefined;
+          else this.chunks.push(chunk);
+        }
+        return write(chunk);
+      },
+      () => {
+        end();
+        this.ended(this.chunks, this.payload);
+      },
+    );
+  }
+
+  resume(): void {
+    this.body.resume();
+  }
+}
+
+/** The payload of a chunked body's framed chunks. */
+export function chunkedPayloadBytes(chunks: readonly Buffer[]): number {
+  let payload = 0;
+  const decoder = new ChunkedDecoder((data) => (payload += data.length));
+  for (const chunk of chunks) decoder.feed(chunk, 0, chunk.length);
+  return payload;
 }

@@ -6,7 +6,7 @@ import type { Backend, PickContext } from '../../balancer/index.js';
 import type { HttpRoute, ServicePool } from '../../control/snapshot.js';
 import { chooseService, withCookies, type MirrorCopy } from '../../control/service-split.js';
 import { ChainRequest, type BodyPace, type ChainClient, type ChainOutcome, type MiddlewareChain } from '../../middleware/chain.js';
-import { Mirrors } from './mirrors.js';
+import { chunkedPayloadBytes, MirroredBody, Mirrors } from './mirrors.js';
 import { ProxyError, terminationOf } from '../../errors.js';
 import { gatewayFailure, recordPassive, reflectsOnServer, type DataPlaneContext } from '../context.js';
 import { listenOn, stopServer } from '../listen.js';
@@ -91,6 +91,8 @@ interface ProxiedRequest {
   body: StreamedBody | Buffer[] | null;
   /** The request head for the backend, made once for all attempts. */
   head?: Buffer;
+  /** Whether that head closes its connection (the first attempt's own connection), for the mirrors' copies of it. */
+  headResets?: boolean;
   /** Already held once for an empty pool (emptyPoolWait). */
   waited?: boolean;
   /** The request as the router's middlewares left it (undefined: the router has none). */
@@ -355,6 +357,8 @@ export class HttpEntrypoint {
     this.context.retryBudgets.for(route.service).onRequest();
     if (middleware?.body) {
       proxied.body = middleware.body;
+      // A chunked body read whole (buffering) is measured now, as a known length was at the split.
+      if (proxied.mirrors && client.contentLength < 0) proxied.mirrors = this.mirrors!.fitting(proxied.mirrors, chunkedPayloadBytes(middleware.body));
       return this.dispatch(proxied);
     }
     const retry = route.service.config.retry;
@@ -376,8 +380,19 @@ export class HttpEntrypoint {
       );
       return;
     }
-    if (length !== 0) proxied.body = client.streamBody();
+    if (length !== 0) proxied.body = proxied.mirrors ? this.mirroredBody(proxied, proxied.mirrors, client.streamBody()) : client.streamBody();
     this.dispatch(proxied);
+  }
+
+  /** A chunked body (a known length was read whole above): its copies go when it has streamed to its end. */
+  private mirroredBody(proxied: ProxiedRequest, copies: MirrorCopy[], body: StreamedBody): MirroredBody {
+    proxied.mirrors = undefined;
+    const limit = Math.max(...copies.map((copy) => copy.config.maxBodyBytes));
+    return new MirroredBody(body, limit, (chunks, payload) => {
+      // No chunks: the body outgrew every limit, so no copy fits it.
+      const fitting = this.mirrors!.fitting(copies, chunks ? payload : Infinity);
+      if (fitting.length) this.sendMirrors(proxied, fitting, chunks!);
+    });
   }
 
   /**
@@ -393,11 +408,12 @@ export class HttpEntrypoint {
     proxied.mirrors = choice.mirrors && (this.mirrors ??= new Mirrors(this.context.metrics)).withCopyableBody(choice.mirrors, client.contentLength);
   }
 
-  /** The copies of a request for its mirrors: sent once, after the request itself. */
-  private sendMirrors(proxied: ProxiedRequest, copies: MirrorCopy[], fresh: boolean): void {
+  /** The copies of a request for its mirrors: sent once, after the request itself (its head made). */
+  private sendMirrors(proxied: ProxiedRequest, copies: MirrorCopy[], body: Buffer[] | null): void {
     proxied.mirrors = undefined;
     const { client } = proxied;
-    const request = { method: client.method, head: proxied.head!, body: proxied.body as Buffer[] | null, reset: fresh, requestBodyTimeout: this.config.timeouts.requestBodyMs };
+    const fresh = proxied.headResets!;
+    const request = { method: client.method, head: proxied.head!, body, reset: fresh, requestBodyTimeout: this.config.timeouts.requestBodyMs };
     this.mirrors!.send(copies, request, client, (backend, service) => this.upstreamFor(client, backend, service, fresh));
   }
 
@@ -420,11 +436,15 @@ export class HttpEntrypoint {
       retry: (error, failed) => this.retry(proxied, error, failed),
     });
     const fresh = opensOwnConnection(client.method, client.firstOnConnection, service.config.retry.unsafeReuse);
+    if (proxied.head === undefined) {
+      proxied.head = client.upstreamHead(this.forwardingFacts(client), fresh, proxied.middleware?.requestEdits);
+      proxied.headResets = fresh;
+    }
     this.upstreamFor(client, backend, service, fresh).dispatch(
       {
         method: client.method,
         reset: fresh,
-        head: (proxied.head ??= client.upstreamHead(this.forwardingFacts(client), fresh, proxied.middleware?.requestEdits)),
+        head: proxied.head,
         body: proxied.body,
         headersTimeout: service.config.timeouts.responseHeadersMs,
         bodyTimeout: service.config.timeouts.idleMs,
@@ -435,7 +455,7 @@ export class HttpEntrypoint {
       },
       route.middlewares?.editsResponses ? route.middlewares.wrap(relay, proxied.middleware!) : relay,
     );
-    if (proxied.mirrors) this.sendMirrors(proxied, proxied.mirrors, fresh);
+    if (proxied.mirrors) this.sendMirrors(proxied, proxied.mirrors, proxied.body as Buffer[] | null);
   }
 
   private forwardingFacts(client: ClientExchange): ForwardingFacts {
