@@ -222,7 +222,7 @@ export interface WeightedConfig {
 export interface MirroringConfig {
   service: string;
   mirrors: Array<{ name: string; percent: number }>;
-  /** Requests with a longer body (or a chunked one) are not mirrored. */
+  /** Requests with a longer body are not mirrored (a chunked one is measured as it streams). */
   maxBodyBytes: number;
   /** Copies in flight at once per mirror and entrypoint; more are dropped, not queued. */
   maxInFlight: number;
