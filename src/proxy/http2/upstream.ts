@@ -94,6 +94,11 @@ interface Live {
   spent: boolean;
   /** Why the session failed (a refused connection, a timeout), for its streams' errors. */
   error: Error | undefined;
+  /**
+   * What waits for the session to connect (the bodies of its first streams): one 'connect'
+   * listener for them all, as a burst of streams on a new session would pass Node's limit of ten.
+   */
+  connected: Array<() => void>;
 }
 
 /** HTTP/2 sessions to one server, shaped as the HTTP/1.1 pool is for UpstreamPools. */
@@ -130,7 +135,7 @@ export class Http2UpstreamPool {
       // `host`: the name the certificate is checked against when no servername is sent (an IP address).
       createConnection: () => connectUpstream({ host, port, noDelay: true }, tls && { host, ...tls, ALPNProtocols: ['h2'] }, undefined),
     });
-    const live: Live = { session, streams: 0, spent: false, error: undefined };
+    const live: Live = { session, streams: 0, spent: false, error: undefined, connected: [] };
     const fail = (err: Error) => {
       live.error ??= err;
       live.spent = true;
@@ -139,7 +144,10 @@ export class Http2UpstreamPool {
     const timer = setTimeout(() => fail(new ProxyError('connect_timeout')), this.connectMs);
     session.once('connect', (_session: ClientHttp2Session, socket: TLSSocket) => {
       clearTimeout(timer);
-      if (tls && socket.alpnProtocol !== 'h2') fail(new ProxyError('bad_response', 'the server did not negotiate h2 by ALPN'));
+      if (tls && socket.alpnProtocol !== 'h2') return fail(new ProxyError('bad_response', 'the server did not negotiate h2 by ALPN'));
+      const waiting = live.connected;
+      live.connected = [];
+      for (const run of waiting) run();
     });
     session.on('error', (err: Error) => {
       live.error ??= err;
@@ -265,7 +273,7 @@ class Http2Exchange {
       this.fail(error);
     });
     // The body is taken from the client once the server is reached: a refused connection leaves it unread, so that the request can go to another server.
-    if (live.session.connecting) live.session.once('connect', () => this.stream === stream && this.sendBody(stream));
+    if (live.session.connecting) live.connected.push(() => this.stream === stream && this.sendBody(stream));
     else this.sendBody(stream);
   }
 
