@@ -2,6 +2,7 @@
 // grpc-status), and the grpc-timeout header read as the call's deadline.
 import type { ServerHttp2Stream } from 'node:http2';
 import type { ProxyError, ProxyErrorKind } from '../../errors.js';
+import { stopRequestAfterResponse } from './response.js';
 
 /** gRPC status codes lb answers with (grpc/doc/statuscodes.md). */
 const GrpcStatus = { CANCELLED: 1, DEADLINE_EXCEEDED: 4, RESOURCE_EXHAUSTED: 8, UNIMPLEMENTED: 12, INTERNAL: 13, UNAVAILABLE: 14 } as const;
@@ -47,6 +48,7 @@ export function grpcErrorTrailers(error: ProxyError): Record<string, string> {
 export function sendGrpcError(stream: ServerHttp2Stream, error: ProxyError): void {
   if (stream.destroyed || stream.headersSent) return;
   stream.respond({ ':status': 200, 'content-type': 'application/grpc', ...grpcErrorTrailers(error) }, { endStream: true });
+  stopRequestAfterResponse(stream);
 }
 
 const timeoutUnits: Readonly<Record<string, number>> = { H: 3_600_000, M: 60_000, S: 1_000, m: 1, u: 0.001, n: 0.000001 };

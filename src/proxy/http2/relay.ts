@@ -8,7 +8,7 @@ import type { ExchangeHooks, SetCookie } from '../http/client.js';
 import { downstreamResponseHeaders } from '../http/headers.js';
 import { Relay } from '../http/relay.js';
 import { errorBody } from '../http/error-response.js';
-import { resetStream, sendHttp2Response } from './response.js';
+import { resetStream, sendHttp2Response, stopRequestAfterResponse } from './response.js';
 import type { Http2Connection } from './client-stream.js';
 import { grpcErrorTrailers, sendGrpcError } from './grpc.js';
 
@@ -131,6 +131,8 @@ export class Http2Relay extends Relay {
   onComplete(): void {
     if (this.done) return;
     this.stream.end();
+    // Trailers go after the end: a reset then would cut them off.
+    if (!this.waitsForTrailers) stopRequestAfterResponse(this.stream);
     this.finish(this.headStatus, undefined);
   }
 

@@ -1,4 +1,4 @@
-import type { ServerHttp2Stream } from 'node:http2';
+import { constants, type ServerHttp2Stream } from 'node:http2';
 
 /** Streams that lb reset itself: their 'aborted' is not the client's doing. */
 const resetByLb = new WeakSet<ServerHttp2Stream>();
@@ -7,6 +7,17 @@ const resetByLb = new WeakSet<ServerHttp2Stream>();
 export function resetStream(stream: ServerHttp2Stream, code: number): void {
   resetByLb.add(stream);
   stream.close(code);
+}
+
+/**
+ * The response is complete (ended, or about to be) while the client may still be sending its
+ * request: an answer before the body ended (a 408 for a stalled upload, a 413, a server that
+ * answered early). RST_STREAM NO_ERROR then tells the client to stop sending (RFC 9113 §8.1);
+ * Node sends it after the response's last frame, and by itself only for a request whose body was
+ * never read.
+ */
+export function stopRequestAfterResponse(stream: ServerHttp2Stream): void {
+  if (!stream.closed && !stream.destroyed && stream.state.remoteClose === 0) resetStream(stream, constants.NGHTTP2_NO_ERROR);
 }
 
 /** Whether lb, not the client, reset this stream. */
@@ -29,4 +40,5 @@ export function sendHttp2Response(stream: ServerHttp2Stream, status: number, hea
   if (hsts) out['strict-transport-security'] = hsts;
   stream.respond(out);
   stream.end(body);
+  stopRequestAfterResponse(stream);
 }
