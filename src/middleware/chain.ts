@@ -26,7 +26,7 @@ export interface CompiledMiddleware {
  * config did not change, so that their state (users read from a file, rate-limit buckets)
  * survives the snapshots that health changes and other routers cause.
  */
-export function compileMiddlewares(configs: ReadonlyMap<string, MiddlewareConfig> | undefined, previous: ReadonlyMap<string, CompiledMiddleware> | undefined, logger: Logger | undefined): ReadonlyMap<string, CompiledMiddleware> {
+export function compileMiddlewares(configs: ReadonlyMap<string, MiddlewareConfig> | undefined, previous: ReadonlyMap<string, CompiledMiddleware> | undefined, logger?: Logger): ReadonlyMap<string, CompiledMiddleware> {
   const compiled = new Map<string, CompiledMiddleware>();
   for (const [name, config] of configs ?? []) {
     const old = previous?.get(name);
