@@ -2,31 +2,21 @@
 // read before keep working: a line lb cannot use is left out with its line number, and a file that
 // is gone (or cannot be read) keeps the users it had.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { appendFileSync, rmSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { test } from 'node:test';
 import { lbYaml } from './helpers/config.js';
 import { spawnLb } from './helpers/lb-process.js';
-import { send } from './helpers/middleware.js';
+import { basicAuthorization as basic, htpasswdFile, send, usersFileRouting } from './helpers/middleware.js';
 import { startBackend } from './helpers/servers.js';
 import { requireTool } from './helpers/tools.js';
 
-const basic = (user: string, password: string) => `Authorization: Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
-
 test('a users file that goes bad is logged once, and its users stay', { timeout: 60_000 }, async (t) => {
   if (!requireTool(t, 'htpasswd', 'apache2-utils')) return;
-  const file = join(mkdtempSync(join(tmpdir(), 'lb-basic-auth-problems-')), 'htpasswd');
-  execFileSync('htpasswd', ['-c', '-b', '-B', file, 'alice', 'pw-alice'], { stdio: 'pipe' });
+  const file = htpasswdFile('lb-basic-auth-problems-', 'alice', 'pw-alice');
   const backend = await startBackend(t, (_req, res) => res.end('in'));
-  const lb = await spawnLb(t, lbYaml(`
-workers: 2
-middlewares: { auth: { basicAuth: { usersFile: "${file}" } } }
-routers: { r: { entrypoint: web, service: svc, middlewares: [auth] } }
-services: { svc: { servers: [ { url: "${backend.url}" } ] } }
-`));
+  const lb = await spawnLb(t, lbYaml(`workers: 2
+${usersFileRouting(file, backend.url)}`));
   const status = async (user: string, password: string) => (await send(lb.port('web'), 'fast', '/', { headers: [basic(user, password)] })).status;
   assert.equal(await status('alice', 'pw-alice'), 200);
 

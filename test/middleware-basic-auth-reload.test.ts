@@ -2,29 +2,19 @@
 // refused, without a reload of lb.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { lbYaml } from './helpers/config.js';
 import { startLb } from './helpers/lb.js';
-import { send } from './helpers/middleware.js';
+import { basicAuthorization as basic, htpasswdFile, send, usersFileRouting } from './helpers/middleware.js';
 import { startBackend } from './helpers/servers.js';
 import { requireTool } from './helpers/tools.js';
 import { eventually } from './helpers/wait.js';
 
-const basic = (user: string, password: string) => `Authorization: Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
-
 test('basicAuth follows changes to its users file', { timeout: 60_000 }, async (t) => {
   if (!requireTool(t, 'htpasswd', 'apache2-utils')) return;
-  const file = join(mkdtempSync(join(tmpdir(), 'lb-basic-auth-reload-')), 'htpasswd');
-  execFileSync('htpasswd', ['-c', '-b', '-B', file, 'alice', 'pw-alice'], { stdio: 'pipe' });
+  const file = htpasswdFile('lb-basic-auth-reload-', 'alice', 'pw-alice');
   const backend = await startBackend(t, (_req, res) => res.end('in'));
-  const lb = await startLb(t, lbYaml(`
-middlewares: { auth: { basicAuth: { usersFile: "${file}" } } }
-routers: { r: { entrypoint: web, service: svc, middlewares: [auth] } }
-services: { svc: { servers: [ { url: "${backend.url}" } ] } }
-`));
+  const lb = await startLb(t, lbYaml(usersFileRouting(file, backend.url)));
   const status = async (user: string, password: string) => (await send(lb.port('web'), 'fast', '/', { headers: [basic(user, password)] })).status;
   assert.equal(await status('alice', 'pw-alice'), 200);
   assert.equal(await status('bob', 'pw-bob'), 401);

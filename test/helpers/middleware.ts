@@ -1,3 +1,7 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { rawRequest } from './raw-http.js';
 import { startBackend, type TestBackend } from './servers.js';
@@ -63,3 +67,20 @@ export function parseResponse(text: string): RawResponse {
 export function echoed(response: RawResponse): Echoed {
   return JSON.parse(response.body) as Echoed;
 }
+
+/** An `Authorization: Basic` line for `send`. */
+export const basicAuthorization = (user: string, password: string) => `Authorization: Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+
+/** An htpasswd file with one bcrypt user, written by Debian's htpasswd in a folder of its own (check requireTool first). */
+export function htpasswdFile(prefix: string, user: string, password: string): string {
+  const file = join(mkdtempSync(join(tmpdir(), prefix)), 'htpasswd');
+  execFileSync('htpasswd', ['-c', '-b', '-B', file, user, password], { stdio: 'pipe' });
+  return file;
+}
+
+/** Routes every request of entrypoint `web` through basicAuth on `usersFile` to `backendUrl`. */
+export const usersFileRouting = (usersFile: string, backendUrl: string) => `
+middlewares: { auth: { basicAuth: { usersFile: "${usersFile}" } } }
+routers: { r: { entrypoint: web, service: svc, middlewares: [auth] } }
+services: { svc: { servers: [ { url: "${backendUrl}" } ] } }
+`;
