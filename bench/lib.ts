@@ -40,13 +40,14 @@ export function hasTool(name: string): boolean {
 }
 
 /** One line naming the tool's version, or undefined when the tool is missing. */
-export function toolVersion(name: 'haproxy' | 'nginx' | 'wrk'): string | undefined {
+export function toolVersion(name: 'haproxy' | 'nginx' | 'wrk' | 'caddy'): string | undefined {
   if (!hasTool(name)) return undefined;
-  const out = spawnSync(name, ['-v'], { encoding: 'utf8', timeout: 5000 });
+  const out = spawnSync(name, [name === 'caddy' ? 'version' : '-v'], { encoding: 'utf8', timeout: 5000 });
   const text = `${out.stdout ?? ''}\n${out.stderr ?? ''}`;
   const match =
     name === 'haproxy' ? /HAProxy version (\S+)/.exec(text)
     : name === 'nginx' ? /nginx version: nginx\/(\S+)/.exec(text)
+    : name === 'caddy' ? /^v?(\d\S*)/m.exec(text)
     : /^wrk (\S+)/m.exec(text);
   return match ? match[1] : 'unknown version';
 }
@@ -592,6 +593,7 @@ export function describeMachine(extra: string[] = []): string {
   const tools = [
     ['HAProxy', toolVersion('haproxy')],
     ['nginx', toolVersion('nginx')],
+    ['Caddy', toolVersion('caddy')],
     ['wrk', toolVersion('wrk')],
     ['autocannon', autocannonVersion()],
   ]

@@ -51,7 +51,7 @@ const usage = `Usage: npm run bench [-- options]
   --connections N     connections for small, post, close and tcp-echo (default 50)
   --scenarios LIST    any of small,latency,large,post,close,tcp-echo,sni-small,sni-large,sni-close,https-small,https-close,
                       https-handshake,https-large,h2-small,tcp-tls-small,middlewares,rate-limit,compress,weighted,idle,routes,grpc (default all)
-  --only LIST         targets: direct,haproxy-http,lb-http,lb-http-access-log,lb-http-2-workers,lb-http-reuse-safe,lb-http-middlewares,lb-http-rate-limit,lb-http-compress,lb-http-weighted,nginx-proxy,nginx-gzip,
+  --only LIST         targets: direct,haproxy-http,lb-http,lb-http-access-log,lb-http-2-workers,lb-http-reuse-safe,lb-http-middlewares,lb-http-rate-limit,lb-http-compress,lb-http-weighted,nginx-proxy,nginx-gzip,caddy,
                       http-proxy,node-hello,haproxy-tcp,lb-tcp,haproxy-tcp-sni,lb-tcp-sni,haproxy-https,lb-https,haproxy-tcp-tls,
                       lb-tcp-tls,lb-http-weighted (idle, routes and grpc run when lb-http is listed)
   --idle N            idle connections for the idle scenario (default 10000)
@@ -133,13 +133,14 @@ const ports = shiftPorts({
   nginxGzip: 18136,
   lbWeighted: 18137,
   lbWeightedAdmin: 18138,
+  caddy: 18139,
 }, portOffset);
 
 function shiftPorts<T extends Record<string, number>>(base: T, offset: number): T {
   return Object.fromEntries(Object.entries(base).map(([name, port]) => [name, port + offset])) as T;
 }
 
-type Need = 'haproxy' | 'nginx' | 'http-proxy' | 'openssl';
+type Need = 'haproxy' | 'nginx' | 'http-proxy' | 'openssl' | 'caddy';
 interface Target {
   name: string;
   /** http: an HTTP proxy (or the backend itself); tcp: a byte pipe in front of the backend. */
@@ -168,6 +169,8 @@ const allTargets: Target[] = [
   { name: 'nginx-gzip', mode: 'http', port: ports.nginxGzip, needs: ['nginx'] },
   { name: 'nginx-proxy', mode: 'http', port: ports.nginx, needs: ['nginx'] },
   { name: 'http-proxy', mode: 'http', port: ports.httpProxy, needs: ['http-proxy'] },
+  // The Go peer, standing in for Traefik: Caddy's reverse_proxy on one OS thread (GOMAXPROCS=1).
+  { name: 'caddy', mode: 'http', port: ports.caddy, needs: ['caddy'] },
   // Not a proxy: Node's own http server answering by itself, the ceiling of any proxy in Node.
   { name: 'node-hello', mode: 'http', port: ports.nodeHello },
   { name: 'haproxy-tcp', mode: 'tcp', port: ports.haproxyTcp, echoPort: ports.haproxyEcho, needs: ['haproxy'] },
@@ -193,11 +196,11 @@ const allScenarios: readonly ScenarioId[] = [...loadScenarios, ...scaleScenarios
 
 /** Which targets each load scenario measures (before --only and missing tools). */
 const scenarioTargets: Record<LoadScenario, string[]> = {
-  small: ['direct', 'haproxy-http', 'lb-http', 'lb-http-access-log', 'lb-http-2-workers', 'nginx-proxy', 'http-proxy', 'node-hello', 'haproxy-tcp', 'lb-tcp'],
+  small: ['direct', 'haproxy-http', 'lb-http', 'lb-http-access-log', 'lb-http-2-workers', 'nginx-proxy', 'caddy', 'http-proxy', 'node-hello', 'haproxy-tcp', 'lb-tcp'],
   latency: ['direct', 'haproxy-http', 'lb-http', 'haproxy-tcp', 'lb-tcp'],
   large: ['direct', 'haproxy-http', 'lb-http', 'lb-http-2-workers', 'haproxy-tcp', 'lb-tcp'],
-  post: ['direct', 'haproxy-http', 'lb-http', 'lb-http-reuse-safe', 'lb-http-2-workers', 'nginx-proxy', 'haproxy-tcp', 'lb-tcp'],
-  close: ['direct', 'haproxy-http', 'lb-http', 'lb-http-2-workers', 'nginx-proxy', 'haproxy-tcp', 'lb-tcp'],
+  post: ['direct', 'haproxy-http', 'lb-http', 'lb-http-reuse-safe', 'lb-http-2-workers', 'nginx-proxy', 'caddy', 'haproxy-tcp', 'lb-tcp'],
+  close: ['direct', 'haproxy-http', 'lb-http', 'lb-http-2-workers', 'nginx-proxy', 'caddy', 'haproxy-tcp', 'lb-tcp'],
   'tcp-echo': ['direct', 'haproxy-tcp', 'lb-tcp'],
   'sni-small': ['haproxy-tcp-sni', 'lb-tcp-sni'],
   'sni-large': ['haproxy-tcp-sni', 'lb-tcp-sni'],
@@ -273,6 +276,19 @@ http {
 }
 
 function writeConfigs(withEcho: boolean, withSni: boolean, tlsFiles: HttpsFiles | undefined): void {
+  // Caddy as a keep-alive reverse proxy (its default), with no admin API, no automatic HTTPS, no logs.
+  writeFileSync(join(work, 'Caddyfile'), `{
+\tadmin off
+\tauto_https off
+\tlog {
+\t\toutput discard
+\t}
+}
+
+http://127.0.0.1:${ports.caddy} {
+\treverse_proxy 127.0.0.1:${ports.backend}
+}
+`);
   nginxProxyConf('proxy', ports.nginx, '', `
       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
       proxy_request_buffering off;`);
@@ -647,6 +663,7 @@ async function main(): Promise<void> {
     nginx: 'nginx is not installed (apt-get install -y nginx-light)',
     'http-proxy': 'the http-proxy package is not installed (npm install)',
     openssl: 'openssl is not installed (apt-get install -y openssl)',
+    caddy: 'caddy is not installed (apt-get install -y caddy)',
   };
 
   const selectedLoad = scenarios.filter((s): s is LoadScenario => (loadScenarios as readonly string[]).includes(s));
@@ -717,6 +734,8 @@ async function main(): Promise<void> {
   startProxy(['lb-tcp-tls'], lb('lb-tcp-tls.yaml'), ports.lbTcpTls);
   startProxy(['nginx-proxy'], ['nginx', ['-c', join(work, 'proxy-nginx.conf'), '-p', work]], ports.nginx);
   startProxy(['http-proxy'], [process.execPath, [join(work, 'http-proxy.cjs')]], ports.httpProxy);
+  // env execs caddy, so that the pid whose CPU is read is Caddy's own.
+  startProxy(['caddy'], ['env', ['GOMAXPROCS=1', `XDG_DATA_HOME=${work}`, `XDG_CONFIG_HOME=${work}`, 'caddy', 'run', '--adapter', 'caddyfile', '--config', join(work, 'Caddyfile')]], ports.caddy);
   // On the proxies' cores when pinned: it stands where a proxy would.
   startProxy(['node-hello'], nodeScript('./backend.ts', ['--port', String(ports.nodeHello)]), ports.nodeHello);
   await Promise.all(starting);
