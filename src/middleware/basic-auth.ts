@@ -31,14 +31,14 @@ class BasicAuth implements Middleware {
   ) {
     this.unauthorized = { status: 401, headers: [['WWW-Authenticate', `Basic realm="${realm}"`]], body: '401 Unauthorized\n' };
     // Read at once (it was read at load too), so that no request finds the users missing.
-    this.users = this.withFile(usersFile === undefined ? undefined : readUsersFile(usersFile));
+    this.users = this.withFile(parseHtpasswd(usersFile === undefined ? [] : (readUsersFile(usersFile)?.split('\n') ?? [])).users);
     if (usersFile !== undefined) watchFile(usersFile, { interval: WATCH_INTERVAL_MS, persistent: false }, this.reload);
   }
 
   /** The inline users, and the file's that they do not name. */
-  private withFile(text: string | undefined): Map<string, string> {
+  private withFile(fromFile: ReadonlyMap<string, string>): Map<string, string> {
     const users = parseHtpasswd(this.inline).users;
-    for (const [user, hash] of parseHtpasswd(text?.split('\n') ?? []).users) if (!users.has(user)) users.set(user, hash);
+    for (const [user, hash] of fromFile) if (!users.has(user)) users.set(user, hash);
     return users;
   }
 
@@ -52,8 +52,9 @@ class BasicAuth implements Middleware {
         this.logger?.warn({ err: (err as NodeJS.ErrnoException).code ?? err.message }, 'users file cannot be read; the users read before stay');
         return;
       }
-      for (const problem of parseHtpasswd(text.split('\n')).problems) this.logger?.warn({ line: problem.line }, `users file line left out: ${problem.message}`);
-      this.users = this.withFile(text);
+      const file = parseHtpasswd(text.split('\n'));
+      for (const problem of file.problems) this.logger?.warn({ line: problem.line }, `users file line left out: ${problem.message}`);
+      this.users = this.withFile(file.users);
       this.remembered = new Set();
       this.logger?.info({ users: this.users.size }, 'users file read again');
     });

@@ -158,6 +158,8 @@ export class ChainRequest<C extends ChainClient = ChainClient> implements Middle
   private edits: string[] | undefined;
   /** The body, read whole by a middleware (buffering), framed as streamBody frames it. */
   body: Buffer[] | undefined;
+  /** That body's length, without its chunk framing. */
+  bodyBytes = 0;
   /** What runs when the exchange is over (atEnd); cleared once run. */
   private endings: Array<() => void> | undefined;
 
@@ -244,6 +246,7 @@ export class ChainRequest<C extends ChainClient = ChainClient> implements Middle
           timer.stop();
           if (over) return;
           this.body = chunks;
+          this.bodyBytes = payload;
           resolve(true);
         },
       );

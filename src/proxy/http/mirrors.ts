@@ -70,13 +70,13 @@ export class Mirrors {
    * The copies whose body can be copied: at most `maxBodySize`. The others are counted. A chunked
    * body (`contentLength` -1) is measured as it streams (MirroredBody), so all its copies wait.
    */
-  withCopyableBody(copies: readonly MirrorCopy[], contentLength: number): MirrorCopy[] | undefined {
+  withCopyableBody(copies: readonly MirrorCopy[], contentLength: number): readonly MirrorCopy[] | undefined {
     const admitted = contentLength < 0 ? copies : this.fitting(copies, contentLength);
-    return admitted.length > 0 ? [...admitted] : undefined;
+    return admitted.length > 0 ? admitted : undefined;
   }
 
   /** The copies whose `maxBodySize` a body of `bodyBytes` fits; the others are counted. */
-  fitting(copies: readonly MirrorCopy[], bodyBytes: number): MirrorCopy[] {
+  fitting(copies: readonly MirrorCopy[], bodyBytes: number): readonly MirrorCopy[] {
     return copies.filter((copy) => {
       const fits = bodyBytes <= copy.config.maxBodyBytes;
       if (!fits) this.count(copy, 'body_too_large');
@@ -156,12 +156,4 @@ export class MirroredBody implements StreamedBody {
   resume(): void {
     this.body.resume();
   }
-}
-
-/** The payload of a chunked body's framed chunks. */
-export function chunkedPayloadBytes(chunks: readonly Buffer[]): number {
-  let payload = 0;
-  const decoder = new ChunkedDecoder((data) => (payload += data.length));
-  for (const chunk of chunks) decoder.feed(chunk, 0, chunk.length);
-  return payload;
 }

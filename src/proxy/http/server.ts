@@ -6,7 +6,7 @@ import type { Backend, PickContext } from '../../balancer/index.js';
 import type { HttpRoute, ServicePool } from '../../control/snapshot.js';
 import { chooseService, withCookies, type MirrorCopy } from '../../control/service-split.js';
 import { ChainRequest, type BodyPace, type ChainClient, type ChainOutcome, type MiddlewareChain } from '../../middleware/chain.js';
-import { chunkedPayloadBytes, MirroredBody, Mirrors } from './mirrors.js';
+import { MirroredBody, Mirrors } from './mirrors.js';
 import { ProxyError, terminationOf } from '../../errors.js';
 import { gatewayFailure, recordPassive, reflectsOnServer, type DataPlaneContext } from '../context.js';
 import { listenOn, stopServer } from '../listen.js';
@@ -91,8 +91,6 @@ interface ProxiedRequest {
   body: StreamedBody | Buffer[] | null;
   /** The request head for the backend, made once for all attempts. */
   head?: Buffer;
-  /** Whether that head closes its connection (the first attempt's own connection), for the mirrors' copies of it. */
-  headResets?: boolean;
   /** Already held once for an empty pool (emptyPoolWait). */
   waited?: boolean;
   /** The request as the router's middlewares left it (undefined: the router has none). */
@@ -100,7 +98,7 @@ interface ProxiedRequest {
   /** Set-Cookie values of the sticky weighted services on the way to the route's service. */
   cookies: string[] | undefined;
   /** Copies to send once the request is on its way (mirroring services). */
-  mirrors: MirrorCopy[] | undefined;
+  mirrors: readonly MirrorCopy[] | undefined;
 }
 
 /**
@@ -358,7 +356,7 @@ export class HttpEntrypoint {
     if (middleware?.body) {
       proxied.body = middleware.body;
       // A chunked body read whole (buffering) is measured now, as a known length was at the split.
-      if (proxied.mirrors && client.contentLength < 0) proxied.mirrors = this.mirrors!.fitting(proxied.mirrors, chunkedPayloadBytes(middleware.body));
+      if (proxied.mirrors && client.contentLength < 0) proxied.mirrors = this.mirrors!.fitting(proxied.mirrors, middleware.bodyBytes);
       return this.dispatch(proxied);
     }
     const retry = route.service.config.retry;
@@ -385,7 +383,7 @@ export class HttpEntrypoint {
   }
 
   /** A chunked body (a known length was read whole above): its copies go when it has streamed to its end. */
-  private mirroredBody(proxied: ProxiedRequest, copies: MirrorCopy[], body: StreamedBody): MirroredBody {
+  private mirroredBody(proxied: ProxiedRequest, copies: readonly MirrorCopy[], body: StreamedBody): MirroredBody {
     proxied.mirrors = undefined;
     const limit = Math.max(...copies.map((copy) => copy.config.maxBodyBytes));
     return new MirroredBody(body, limit, (chunks, payload) => {
@@ -409,10 +407,10 @@ export class HttpEntrypoint {
   }
 
   /** The copies of a request for its mirrors: sent once, after the request itself (its head made). */
-  private sendMirrors(proxied: ProxiedRequest, copies: MirrorCopy[], body: Buffer[] | null): void {
+  private sendMirrors(proxied: ProxiedRequest, copies: readonly MirrorCopy[], body: Buffer[] | null): void {
     proxied.mirrors = undefined;
     const { client } = proxied;
-    const fresh = proxied.headResets!;
+    const fresh = this.opensOwnConnection(client, proxied.route.service);
     const request = { method: client.method, head: proxied.head!, body, reset: fresh, requestBodyTimeout: this.config.timeouts.requestBodyMs };
     this.mirrors!.send(copies, request, client, (backend, service) => this.upstreamFor(client, backend, service, fresh));
   }
@@ -435,16 +433,12 @@ export class HttpEntrypoint {
       done: (outcome) => this.record(proxied, outcome),
       retry: (error, failed) => this.retry(proxied, error, failed),
     });
-    const fresh = opensOwnConnection(client.method, client.firstOnConnection, service.config.retry.unsafeReuse);
-    if (proxied.head === undefined) {
-      proxied.head = client.upstreamHead(this.forwardingFacts(client), fresh, proxied.middleware?.requestEdits);
-      proxied.headResets = fresh;
-    }
+    const fresh = this.opensOwnConnection(client, service);
     this.upstreamFor(client, backend, service, fresh).dispatch(
       {
         method: client.method,
         reset: fresh,
-        head: proxied.head,
+        head: (proxied.head ??= client.upstreamHead(this.forwardingFacts(client), fresh, proxied.middleware?.requestEdits)),
         body: proxied.body,
         headersTimeout: service.config.timeouts.responseHeadersMs,
         bodyTimeout: service.config.timeouts.idleMs,
@@ -456,6 +450,11 @@ export class HttpEntrypoint {
       route.middlewares?.editsResponses ? route.middlewares.wrap(relay, proxied.middleware!) : relay,
     );
     if (proxied.mirrors) this.sendMirrors(proxied, proxied.mirrors, proxied.body as Buffer[] | null);
+  }
+
+  /** Whether the request goes on a connection of its own (and its head says Connection: close); the same for every attempt and copy. */
+  private opensOwnConnection(client: ClientExchange, service: ServicePool): boolean {
+    return opensOwnConnection(client.method, client.firstOnConnection, service.config.retry.unsafeReuse);
   }
 
   private forwardingFacts(client: ClientExchange): ForwardingFacts {
