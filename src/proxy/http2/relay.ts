@@ -143,7 +143,8 @@ export class Http2Relay extends Relay {
       this.stream.end();
       return;
     }
-    resetStream(this.stream, constants.NGHTTP2_INTERNAL_ERROR);
+    // The client's shut window is found by this relay's timer or by the upstream connection's, whichever runs first: both reset alike.
+    resetStream(this.stream, error.kind === 'response_read_timeout' ? constants.NGHTTP2_CANCEL : constants.NGHTTP2_INTERNAL_ERROR);
   }
 
   /** The call's deadline (grpc-timeout) passed: the server's request is aborted, the client told DEADLINE_EXCEEDED. */
