@@ -51,7 +51,7 @@ const usage = `Usage: npm run bench [-- options]
   --connections N     connections for small, post, close and tcp-echo (default 50)
   --scenarios LIST    any of small,latency,large,post,close,tcp-echo,sni-small,sni-large,sni-close,https-small,https-close,
                       https-handshake,https-large,h2-small,tcp-tls-small,middlewares,rate-limit,compress,weighted,idle,routes,grpc (default all)
-  --only LIST         targets: direct,haproxy-http,lb-http,lb-http-access-log,lb-http-2-workers,lb-http-reuse-safe,lb-http-middlewares,lb-http-rate-limit,lb-http-compress,lb-http-weighted,nginx-proxy,nginx-gzip,caddy,
+  --only LIST         targets: direct,haproxy-http,lb-http,lb-http-access-log,lb-http-2-workers,lb-http-reuse-safe,lb-http-reuse-never,lb-http-middlewares,lb-http-rate-limit,lb-http-compress,lb-http-weighted,nginx-proxy,nginx-gzip,caddy,
                       http-proxy,node-hello,haproxy-tcp,lb-tcp,haproxy-tcp-sni,lb-tcp-sni,haproxy-https,lb-https,haproxy-tcp-tls,
                       lb-tcp-tls,lb-http-weighted (idle, routes and grpc run when lb-http is listed)
   --idle N            idle connections for the idle scenario (default 10000)
@@ -134,6 +134,8 @@ const ports = shiftPorts({
   lbWeighted: 18137,
   lbWeightedAdmin: 18138,
   caddy: 18139,
+  lbReuseNever: 18140,
+  lbReuseNeverAdmin: 18141,
 }, portOffset);
 
 function shiftPorts<T extends Record<string, number>>(base: T, offset: number): T {
@@ -160,6 +162,7 @@ const allTargets: Target[] = [
   { name: 'lb-http-access-log', mode: 'http', port: ports.lbLogged },
   { name: 'lb-http-2-workers', mode: 'http', port: ports.lbWorkers },
   { name: 'lb-http-reuse-safe', mode: 'http', port: ports.lbReuse },
+  { name: 'lb-http-reuse-never', mode: 'http', port: ports.lbReuseNever },
   // lb-http's router with headers, stripPrefix and ipAllowList.
   { name: 'lb-http-middlewares', mode: 'http', port: ports.lbMiddlewares },
   // lb-http's router with a rateLimit that the load never reaches.
@@ -199,7 +202,7 @@ const scenarioTargets: Record<LoadScenario, string[]> = {
   small: ['direct', 'haproxy-http', 'lb-http', 'lb-http-access-log', 'lb-http-2-workers', 'nginx-proxy', 'caddy', 'http-proxy', 'node-hello', 'haproxy-tcp', 'lb-tcp'],
   latency: ['direct', 'haproxy-http', 'lb-http', 'haproxy-tcp', 'lb-tcp'],
   large: ['direct', 'haproxy-http', 'lb-http', 'lb-http-2-workers', 'haproxy-tcp', 'lb-tcp'],
-  post: ['direct', 'haproxy-http', 'lb-http', 'lb-http-reuse-safe', 'lb-http-2-workers', 'nginx-proxy', 'caddy', 'haproxy-tcp', 'lb-tcp'],
+  post: ['direct', 'haproxy-http', 'lb-http', 'lb-http-reuse-safe', 'lb-http-reuse-never', 'lb-http-2-workers', 'nginx-proxy', 'caddy', 'haproxy-tcp', 'lb-tcp'],
   close: ['direct', 'haproxy-http', 'lb-http', 'lb-http-2-workers', 'nginx-proxy', 'caddy', 'haproxy-tcp', 'lb-tcp'],
   'tcp-echo': ['direct', 'haproxy-tcp', 'lb-tcp'],
   'sni-small': ['haproxy-tcp-sni', 'lb-tcp-sni'],
@@ -360,7 +363,8 @@ ${withEcho ? `  echo: { servers: [ { address: "127.0.0.1:${ports.echo}" } ] }\n`
   // Variants of the HTTP lb, one setting each, to measure what it costs or buys:
   // access logs on; two data-plane workers; POSTs after a client connection's first on pooled
   // connections (unsafeReuse: safe, HAProxy's default http-reuse; the bench's HAProxy runs with
-  // http-reuse always, which wrk's keep-alive POSTs cannot tell from safe).
+  // http-reuse always, which wrk's keep-alive POSTs cannot tell from safe); every POST on a
+  // connection of its own (unsafeReuse: never).
   const variant = (file: string, port: number, adminPort: number, top: string, service: string, router = '') =>
     writeFileSync(join(work, file), `${top}
 entrypoints: { web: { address: "127.0.0.1:${port}" } }
@@ -372,6 +376,7 @@ log: { level: error }
   variant('lb-logged.yaml', ports.lbLogged, ports.lbLoggedAdmin, `accessLog: { enabled: true, path: "${join(work, 'access.log')}" }`, '');
   variant('lb-workers.yaml', ports.lbWorkers, ports.lbWorkersAdmin, 'workers: 2', '');
   variant('lb-reuse.yaml', ports.lbReuse, ports.lbReuseAdmin, '', 'unsafeReuse: safe, ');
+  variant('lb-reuse-never.yaml', ports.lbReuseNever, ports.lbReuseNeverAdmin, '', 'unsafeReuse: never, ');
   variant('lb-middlewares.yaml', ports.lbMiddlewares, ports.lbMiddlewaresAdmin, `middlewares:
   tag: { headers: { customRequestHeaders: { X-Env: bench }, customResponseHeaders: { X-Frame-Options: DENY } } }
   strip: { stripPrefix: { prefixes: [/api] } }
@@ -723,6 +728,7 @@ async function main(): Promise<void> {
   startProxy(['lb-http', 'lb-tcp'], lb('lb.yaml'), ports.lb);
   startProxy(['lb-http-access-log'], lb('lb-logged.yaml'), ports.lbLogged);
   startProxy(['lb-http-reuse-safe'], lb('lb-reuse.yaml'), ports.lbReuse);
+  startProxy(['lb-http-reuse-never'], lb('lb-reuse-never.yaml'), ports.lbReuseNever);
   startProxy(['lb-http-middlewares'], lb('lb-middlewares.yaml'), ports.lbMiddlewares);
   startProxy(['lb-http-rate-limit'], lb('lb-rate-limit.yaml'), ports.lbRateLimit);
   startProxy(['lb-http-compress'], lb('lb-compress.yaml'), ports.lbCompress);

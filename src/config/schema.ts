@@ -180,7 +180,7 @@ const serviceSettings = {
   retries: withDefault(integer({ min: 0, max: 10 }), 1),
   retryBudget: withDefault(integer({ min: 0, max: 100 }), 20),
   retryBufferBytes: withDefault(integer({ min: 0, max: 16 * 1024 * 1024 }), 65536),
-  unsafeReuse: withDefault(string({ oneOf: ['never', 'safe', 'always'] }), 'never'),
+  unsafeReuse: withDefault(string({ oneOf: ['never', 'fresh', 'safe', 'always'] }), 'fresh'),
   drainTimeout: withDefault(duration(), '30s'),
   emptyPoolWait: withDefault(duration(), '0s'),
   proxyProtocol: string({ oneOf: ['v1', 'v2'] }),

@@ -19,6 +19,7 @@ export interface MirroredRequest {
   readonly head: Buffer;
   readonly body: Buffer[] | null;
   readonly reset: boolean;
+  readonly freshOnly: boolean;
   readonly requestBodyTimeout: number;
 }
 

@@ -36,7 +36,8 @@ class PrivateUpstream {
       conn = this.idle;
       this.idle = undefined;
       // As in the shared pools, a connection idle for long may be closing on the server's side.
-      if (conn && (!conn.usable || conn.lastUsed < performance.now() - UPSTREAM_KEEP_ALIVE_MS)) {
+      // A request that must not be lost replaces one that is no longer fresh.
+      if (conn && (!conn.usable || conn.lastUsed < performance.now() - UPSTREAM_KEEP_ALIVE_MS || (request.freshOnly && !conn.fresh))) {
         conn.destroy();
         conn = undefined;
       }

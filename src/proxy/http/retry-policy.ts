@@ -23,10 +23,14 @@ export function isRetryable(error: ProxyError, method: string, body: StreamedBod
   return (error.kind === 'reset' || error.kind === 'response_timeout') && idempotentMethods.has(method);
 }
 
-/** Whether a request goes on a connection of its own rather than an idle pooled one (UnsafeReuse). */
-export function opensOwnConnection(method: string, firstOnConnection: boolean, reuse: UnsafeReuse): boolean {
-  if (reuse === 'always' || idempotentMethods.has(method)) return false;
-  return reuse === 'never' || firstOnConnection;
+/** Which connection a request may take: any idle pooled one, a pooled one only while it is fresh, or one of its own (closed after the response). */
+export type ConnectionRule = 'pooled' | 'fresh' | 'own';
+
+/** The connection rule of a request under `unsafeReuse`. */
+export function connectionRule(method: string, firstOnConnection: boolean, reuse: UnsafeReuse): ConnectionRule {
+  if (reuse === 'always' || idempotentMethods.has(method)) return 'pooled';
+  if (reuse === 'fresh') return 'fresh';
+  return reuse === 'never' || firstOnConnection ? 'own' : 'pooled';
 }
 
 /**

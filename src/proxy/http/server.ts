@@ -20,7 +20,7 @@ import { MAX_REQUEST_FIELDS } from '../http1/syntax.js';
 import { markServed, NodeClient } from './node-client.js';
 import { TrustedProxies, type ForwardingFacts } from './headers.js';
 import { normaliseHost } from '../../control/route-table.js';
-import { isRetryable, opensOwnConnection } from './retry-policy.js';
+import { connectionRule, isRetryable, type ConnectionRule } from './retry-policy.js';
 import { UpgradeRelay } from './upgrade.js';
 import { privateUpstream } from './private-upstreams.js';
 import { TlsTerminator, tlsInfoOf as tlsInfoOfSocket, type TlsInfo } from '../../tls/terminator.js';
@@ -410,14 +410,14 @@ export class HttpEntrypoint {
   private sendMirrors(proxied: ProxiedRequest, copies: readonly MirrorCopy[], body: Buffer[] | null): void {
     proxied.mirrors = undefined;
     const { client } = proxied;
-    const fresh = this.opensOwnConnection(client, proxied.route.service);
-    const request = { method: client.method, head: proxied.head!, body, reset: fresh, requestBodyTimeout: this.config.timeouts.requestBodyMs };
-    this.mirrors!.send(copies, request, client, (backend, service) => this.upstreamFor(client, backend, service, fresh));
+    const rule = this.connectionRule(client, proxied.route.service);
+    const request = { method: client.method, head: proxied.head!, body, reset: rule === 'own', freshOnly: rule === 'fresh', requestBodyTimeout: this.config.timeouts.requestBodyMs };
+    this.mirrors!.send(copies, request, client, (backend, service) => this.upstreamFor(client, backend, service, rule === 'own'));
   }
 
-  private upstreamFor(client: ClientExchange, backend: Backend, service: ServicePool, fresh: boolean) {
+  private upstreamFor(client: ClientExchange, backend: Backend, service: ServicePool, own: boolean) {
     const version = service.config.proxyProtocol;
-    return version ? privateUpstream(client.socket, backend, service.config.timeouts.connectMs, version, service.config.tls) : this.context.pools.get(backend, service, fresh);
+    return version ? privateUpstream(client.socket, backend, service.config.timeouts.connectMs, version, service.config.tls) : this.context.pools.get(backend, service, own);
   }
 
   private dispatch(proxied: ProxiedRequest, exclude?: Backend): void {
@@ -433,12 +433,14 @@ export class HttpEntrypoint {
       done: (outcome) => this.record(proxied, outcome),
       retry: (error, failed) => this.retry(proxied, error, failed),
     });
-    const fresh = this.opensOwnConnection(client, service);
-    this.upstreamFor(client, backend, service, fresh).dispatch(
+    const rule = this.connectionRule(client, service);
+    const own = rule === 'own';
+    this.upstreamFor(client, backend, service, own).dispatch(
       {
         method: client.method,
-        reset: fresh,
-        head: (proxied.head ??= client.upstreamHead(this.forwardingFacts(client), fresh, proxied.middleware?.requestEdits)),
+        reset: own,
+        freshOnly: rule === 'fresh',
+        head: (proxied.head ??= client.upstreamHead(this.forwardingFacts(client), own, proxied.middleware?.requestEdits)),
         body: proxied.body,
         headersTimeout: service.config.timeouts.responseHeadersMs,
         bodyTimeout: service.config.timeouts.idleMs,
@@ -452,9 +454,9 @@ export class HttpEntrypoint {
     if (proxied.mirrors) this.sendMirrors(proxied, proxied.mirrors, proxied.body as Buffer[] | null);
   }
 
-  /** Whether the request goes on a connection of its own (and its head says Connection: close); the same for every attempt and copy. */
-  private opensOwnConnection(client: ClientExchange, service: ServicePool): boolean {
-    return opensOwnConnection(client.method, client.firstOnConnection, service.config.retry.unsafeReuse);
+  /** Which connection the request may take (own: its head says Connection: close); the same for every attempt and copy. */
+  private connectionRule(client: ClientExchange, service: ServicePool): ConnectionRule {
+    return connectionRule(client.method, client.firstOnConnection, service.config.retry.unsafeReuse);
   }
 
   private forwardingFacts(client: ClientExchange): ForwardingFacts {

@@ -1,6 +1,6 @@
 import { HttpSyntaxError } from '../../errors.js';
 import { editedFieldStrings, mergeEdits, type HeaderEdits } from './header-edits.js';
-import { classifyName, connectionTokensAt, contentLengthAt, CR, fieldStrings, headEnd, isChunkedAt, LF, MAX_HEAD_BYTES, Name, parseFieldLines, SP, type Fields } from './syntax.js';
+import { classifyName, connectionTokensAt, contentLengthAt, CR, fieldStrings, headEnd, isChunkedAt, keepAliveTimeoutAt, LF, MAX_HEAD_BYTES, Name, parseFieldLines, SP, type Fields } from './syntax.js';
 
 /** A backend's response head: its bytes, and offsets of its header fields. */
 export class ResponseHead implements Fields {
@@ -23,6 +23,8 @@ export class ResponseHead implements Fields {
     readonly keepAlive: boolean,
     /** Lower-case names the Connection header lists besides close and keep-alive. */
     readonly connectionNamed: readonly string[] | undefined,
+    /** The `timeout` of the server's Keep-Alive header, in seconds: how long it keeps an idle connection. */
+    readonly keepAliveTimeoutS: number | undefined,
     /** A router's response edits (middlewares), not yet applied to `buf`. */
     readonly edits: HeaderEdits | undefined = undefined,
   ) {}
@@ -47,11 +49,13 @@ export class ResponseHead implements Fields {
    */
   edited(edits: HeaderEdits): ResponseHead {
     const all = this.edits === undefined ? edits : mergeEdits(this.edits, edits);
-    return new ResponseHead(this.buf, this.status, this.textStart, this.textEnd, this.versionMinor, this.statusLineEnd, this.offsets, this.bodyLength, this.keepAlive, this.connectionNamed, all);
+    return new ResponseHead(this.buf, this.status, this.textStart, this.textEnd, this.versionMinor, this.statusLineEnd, this.offsets, this.bodyLength, this.keepAlive, this.connectionNamed, this.keepAliveTimeoutS, all);
   }
 }
 
 export const CHUNKED = -1;
+/** Of the hop-by-hop names (Keep-Alive, Proxy-Connection, TE, Trailer), only Keep-Alive is 10 bytes long. */
+const KEEP_ALIVE_NAME_LENGTH = 'keep-alive'.length;
 export const UNTIL_CLOSE = -2;
 
 /**
@@ -106,6 +110,7 @@ function parseHead(buf: Buffer, noBody: boolean): ResponseHead {
   // `close` wins wherever it appears, as in llhttp.
   let close = false;
   let named: string[] | undefined;
+  let keepAliveTimeoutS: number | undefined;
   for (let f = 0; f < offsets.length; f += 4) {
     const kind = classifyName(buf, offsets[f]!, offsets[f + 1]!);
     if (kind === Name.Other) continue;
@@ -123,6 +128,8 @@ function parseHead(buf: Buffer, noBody: boolean): ResponseHead {
         else if (token === 'keep-alive') keepAlive = true;
         else (named ??= []).push(token);
       }
+    } else if (kind === Name.HopByHop && offsets[f + 1]! - offsets[f]! === KEEP_ALIVE_NAME_LENGTH) {
+      keepAliveTimeoutS = keepAliveTimeoutAt(buf, valueStart, valueEnd);
     }
   }
   if (chunked && length !== undefined) throw new HttpSyntaxError('both Content-Length and Transfer-Encoding');
@@ -135,5 +142,5 @@ function parseHead(buf: Buffer, noBody: boolean): ResponseHead {
   else if (chunked) bodyLength = CHUNKED;
   else if (length !== undefined) bodyLength = length;
   else bodyLength = UNTIL_CLOSE;
-  return new ResponseHead(buf, status, textStart, textEnd, minor, statusLineEnd, offsets, bodyLength, keepAlive, named);
+  return new ResponseHead(buf, status, textStart, textEnd, minor, statusLineEnd, offsets, bodyLength, keepAlive, named, keepAliveTimeoutS);
 }

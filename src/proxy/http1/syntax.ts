@@ -178,9 +178,37 @@ export function connectionTokens(value: string): string[] {
 }
 
 const KEEP_ALIVE = Buffer.from('keep-alive');
+const TIMEOUT = Buffer.from('timeout');
+const COMMA = 0x2c;
+const EQUALS = 0x3d;
 const CLOSE = Buffer.from('close');
 const KEEP_ALIVE_TOKENS: readonly string[] = ['keep-alive'];
 const CLOSE_TOKENS: readonly string[] = ['close'];
+
+/**
+ * The `timeout` parameter of a Keep-Alive header (`timeout=5, max=100`, RFC 2068 §19.7.1.1), in
+ * seconds: how long the server keeps an idle connection open. Undefined when absent or not a number.
+ */
+export function keepAliveTimeoutAt(buf: Buffer, start: number, end: number): number | undefined {
+  let i = start;
+  while (i < end) {
+    while (i < end && (buf[i] === SP || buf[i] === HTAB || buf[i] === COMMA)) i++;
+    if (end - i > TIMEOUT.length && equalsLower(buf, i, TIMEOUT)) {
+      let at = i + TIMEOUT.length;
+      while (buf[at] === SP || buf[at] === HTAB) at++;
+      if (buf[at] === EQUALS) {
+        at++;
+        while (buf[at] === SP || buf[at] === HTAB) at++;
+        let seconds = 0;
+        const digits = at;
+        for (; at < end && at - digits < 7 && buf[at]! >= 0x30 && buf[at]! <= 0x39; at++) seconds = seconds * 10 + buf[at]! - 0x30;
+        if (at > digits && (at === end || buf[at] === SP || buf[at] === HTAB || buf[at] === COMMA)) return seconds;
+      }
+    }
+    while (i < end && buf[i] !== COMMA) i++;
+  }
+  return undefined;
+}
 
 /** Lower-case tokens of the Connection value in buf[start, end); the usual single ones without a string. */
 export function connectionTokensAt(buf: Buffer, start: number, end: number): readonly string[] {

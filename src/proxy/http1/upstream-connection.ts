@@ -8,6 +8,14 @@ import type { MinBodyRate } from '../../config/types.js';
 import { unwatch, uploadRateDeadline, watch, type Timed } from '../deadlines.js';
 import { CHUNKED, parseResponseHead, UNTIL_CLOSE, type ResponseHead } from './response-head.js';
 
+/**
+ * How long a server that names no Keep-Alive timeout is taken to keep an idle connection open:
+ * under the shortest default of common servers (gunicorn 2 s; Node and Apache 5 s, nginx 75 s).
+ */
+const ASSUMED_FRESH_MS = 1_000;
+/** Taken off a server's Keep-Alive timeout: its timer and the network may run ahead of lb's clock. */
+const FRESH_MARGIN_MS = 1_000;
+
 /** How long a connection that will not be reused waits for the server to close it first. */
 const RETIRE_MS = 1_000;
 
@@ -35,6 +43,11 @@ export interface UpstreamRequest {
   body: Buffer[] | StreamedBody | null;
   /** Close the connection after this request (it is not reused). */
   reset: boolean;
+  /**
+   * A non-idempotent request (`unsafeReuse: fresh`): only an idle connection that the server will
+   * keep open for a while yet may carry it (UpstreamConnection.fresh); else a new one.
+   */
+  freshOnly: boolean;
   headersTimeout: number;
   bodyTimeout: number;
   /** The longest pause of the client in a streamed request body (the entrypoint's timeouts.requestBody). */
@@ -115,6 +128,8 @@ export class UpstreamConnection implements Timed {
   private connected = false;
   private sawResponseByte = false;
   lastUsed = 0;
+  /** How long after its last response the server is sure to keep this connection open (see fresh). */
+  private freshForMs = ASSUMED_FRESH_MS;
 
   constructor(
     origin: UpstreamOrigin,
@@ -162,6 +177,15 @@ export class UpstreamConnection implements Timed {
   /** Whether the connection can still carry requests (open, not closing). */
   get usable(): boolean {
     return this.phase !== Phase.Closed && !this.socket.destroyed;
+  }
+
+  /**
+   * Whether the server cannot be closing this idle connection for idleness yet: it has been idle
+   * for less than the server's Keep-Alive timeout less a margin, or, where the server did not say
+   * one, less than ASSUMED_FRESH_MS. Only then may a request that must not be lost use it.
+   */
+  get fresh(): boolean {
+    return this.usable && performance.now() - this.lastUsed < this.freshForMs;
   }
 
   send(request: UpstreamRequest, handler: UpstreamHandler): void {
@@ -360,6 +384,8 @@ export class UpstreamConnection implements Timed {
     const handler = this.handler;
     if (!handler) return;
     this.phase = this.head!.keepAlive ? Phase.Idle : Phase.Closed;
+    const timeoutS = this.head!.keepAliveTimeoutS;
+    if (timeoutS !== undefined) this.freshForMs = timeoutS * 1000 - FRESH_MARGIN_MS;
     this.waitingForClient = false;
     this.decoder = undefined;
     this.handler = undefined;

@@ -5,7 +5,8 @@ export const UPSTREAM_KEEP_ALIVE_MS = 4_000;
 
 /**
  * Keep-alive connections to one backend server: a request takes the most recently used idle
- * connection (so that the others age out), or opens a new one. Idle connections close after
+ * connection (so that the others age out), or opens a new one; one that must not be lost takes
+ * it only while it is fresh. Idle connections close after
  * `keepAliveMs`, under the 5 s that Node and nginx backends commonly keep them, to avoid the race
  * where lb reuses a socket that the server is closing.
  */
@@ -26,7 +27,8 @@ export class UpstreamPool {
 
   dispatch(request: UpstreamRequest, handler: UpstreamHandler): void {
     let conn: UpstreamConnection | undefined;
-    if (!request.reset) while ((conn = this.idle.pop()) && !conn.usable);
+    if (request.freshOnly) conn = this.takeFresh();
+    else if (!request.reset) while ((conn = this.idle.pop()) && !conn.usable);
     if (!conn) {
       conn = new UpstreamConnection(this.origin, this.connectMs, (c) => this.reusable(c), (c) => this.gone(c));
       this.open.add(conn);
@@ -50,6 +52,12 @@ export class UpstreamPool {
     const closed = this.close();
     for (const conn of this.open) conn.destroy();
     return closed;
+  }
+
+  /** The most recently used idle connection if it is fresh: the others have been idle longer. */
+  private takeFresh(): UpstreamConnection | undefined {
+    while (this.idle.length > 0 && !this.idle.at(-1)!.usable) this.idle.pop();
+    return this.idle.at(-1)?.fresh ? this.idle.pop() : undefined;
   }
 
   private reusable(conn: UpstreamConnection): void {
