@@ -199,6 +199,9 @@ export class UpstreamConnection implements Timed {
     this.requests++;
     const socket = this.socket;
     const head = request.head;
+    // Before the deadline is set: on a reused connection these still hold the last upload's.
+    this.uploadSince = performance.now();
+    this.uploadBytes = 0;
     // Until connected, the connect timeout runs; requests written before are buffered by Node.
     if (this.connected) this.due();
     const body = request.body;
@@ -218,8 +221,6 @@ export class UpstreamConnection implements Timed {
       handler.onBodySent(bytes);
     } else {
       socket.write(head);
-      this.uploadSince = performance.now();
-      this.uploadBytes = 0;
       // While the server did not read, the client could not send: its rate is measured afresh.
       const resume = () => {
         if (this.handler !== handler) return;
