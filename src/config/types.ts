@@ -288,10 +288,11 @@ export interface RetryConfig {
  * and an idle keep-alive connection may be closing as the request crosses it. `never`: each one
  * gets a new connection, which lb may retry if it is refused. `fresh` (the default): an idle
  * connection only while the server is sure to keep it open (idle for less than its Keep-Alive
- * timeout less a second, or a second where it names none), else a new one. `safe` (HAProxy's default): only
- * the first request of a client connection does; later ones use pooled connections, and if such
- * a connection closes before any answer, lb closes the client's connection without one, as the
- * server would have, so that the client retries as it would against the server itself.
+ * timeout less a second, or a second where it names none), else a new one. `safe` (HAProxy's
+ * default): only the first request of a client connection gets a new one; later ones use pooled
+ * connections, and if such a connection closes before any answer, lb closes the client's
+ * connection without one, as the server would have, so that the client retries as it would
+ * against the server itself.
  * `always`: pooled connections, and a 502 when one closes under the request.
  */
 export type UnsafeReuse = 'never' | 'fresh' | 'safe' | 'always';

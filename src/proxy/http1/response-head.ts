@@ -54,9 +54,9 @@ export class ResponseHead implements Fields {
 }
 
 export const CHUNKED = -1;
+export const UNTIL_CLOSE = -2;
 /** Of the hop-by-hop names (Keep-Alive, Proxy-Connection, TE, Trailer), only Keep-Alive is 10 bytes long. */
 const KEEP_ALIVE_NAME_LENGTH = 'keep-alive'.length;
-export const UNTIL_CLOSE = -2;
 
 /**
  * Parses a backend's response head at `start`; null while incomplete. Strict where a response
