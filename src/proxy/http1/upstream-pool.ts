@@ -5,10 +5,10 @@ export const UPSTREAM_KEEP_ALIVE_MS = 4_000;
 
 /**
  * Keep-alive connections to one backend server: a request takes the most recently used idle
- * connection (so that the others age out), or opens a new one; one that must not be lost takes
- * it only while it is fresh. Idle connections close after
- * `keepAliveMs`, under the 5 s that Node and nginx backends commonly keep them, to avoid the race
- * where lb reuses a socket that the server is closing.
+ * connection (so that the others age out), or opens a new one; a request that must not be lost
+ * takes it only while it is fresh. Idle connections close after `keepAliveMs`, under the 5 s that
+ * Node and nginx backends commonly keep them, to avoid the race where lb reuses a socket that the
+ * server is closing.
  */
 export class UpstreamPool {
   private readonly idle: UpstreamConnection[] = [];
