@@ -195,10 +195,10 @@ export function keepAliveTimeoutAt(buf: Buffer, start: number, end: number): num
     while (i < end && (buf[i] === SP || buf[i] === HTAB || buf[i] === COMMA)) i++;
     if (end - i > TIMEOUT.length && equalsLower(buf, i, TIMEOUT)) {
       let at = i + TIMEOUT.length;
-      while (buf[at] === SP || buf[at] === HTAB) at++;
-      if (buf[at] === EQUALS) {
+      while (at < end && (buf[at] === SP || buf[at] === HTAB)) at++;
+      if (at < end && buf[at] === EQUALS) {
         at++;
-        while (buf[at] === SP || buf[at] === HTAB) at++;
+        while (at < end && (buf[at] === SP || buf[at] === HTAB)) at++;
         let seconds = 0;
         const digits = at;
         for (; at < end && at - digits < 7 && buf[at]! >= 0x30 && buf[at]! <= 0x39; at++) seconds = seconds * 10 + buf[at]! - 0x30;

@@ -180,12 +180,12 @@ export class UpstreamConnection implements Timed {
   }
 
   /**
-   * Whether the server cannot be closing this idle connection for idleness yet: it has been idle
+   * Whether the server cannot be closing this usable idle connection for idleness yet: it has been idle
    * for less than the server's Keep-Alive timeout less a margin, or, where the server did not say
    * one, less than ASSUMED_FRESH_MS. Only then may a request that must not be lost use it.
    */
   get fresh(): boolean {
-    return this.usable && performance.now() - this.lastUsed < this.freshForMs;
+    return performance.now() - this.lastUsed < this.freshForMs;
   }
 
   send(request: UpstreamRequest, handler: UpstreamHandler): void {
@@ -199,9 +199,12 @@ export class UpstreamConnection implements Timed {
     this.requests++;
     const socket = this.socket;
     const head = request.head;
-    // Before the deadline is set: on a reused connection these still hold the last upload's.
-    this.uploadSince = performance.now();
-    this.uploadBytes = 0;
+    // A streamed body's rate deadline counts from here, set before due(): on a reused connection
+    // these still hold the last upload's.
+    if (this.uploading) {
+      this.uploadSince = performance.now();
+      this.uploadBytes = 0;
+    }
     // Until connected, the connect timeout runs; requests written before are buffered by Node.
     if (this.connected) this.due();
     const body = request.body;
