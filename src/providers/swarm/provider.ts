@@ -193,6 +193,8 @@ export class SwarmProvider extends LabelProvider {
 
     if (reach.via === 'vip') {
       if (service.endpointMode === 'dnsrr') return [{ service: name, why: `${reach.label}=true, but the service has --endpoint-mode dnsrr and so no virtual IP` }];
+      // The manager's allocator fills Endpoint.VirtualIPs a moment after the service is created.
+      if (service.virtualIps.length === 0) return [{ service: name, why: `${reach.label}=true, but the swarm has not yet given the service a virtual IP` }];
       const networks = service.virtualIps.map((v) => ({ name: this.view.networkNames.get(v.networkId) ?? v.networkId, ip: v.ip }));
       const chosen = chooseNetwork(networks, rules, 'the service', service.stack);
       if ('reason' in chosen) return [{ service: name, why: chosen.reason }];
