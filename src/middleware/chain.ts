@@ -2,18 +2,19 @@
 // through it. The entrypoint (proxy/http/server.ts) runs the chain between routing and the
 // balancer, on a ClientExchange, so that every client path (the fast path, Node's parser, HTTP/2)
 // runs the same middlewares; a router without middlewares has no chain and pays nothing.
+import type { IncomingHttpHeaders } from 'node:http';
 import { isDeepStrictEqual } from 'node:util';
 import type { MiddlewareConfig } from '../config/types.js';
 import { ProxyError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { ChunkedDecoder } from '../proxy/http1/chunked.js';
-import { editedValue, setEdit, type HeaderEdits } from '../proxy/http1/header-edits.js';
+import { editedValue, fixedEdits, mergeEdits, setEdit, type HeaderEdits } from '../proxy/http1/header-edits.js';
 import type { ResponseHead } from '../proxy/http1/response-head.js';
 import type { BodyFlow, UpstreamHandler } from '../proxy/http1/upstream-connection.js';
 import { stallTimer, type BodyStall, type ClientExchange, type ClientRequest } from '../proxy/http/client.js';
 import type { RequestEdits } from '../proxy/http/headers.js';
 import { createMiddleware } from './index.js';
-import type { Answer, Middleware, MiddlewareRequest, ResponseHeaders } from './middleware.js';
+import type { Answer, Middleware, MiddlewareRequest } from './middleware.js';
 
 /** A middleware made from its config; carried into the next snapshot while the config stays the same. */
 export interface CompiledMiddleware {
@@ -66,7 +67,8 @@ export interface ChainOutcome<R extends ChainRequest> {
 /** The middlewares of one router, in the order they run, ready for requests. */
 export class MiddlewareChain {
   private readonly requestPhase: Middleware[];
-  private readonly responsePhase: Middleware[];
+  /** The response phase's header edits, merged: undefined when no middleware makes any. */
+  private readonly responseEdits: HeaderEdits | undefined;
   private readonly wrappers: Middleware[];
 
   constructor(
@@ -77,13 +79,16 @@ export class MiddlewareChain {
     readonly missing: readonly string[],
   ) {
     this.requestPhase = middlewares.filter((m) => m.onRequest);
-    this.responsePhase = middlewares.filter((m) => m.onResponse).reverse();
+    // In reverse order, as the response goes back through them: the first listed edits last, and
+    // its edit of a name wins.
+    const responsePhase = middlewares.filter((m) => m.responseHeaderEdits).reverse();
+    this.responseEdits = responsePhase.length ? fixedEdits(responsePhase.reduce<HeaderEdits>((edits, m) => mergeEdits(edits, m.responseHeaderEdits!), [])) : undefined;
     this.wrappers = middlewares.filter((m) => m.wrapResponse).reverse();
   }
 
   /** Whether the response goes through any middleware (then `wrap` is needed). */
   get editsResponses(): boolean {
-    return this.responsePhase.length > 0 || this.wrappers.length > 0;
+    return this.responseEdits !== undefined || this.wrappers.length > 0;
   }
 
   run<R extends ChainRequest>(request: R, outcome: ChainOutcome<R>): void {
@@ -133,12 +138,17 @@ export class MiddlewareChain {
     let wrapped = handler;
     // Reversed lists: the last middleware wraps first, so the first one listed is outermost.
     for (const m of this.wrappers) wrapped = m.wrapResponse!(wrapped, request);
-    return this.responsePhase.length ? new EditedResponse(wrapped, this, request) : wrapped;
+    return this.responseEdits ? new EditedResponse(wrapped, this.responseEdits) : wrapped;
   }
 
-  /** The response phase's edits of a response head (a body's wrappers are not for heads alone: a 101 has none). */
-  editHead(response: ResponseHeaders, request: ChainRequest): void {
-    for (const m of this.responsePhase) m.onResponse!(response, request);
+  /** The response phase's edits of the headers of a head that Node writes (a body's wrappers are not for heads alone: a 101 has none). */
+  editHead(headers: IncomingHttpHeaders): void {
+    const edits = this.responseEdits;
+    if (!edits) return;
+    for (let i = 0; i < edits.length; i += 3) {
+      if (edits[i + 2] === '') delete headers[edits[i]!];
+      else headers[edits[i]!] = edits[i + 2];
+    }
   }
 }
 
@@ -255,45 +265,21 @@ export class ChainRequest<C extends ChainClient = ChainClient> implements Middle
 }
 
 /**
- * The response phase: its middlewares read and edit the head (ResponseHeaders) before it is
- * relayed, and the edits travel with the head (ResponseHead.edited) to where it is copied out.
+ * The response phase's header edits on the way to the client: they travel with the head
+ * (ResponseHead.edited) to where it is copied out.
  */
-class EditedResponse implements UpstreamHandler, ResponseHeaders {
-  private head: ResponseHead | undefined;
-  private edits: string[] | undefined;
-
+class EditedResponse implements UpstreamHandler {
   constructor(
     private readonly inner: UpstreamHandler,
-    private readonly chain: MiddlewareChain,
-    private readonly request: ChainRequest,
+    private readonly edits: HeaderEdits,
   ) {}
-
-  get status(): number {
-    return this.head!.status;
-  }
-
-  header(name: string): string | undefined {
-    const edited = editedValue(this.edits, name);
-    if (edited !== undefined) return edited === '' ? undefined : edited;
-    const raw = this.head!.rawHeaders;
-    const values: string[] = [];
-    for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === name) values.push(raw[i + 1]!);
-    return values.length ? values.join(', ') : undefined;
-  }
-
-  setHeader(name: string, value: string): void {
-    this.edits = setEdit(this.edits, name, value);
-  }
 
   onConnect(abort: (err?: Error) => void): void {
     this.inner.onConnect(abort);
   }
 
   onHeaders(head: ResponseHead, flow: BodyFlow): boolean {
-    this.head = head;
-    this.edits = undefined;
-    this.chain.editHead(this, this.request);
-    return this.inner.onHeaders(this.edits === undefined ? head : head.edited(this.edits), flow);
+    return this.inner.onHeaders(head.edited(this.edits), flow);
   }
 
   onData(chunk: Buffer): boolean {

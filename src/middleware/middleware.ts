@@ -3,6 +3,7 @@
 import type { MiddlewareType } from '../config/schema.js';
 import type { MiddlewareConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
+import type { HeaderEdits } from '../proxy/http1/header-edits.js';
 import type { UpstreamHandler } from '../proxy/http1/upstream-connection.js';
 import type { ChainClient } from './chain.js';
 
@@ -46,15 +47,6 @@ export interface MiddlewareRequest {
   atEnd(release: () => void): void;
 }
 
-/** A response head, as response-phase middlewares see and edit it. */
-export interface ResponseHeaders {
-  readonly status: number;
-  /** A response header as it will go to the client (lower-case name); repeated ones joined with ", ". */
-  header(name: string): string | undefined;
-  /** Sets a response header, replacing every line of it; an empty value removes it. */
-  setHeader(name: string, value: string): void;
-}
-
 export interface Middleware {
   /**
    * Request phase, in the listed order: returns an Answer to answer the request itself (the
@@ -62,8 +54,11 @@ export interface Middleware {
    * answer synchronously runs without a promise.
    */
   onRequest?(request: MiddlewareRequest): Answer | undefined | Promise<Answer | undefined>;
-  /** Response phase, in reverse order: edits the response head's headers. */
-  onResponse?(response: ResponseHeaders, request: MiddlewareRequest): void;
+  /**
+   * Response phase, in reverse order: header edits, the same on every response (see fixedEdits),
+   * so that a chain merges them once, when it is compiled, and a response costs no call for them.
+   */
+  readonly responseHeaderEdits?: HeaderEdits;
   /**
    * Response phase for bodies (compress): wraps the handler that relays the server's response
    * to the client, in reverse order, so that the first middleware listed is the outermost.

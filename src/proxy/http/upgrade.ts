@@ -12,7 +12,6 @@ import { gatewayFailure, recordPassive, reflectsOnServer, type DataPlaneContext 
 import { accessEntry } from './access-entry.js';
 import { rawErrorResponse, rawResponse } from './error-response.js';
 import type { ChainClient, ChainRequest } from '../../middleware/chain.js';
-import type { ResponseHeaders } from '../../middleware/middleware.js';
 import { connectionAddresses, peerAddress } from '../accept-proxy.js';
 import { writeProxyHeader } from '../proxy-protocol.js';
 import { tlsInfoOf, type TlsInfo } from '../../tls/terminator.js';
@@ -43,8 +42,6 @@ class Upgrade {
     private readonly backend: Backend,
     private readonly socket: Socket,
     head: Buffer,
-    /** The request as its router's middlewares saw it, when it has any. */
-    private readonly middleware: ChainRequest | undefined,
   ) {
     this.readBefore = socket.bytesRead - head.length;
     this.writtenBefore = socket.bytesWritten;
@@ -63,7 +60,7 @@ class Upgrade {
    * of the router's middlewares edits them, as for any response.
    */
   editAnswer(answer: IncomingMessage): void {
-    if (this.middleware && this.route.middlewares?.editsResponses) this.route.middlewares.editHead(new AnswerHeaders(answer), this.middleware);
+    this.route.middlewares?.editHead(answer.headers);
   }
 
   /** The server answered: 101 (the tunnel opens) or a refusal of the upgrade. */
@@ -100,26 +97,6 @@ class Upgrade {
   private respond(status: number): void {
     this.status = status;
     this.context.metrics.observeRequest(this.entrypoint, this.route.router, this.route.service.name, this.request.method, status, (performance.now() - this.started) / 1000, 0, 0, this.backend.traffic);
-  }
-}
-
-/** An upgrade's answer as the response phase reads and edits it: http-proxy writes `headers` out. */
-class AnswerHeaders implements ResponseHeaders {
-  constructor(private readonly answer: IncomingMessage) {}
-
-  get status(): number {
-    return this.answer.statusCode ?? 0;
-  }
-
-  header(name: string): string | undefined {
-    const value = this.answer.headers[name];
-    return Array.isArray(value) ? value.join(', ') : value;
-  }
-
-  setHeader(name: string, value: string): void {
-    const lower = name.toLowerCase();
-    if (value === '') delete this.answer.headers[lower];
-    else this.answer.headers[lower] = value;
   }
 }
 
@@ -252,7 +229,7 @@ export class UpgradeRelay {
     }
     req.headers = replaced as IncomingMessage['headers'];
 
-    const upgrade = new Upgrade(this.entrypoint, this.context, request, route, backend, socket, head, middleware);
+    const upgrade = new Upgrade(this.entrypoint, this.context, request, route, backend, socket, head);
     upgrades.set(req, upgrade);
     backend.inFlight++;
     this.sockets.add(socket);

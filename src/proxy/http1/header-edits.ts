@@ -53,11 +53,25 @@ export function editsName(edits: HeaderEdits, buf: Buffer, start: number, end: n
   return false;
 }
 
-/** The lines the edits add, `Name: value\r\n` each ('' when they only remove). */
-export function editLines(edits: HeaderEdits): string {
+/** The lines of edits made once for every request (fixedEdits), kept beside them. */
+const fixedLines = new WeakMap<HeaderEdits, string>();
+
+/** Edits that are the same on every request or response (a headers middleware's): their lines are made once. */
+export function fixedEdits(edits: HeaderEdits): HeaderEdits {
+  const fixed = Object.freeze([...edits]);
+  fixedLines.set(fixed, buildLines(fixed));
+  return fixed;
+}
+
+function buildLines(edits: HeaderEdits): string {
   let lines = '';
   for (let i = 0; i < edits.length; i += 3) if (edits[i + 2] !== '') lines += `${edits[i + 1]}: ${edits[i + 2]}\r\n`;
   return lines;
+}
+
+/** The lines the edits add, `Name: value\r\n` each ('' when they only remove). */
+export function editLines(edits: HeaderEdits): string {
+  return fixedLines.get(edits) ?? buildLines(edits);
 }
 
 /** [name, value, ...] of the lines the edits add. */
