@@ -1,9 +1,9 @@
-import { fixedEdits, setEdit, type HeaderEdits } from '../proxy/http1/header-edits.js';
+import { setEdit, type HeaderEdits } from '../proxy/http1/header-edits.js';
 import type { Middleware, MiddlewareFactory } from './middleware.js';
 
 /**
  * `headers`: sets request headers sent upstream and response headers sent back; an empty value
- * removes one. The response's are the same on every response, so they are made once, here.
+ * removes one. The response's are the same on every response: its chain merges them once.
  */
 export const headers: MiddlewareFactory<'headers'> = ({ settings }) => {
   const request = [...(settings.customRequestHeaders ?? [])];
@@ -21,5 +21,5 @@ export const headers: MiddlewareFactory<'headers'> = ({ settings }) => {
 function editsOf(headers: ReadonlyArray<readonly [string, string]>): HeaderEdits {
   let edits: string[] | undefined;
   for (const [name, value] of headers) edits = setEdit(edits, name, value);
-  return fixedEdits(edits!);
+  return edits!;
 }

@@ -55,8 +55,9 @@ export interface Middleware {
    */
   onRequest?(request: MiddlewareRequest): Answer | undefined | Promise<Answer | undefined>;
   /**
-   * Response phase, in reverse order: header edits, the same on every response (see fixedEdits),
-   * so that a chain merges them once, when it is compiled, and a response costs no call for them.
+   * Response phase, in reverse order: header edits (made with setEdit), the same on every
+   * response, so that a chain merges them once, when it is compiled, and a response costs no call
+   * for them.
    */
   readonly responseHeaderEdits?: HeaderEdits;
   /**
