@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile, readFileSync, unwatchFile, watchFile } from 'node:fs';
 import type { Logger } from '../log.js';
+import { headerEdit } from '../proxy/http1/header-edits.js';
 import { parseHtpasswd, verifyPassword } from './htpasswd.js';
 import type { Answer, Middleware, MiddlewareFactory, MiddlewareRequest } from './middleware.js';
 
@@ -8,6 +9,7 @@ import type { Answer, Middleware, MiddlewareFactory, MiddlewareRequest } from '.
 const WATCH_INTERVAL_MS = 1_000;
 /** Credentials that passed, remembered so that a browser's every request does not cost a bcrypt. */
 const MAX_REMEMBERED = 1_024;
+const REMOVE_AUTHORIZATION = headerEdit('Authorization', '');
 
 /**
  * `basicAuth`: HTTP Basic authentication against htpasswd entries (inline `users`, and
@@ -85,7 +87,7 @@ class BasicAuth implements Middleware {
 
   private pass(request: MiddlewareRequest, user: string): undefined {
     request.user = user;
-    if (this.removeHeader) request.setHeader('Authorization', '');
+    if (this.removeHeader) request.setHeaderEdit(REMOVE_AUTHORIZATION);
     return undefined;
   }
 

@@ -8,9 +8,8 @@ import type { MiddlewareConfig } from '../config/types.js';
 import { ProxyError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { ChunkedDecoder } from '../proxy/http1/chunked.js';
-import { editedValue, fixedEdits, mergeEdits, setEdit, type HeaderEdits } from '../proxy/http1/header-edits.js';
-import type { ResponseHead } from '../proxy/http1/response-head.js';
-import type { BodyFlow, UpstreamHandler } from '../proxy/http1/upstream-connection.js';
+import { editedValue, headerEdit, mergeEdits, withEdit, type HeaderEdit, type HeaderEdits } from '../proxy/http1/header-edits.js';
+import type { UpstreamHandler } from '../proxy/http1/upstream-connection.js';
 import { stallTimer, type BodyStall, type ClientExchange, type ClientRequest } from '../proxy/http/client.js';
 import type { RequestEdits } from '../proxy/http/headers.js';
 import { createMiddleware } from './index.js';
@@ -67,8 +66,13 @@ export interface ChainOutcome<R extends ChainRequest> {
 /** The middlewares of one router, in the order they run, ready for requests. */
 export class MiddlewareChain {
   private readonly requestPhase: Middleware[];
-  /** The response phase's header edits, merged: undefined when no middleware makes any. */
-  private readonly responseEdits: HeaderEdits | undefined;
+  /**
+   * The response phase's header edits, merged: undefined when no middleware makes any. They go
+   * with the request upstream (UpstreamRequest.responseEdits) and come back in the response head,
+   * so that every response path (and a wrapper, such as compress) sees them, and a response costs
+   * no call and no object for them.
+   */
+  readonly responseEdits: HeaderEdits | undefined;
   private readonly wrappers: Middleware[];
 
   constructor(
@@ -82,13 +86,13 @@ export class MiddlewareChain {
     // In reverse order, as the response goes back through them: the first listed edits last, and
     // its edit of a name wins.
     const responsePhase = middlewares.filter((m) => m.responseHeaderEdits).reverse();
-    this.responseEdits = responsePhase.length ? fixedEdits(responsePhase.reduce<HeaderEdits>((edits, m) => mergeEdits(edits, m.responseHeaderEdits!), [])) : undefined;
+    this.responseEdits = responsePhase.length ? responsePhase.reduce<HeaderEdits>((edits, m) => mergeEdits(edits, m.responseHeaderEdits!), []) : undefined;
     this.wrappers = middlewares.filter((m) => m.wrapResponse).reverse();
   }
 
-  /** Whether the response goes through any middleware (then `wrap` is needed). */
-  get editsResponses(): boolean {
-    return this.responseEdits !== undefined || this.wrappers.length > 0;
+  /** Whether a middleware relays the response body (then `wrap` is needed). */
+  get wrapsResponses(): boolean {
+    return this.wrappers.length > 0;
   }
 
   run<R extends ChainRequest>(request: R, outcome: ChainOutcome<R>): void {
@@ -133,21 +137,21 @@ export class MiddlewareChain {
     request.end();
   }
 
-  /** The handler that relays the server's response through the response phase. */
+  /** The handler that relays the server's response through the middlewares that relay bodies. */
   wrap(handler: UpstreamHandler, request: ChainRequest): UpstreamHandler {
     let wrapped = handler;
     // Reversed lists: the last middleware wraps first, so the first one listed is outermost.
     for (const m of this.wrappers) wrapped = m.wrapResponse!(wrapped, request);
-    return this.responseEdits ? new EditedResponse(wrapped, this.responseEdits) : wrapped;
+    return wrapped;
   }
 
   /** The response phase's edits of the headers of a head that Node writes (a body's wrappers are not for heads alone: a 101 has none). */
   editHead(headers: IncomingHttpHeaders): void {
     const edits = this.responseEdits;
     if (!edits) return;
-    for (let i = 0; i < edits.length; i += 3) {
-      if (edits[i + 2] === '') delete headers[edits[i]!];
-      else headers[edits[i]!] = edits[i + 2];
+    for (const { lower, value } of edits) {
+      if (value === '') delete headers[lower];
+      else headers[lower] = value;
     }
   }
 }
@@ -164,8 +168,8 @@ function failure(err: unknown, middleware: string | undefined): ProxyError {
 export class ChainRequest<C extends ChainClient = ChainClient> implements MiddlewareRequest, RequestEdits {
   url: string;
   user: string | undefined;
-  /** The header edits (HeaderEdits), made at the first. */
-  private edits: string[] | undefined;
+  /** The header edits, made at the first. */
+  private edits: HeaderEdit[] | undefined;
   /** The body, read whole by a middleware (buffering), framed as streamBody frames it. */
   body: Buffer[] | undefined;
   /** That body's length, without its chunk framing. */
@@ -203,7 +207,11 @@ export class ChainRequest<C extends ChainClient = ChainClient> implements Middle
   }
 
   setHeader(name: string, value: string): void {
-    this.edits = setEdit(this.edits, name, value);
+    this.setHeaderEdit(headerEdit(name, value));
+  }
+
+  setHeaderEdit(edit: HeaderEdit): void {
+    this.edits = withEdit(this.edits, edit);
   }
 
   get headerEdits(): HeaderEdits {
@@ -261,48 +269,5 @@ export class ChainRequest<C extends ChainClient = ChainClient> implements Middle
         },
       );
     });
-  }
-}
-
-/**
- * The response phase's header edits on the way to the client: they travel with the head
- * (ResponseHead.edited) to where it is copied out.
- */
-class EditedResponse implements UpstreamHandler {
-  constructor(
-    private readonly inner: UpstreamHandler,
-    private readonly edits: HeaderEdits,
-  ) {}
-
-  onConnect(abort: (err?: Error) => void): void {
-    this.inner.onConnect(abort);
-  }
-
-  onHeaders(head: ResponseHead, flow: BodyFlow): boolean {
-    return this.inner.onHeaders(head.edited(this.edits), flow);
-  }
-
-  onData(chunk: Buffer): boolean {
-    return this.inner.onData(chunk);
-  }
-
-  onComplete(): void {
-    this.inner.onComplete();
-  }
-
-  onError(err: Error): void {
-    this.inner.onError(err);
-  }
-
-  onBodySent(bytes: number): void {
-    this.inner.onBodySent(bytes);
-  }
-
-  onReadEnd(): void {
-    this.inner.onReadEnd?.();
-  }
-
-  onTrailers(trailers: readonly string[]): void {
-    this.inner.onTrailers?.(trailers);
   }
 }

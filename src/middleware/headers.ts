@@ -1,25 +1,26 @@
-import { setEdit, type HeaderEdits } from '../proxy/http1/header-edits.js';
+import { headerEdit, withEdit, type HeaderEdit } from '../proxy/http1/header-edits.js';
 import type { Middleware, MiddlewareFactory } from './middleware.js';
 
 /**
  * `headers`: sets request headers sent upstream and response headers sent back; an empty value
- * removes one. The response's are the same on every response: its chain merges them once.
+ * removes one. Both are the same on every request, so their edits (lines included) are made here,
+ * once; the response's are merged by the chain when it is compiled.
  */
 export const headers: MiddlewareFactory<'headers'> = ({ settings }) => {
-  const request = [...(settings.customRequestHeaders ?? [])];
-  const response = [...(settings.customResponseHeaders ?? [])];
+  const request = editsOf(settings.customRequestHeaders ?? []);
+  const response = editsOf(settings.customResponseHeaders ?? []);
   const onRequest: Middleware['onRequest'] = (req) => {
-    for (const [name, value] of request) req.setHeader(name, value);
+    for (let i = 0; i < request.length; i++) req.setHeaderEdit(request[i]!);
     return undefined;
   };
   return {
     ...(request.length ? { onRequest } : {}),
-    ...(response.length ? { responseHeaderEdits: editsOf(response) } : {}),
+    ...(response.length ? { responseHeaderEdits: response } : {}),
   };
 };
 
-function editsOf(headers: ReadonlyArray<readonly [string, string]>): HeaderEdits {
-  let edits: string[] | undefined;
-  for (const [name, value] of headers) edits = setEdit(edits, name, value);
-  return edits!;
+function editsOf(headers: Iterable<readonly [string, string]>): HeaderEdit[] {
+  let edits: HeaderEdit[] = [];
+  for (const [name, value] of headers) edits = withEdit(edits, headerEdit(name, value));
+  return edits;
 }

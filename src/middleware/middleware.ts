@@ -3,7 +3,7 @@
 import type { MiddlewareType } from '../config/schema.js';
 import type { MiddlewareConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
-import type { HeaderEdits } from '../proxy/http1/header-edits.js';
+import type { HeaderEdit, HeaderEdits } from '../proxy/http1/header-edits.js';
 import type { UpstreamHandler } from '../proxy/http1/upstream-connection.js';
 import type { ChainClient } from './chain.js';
 
@@ -31,6 +31,8 @@ export interface MiddlewareRequest {
   header(name: string): string | undefined;
   /** Sets (replaces) a request header; an empty value removes it. */
   setHeader(name: string, value: string): void;
+  /** The same with an edit made once, when the middleware was (headerEdit): its line is not made again per request. */
+  setHeaderEdit(edit: HeaderEdit): void;
   /** The entrypoint trusts this peer's X-Forwarded-* headers (trustedProxies). */
   trusts(ip: string): boolean;
   /** The authenticated user, for the access log. */
@@ -55,7 +57,7 @@ export interface Middleware {
    */
   onRequest?(request: MiddlewareRequest): Answer | undefined | Promise<Answer | undefined>;
   /**
-   * Response phase, in reverse order: header edits (made with setEdit), the same on every
+   * Response phase, in reverse order: header edits (made with headerEdit), the same on every
    * response, so that a chain merges them once, when it is compiled, and a response costs no call
    * for them.
    */

@@ -1,3 +1,4 @@
+import { headerEdit } from '../proxy/http1/header-edits.js';
 import type { MiddlewareFactory } from './middleware.js';
 
 /**
@@ -5,18 +6,18 @@ import type { MiddlewareFactory } from './middleware.js';
  * Traefik and router matches read one) and says which in X-Forwarded-Prefix.
  */
 export const stripPrefix: MiddlewareFactory<'stripPrefix'> = ({ settings }) => {
-  const prefixes = settings.prefixes;
+  const prefixes = settings.prefixes.map((prefix) => ({ prefix, saying: headerEdit('X-Forwarded-Prefix', prefix) }));
   return {
     onRequest(request) {
       const url = request.url;
       const query = url.indexOf('?');
       const pathLength = query < 0 ? url.length : query;
-      for (const prefix of prefixes) {
+      for (const { prefix, saying } of prefixes) {
         if (prefix.length > pathLength || !url.startsWith(prefix)) continue;
         // What follows the prefix: the rest of the path, then the query.
         const rest = url.slice(prefix.length);
         request.url = rest.startsWith('/') ? rest : `/${rest}`;
-        request.setHeader('X-Forwarded-Prefix', prefix);
+        request.setHeaderEdit(saying);
         return undefined;
       }
       return undefined;

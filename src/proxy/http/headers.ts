@@ -1,5 +1,5 @@
 import { BlockList, isIPv6 } from 'node:net';
-import { editFields, editIndex, editLines, editsName, type HeaderEdits } from '../http1/header-edits.js';
+import { copyEditLines, editFields, editIndex, editLinesLength, editsName, type HeaderEdits } from '../http1/header-edits.js';
 import type { RequestHead } from '../http1/request-head.js';
 import type { ResponseHead } from '../http1/response-head.js';
 import { classifyName, connectionTokens, HOP_BY_HOP_NAMES, Name } from '../http1/syntax.js';
@@ -71,6 +71,8 @@ export class AddressRanges {
 
   /** Whether `ip` (an address; anything else is not in any range) is in one of the ranges. */
   has(ip: string): boolean {
+    // Most entrypoints trust no proxy: their every request asks this of an empty set.
+    if (this.v4.length === 0 && this.v6 === undefined) return false;
     const v4 = ipv4Number(ip);
     if (v4 === undefined) return this.v6 !== undefined && isIPv6(ip) && this.v6.check(ip, 'ipv6');
     for (const [network, bits] of this.v4) {
@@ -271,18 +273,30 @@ export function upstreamRequestHead(head: RequestHead, facts: ForwardingFacts, r
   return out;
 }
 
+/** The end of a request line that lb writes (the target changed, or the client spoke HTTP/1.0). */
+const HTTP11_LINE_END = Buffer.from(' HTTP/1.1\r\n', 'latin1');
+
 /** The head of upstreamRequestHead with a router's middlewares' edits: their target, and their headers before lb's X-Forwarded-*. */
 function editedHead(head: RequestHead, buf: Buffer, runs: readonly number[], edits: RequestEdits, tail: Buffer): Buffer {
-  // The client's request line goes as it is unless the target changed (or it was HTTP/1.0).
-  const requestLine = edits.url === head.url && head.versionMinor === 1 ? undefined : `${head.method} ${edits.url} HTTP/1.1\r\n`;
-  const lines = editLines(edits.headerEdits);
+  // The client's request line goes as it is unless the target changed (or it was HTTP/1.0); then
+  // its method and space are copied, and only the target is written from a string.
+  const ownLine = edits.url === head.url && head.versionMinor === 1;
+  const methodEnd = head.method.length + 1;
+  const headerEdits = edits.headerEdits;
   // latin1: a character is a byte.
-  let size = (requestLine?.length ?? head.requestLineEnd) + lines.length + tail.length;
+  let size = (ownLine ? head.requestLineEnd : methodEnd + edits.url.length + HTTP11_LINE_END.length) + editLinesLength(headerEdits) + tail.length;
   for (let r = 0; r < runs.length; r += 2) size += runs[r + 1]! - runs[r]!;
   const out = Buffer.allocUnsafe(size);
-  let at = requestLine === undefined ? buf.copy(out, 0, 0, head.requestLineEnd) : out.write(requestLine, 0, 'latin1');
+  let at: number;
+  if (ownLine) {
+    at = buf.copy(out, 0, 0, head.requestLineEnd);
+  } else {
+    at = buf.copy(out, 0, 0, methodEnd);
+    at += out.write(edits.url, at, 'latin1');
+    at += HTTP11_LINE_END.copy(out, at);
+  }
   for (let r = 0; r < runs.length; r += 2) at += buf.copy(out, at, runs[r], runs[r + 1]);
-  if (lines !== '') at += out.write(lines, at, 'latin1');
+  at += copyEditLines(headerEdits, out, at);
   tail.copy(out, at);
   return out;
 }
@@ -296,8 +310,7 @@ function editedHead(head: RequestHead, buf: Buffer, runs: readonly number[], edi
 export function downstreamResponseHead(head: ResponseHead, extra: string, room = 0): Buffer {
   const { buf, offsets, edits } = head;
   const named = head.connectionNamed;
-  const added = edits === undefined ? '' : editLines(edits);
-  const out = Buffer.allocUnsafe(buf.length + added.length + extra.length + 2 + room);
+  const out = Buffer.allocUnsafe(buf.length + (edits === undefined ? 0 : editLinesLength(edits)) + extra.length + 2 + room);
   let at: number;
   if (head.versionMinor === 1) at = buf.copy(out, 0, 0, head.statusLineEnd);
   else at = out.write(`HTTP/1.1 ${head.status} ${head.statusText}\r\n`, 0, 'latin1');
@@ -313,7 +326,7 @@ export function downstreamResponseHead(head: ResponseHead, extra: string, room =
     runStart = f + 4 < offsets.length ? offsets[f + 4]! : headersEnd;
   }
   if (headersEnd > runStart) at += buf.copy(out, at, runStart, headersEnd);
-  if (added !== '') at += out.write(added, at, 'latin1');
+  if (edits !== undefined) at += copyEditLines(edits, out, at);
   if (extra === CRLF) {
     out[at++] = 0x0d;
     out[at++] = 0x0a;

@@ -106,7 +106,7 @@ export class Mirrors {
       });
       const { timeouts } = service.config;
       // The body is read whole, so no rate applies to it; the response is read as fast as it comes.
-      upstreamFor(backend, service).dispatch({ ...request, headersTimeout: timeouts.responseHeadersMs, bodyTimeout: timeouts.idleMs, minRequestBodyRate: undefined, responseReadTimeout: timeouts.idleMs, rawChunked: true }, handler);
+      upstreamFor(backend, service).dispatch({ ...request, headersTimeout: timeouts.responseHeadersMs, bodyTimeout: timeouts.idleMs, minRequestBodyRate: undefined, responseReadTimeout: timeouts.idleMs, rawChunked: true, responseEdits: undefined }, handler);
     }
   }
 

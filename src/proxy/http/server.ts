@@ -448,8 +448,9 @@ export class HttpEntrypoint {
         minRequestBodyRate: this.config.minRequestBodyRate,
         responseReadTimeout: this.config.timeouts.idleMs,
         rawChunked: client.acceptsChunked,
+        responseEdits: route.middlewares?.responseEdits,
       },
-      route.middlewares?.editsResponses ? route.middlewares.wrap(relay, proxied.middleware!) : relay,
+      route.middlewares?.wrapsResponses ? route.middlewares.wrap(relay, proxied.middleware!) : relay,
     );
     if (proxied.mirrors) this.sendMirrors(proxied, proxied.mirrors, proxied.body as Buffer[] | null);
   }

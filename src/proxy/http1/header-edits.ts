@@ -1,32 +1,39 @@
-// Header edits that a router's middlewares make to a request or a response head, kept flat and
-// applied while the head is copied out: a head is never rebuilt for them, and a name is compared
-// as bytes, so an edit costs no string per header line.
+// Header edits that a router's middlewares make to a request or a response head, applied while
+// the head is copied out: a head is never rebuilt for them, a name is compared as bytes, and an
+// edit's line is made once, with the edit, so that a head with edits costs no string per line.
+// Most edits are made when a middleware is (a headers middleware's, stripPrefix's): a request
+// that takes one costs no string and no buffer for it.
 import type { Fields } from './syntax.js';
 
-/**
- * [lower-case name, name as set, value, ...]: an empty value removes the header, any other
- * replaces every line of it.
- */
-export type HeaderEdits = readonly string[];
+/** Replaces every line of a header with one, or removes them (an empty `value`). */
+export interface HeaderEdit {
+  readonly lower: string;
+  /** The name as set, as it goes out. */
+  readonly name: string;
+  readonly value: string;
+  /** `Name: value\r\n`, latin1; empty for a removal. */
+  readonly line: Buffer;
+}
+
+export type HeaderEdits = readonly HeaderEdit[];
+
+export function headerEdit(name: string, value: string): HeaderEdit {
+  return { lower: name.toLowerCase(), name, value, line: value === '' ? Buffer.alloc(0) : Buffer.from(`${name}: ${value}\r\n`, 'latin1') };
+}
 
 /** Where the edit of `lower` is in `edits`, or -1. */
 export function editIndex(edits: HeaderEdits, lower: string): number {
-  for (let i = 0; i < edits.length; i += 3) if (edits[i] === lower) return i;
+  for (let i = 0; i < edits.length; i++) if (edits[i]!.lower === lower) return i;
   return -1;
 }
 
-/** `edits` with `name` set to `value`, replacing an earlier edit of the same name; made at the first edit. */
-export function setEdit(edits: string[] | undefined, name: string, value: string): string[] {
-  const lower = name.toLowerCase();
+/** `edits` with `edit`, which replaces an earlier edit of the same name; the list is made at the first edit. */
+export function withEdit(edits: HeaderEdit[] | undefined, edit: HeaderEdit): HeaderEdit[] {
   // An array of exactly one edit: most requests get one or two.
-  if (edits === undefined) return [lower, name, value];
-  const at = editIndex(edits, lower);
-  if (at < 0) {
-    edits.push(lower, name, value);
-  } else {
-    edits[at + 1] = name;
-    edits[at + 2] = value;
-  }
+  if (edits === undefined) return [edit];
+  const at = editIndex(edits, edit.lower);
+  if (at < 0) edits.push(edit);
+  else edits[at] = edit;
   return edits;
 }
 
@@ -34,14 +41,14 @@ export function setEdit(edits: string[] | undefined, name: string, value: string
 export function editedValue(edits: HeaderEdits | undefined, lower: string): string | undefined {
   if (edits === undefined) return undefined;
   const at = editIndex(edits, lower);
-  return at < 0 ? undefined : edits[at + 2];
+  return at < 0 ? undefined : edits[at]!.value;
 }
 
 /** Whether the header name in buf[start, end) is edited (replaced or removed), ignoring ASCII case. */
 export function editsName(edits: HeaderEdits, buf: Buffer, start: number, end: number): boolean {
   const length = end - start;
-  next: for (let i = 0; i < edits.length; i += 3) {
-    const lower = edits[i]!;
+  next: for (let i = 0; i < edits.length; i++) {
+    const lower = edits[i]!.lower;
     if (lower.length !== length) continue;
     for (let j = 0; j < length; j++) {
       let byte = buf[start + j]!;
@@ -53,30 +60,26 @@ export function editsName(edits: HeaderEdits, buf: Buffer, start: number, end: n
   return false;
 }
 
-/** The lines of edits made once for every request (fixedEdits), kept beside them. */
-const fixedLines = new WeakMap<HeaderEdits, string>();
-
-/** Edits that are the same on every request or response (a headers middleware's): their lines are made once. */
-export function fixedEdits(edits: HeaderEdits): HeaderEdits {
-  const fixed = Object.freeze([...edits]);
-  fixedLines.set(fixed, buildLines(fixed));
-  return fixed;
+/** The bytes of the lines the edits add. */
+export function editLinesLength(edits: HeaderEdits): number {
+  let length = 0;
+  for (let i = 0; i < edits.length; i++) length += edits[i]!.line.length;
+  return length;
 }
 
-function buildLines(edits: HeaderEdits): string {
-  let lines = '';
-  for (let i = 0; i < edits.length; i += 3) if (edits[i + 2] !== '') lines += `${edits[i + 1]}: ${edits[i + 2]}\r\n`;
-  return lines;
-}
-
-/** The lines the edits add, `Name: value\r\n` each ('' when they only remove). */
-export function editLines(edits: HeaderEdits): string {
-  return fixedLines.get(edits) ?? buildLines(edits);
+/** Copies the lines the edits add into `out` at `at`; returns the bytes copied. */
+export function copyEditLines(edits: HeaderEdits, out: Buffer, at: number): number {
+  const start = at;
+  for (let i = 0; i < edits.length; i++) {
+    const line = edits[i]!.line;
+    if (line.length !== 0) at += line.copy(out, at);
+  }
+  return at - start;
 }
 
 /** [name, value, ...] of the lines the edits add. */
 export function editFields(edits: HeaderEdits, out: string[]): string[] {
-  for (let i = 0; i < edits.length; i += 3) if (edits[i + 2] !== '') out.push(edits[i + 1]!, edits[i + 2]!);
+  for (const edit of edits) if (edit.value !== '') out.push(edit.name, edit.value);
   return out;
 }
 
@@ -92,8 +95,5 @@ export function editedFieldStrings({ buf, offsets }: Fields, edits: HeaderEdits)
 
 /** `earlier` then `later`: a name that both edit takes the later edit. */
 export function mergeEdits(earlier: HeaderEdits, later: HeaderEdits): HeaderEdits {
-  const merged: string[] = [];
-  for (let i = 0; i < earlier.length; i += 3) if (editIndex(later, earlier[i]!) < 0) merged.push(earlier[i]!, earlier[i + 1]!, earlier[i + 2]!);
-  merged.push(...later);
-  return merged;
+  return [...earlier.filter((edit) => editIndex(later, edit.lower) < 0), ...later];
 }

@@ -1,5 +1,5 @@
 import { HttpSyntaxError } from '../../errors.js';
-import { editedFieldStrings, mergeEdits, type HeaderEdits } from './header-edits.js';
+import { editedFieldStrings, type HeaderEdits } from './header-edits.js';
 import { classifyName, connectionTokensAt, contentLengthAt, CR, fieldStrings, headEnd, isChunkedAt, keepAliveTimeoutAt, LF, MAX_HEAD_BYTES, Name, parseFieldLines, SP, type Fields } from './syntax.js';
 
 /** A backend's response head: its bytes, and offsets of its header fields. */
@@ -25,8 +25,12 @@ export class ResponseHead implements Fields {
     readonly connectionNamed: readonly string[] | undefined,
     /** The `timeout` of the server's Keep-Alive header, in seconds: how long it keeps an idle connection. */
     readonly keepAliveTimeoutS: number | undefined,
-    /** A router's response edits (middlewares), not yet applied to `buf`. */
-    readonly edits: HeaderEdits | undefined = undefined,
+    /**
+     * A router's response edits (middlewares), applied when the head is copied out
+     * (downstreamResponseHead) or read as strings (rawHeaders), not to `buf`. What the head says
+     * of the body and the connection stays as the server said it.
+     */
+    readonly edits: HeaderEdits | undefined,
   ) {}
 
   get statusText(): string {
@@ -41,16 +45,6 @@ export class ResponseHead implements Fields {
   get rawHeaders(): string[] {
     return (this.rawCache ??= this.edits === undefined ? fieldStrings(this) : editedFieldStrings(this, this.edits));
   }
-
-  /**
-   * The same head with a router's response edits, applied when the head is copied out
-   * (downstreamResponseHead) or read as strings (rawHeaders): nothing is copied here. What the head
-   * says of the body and the connection stays as the server said it.
-   */
-  edited(edits: HeaderEdits): ResponseHead {
-    const all = this.edits === undefined ? edits : mergeEdits(this.edits, edits);
-    return new ResponseHead(this.buf, this.status, this.textStart, this.textEnd, this.versionMinor, this.statusLineEnd, this.offsets, this.bodyLength, this.keepAlive, this.connectionNamed, this.keepAliveTimeoutS, all);
-  }
 }
 
 export const CHUNKED = -1;
@@ -64,17 +58,17 @@ const KEEP_ALIVE_NAME_LENGTH = 'keep-alive'.length;
  * never with Content-Length, no obs-fold, no bare CR or LF, a three-digit status.
  * `noBody`: the request was HEAD, so whatever the head says, no body follows.
  */
-export function parseResponseHead(buf: Buffer, start: number, end: number, noBody: boolean): ResponseHead | null {
+export function parseResponseHead(buf: Buffer, start: number, end: number, noBody: boolean, edits?: HeaderEdits): ResponseHead | null {
   const stop = headEnd(buf, start, end);
   if (stop < 0) {
     if (end - start > MAX_HEAD_BYTES) throw new HttpSyntaxError('response head larger than 16 KiB');
     return null;
   }
   if (stop - start > MAX_HEAD_BYTES) throw new HttpSyntaxError('response head larger than 16 KiB');
-  return parseHead(start === 0 && stop === buf.length ? buf : buf.subarray(start, stop), noBody);
+  return parseHead(start === 0 && stop === buf.length ? buf : buf.subarray(start, stop), noBody, edits);
 }
 
-function parseHead(buf: Buffer, noBody: boolean): ResponseHead {
+function parseHead(buf: Buffer, noBody: boolean, edits: HeaderEdits | undefined): ResponseHead {
   const stop = buf.length;
   let i = 0;
   // "HTTP/1.x NNN"
@@ -142,5 +136,5 @@ function parseHead(buf: Buffer, noBody: boolean): ResponseHead {
   else if (chunked) bodyLength = CHUNKED;
   else if (length !== undefined) bodyLength = length;
   else bodyLength = UNTIL_CLOSE;
-  return new ResponseHead(buf, status, textStart, textEnd, minor, statusLineEnd, offsets, bodyLength, keepAlive, named, keepAliveTimeoutS);
+  return new ResponseHead(buf, status, textStart, textEnd, minor, statusLineEnd, offsets, bodyLength, keepAlive, named, keepAliveTimeoutS, edits);
 }

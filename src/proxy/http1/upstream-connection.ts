@@ -6,6 +6,7 @@ import { ReadBuffer } from '../read-buffers.js';
 import { ChunkedDecoder } from './chunked.js';
 import type { MinBodyRate } from '../../config/types.js';
 import { unwatch, uploadRateDeadline, watch, type Timed } from '../deadlines.js';
+import type { HeaderEdits } from './header-edits.js';
 import { CHUNKED, parseResponseHead, UNTIL_CLOSE, type ResponseHead } from './response-head.js';
 
 /**
@@ -58,6 +59,8 @@ export interface UpstreamRequest {
   responseReadTimeout: number;
   /** Relay a chunked response body as sent (chunk sizes included) instead of decoding it. */
   rawChunked: boolean;
+  /** The router's response edits (middlewares), carried by the response head (ResponseHead.edits). */
+  responseEdits: HeaderEdits | undefined;
 }
 
 /** How a handler steers the response body: pause and resume it, or keep a chunk it was lent. */
@@ -309,7 +312,7 @@ export class UpstreamConnection implements Timed {
       this.pending = undefined;
       let offset = 0;
       for (;;) {
-        const head = parseResponseHead(buf, offset, buf.length, this.request!.method === 'HEAD');
+        const head = parseResponseHead(buf, offset, buf.length, this.request!.method === 'HEAD', this.request!.responseEdits);
         if (!head) {
           // Copied: the read buffer is reused.
           this.pending = Buffer.from(buf.subarray(offset));

@@ -10,6 +10,7 @@ import type { TLSSocket } from 'node:tls';
 import { classifyUpstreamError, HttpSyntaxError, ProxyError } from '../../errors.js';
 import { connectUpstream } from '../../tls/upstream.js';
 import { ChunkedDecoder, lastChunk, relayableTrailers } from '../http1/chunked.js';
+import type { HeaderEdits } from '../http1/header-edits.js';
 import { parseResponseHead, type ResponseHead } from '../http1/response-head.js';
 import type { BodyFlow, StreamedBody, UpstreamHandler, UpstreamOrigin, UpstreamRequest } from '../http1/upstream-connection.js';
 import { UPSTREAM_KEEP_ALIVE_MS } from '../http1/upstream-pool.js';
@@ -62,7 +63,7 @@ export function http2RequestFields(head: Buffer, scheme: 'http' | 'https'): Http
  * its content-length, none when the stream ended with the head, else chunked (the body is then
  * chunk-framed for handlers that relay chunks as they are).
  */
-export function http1ResponseHead(headers: IncomingHttpHeaders, ended: boolean, noBody: boolean): ResponseHead {
+export function http1ResponseHead(headers: IncomingHttpHeaders, ended: boolean, noBody: boolean, edits?: HeaderEdits): ResponseHead {
   const status = Number(headers[':status']);
   let text = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}\r\n`;
   for (const [name, value] of Object.entries(headers)) {
@@ -72,7 +73,7 @@ export function http1ResponseHead(headers: IncomingHttpHeaders, ended: boolean, 
   const bodiless = noBody || status === 204 || status === 304;
   if (headers['content-length'] === undefined && !bodiless) text += ended ? 'content-length: 0\r\n' : 'transfer-encoding: chunked\r\n';
   const buf = Buffer.from(`${text}\r\n`, 'latin1');
-  const head = parseResponseHead(buf, 0, buf.length, noBody);
+  const head = parseResponseHead(buf, 0, buf.length, noBody, edits);
   if (!head) throw new HttpSyntaxError('response head larger than 16 KiB');
   return head;
 }
@@ -229,7 +230,7 @@ class Http2Exchange {
     stream.on('response', (headers, flags) => {
       let head: ResponseHead;
       try {
-        head = http1ResponseHead(headers, (flags & constants.NGHTTP2_FLAG_END_STREAM) !== 0, this.request.method === 'HEAD');
+        head = http1ResponseHead(headers, (flags & constants.NGHTTP2_FLAG_END_STREAM) !== 0, this.request.method === 'HEAD', this.request.responseEdits);
       } catch (err) {
         return this.fail(new ProxyError('bad_response', (err as Error).message, { cause: err }));
       }
