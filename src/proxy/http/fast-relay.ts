@@ -1,6 +1,7 @@
 import type { Backend } from '../../balancer/index.js';
 import type { HttpRoute } from '../../control/snapshot.js';
 import { ProxyError } from '../../errors.js';
+import { copyBytes } from '../http1/bytes.js';
 import { CHUNKED, UNTIL_CLOSE, type ResponseHead } from '../http1/response-head.js';
 import type { BodyFlow } from '../http1/upstream-connection.js';
 import type { ExchangeHooks, SetCookie } from './client.js';
@@ -81,7 +82,7 @@ export class FastRelay extends Relay {
       this.pendingHead = undefined;
       // Head and first body bytes in one write: one system call, one packet for small responses.
       if (chunk.length <= this.pendingRoom) {
-        chunk.copy(head, headLength);
+        copyBytes(chunk, head, headLength, 0, chunk.length);
         flushed = socket.write(chunk.length === this.pendingRoom ? head : head.subarray(0, headLength + chunk.length));
       } else if (chunk.length <= SMALL_BODY_BYTES) {
         flushed = socket.write(Buffer.concat([head.subarray(0, headLength), chunk]));

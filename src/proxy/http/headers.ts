@@ -1,4 +1,5 @@
 import { BlockList, isIPv6 } from 'node:net';
+import { copyBytes, writeLatin1 } from '../http1/bytes.js';
 import { copyEditLines, editFields, editIndex, editLinesLength, editsName, type HeaderEdits } from '../http1/header-edits.js';
 import type { RequestHead } from '../http1/request-head.js';
 import type { ResponseHead } from '../http1/response-head.js';
@@ -267,9 +268,9 @@ export function upstreamRequestHead(head: RequestHead, facts: ForwardingFacts, r
   let size = (requestLine?.length ?? head.requestLineEnd) + tail.length;
   for (let r = 0; r < runs.length; r += 2) size += runs[r + 1]! - runs[r]!;
   const out = Buffer.allocUnsafe(size);
-  let at = requestLine === undefined ? buf.copy(out, 0, 0, head.requestLineEnd) : out.write(requestLine, 0, 'latin1');
-  for (let r = 0; r < runs.length; r += 2) at += buf.copy(out, at, runs[r], runs[r + 1]);
-  tail.copy(out, at);
+  let at = requestLine === undefined ? copyBytes(buf, out, 0, 0, head.requestLineEnd) : writeLatin1(requestLine, out, 0);
+  for (let r = 0; r < runs.length; r += 2) at += copyBytes(buf, out, at, runs[r]!, runs[r + 1]!);
+  copyBytes(tail, out, at, 0, tail.length);
   return out;
 }
 
@@ -289,15 +290,15 @@ function editedHead(head: RequestHead, buf: Buffer, runs: readonly number[], edi
   const out = Buffer.allocUnsafe(size);
   let at: number;
   if (ownLine) {
-    at = buf.copy(out, 0, 0, head.requestLineEnd);
+    at = copyBytes(buf, out, 0, 0, head.requestLineEnd);
   } else {
-    at = buf.copy(out, 0, 0, methodEnd);
-    at += out.write(edits.url, at, 'latin1');
-    at += HTTP11_LINE_END.copy(out, at);
+    at = copyBytes(buf, out, 0, 0, methodEnd);
+    at += writeLatin1(edits.url, out, at);
+    at += copyBytes(HTTP11_LINE_END, out, at, 0, HTTP11_LINE_END.length);
   }
-  for (let r = 0; r < runs.length; r += 2) at += buf.copy(out, at, runs[r], runs[r + 1]);
+  for (let r = 0; r < runs.length; r += 2) at += copyBytes(buf, out, at, runs[r]!, runs[r + 1]!);
   at += copyEditLines(headerEdits, out, at);
-  tail.copy(out, at);
+  copyBytes(tail, out, at, 0, tail.length);
   return out;
 }
 
@@ -312,8 +313,8 @@ export function downstreamResponseHead(head: ResponseHead, extra: string, room =
   const named = head.connectionNamed;
   const out = Buffer.allocUnsafe(buf.length + (edits === undefined ? 0 : editLinesLength(edits)) + extra.length + 2 + room);
   let at: number;
-  if (head.versionMinor === 1) at = buf.copy(out, 0, 0, head.statusLineEnd);
-  else at = out.write(`HTTP/1.1 ${head.status} ${head.statusText}\r\n`, 0, 'latin1');
+  if (head.versionMinor === 1) at = copyBytes(buf, out, 0, 0, head.statusLineEnd);
+  else at = writeLatin1(`HTTP/1.1 ${head.status} ${head.statusText}\r\n`, out, 0);
   let runStart = head.statusLineEnd;
   const headersEnd = buf.length - 2;
   for (let f = 0; f < offsets.length; f += 4) {
@@ -322,16 +323,16 @@ export function downstreamResponseHead(head: ResponseHead, extra: string, room =
     const kind = classifyName(buf, nameStart, nameEnd);
     const keep = kind === Name.Other ? named === undefined || !named.includes(buf.toString('latin1', nameStart, nameEnd).toLowerCase()) : kind === Name.ContentLength || kind === Name.Host || kind === Name.Forwarded || kind === Name.Expect;
     if (keep && (edits === undefined || !editsName(edits, buf, nameStart, nameEnd))) continue;
-    if (nameStart > runStart) at += buf.copy(out, at, runStart, nameStart);
+    if (nameStart > runStart) at += copyBytes(buf, out, at, runStart, nameStart);
     runStart = f + 4 < offsets.length ? offsets[f + 4]! : headersEnd;
   }
-  if (headersEnd > runStart) at += buf.copy(out, at, runStart, headersEnd);
+  if (headersEnd > runStart) at += copyBytes(buf, out, at, runStart, headersEnd);
   if (edits !== undefined) at += copyEditLines(edits, out, at);
   if (extra === CRLF) {
     out[at++] = 0x0d;
     out[at++] = 0x0a;
   } else {
-    at += out.write(extra, at, 'latin1');
+    at += writeLatin1(extra, out, at);
   }
   return out.subarray(0, at + room);
 }

@@ -3,6 +3,7 @@
 // edit's line is made once, with the edit, so that a head with edits costs no string per line.
 // Most edits are made when a middleware is (a headers middleware's, stripPrefix's): a request
 // that takes one costs no string and no buffer for it.
+import { copyBytes } from './bytes.js';
 import type { Fields } from './syntax.js';
 
 /** Replaces every line of a header with one, or removes them (an empty `value`). */
@@ -72,7 +73,7 @@ export function copyEditLines(edits: HeaderEdits, out: Buffer, at: number): numb
   const start = at;
   for (let i = 0; i < edits.length; i++) {
     const line = edits[i]!.line;
-    if (line.length !== 0) at += line.copy(out, at);
+    at += copyBytes(line, out, at, 0, line.length);
   }
   return at - start;
 }
