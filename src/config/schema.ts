@@ -360,8 +360,20 @@ const regex = string({
 /** `name:hash`, one htpasswd line: bcrypt ($2y$), Apache MD5 ($apr1$) or SHA1 ({SHA}). */
 const htpasswdUser = string({ check: (s) => (/^[^:\s]+:\S+$/.test(s) ? undefined : `expected "user:hash" as htpasswd writes it (htpasswd -nB user), got "${s}"`) });
 
+/**
+ * What a header value may hold: field-vchar, SP and HTAB (obs-text too). Nothing above U+00FF:
+ * a head is written as latin1, which keeps a character's low byte, so U+010D would become a CR.
+ */
+const fieldValuePattern = /^[\t\x20-\x7e\x80-\xff]*$/;
+
 /** Header name to the value it gets; an empty value removes the header. */
-const headerEdits = () => dictionary(string({ check: (s) => (/[\r\n\0]/.test(s) ? 'a header value has no line breaks or NUL' : undefined) }), { keyPattern: tokenPattern, keyHint: 'a header name is an HTTP token' });
+const headerEdits = () => dictionary(string({ check: (s) => (fieldValuePattern.test(s) ? undefined : 'a header value has no line breaks, NUL, control characters or characters beyond U+00FF') }), { keyPattern: tokenPattern, keyHint: 'a header name is an HTTP token' });
+
+/**
+ * A regex replacement that becomes a request target or a Location: visible ASCII only, as a
+ * target is (percent-encode the rest). Its $1 groups come from the request's own target.
+ */
+const targetReplacement = string({ check: (s) => (/^[\x21-\x7e]*$/.test(s) ? undefined : `a replacement is a URL: visible ASCII without spaces (percent-encode others), got ${JSON.stringify(s)}`) });
 
 /** Which source rateLimit and inFlightReq count a request against (Traefik's sourceCriterion); one of the two. */
 const sourceCriterion = object({
@@ -387,13 +399,13 @@ const authAddress = string({
 export const middlewareTypes = {
   headers: object({ customRequestHeaders: headerEdits(), customResponseHeaders: headerEdits() }),
   stripPrefix: object({ prefixes: oneOrMany(absolutePath('a prefix')) }, ['prefixes']),
-  replacePathRegex: object({ regex, replacement: string() }, ['regex', 'replacement']),
+  replacePathRegex: object({ regex, replacement: targetReplacement }, ['regex', 'replacement']),
   redirectScheme: object({
     scheme: string({ oneOf: ['http', 'https'] as const }),
     port: documentedDefault(port, 'the default port of the scheme'),
     permanent: withDefault(boolean(), false),
   }, ['scheme']),
-  redirectRegex: object({ regex, replacement: string(), permanent: withDefault(boolean(), false) }, ['regex', 'replacement']),
+  redirectRegex: object({ regex, replacement: targetReplacement, permanent: withDefault(boolean(), false) }, ['regex', 'replacement']),
   ipAllowList: object({
     sourceRange: oneOrMany(cidr),
     ipStrategy: object({ depth: documentedDefault(integer({ min: 0, max: 64 }), '0: the client address') }),
@@ -402,7 +414,7 @@ export const middlewareTypes = {
   basicAuth: object({
     users: documentedDefault(oneOrMany(htpasswdUser), 'none'),
     usersFile: documentedDefault(filePath, 'none'),
-    realm: withDefault(string({ check: (s) => (/^[^"\\\r\n]*$/.test(s) ? undefined : 'a realm has no quotes, backslashes or line breaks') }), 'lb'),
+    realm: withDefault(string({ check: (s) => (fieldValuePattern.test(s) && !/["\\]/.test(s) ? undefined : 'a realm has no quotes, backslashes, line breaks, control characters or characters beyond U+00FF') }), 'lb'),
     removeHeader: withDefault(boolean(), true),
   }),
   rateLimit: object({

@@ -19,6 +19,16 @@ const forwardedProto = 'x-forwarded-proto';
 const forwardedHost = 'x-forwarded-host';
 const forwardedPort = 'x-forwarded-port';
 const forwardedClientSubject = 'x-forwarded-tls-client-cert-subject';
+/** The X-Forwarded-* lines lb writes (ForwardedChain). */
+const ownForwarded = new Set([forwardedFor, forwardedProto, forwardedHost, forwardedPort, forwardedClientSubject]);
+
+/** The edits, if one of them replaces or removes an X-Forwarded-* line that lb writes. */
+function forwardedEdits(edits: RequestEdits | undefined): HeaderEdits | undefined {
+  if (edits === undefined) return undefined;
+  const list = edits.headerEdits;
+  for (let i = 0; i < list.length; i++) if (ownForwarded.has(list[i]!.lower)) return list;
+  return undefined;
+}
 
 /** A peer's address as logged and matched: IPv4-mapped IPv6 addresses as plain IPv4. */
 export function clientAddress(remoteAddress: string | undefined): string {
@@ -97,7 +107,9 @@ export interface RequestEdits {
   readonly url: string;
   /**
    * Headers the middlewares replaced or removed: the client's lines of them do not go on, and the
-   * new ones are lb's own, so never taken for a client's X-Forwarded-* and dropped.
+   * new ones are lb's own, so never taken for a client's X-Forwarded-* and dropped. An edit of an
+   * X-Forwarded-* line that lb writes replaces lb's (or, empty, removes it), as Traefik's headers
+   * middleware does: X-Forwarded-Proto: https behind a TLS terminator that lb cannot see.
    */
   readonly headerEdits: HeaderEdits;
 }
@@ -152,7 +164,8 @@ class ForwardedChain {
     return true;
   }
 
-  headers(facts: ForwardingFacts, requestHost: string): string[] {
+  /** [name, value, ...]; `edited`: the request's edits, when they replace or remove some of these (forwardedEdits). */
+  headers(facts: ForwardingFacts, requestHost: string, edited?: HeaderEdits): string[] {
     const headers = [
       'X-Forwarded-For', this.priorFor === undefined ? facts.clientIp : `${this.priorFor}, ${facts.clientIp}`,
       'X-Forwarded-Proto', this.proto ?? facts.proto,
@@ -160,14 +173,16 @@ class ForwardedChain {
       'X-Forwarded-Port', this.port ?? String(facts.port),
     ];
     if (facts.clientSubject) headers.push('X-Forwarded-Tls-Client-Cert-Subject', facts.clientSubject);
-    return headers;
+    if (edited === undefined) return headers;
+    return headers.filter((_, i) => editIndex(edited, headers[i - (i % 2)]!.toLowerCase()) < 0);
   }
 
   /** The same, as header lines, followed by the framing lines of this hop and the empty line. */
-  tail(facts: ForwardingFacts, requestHost: string, chunked: boolean, reset: boolean): string {
-    const h = this.headers(facts, requestHost);
-    const subject = h.length > 8 ? `${h[8]}: ${h[9]}\r\n` : '';
-    return `${h[0]}: ${h[1]}\r\n${h[2]}: ${h[3]}\r\n${h[4]}: ${h[5]}\r\n${h[6]}: ${h[7]}\r\n${subject}${chunked ? 'Transfer-Encoding: chunked\r\n' : ''}${reset ? 'Connection: close\r\n' : ''}\r\n`;
+  tail(facts: ForwardingFacts, requestHost: string, chunked: boolean, reset: boolean, edited?: HeaderEdits): string {
+    const h = this.headers(facts, requestHost, edited);
+    let lines = '';
+    for (let i = 0; i < h.length; i += 2) lines += `${h[i]}: ${h[i + 1]}\r\n`;
+    return `${lines}${chunked ? 'Transfer-Encoding: chunked\r\n' : ''}${reset ? 'Connection: close\r\n' : ''}\r\n`;
   }
 }
 
@@ -198,7 +213,7 @@ export function upstreamRequestHeaders(req: Pick<ClientRequest, 'rawHeaders' | '
     out.push(name, value);
   }
   if (edits) editFields(edits.headerEdits, out);
-  out.push(...chain.headers(facts, req.host));
+  out.push(...chain.headers(facts, req.host, forwardedEdits(edits)));
   return out;
 }
 
@@ -254,10 +269,12 @@ export function upstreamRequestHead(head: RequestHead, facts: ForwardingFacts, r
     runStart = f + 4 < offsets.length ? offsets[f + 4]! : headersEnd;
   }
   if (headersEnd > runStart) runs.push(runStart, headersEnd);
-  const usual = chain.empty && head.contentLength >= 0 && !reset;
+  const edited = forwardedEdits(edits);
+  // The lines a connection's requests share, kept for its next request: not those an edit changed.
+  const usual = chain.empty && head.contentLength >= 0 && !reset && edited === undefined;
   let tail = usual && last.host === head.host ? last.bytes : undefined;
   if (!tail) {
-    tail = Buffer.from(chain.tail(facts, head.host, head.contentLength < 0, reset), 'latin1');
+    tail = Buffer.from(chain.tail(facts, head.host, head.contentLength < 0, reset, edited), 'latin1');
     if (usual) {
       last.host = head.host;
       last.bytes = tail;
