@@ -71,6 +71,14 @@ const serverUrl = string({
 
 const absolutePath = (what: string) => string({ check: (s) => (s.startsWith('/') ? undefined : `${what} starts with "/", got "${s}"`) });
 const headerMap = () => dictionary(string(), { keyPattern: tokenPattern, keyHint: 'a header name is an HTTP token' });
+/**
+ * What a header value that lb sends may hold: field-vchar, SP and HTAB (obs-text too). Nothing
+ * above U+00FF: a head is written as latin1, which keeps a character's low byte (U+010D: a CR).
+ */
+const fieldValuePattern = /^[\t\x20-\x7e\x80-\xff]*$/;
+const headerValue = string({ check: (s) => (fieldValuePattern.test(s) ? undefined : 'a header value has no line breaks, NUL, control characters or characters beyond U+00FF') });
+/** Headers that lb sends, name to value. */
+const headerValues = () => dictionary(headerValue, { keyPattern: tokenPattern, keyHint: 'a header name is an HTTP token' });
 const port = integer({ min: 1, max: 65535 });
 const weight = withDefault(integer({ min: 0, max: 10_000 }), 1);
 
@@ -119,8 +127,8 @@ const healthCheckSchema = object({
   rise: withDefault(integer({ min: 1, max: 100 }), 2),
   fall: withDefault(integer({ min: 1, max: 100 }), 3),
   expectStatus: withDefault(oneOrMany(string({ check: (s) => (parseStatusRange(s) ? undefined : `expected a status such as "200" or a range such as "200-399", got "${s}"`) })), '200-399'),
-  host: documentedDefault(string(), 'the server address'),
-  headers: headerMap(),
+  host: documentedDefault(headerValue, 'the server address'),
+  headers: headerValues(),
   send: string(),
   expect: string(),
   grpcService: documentedDefault(string(), '"" (the server as a whole)'),
@@ -360,14 +368,6 @@ const regex = string({
 /** `name:hash`, one htpasswd line: bcrypt ($2y$), Apache MD5 ($apr1$) or SHA1 ({SHA}). */
 const htpasswdUser = string({ check: (s) => (/^[^:\s]+:\S+$/.test(s) ? undefined : `expected "user:hash" as htpasswd writes it (htpasswd -nB user), got "${s}"`) });
 
-/**
- * What a header value may hold: field-vchar, SP and HTAB (obs-text too). Nothing above U+00FF:
- * a head is written as latin1, which keeps a character's low byte, so U+010D would become a CR.
- */
-const fieldValuePattern = /^[\t\x20-\x7e\x80-\xff]*$/;
-
-/** Header name to the value it gets; an empty value removes the header. */
-const headerEdits = () => dictionary(string({ check: (s) => (fieldValuePattern.test(s) ? undefined : 'a header value has no line breaks, NUL, control characters or characters beyond U+00FF') }), { keyPattern: tokenPattern, keyHint: 'a header name is an HTTP token' });
 
 /**
  * A regex replacement that becomes a request target or a Location: visible ASCII only, as a
@@ -397,7 +397,8 @@ const authAddress = string({
  * settings. What each does is in docs/middlewares.md.
  */
 export const middlewareTypes = {
-  headers: object({ customRequestHeaders: headerEdits(), customResponseHeaders: headerEdits() }),
+  // An empty value removes the header.
+  headers: object({ customRequestHeaders: headerValues(), customResponseHeaders: headerValues() }),
   stripPrefix: object({ prefixes: oneOrMany(absolutePath('a prefix')) }, ['prefixes']),
   replacePathRegex: object({ regex, replacement: targetReplacement }, ['regex', 'replacement']),
   redirectScheme: object({
