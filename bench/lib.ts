@@ -555,6 +555,31 @@ export async function alternate<T extends { name: string }>(targets: T[], rounds
   return targets.map((t) => summarize(t.name, samples.get(t.name)!));
 }
 
+/**
+ * Runs measure(target) for every target at the same time, round after round, and summarizes.
+ * For targets compared with each other by CPU per request (lb with a setting against lb
+ * without): a shared machine's steal and frequency, which drift between alternating rounds,
+ * are the same for all of them in a round, and each round pairs their figures.
+ */
+export async function together<T extends { name: string }>(targets: T[], rounds: number, measure: (target: T) => Promise<Sample>): Promise<Summary[]> {
+  const samples = new Map<string, Sample[]>(targets.map((t) => [t.name, []]));
+  for (let round = 0; round < rounds; round++) {
+    const measured = await Promise.all(targets.map(measure));
+    targets.forEach((target, i) => samples.get(target.name)!.push(measured[i]!));
+  }
+  return targets.map((t) => summarize(t.name, samples.get(t.name)!));
+}
+
+/** The median over rounds of `r`'s CPU per request ÷ `base`'s in the same round. */
+export function pairedCpuRatio(r: Summary, base: Summary): number {
+  const ratios: number[] = [];
+  r.samples.forEach((sample, i) => {
+    const other = base.samples[i]?.cpu;
+    if (sample.cpu && other) ratios.push(sample.cpu.usPerRequest / other.usPerRequest);
+  });
+  return median(ratios);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Markdown.
 

@@ -28,6 +28,7 @@ import {
   makeCertificate,
   markdownTable,
   nodeScript,
+  pairedCpuRatio,
   percent,
   pinPlan,
   positiveInt,
@@ -35,6 +36,7 @@ import {
   runH2load,
   runLoad,
   startBackend,
+  together,
   waitForPort,
   withCpu,
   writeLatestRun,
@@ -51,7 +53,7 @@ const usage = `Usage: npm run bench [-- options]
   --connections N     connections for small, post, close and tcp-echo (default 50)
   --scenarios LIST    any of small,latency,large,post,close,tcp-echo,sni-small,sni-large,sni-close,https-small,https-close,
                       https-handshake,https-large,h2-small,tcp-tls-small,middlewares,rate-limit,compress,weighted,idle,routes,grpc (default all)
-  --only LIST         targets: direct,haproxy-http,lb-http,lb-http-access-log,lb-http-2-workers,lb-http-reuse-safe,lb-http-reuse-never,lb-http-middlewares,lb-http-rate-limit,lb-http-compress,lb-http-weighted,nginx-proxy,nginx-gzip,caddy,
+  --only LIST         targets: direct,haproxy-http,lb-http,lb-http-access-log,lb-http-2-workers,lb-http-reuse-safe,lb-http-reuse-never,lb-http-plain,lb-http-middlewares,lb-http-rate-limit,lb-http-compress,lb-http-weighted,nginx-proxy,nginx-gzip,caddy,
                       http-proxy,node-hello,haproxy-tcp,lb-tcp,haproxy-tcp-sni,lb-tcp-sni,haproxy-https,lb-https,haproxy-tcp-tls,
                       lb-tcp-tls,lb-http-weighted (idle, routes and grpc run when lb-http is listed)
   --idle N            idle connections for the idle scenario (default 10000)
@@ -136,6 +138,8 @@ const ports = shiftPorts({
   caddy: 18139,
   lbReuseNever: 18140,
   lbReuseNeverAdmin: 18141,
+  lbPlain: 18142,
+  lbPlainAdmin: 18143,
 }, portOffset);
 
 function shiftPorts<T extends Record<string, number>>(base: T, offset: number): T {
@@ -164,6 +168,8 @@ const allTargets: Target[] = [
   { name: 'lb-http-reuse-safe', mode: 'http', port: ports.lbReuse },
   { name: 'lb-http-reuse-never', mode: 'http', port: ports.lbReuseNever },
   // lb-http's router with headers, stripPrefix and ipAllowList.
+  // lb-http's router alone in an lb of the same shape as the two below: what they are compared with.
+  { name: 'lb-http-plain', mode: 'http', port: ports.lbPlain },
   { name: 'lb-http-middlewares', mode: 'http', port: ports.lbMiddlewares },
   // lb-http's router with a rateLimit that the load never reaches.
   { name: 'lb-http-rate-limit', mode: 'http', port: ports.lbRateLimit },
@@ -194,6 +200,11 @@ const loadScenarios = ['small', 'latency', 'large', 'post', 'close', 'tcp-echo',
 /** Scenarios that start their own lb (and servers): bench/scale.ts and bench/grpc.ts. */
 const scaleScenarios = ['idle', 'routes', 'grpc'] as const;
 type LoadScenario = (typeof loadScenarios)[number];
+/**
+ * lb against lb with one thing added, judged by CPU per request: their rounds run at the same
+ * time (together), so that a shared machine's drift between rounds cannot pass for a cost.
+ */
+const costScenarios = new Set<LoadScenario>(['middlewares', 'rate-limit']);
 type ScenarioId = LoadScenario | (typeof scaleScenarios)[number];
 const allScenarios: readonly ScenarioId[] = [...loadScenarios, ...scaleScenarios];
 
@@ -214,8 +225,8 @@ const scenarioTargets: Record<LoadScenario, string[]> = {
   'https-large': ['haproxy-https', 'lb-https'],
   'h2-small': ['haproxy-https', 'lb-https'],
   'tcp-tls-small': ['haproxy-tcp-tls', 'lb-tcp-tls'],
-  middlewares: ['lb-http', 'lb-http-middlewares'],
-  'rate-limit': ['lb-http', 'lb-http-rate-limit'],
+  middlewares: ['lb-http-plain', 'lb-http', 'lb-http-middlewares'],
+  'rate-limit': ['lb-http-plain', 'lb-http', 'lb-http-rate-limit'],
   compress: ['lb-http-compress', 'nginx-gzip'],
   weighted: ['lb-http', 'lb-http-weighted'],
 };
@@ -377,6 +388,7 @@ log: { level: error }
   variant('lb-workers.yaml', ports.lbWorkers, ports.lbWorkersAdmin, 'workers: 2', '');
   variant('lb-reuse.yaml', ports.lbReuse, ports.lbReuseAdmin, '', 'unsafeReuse: safe, ');
   variant('lb-reuse-never.yaml', ports.lbReuseNever, ports.lbReuseNeverAdmin, '', 'unsafeReuse: never, ');
+  variant('lb-plain.yaml', ports.lbPlain, ports.lbPlainAdmin, '', '');
   variant('lb-middlewares.yaml', ports.lbMiddlewares, ports.lbMiddlewaresAdmin, `middlewares:
   tag: { headers: { customRequestHeaders: { X-Env: bench }, customResponseHeaders: { X-Frame-Options: DENY } } }
   strip: { stripPrefix: { prefixes: [/api] } }
@@ -546,6 +558,7 @@ function latencyTable(results: Summary[]): string {
 }
 
 const rounding = `${rounds} round${rounds > 1 ? 's' : ''} × ${duration}s, median`;
+const togetherRounding = `${rounds} round${rounds > 1 ? 's' : ''} × ${duration}s with the targets loaded at the same time, median`;
 const titles: Record<LoadScenario, string> = {
   small: `Small responses: GET, 12-byte body, keep-alive, ${loadName} -c${connections}, ${rounding}`,
   latency: `Added latency at one connection: ${loadName} -c1, ${rounding}`,
@@ -562,9 +575,9 @@ const titles: Record<LoadScenario, string> = {
   'https-large': `HTTPS, large responses: 1 MiB body, ${loadName} -c8, ${rounding}`,
   'h2-small': `HTTP/2 over TLS, small responses: GET, 12-byte body, h2load -c50 -m10 (10 streams on each of 50 connections), ${rounding}`,
   'tcp-tls-small': `TLS terminated on a TCP entrypoint (tls: terminate), small responses over keep-alive TLS: ${loadName} -c${connections}, ${rounding}`,
-  middlewares: `A router with middlewares (ipAllowList, stripPrefix, headers) against the same router without: ${loadName} -c${connections}, ${rounding}`,
+  middlewares: `A router with middlewares (ipAllowList, stripPrefix, headers) against the same router without: ${loadName} -c${connections} each, ${togetherRounding}`,
   compress: `gzip of a 100 KiB JSON response, lb's compress against nginx's gzip on (level 1): ${loadName} -c8, ${rounding}`,
-  'rate-limit': `A router with a rateLimit its load never reaches against the same router without: ${loadName} -c${connections}, ${rounding}`,
+  'rate-limit': `A router with a rateLimit its load never reaches against the same router without: ${loadName} -c${connections} each, ${togetherRounding}`,
   weighted: `A weighted service (95/5 between two services) against a plain one: GET, 12-byte body, keep-alive, ${loadName} -c${connections}, ${rounding}`,
 };
 
@@ -603,7 +616,7 @@ function render(scenario: LoadScenario, results: Summary[]): string {
       return throughputTable(results, { unit: 'round trips/s', value: (r) => r.rps, digits: 0, reference: 'haproxy-tcp' });
     case 'middlewares':
     case 'rate-limit':
-      return costTable(results, 'lb-http');
+      return costTable(results, 'lb-http-plain');
     case 'compress':
       return compressTable(results);
   }
@@ -628,9 +641,10 @@ function costTable(results: Summary[], without: string): string {
     fixed(r.p99ms, 3),
     cpuCell(r),
     base ? fixed(r.cpuUsPerRequest / base.cpuUsPerRequest, 2) : '-',
+    base ? fixed(pairedCpuRatio(r, base), 2) : '-',
     percent(r.spread),
   ]);
-  return markdownTable(['target', 'req/s', 'p99 ms', 'CPU µs/req', `CPU × ${without}`, 'spread over rounds'], rows);
+  return markdownTable(['target', 'req/s', 'p99 ms', 'CPU µs/req', `CPU × ${without}`, 'the same, paired by round', 'spread over rounds'], rows);
 }
 
 const notes: Record<LoadScenario, string> = {
@@ -651,8 +665,8 @@ const notes: Record<LoadScenario, string> = {
   'h2-small': 'HTTP/2 clients (ALPN h2, the same certificate), HTTP/1.1 to the same backend: each stream is a request that lb checks, translates and sends on a keep-alive connection. h2load gives no latency percentiles.',
   'tcp-tls-small': 'TLS termination at L4: decrypt, relay the plain bytes to the backend and encrypt its answers, with no HTTP work. Against HAProxy `mode tcp` with `bind ... ssl crt`.',
   compress: 'Streaming compression on the fast path: lb through zlib, nginx, both at gzip level 1; the ratio is the JSON size over the bytes sent per response (its head included).',
-  'rate-limit': 'The cost of a rateLimit on a path that is not limited: the source found (the client address) and a token taken from its bucket, per request. Target: CPU × lb-http ≤ 1.1.',
-  middlewares: 'The cost of a middleware chain on the fast path: the client address judged, the path rewritten and headers set on the request, a header set on the response (the lines of the head copied with the edit). Target: CPU × lb-http ≤ 1.1.',
+  'rate-limit': 'The cost of a rateLimit on a path that is not limited: the source found (the client address) and a token taken from its bucket, per request. Target: CPU × lb-http-plain ≤ 1.1. lb-http-plain is the same router alone, in an lb configured as the other; lb-http, the same router again in the main lb of the bench, shows what a ratio of 1 looks like in this run (the noise of the method).',
+  middlewares: 'The cost of a middleware chain on the fast path: the client address judged, the path rewritten and headers set on the request, a header set on the response (the lines of the head copied with the edit). Target: CPU × lb-http-plain ≤ 1.1. lb-http-plain is the same router alone, in an lb configured as the other; lb-http, the same router again in the main lb of the bench, shows what a ratio of 1 looks like in this run (the noise of the method).',
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -729,6 +743,7 @@ async function main(): Promise<void> {
   startProxy(['lb-http-access-log'], lb('lb-logged.yaml'), ports.lbLogged);
   startProxy(['lb-http-reuse-safe'], lb('lb-reuse.yaml'), ports.lbReuse);
   startProxy(['lb-http-reuse-never'], lb('lb-reuse-never.yaml'), ports.lbReuseNever);
+  startProxy(['lb-http-plain'], lb('lb-plain.yaml'), ports.lbPlain);
   startProxy(['lb-http-middlewares'], lb('lb-middlewares.yaml'), ports.lbMiddlewares);
   startProxy(['lb-http-rate-limit'], lb('lb-rate-limit.yaml'), ports.lbRateLimit);
   startProxy(['lb-http-compress'], lb('lb-compress.yaml'), ports.lbCompress);
@@ -780,7 +795,8 @@ async function main(): Promise<void> {
         emit(`### ${titles[scenario]}\n\nNo target left to measure.`);
         continue;
       }
-      const results = await alternate(targets, rounds, (t) => withCpu(pids.get(t.name), () => measures[scenario](t)));
+      const run = costScenarios.has(scenario) ? together : alternate;
+      const results = await run(targets, rounds, (t) => withCpu(pids.get(t.name), () => measures[scenario](t)));
       emit(`### ${titles[scenario]}\n\n${render(scenario, results)}\n\n${notes[scenario]}\n${errorNotes(results)}`);
     } catch (err) {
       failed = true;
