@@ -24,7 +24,7 @@ middlewares:
   framing: { headers: { customRequestHeaders: { Content-Length: "0" } } }
   wide: { headers: { customRequestHeaders: { X-B: "a\u010d\u010aX-Injected: 1" } } }
   target: { replacePathRegex: { regex: "^/api/(.*)", replacement: "/$1 HTTP/1.1\\r\\nX-Evil: 1" } }
-  spaced: { redirectRegex: { regex: "^http://a/(.*)", replacement: "http://b/ $1" } }
+  wideLocation: { redirectRegex: { regex: "^http://a/(.*)", replacement: "http://b/\u010aSet-Cookie: x=1" } }
   widerealm: { basicAuth: { users: ["ops:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g="], realm: "a\u010a" } }
 routers:
   r: { entrypoint: web, service: svc, middlewares: [ghost, both@file, elsewhere@docker] }
@@ -44,7 +44,7 @@ services: { svc: { servers: [ { url: "http://127.0.0.1:1" } ] } }
   // A head is written as latin1, which keeps a character's low byte: U+010D and U+010A would be CR and LF.
   expect(/^lb\.yaml:15:\d+: middlewares\.wide\.headers\.customRequestHeaders\.X-B: a header value has no line breaks, NUL, control characters or characters beyond U\+00FF/);
   expect(/^lb\.yaml:16:\d+: middlewares\.target\.replacePathRegex\.replacement: a replacement is a URL: visible ASCII without spaces/);
-  expect(/^lb\.yaml:17:\d+: middlewares\.spaced\.redirectRegex\.replacement: a replacement is a URL/);
+  expect(/^lb\.yaml:17:\d+: middlewares\.wideLocation\.redirectRegex\.replacement: a header value has no line breaks/);
   expect(/^lb\.yaml:18:\d+: middlewares\.widerealm\.basicAuth\.realm: a realm has no quotes/);
   expect(/^lb\.yaml:20:\d+: routers\.r\.middlewares\[0\]: middleware "ghost" is not defined/);
   // A middleware of another provider comes and goes with it: not an error at load.

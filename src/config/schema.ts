@@ -370,8 +370,8 @@ const htpasswdUser = string({ check: (s) => (/^[^:\s]+:\S+$/.test(s) ? undefined
 
 
 /**
- * A regex replacement that becomes a request target or a Location: visible ASCII only, as a
- * target is (percent-encode the rest). Its $1 groups come from the request's own target.
+ * A regex replacement that becomes a request target: visible ASCII only, as a target is
+ * (percent-encode the rest). Its $1 groups come from the request's own target.
  */
 const targetReplacement = string({ check: (s) => (/^[\x21-\x7e]*$/.test(s) ? undefined : `a replacement is a URL: visible ASCII without spaces (percent-encode others), got ${JSON.stringify(s)}`) });
 
@@ -406,7 +406,7 @@ export const middlewareTypes = {
     port: documentedDefault(port, 'the default port of the scheme'),
     permanent: withDefault(boolean(), false),
   }, ['scheme']),
-  redirectRegex: object({ regex, replacement: targetReplacement, permanent: withDefault(boolean(), false) }, ['regex', 'replacement']),
+  redirectRegex: object({ regex, replacement: headerValue, permanent: withDefault(boolean(), false) }, ['regex', 'replacement']),
   ipAllowList: object({
     sourceRange: oneOrMany(cidr),
     ipStrategy: object({ depth: documentedDefault(integer({ min: 0, max: 64 }), '0: the client address') }),
