@@ -167,9 +167,9 @@ const allTargets: Target[] = [
   { name: 'lb-http-2-workers', mode: 'http', port: ports.lbWorkers },
   { name: 'lb-http-reuse-safe', mode: 'http', port: ports.lbReuse },
   { name: 'lb-http-reuse-never', mode: 'http', port: ports.lbReuseNever },
-  // lb-http's router with headers, stripPrefix and ipAllowList.
   // lb-http's router alone in an lb of the same shape as the two below: what they are compared with.
   { name: 'lb-http-plain', mode: 'http', port: ports.lbPlain },
+  // lb-http's router with headers, stripPrefix and ipAllowList.
   { name: 'lb-http-middlewares', mode: 'http', port: ports.lbMiddlewares },
   // lb-http's router with a rateLimit that the load never reaches.
   { name: 'lb-http-rate-limit', mode: 'http', port: ports.lbRateLimit },

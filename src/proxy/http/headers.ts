@@ -174,7 +174,9 @@ class ForwardedChain {
     ];
     if (facts.clientSubject) headers.push('X-Forwarded-Tls-Client-Cert-Subject', facts.clientSubject);
     if (edited === undefined) return headers;
-    return headers.filter((_, i) => editIndex(edited, headers[i - (i % 2)]!.toLowerCase()) < 0);
+    const kept: string[] = [];
+    for (let i = 0; i < headers.length; i += 2) if (editIndex(edited, headers[i]!.toLowerCase()) < 0) kept.push(headers[i]!, headers[i + 1]!);
+    return kept;
   }
 
   /** The same, as header lines, followed by the framing lines of this hop and the empty line. */
