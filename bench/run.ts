@@ -55,8 +55,8 @@ const usage = `Usage: npm run bench [-- options]
                       https-handshake,https-large,h2-small,tcp-tls-small,middlewares,rate-limit,compress,weighted,idle,routes,grpc (default all)
   --only LIST         targets: direct,haproxy-http,lb-http,lb-http-access-log,lb-http-2-workers,lb-http-reuse-safe,lb-http-reuse-never,lb-http-plain,lb-http-middlewares,lb-http-rate-limit,lb-http-compress,lb-http-weighted,nginx-proxy,nginx-gzip,caddy,
                       http-proxy,node-hello,haproxy-tcp,lb-tcp,haproxy-tcp-sni,lb-tcp-sni,haproxy-https,lb-https,haproxy-tcp-tls,
-                      lb-tcp-tls,lb-http-weighted (idle, routes and grpc run when lb-http is listed)
-  --idle N            idle connections for the idle scenario (default 10000)
+                      lb-tcp-tls (idle, routes and grpc run when lb-http is listed)
+  --idle N            idle connections for the idle scenario (default 10000; capped at what lb admits under ulimit -n)
   --pin               pin backend, proxies and load generator to separate cores (needs 4 cores)
   --backend KIND      auto (nginx when installed), nginx or node (bench/backend.ts)
   --load TOOL         auto (wrk when installed), wrk or autocannon
