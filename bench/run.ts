@@ -244,6 +244,12 @@ function list(text: string | undefined, valid: readonly string[], option: string
 
 const duration = option(() => positiveInt('duration', args.duration));
 const rounds = option(() => positiveInt('rounds', args.rounds));
+/**
+ * Rounds of a cost scenario: at least 9, whatever --rounds says. Unpinned on 2 cores, three
+ * rounds put the same pair anywhere between 1.0 and 1.2 (docs/benchmarks.md, 2026-12-04), more
+ * than the ≤ 1.1 they are read against; nine cost 18 s more per scenario at the default duration.
+ */
+const costRounds = Math.max(rounds, 9);
 const connections = option(() => positiveInt('connections', args.connections));
 const idleCount = option(() => positiveInt('idle', args.idle));
 const only = option(() => list(args.only, allTargets.map((t) => t.name), 'only'));
@@ -558,7 +564,7 @@ function latencyTable(results: Summary[]): string {
 }
 
 const rounding = `${rounds} round${rounds > 1 ? 's' : ''} × ${duration}s, median`;
-const togetherRounding = `${rounds} round${rounds > 1 ? 's' : ''} × ${duration}s with the targets loaded at the same time, median`;
+const togetherRounding = `${costRounds} rounds × ${duration}s with the targets loaded at the same time, median`;
 const titles: Record<LoadScenario, string> = {
   small: `Small responses: GET, 12-byte body, keep-alive, ${loadName} -c${connections}, ${rounding}`,
   latency: `Added latency at one connection: ${loadName} -c1, ${rounding}`,
@@ -716,7 +722,7 @@ async function main(): Promise<void> {
   console.log(`${header}\n`);
 
   const loadSeconds =
-    selectedLoad.reduce((sum, s) => sum + targetsOf(s).length * rounds * duration, 0) + (runScale.includes('routes') ? 2 * rounds * duration : 0) + (runScale.includes('grpc') ? 3 * rounds * duration : 0);
+    selectedLoad.reduce((sum, s) => sum + (costScenarios.has(s) ? costRounds : targetsOf(s).length * rounds) * duration, 0) + (runScale.includes('routes') ? 2 * rounds * duration : 0) + (runScale.includes('grpc') ? 3 * rounds * duration : 0);
   console.log(`About ${loadSeconds}s of load, plus warm-ups.\n`);
 
   // Start what the selected scenarios need.
@@ -796,7 +802,7 @@ async function main(): Promise<void> {
         continue;
       }
       const run = costScenarios.has(scenario) ? together : alternate;
-      const results = await run(targets, rounds, (t) => withCpu(pids.get(t.name), () => measures[scenario](t)));
+      const results = await run(targets, costScenarios.has(scenario) ? costRounds : rounds, (t) => withCpu(pids.get(t.name), () => measures[scenario](t)));
       emit(`### ${titles[scenario]}\n\n${render(scenario, results)}\n\n${notes[scenario]}\n${errorNotes(results)}`);
     } catch (err) {
       failed = true;

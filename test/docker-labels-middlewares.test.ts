@@ -1,7 +1,7 @@
 // Middlewares of every type, defined and applied by labels on real containers: the short form
 // (lb.middlewares) and a named router (lb.http.routers.R.middlewares), a middleware of the
-// containers named from lb.yaml (name@docker), and a bad middleware label that leaves only its
-// container out.
+// containers named from lb.yaml (name@docker) and one of lb.yaml named from a label
+// (name@file), and a bad middleware label that leaves only its container out.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { request } from 'undici';
@@ -16,6 +16,7 @@ test('middlewares of every type set by container labels', { timeout: 120_000 }, 
   const fixture = new DockerFixture(t);
   const local = await echoBackend(t);
   const lb = await startDockerLb(t, fixture, '', `
+middlewares: { stamp: { headers: { customRequestHeaders: { X-Stamp: file } } } }
 routers: { local: { entrypoint: web, service: local, match: { host: local.test }, middlewares: [secure@docker] } }
 services: { local: { servers: [ { url: "${local.url}" } ] } }
 `);
@@ -37,7 +38,7 @@ services: { local: { servers: [ { url: "${local.url}" } ] } }
     name: 'beta',
     env: { ECHO: '1', NAME: 'beta' },
     labels: fixture.labels({
-      enable: 'true', port: '8080', 'http.routers.beta.host': 'beta.test', 'http.routers.beta.middlewares': 'auth,small',
+      enable: 'true', port: '8080', 'http.routers.beta.host': 'beta.test', 'http.routers.beta.middlewares': 'auth,small,stamp@file',
       ...m('auth', 'basicAuth.users', opsUser),
       ...m('auth', 'basicAuth.realm', 'beta'),
       ...m('small', 'buffering.maxRequestBodyBytes', '10'),
@@ -81,6 +82,7 @@ services: { local: { servers: [ { url: "${local.url}" } ] } }
   const beta = await get('beta.test', '/', { authorization: basic });
   assert.equal(beta.status, 200);
   assert.equal((JSON.parse(beta.text) as Echoed).headers.authorization, undefined);
+  assert.equal((JSON.parse(beta.text) as Echoed).headers['x-stamp'], 'file', "a container's router names a middleware of lb.yaml (name@file)");
   assert.equal((await get('beta.test', '/', { authorization: basic }, 'more than ten bytes')).status, 413);
   assert.equal((await get('beta.test', '/', { authorization: basic }, 'ten bytes!')).status, 200);
 

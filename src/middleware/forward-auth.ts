@@ -1,10 +1,12 @@
 // forwardAuth: each request is first shown to an auth server (as Traefik's forwardAuth and
-// nginx's auth_request do): a GET with the client's headers and X-Forwarded-Method, -Proto,
-// -Host, -Uri and -For. A 2xx lets the request on, with the auth server's authResponseHeaders
+// nginx's auth_request do): a GET with the request's headers and X-Forwarded-Method, -Proto,
+// -Host, -Uri and -For, as the middlewares before it left them (Traefik's order: a stripPrefix
+// before it shows in X-Forwarded-Uri, a basicAuth before it has removed Authorization). A 2xx lets the request on, with the auth server's authResponseHeaders
 // copied into it; any other answer goes back to the client as it is. An auth server that is down
 // or slow fails closed: 503 or 504, under the middleware's own timeout.
 import { Pool, errors as undiciErrors } from 'undici';
 import { ProxyError } from '../errors.js';
+import { editIndex } from '../proxy/http1/header-edits.js';
 import { HOP_BY_HOP_NAMES } from '../proxy/http1/syntax.js';
 import type { Answer, MiddlewareFactory, MiddlewareRequest } from './middleware.js';
 
@@ -22,11 +24,13 @@ function timedOut(err: unknown): boolean {
 }
 
 /**
- * The headers of the GET to the auth server: the client's, then X-Forwarded-*. lb's own unless
- * `trust` (trustForwardHeader): then the client's (a proxy in front set them) where it sent them.
+ * The headers of the GET to the auth server: the client's with the edits of the middlewares
+ * before, then X-Forwarded-*. lb's own unless `trust` (trustForwardHeader): then the client's (a
+ * proxy in front set them) where it sent them.
  */
 function authHeaders(request: MiddlewareRequest, trust: boolean): string[] {
   const client = request.client;
+  const edits = request.headerEdits;
   const out: string[] = [];
   const raw = client.rawHeaders;
   const given = new Map<string, string>();
@@ -38,14 +42,16 @@ function authHeaders(request: MiddlewareRequest, trust: boolean): string[] {
       if (trust) given.set(lower, given.has(lower) ? `${given.get(lower)}, ${raw[i + 1]}` : raw[i + 1]!);
       continue;
     }
+    if (edits.length !== 0 && editIndex(edits, lower) >= 0) continue;
     out.push(name, raw[i + 1]!);
   }
+  for (const edit of edits) if (edit.value !== '' && !notForwarded.has(edit.lower) && !forwardedNames.has(edit.lower)) out.push(edit.name, edit.value);
   const forwardedFor = given.get('x-forwarded-for');
   out.push(
     'X-Forwarded-Method', given.get('x-forwarded-method') ?? client.method,
     'X-Forwarded-Proto', given.get('x-forwarded-proto') ?? (client.tls ? 'https' : 'http'),
     'X-Forwarded-Host', given.get('x-forwarded-host') ?? client.host,
-    'X-Forwarded-Uri', given.get('x-forwarded-uri') ?? client.url,
+    'X-Forwarded-Uri', given.get('x-forwarded-uri') ?? request.url,
     'X-Forwarded-For', forwardedFor ? `${forwardedFor}, ${client.clientIp}` : client.clientIp,
   );
   return out;

@@ -29,6 +29,8 @@ export interface MiddlewareRequest {
   url: string;
   /** A request header as it will go upstream (lower-case name); repeated ones joined with ", ". */
   header(name: string): string | undefined;
+  /** The header edits made so far, in the order first made (a removal has an empty value). */
+  readonly headerEdits: HeaderEdits;
   /** Sets (replaces) a request header; an empty value removes it. */
   setHeader(name: string, value: string): void;
   /** The same with an edit made once, when the middleware was (headerEdit): its line is not made again per request. */

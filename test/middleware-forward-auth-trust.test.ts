@@ -1,0 +1,53 @@
+// trustForwardHeader decides whose X-Forwarded-* the auth server gets: lb's own from the
+// connection (the default), or those a proxy in front sent, with the client address appended.
+import assert from 'node:assert/strict';
+import type { IncomingHttpHeaders } from 'node:http';
+import { test } from 'node:test';
+import { exchange } from './helpers/exchange.js';
+import { lbYaml } from './helpers/config.js';
+import { startLb } from './helpers/lb.js';
+import { startBackend } from './helpers/servers.js';
+
+test('forwardAuth passes the X-Forwarded-* a client sent only with trustForwardHeader', { timeout: 60_000 }, async (t) => {
+  const asked: IncomingHttpHeaders[] = [];
+  const auth = await startBackend(t, (req, res) => {
+    asked.push(req.headers);
+    res.end('ok');
+  });
+  const backend = await startBackend(t, (_req, res) => res.end('the app'));
+  const lb = await startLb(
+    t,
+    lbYaml(`
+middlewares:
+  own: { forwardAuth: { address: "${auth.url}/verify" } }
+  trusting: { forwardAuth: { address: "${auth.url}/verify", trustForwardHeader: true } }
+routers:
+  own: { entrypoint: web, match: { host: own.test }, middlewares: [own], service: app }
+  trusting: { entrypoint: web, match: { host: trusting.test }, middlewares: [trusting], service: app }
+services: { app: { servers: [ { url: "${backend.url}" } ] } }
+`),
+  );
+  const port = lb.port('web');
+  const claimed = { 'x-forwarded-method': 'DELETE', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'public.example.com', 'x-forwarded-uri': '/public/orders', 'x-forwarded-for': '203.0.113.9' };
+
+  assert.equal((await exchange(port, { path: '/orders', headers: { host: 'own.test', ...claimed } })).status, 200);
+  const own = asked.at(-1)!;
+  assert.equal(own['x-forwarded-method'], 'GET');
+  assert.equal(own['x-forwarded-proto'], 'http');
+  assert.equal(own['x-forwarded-host'], 'own.test');
+  assert.equal(own['x-forwarded-uri'], '/orders');
+  assert.equal(own['x-forwarded-for'], '127.0.0.1', "without trustForwardHeader the client's claims are dropped");
+
+  assert.equal((await exchange(port, { path: '/orders', headers: { host: 'trusting.test', ...claimed } })).status, 200);
+  const trusting = asked.at(-1)!;
+  assert.equal(trusting['x-forwarded-method'], 'DELETE');
+  assert.equal(trusting['x-forwarded-proto'], 'https');
+  assert.equal(trusting['x-forwarded-host'], 'public.example.com');
+  assert.equal(trusting['x-forwarded-uri'], '/public/orders');
+  assert.equal(trusting['x-forwarded-for'], '203.0.113.9, 127.0.0.1', 'the client address is appended to the chain it sent');
+
+  // Without a proxy's headers, lb's own stand in, also when trusting.
+  assert.equal((await exchange(port, { path: '/orders', headers: { host: 'trusting.test' } })).status, 200);
+  assert.equal(asked.at(-1)!['x-forwarded-host'], 'trusting.test');
+  assert.equal(asked.at(-1)!['x-forwarded-for'], '127.0.0.1');
+});
