@@ -30,21 +30,21 @@ services: { app: { servers: [ { url: "${backend.url}" } ] } }
   const port = lb.port('web');
   const claimed = { 'x-forwarded-method': 'DELETE', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'public.example.com', 'x-forwarded-uri': '/public/orders', 'x-forwarded-for': '203.0.113.9' };
 
+  const forwarded = (headers: IncomingHttpHeaders) => Object.fromEntries(Object.keys(claimed).map((name) => [name, headers[name]]));
+
   assert.equal((await exchange(port, { path: '/orders', headers: { host: 'own.test', ...claimed } })).status, 200);
-  const own = asked.at(-1)!;
-  assert.equal(own['x-forwarded-method'], 'GET');
-  assert.equal(own['x-forwarded-proto'], 'http');
-  assert.equal(own['x-forwarded-host'], 'own.test');
-  assert.equal(own['x-forwarded-uri'], '/orders');
-  assert.equal(own['x-forwarded-for'], '127.0.0.1', "without trustForwardHeader the client's claims are dropped");
+  assert.deepEqual(
+    forwarded(asked.at(-1)!),
+    { 'x-forwarded-method': 'GET', 'x-forwarded-proto': 'http', 'x-forwarded-host': 'own.test', 'x-forwarded-uri': '/orders', 'x-forwarded-for': '127.0.0.1' },
+    "without trustForwardHeader the client's claims are replaced by lb's own",
+  );
 
   assert.equal((await exchange(port, { path: '/orders', headers: { host: 'trusting.test', ...claimed } })).status, 200);
-  const trusting = asked.at(-1)!;
-  assert.equal(trusting['x-forwarded-method'], 'DELETE');
-  assert.equal(trusting['x-forwarded-proto'], 'https');
-  assert.equal(trusting['x-forwarded-host'], 'public.example.com');
-  assert.equal(trusting['x-forwarded-uri'], '/public/orders');
-  assert.equal(trusting['x-forwarded-for'], '203.0.113.9, 127.0.0.1', 'the client address is appended to the chain it sent');
+  assert.deepEqual(
+    forwarded(asked.at(-1)!),
+    { ...claimed, 'x-forwarded-for': '203.0.113.9, 127.0.0.1' },
+    'with it they pass, and the client address is appended to the chain the client sent',
+  );
 
   // Without a proxy's headers, lb's own stand in, also when trusting.
   assert.equal((await exchange(port, { path: '/orders', headers: { host: 'trusting.test' } })).status, 200);
