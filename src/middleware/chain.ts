@@ -74,6 +74,12 @@ export class MiddlewareChain {
    */
   readonly responseEdits: HeaderEdits | undefined;
   private readonly wrappers: Middleware[];
+  /**
+   * For each request-phase middleware, the response edits of the middlewares listed before it:
+   * an answer it makes goes back through those, as a server's response goes back through all of
+   * them (Traefik's order). Undefined where none makes any.
+   */
+  private readonly answerEditsBefore: Array<HeaderEdits | undefined> = [];
 
   constructor(
     /** The names as qualified (`name@provider`), for /api/state and errors. */
@@ -83,10 +89,12 @@ export class MiddlewareChain {
     readonly missing: readonly string[],
   ) {
     this.requestPhase = middlewares.filter((m) => m.onRequest);
-    // In reverse order, as the response goes back through them: the first listed edits last, and
-    // its edit of a name wins.
-    const responsePhase = middlewares.filter((m) => m.responseHeaderEdits).reverse();
-    this.responseEdits = responsePhase.length ? responsePhase.reduce<HeaderEdits>((edits, m) => mergeEdits(edits, m.responseHeaderEdits!), []) : undefined;
+    const editing: Middleware[] = [];
+    for (const m of middlewares) {
+      if (m.onRequest) this.answerEditsBefore.push(mergedResponseEdits(editing));
+      if (m.responseHeaderEdits) editing.push(m);
+    }
+    this.responseEdits = mergedResponseEdits(editing);
     this.wrappers = middlewares.filter((m) => m.wrapResponse).reverse();
   }
 
@@ -106,33 +114,37 @@ export class MiddlewareChain {
       try {
         result = this.requestPhase[i]!.onRequest!(request);
       } catch (err) {
-        return this.fail(outcome, failure(err, this.names[i]), request);
+        return this.fail(outcome, failure(err, this.names[i]), request, i);
       }
       if (result instanceof Promise) {
         result.then(
           (answer) => {
             if (request.client.gone) return request.end();
-            if (answer) this.answer(outcome, answer, request);
+            if (answer) this.answer(outcome, answer, request, i);
             else this.step(request, i + 1, outcome);
           },
           (err: unknown) => {
             if (request.client.gone) return request.end();
-            this.fail(outcome, failure(err, this.names[i]), request);
+            this.fail(outcome, failure(err, this.names[i]), request, i);
           },
         );
         return;
       }
-      if (result) return this.answer(outcome, result, request);
+      if (result) return this.answer(outcome, result, request, i);
     }
     outcome.forward(request);
   }
 
-  private answer<R extends ChainRequest>(outcome: ChainOutcome<R>, answer: Answer, request: R): void {
+  /** The `at`-th request-phase middleware answered. */
+  private answer<R extends ChainRequest>(outcome: ChainOutcome<R>, answer: Answer, request: R, at: number): void {
+    request.answerEdits = this.answerEditsBefore[at];
     outcome.answer(answer, request);
     request.end();
   }
 
-  private fail<R extends ChainRequest>(outcome: ChainOutcome<R>, error: ProxyError, request: R): void {
+  /** The `at`-th request-phase middleware failed; none: the chain could not start. */
+  private fail<R extends ChainRequest>(outcome: ChainOutcome<R>, error: ProxyError, request: R, at?: number): void {
+    request.answerEdits = at === undefined ? undefined : this.answerEditsBefore[at];
     outcome.fail(error, request);
     request.end();
   }
@@ -156,6 +168,14 @@ export class MiddlewareChain {
   }
 }
 
+/** The response edits of `listed` (in their order), merged in reverse, as the response goes back through them: the first listed edits last, and its edit of a name wins. */
+function mergedResponseEdits(listed: readonly Middleware[]): HeaderEdits | undefined {
+  if (listed.length === 0) return undefined;
+  let edits: HeaderEdits = [];
+  for (let i = listed.length - 1; i >= 0; i--) edits = mergeEdits(edits, listed[i]!.responseHeaderEdits!);
+  return edits;
+}
+
 function failure(err: unknown, middleware: string | undefined): ProxyError {
   return err instanceof ProxyError ? err : new ProxyError('middleware_failed', `${middleware}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
 }
@@ -174,6 +194,8 @@ export class ChainRequest<C extends ChainClient = ChainClient> implements Middle
   body: Buffer[] | undefined;
   /** That body's length, without its chunk framing. */
   bodyBytes = 0;
+  /** The response edits for an answer lb makes itself (a middleware's, or lb's error): set when the chain answers or fails. */
+  answerEdits: HeaderEdits | undefined;
   /** What runs when the exchange is over (atEnd); cleared once run. */
   private endings: Array<() => void> | undefined;
 

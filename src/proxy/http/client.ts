@@ -4,6 +4,7 @@ import type { HttpRoute } from '../../control/snapshot.js';
 import type { ProxyError } from '../../errors.js';
 import type { MinBodyRate } from '../../config/types.js';
 import { uploadRateDeadline } from '../deadlines.js';
+import type { HeaderEdits } from '../http1/header-edits.js';
 import type { StreamedBody, UpstreamHandler } from '../http1/upstream-connection.js';
 import type { TlsInfo } from '../../tls/terminator.js';
 import type { ForwardingFacts, RequestEdits } from './headers.js';
@@ -77,8 +78,8 @@ export interface ClientExchange extends ClientRequest {
   readBody(done: (chunks: Buffer[]) => void, stall: BodyStall): void;
   /** A handler that relays one attempt's response to this client. */
   relay(route: HttpRoute, backend: Backend, setCookie: SetCookie, hooks: ExchangeHooks): UpstreamHandler;
-  /** Answers with lb's own error response. */
-  sendError(error: ProxyError): void;
+  /** Answers with lb's own error response, with the response edits of the middlewares it goes back through. */
+  sendError(error: ProxyError, edits: HeaderEdits | undefined): void;
   /** Answers with a response lb makes itself (a redirect, an ACME challenge): a plain-text body and these headers. */
   respond(status: number, headers: ReadonlyArray<readonly [string, string]>, body: string | Buffer): void;
 }

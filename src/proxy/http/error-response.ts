@@ -1,19 +1,37 @@
 import { STATUS_CODES, type ServerResponse } from 'node:http';
 import type { ProxyError } from '../../errors.js';
+import { editIndex, type HeaderEdits } from '../http1/header-edits.js';
 
 /** `502 Bad Gateway: the backend refused the connection` — short, plain, and says which case. */
 export function errorBody(status: number, text: string): string {
   return `${status} ${STATUS_CODES[status] ?? 'Error'}: ${text}\n`;
 }
 
+/**
+ * The headers of an answer lb makes itself, with the response edits of the router's middlewares
+ * that it goes back through (middleware/chain.ts, answerEdits), as a server's response would be
+ * edited: an edited name replaced, an empty value removing it.
+ */
+export function editedAnswerHeaders(headers: ReadonlyArray<readonly [string, string]>, edits: HeaderEdits | undefined): ReadonlyArray<readonly [string, string]> {
+  if (edits === undefined) return headers;
+  const edited: Array<readonly [string, string]> = headers.filter(([name]) => editIndex(edits, name.toLowerCase()) < 0);
+  for (const edit of edits) if (edit.value !== '') edited.push([edit.name, edit.value]);
+  return edited;
+}
+
+/** The headers of lb's answer for a proxy error: its code, its own (Retry-After), then `edits`. */
+export function errorHeaders(error: ProxyError, edits: HeaderEdits | undefined): ReadonlyArray<readonly [string, string]> {
+  return editedAnswerHeaders([['lb-error', error.code], ...error.headers], edits);
+}
+
 /** `hsts`: the Strict-Transport-Security value of an https entrypoint that sets one. */
-export function sendProxyError(res: ServerResponse, error: ProxyError, hsts?: string): void {
-  sendResponse(res, error.status, [['lb-error', error.code], ...error.headers], errorBody(error.status, error.message), hsts);
+export function sendProxyError(res: ServerResponse, error: ProxyError, hsts: string | undefined, edits: HeaderEdits | undefined): void {
+  sendResponse(res, error.status, errorHeaders(error, edits), errorBody(error.status, error.message), hsts);
 }
 
 /** lb's answer for a proxy error, for a raw socket (see rawResponse). */
-export function proxyErrorResponse(error: ProxyError, connection: 'close' | 'keep-alive' | undefined, extra: string): Buffer {
-  return rawResponse(error.status, [['lb-error', error.code], ...error.headers], errorBody(error.status, error.message), connection, extra);
+export function proxyErrorResponse(error: ProxyError, connection: 'close' | 'keep-alive' | undefined, extra: string, edits: HeaderEdits | undefined): Buffer {
+  return rawResponse(error.status, errorHeaders(error, edits), errorBody(error.status, error.message), connection, extra);
 }
 
 /**

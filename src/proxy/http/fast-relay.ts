@@ -2,6 +2,7 @@ import type { Backend } from '../../balancer/index.js';
 import type { HttpRoute } from '../../control/snapshot.js';
 import { ProxyError } from '../../errors.js';
 import { copyBytes } from '../http1/bytes.js';
+import type { HeaderEdits } from '../http1/header-edits.js';
 import { CHUNKED, UNTIL_CLOSE, type ResponseHead } from '../http1/response-head.js';
 import type { BodyFlow } from '../http1/upstream-connection.js';
 import type { ExchangeHooks, SetCookie } from './client.js';
@@ -143,7 +144,7 @@ export class FastRelay extends Relay {
     this.request.connection.finished(false);
   }
 
-  protected answer(error: ProxyError): void {
-    if (!this.request.gone) this.request.sendError(error);
+  protected answer(error: ProxyError, edits: HeaderEdits | undefined): void {
+    if (!this.request.gone) this.request.sendError(error, edits);
   }
 }

@@ -3,6 +3,7 @@ import type { Backend } from '../../balancer/index.js';
 import type { HttpRoute } from '../../control/snapshot.js';
 import { HttpSyntaxError, ProxyError } from '../../errors.js';
 import { ChunkedDecoder } from '../http1/chunked.js';
+import type { HeaderEdits } from '../http1/header-edits.js';
 import type { RequestHead } from '../http1/request-head.js';
 import type { StreamedBody, UpstreamHandler } from '../http1/upstream-connection.js';
 import type { ClientConnection } from './client-connection.js';
@@ -153,8 +154,8 @@ export class FastRequest implements ClientExchange, StreamedBody {
     return (this.relayInFlight = new FastRelay(this, route, backend, setCookie, hooks));
   }
 
-  sendError(error: ProxyError): void {
-    this.sendRaw((connection) => proxyErrorResponse(error, connection, this.connection.responseHeaders));
+  sendError(error: ProxyError, edits: HeaderEdits | undefined): void {
+    this.sendRaw((connection) => proxyErrorResponse(error, connection, this.connection.responseHeaders, edits));
   }
 
   respond(status: number, headers: ReadonlyArray<readonly [string, string]>, body: string | Buffer): void {

@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import type { Backend } from '../../balancer/index.js';
 import type { HttpRoute } from '../../control/snapshot.js';
 import type { ProxyError } from '../../errors.js';
+import type { HeaderEdits } from '../http1/header-edits.js';
 import type { StreamedBody } from '../http1/upstream-connection.js';
 import { bodyCollector, type BodyStall, type ClientExchange, type ExchangeHooks, type SetCookie } from './client.js';
 import { tlsInfoOf, type TlsInfo } from '../../tls/terminator.js';
@@ -111,8 +112,8 @@ export class NodeClient implements ClientExchange {
     return new NodeRequestRelay(this.res, route, backend, setCookie, hooks, this.hsts);
   }
 
-  sendError(error: ProxyError): void {
-    sendProxyError(this.res, error, this.hsts);
+  sendError(error: ProxyError, edits: HeaderEdits | undefined): void {
+    sendProxyError(this.res, error, this.hsts, edits);
   }
 
   respond(status: number, headers: ReadonlyArray<readonly [string, string]>, body: string | Buffer): void {

@@ -3,6 +3,7 @@ import type { Backend } from '../../balancer/index.js';
 import type { HttpRoute } from '../../control/snapshot.js';
 import { ProxyError } from '../../errors.js';
 import { relayableTrailers } from '../http1/chunked.js';
+import type { HeaderEdits } from '../http1/header-edits.js';
 import type { ResponseHead } from '../http1/response-head.js';
 import type { BodyFlow } from '../http1/upstream-connection.js';
 import type { ExchangeHooks, SetCookie } from './client.js';
@@ -100,8 +101,8 @@ export class NodeRequestRelay extends Relay {
     this.res.socket?.end();
   }
 
-  protected answer(error: ProxyError): void {
-    sendProxyError(this.res, error, this.hsts);
+  protected answer(error: ProxyError, edits: HeaderEdits | undefined): void {
+    sendProxyError(this.res, error, this.hsts, edits);
   }
 
   protected override release(): void {

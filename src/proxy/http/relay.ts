@@ -1,6 +1,7 @@
 import type { Backend } from '../../balancer/index.js';
 import type { HttpRoute } from '../../control/snapshot.js';
 import { classifyUpstreamError, ProxyError } from '../../errors.js';
+import type { HeaderEdits } from '../http1/header-edits.js';
 import type { ResponseHead } from '../http1/response-head.js';
 import type { BodyFlow, UpstreamHandler } from '../http1/upstream-connection.js';
 import type { ExchangeHooks, SetCookie } from './client.js';
@@ -42,8 +43,8 @@ export abstract class Relay implements UpstreamHandler {
   protected abstract cut(error: ProxyError): void;
   /** Closes the client's connection without an answer, as the server closed lb's (see hangsUp). */
   protected abstract hangUp(): void;
-  /** Answers with lb's own error response. */
-  protected abstract answer(error: ProxyError): void;
+  /** Answers with lb's own error response, with the response edits of the router's middlewares. */
+  protected abstract answer(error: ProxyError, edits: HeaderEdits | undefined): void;
 
   onConnect(abort: (err?: Error) => void): void {
     this.abortUpstream = abort;
@@ -68,7 +69,7 @@ export abstract class Relay implements UpstreamHandler {
     const reported = hangUp ? new ProxyError(error.kind, 'the backend closed a reused connection; the client connection was closed unanswered, so that the client may retry', { cause: error }) : error;
     this.hooks.done({ route: this.route, backend: this.backend, status: error.status, error: reported, bytesIn: this.bytesIn, bytesOut: 0, responded: false });
     if (hangUp) this.hangUp();
-    else this.answer(error);
+    else this.answer(error, this.route.middlewares?.responseEdits);
   }
 
   /** Ends the exchange without an answer (the client left, or its request broke) and aborts upstream. */

@@ -15,7 +15,8 @@ import type { StreamedBody } from '../http1/upstream-connection.js';
 import { accessEntry } from './access-entry.js';
 import type { ClientExchange, ClientRequest, ExchangeOutcome } from './client.js';
 import { ClientConnection } from './client-connection.js';
-import { errorBody, rawErrorResponse, rawResponse, sendResponse } from './error-response.js';
+import { editedAnswerHeaders, errorBody, rawErrorResponse, rawResponse, sendResponse } from './error-response.js';
+import type { HeaderEdits } from '../http1/header-edits.js';
 import { MAX_REQUEST_FIELDS } from '../http1/syntax.js';
 import { markServed, NodeClient } from './node-client.js';
 import { TrustedProxies, type ForwardingFacts } from './headers.js';
@@ -339,8 +340,8 @@ export class HttpEntrypoint {
 
   private readonly afterChain: ChainOutcome<RoutedRequest> = {
     forward: (request) => this.forward(request.client, request.started, request.route, request),
-    answer: (answer, request) => this.answer(request.client, request.started, answer.status, answer.headers, answer.body, request.route, request.user),
-    fail: (error, request) => this.reject(request.client, request.started, request.route, error, request.user),
+    answer: (answer, request) => this.answer(request.client, request.started, answer.status, editedAnswerHeaders(answer.headers, request.answerEdits), answer.body, request.route, request.user),
+    fail: (error, request) => this.reject(request.client, request.started, request.route, error, request.user, request.answerEdits),
   };
 
   private chainRequest(client: ChainClient): ChainRequest {
@@ -554,7 +555,8 @@ export class HttpEntrypoint {
     return true;
   }
 
-  private reject(client: ClientExchange, started: number, route: HttpRoute | undefined, error: ProxyError, user?: string): void {
+  /** `edits`: the response edits of the router's middlewares that the answer goes back through. */
+  private reject(client: ClientExchange, started: number, route: HttpRoute | undefined, error: ProxyError, user?: string, edits?: HeaderEdits): void {
     const service = route?.service.name ?? '';
     const seconds = (performance.now() - started) / 1000;
     this.context.metrics.observeRequest(this.name, route?.router ?? '', service, client.method, error.status, seconds);
@@ -563,12 +565,12 @@ export class HttpEntrypoint {
       this.context.logger.warn({ entrypoint: this.name, router: route?.router, service, code: error.code }, error.message);
     }
     this.context.accessLog?.write(accessEntry(client, error.status, seconds, route, undefined, 0, 0, 0, error, terminationOf(error, false), user));
-    client.sendError(error);
+    client.sendError(error, edits);
   }
 
   /** A request that got past its middlewares, answered with an error before any server did. */
   private rejectProxied(proxied: ProxiedRequest, error: ProxyError): void {
-    this.reject(proxied.client, proxied.started, proxied.route, error, proxied.middleware?.user);
+    this.reject(proxied.client, proxied.started, proxied.route, error, proxied.middleware?.user, proxied.route.middlewares?.responseEdits);
     proxied.middleware?.end();
   }
 

@@ -10,7 +10,8 @@ import { classifyUpstreamError, ProxyError, terminationOf } from '../../errors.j
 import { connectUpstream, upstreamTlsOptions } from '../../tls/upstream.js';
 import { gatewayFailure, recordPassive, reflectsOnServer, type DataPlaneContext } from '../context.js';
 import { accessEntry } from './access-entry.js';
-import { rawErrorResponse, rawResponse } from './error-response.js';
+import { editedAnswerHeaders, proxyErrorResponse, rawResponse } from './error-response.js';
+import type { HeaderEdits } from '../http1/header-edits.js';
 import type { ChainClient, ChainRequest } from '../../middleware/chain.js';
 import { connectionAddresses, peerAddress } from '../accept-proxy.js';
 import { writeProxyHeader } from '../proxy-protocol.js';
@@ -202,9 +203,9 @@ export class UpgradeRelay {
       answer: (answer, middleware) => {
         this.context.metrics.observeRequest(this.entrypoint, route.router, route.service.name, request.method, answer.status, 0);
         this.context.accessLog?.write(accessEntry(request, answer.status, 0, route, undefined, 0, 0, 0, undefined, '--', middleware.user));
-        socket.end(rawResponse(answer.status, answer.headers, answer.body));
+        socket.end(rawResponse(answer.status, editedAnswerHeaders(answer.headers, middleware.answerEdits), answer.body));
       },
-      fail: (error) => this.refuse(socket, request, route, error),
+      fail: (error, middleware) => this.refuse(socket, request, route, error, middleware.answerEdits),
     });
   }
 
@@ -212,7 +213,7 @@ export class UpgradeRelay {
     const clientIp = request.clientIp;
     const backend = route.service.balancer.pick({ clientIp, headers: req.headers });
     if (!backend) {
-      this.refuse(socket, request, route, new ProxyError('no_backend', `service ${route.service.name}`));
+      this.refuse(socket, request, route, new ProxyError('no_backend', `service ${route.service.name}`), route.middlewares?.responseEdits);
       return middleware?.end();
     }
 
@@ -254,7 +255,7 @@ export class UpgradeRelay {
         { entrypoint: this.entrypoint, router: route.router, service: route.service.name, backend: backend.id, code: error.code, ms: Math.round(performance.now() - upgrade.started) },
         `upgrade failed: ${error.message}`,
       );
-      if (upgrade.failed(error) && socket.writable && !left) socket.write(rawErrorResponse(error.status, error.message, error.code));
+      if (upgrade.failed(error) && socket.writable && !left) socket.write(proxyErrorResponse(error, 'close', '', route.middlewares?.responseEdits));
     });
   }
 
@@ -270,9 +271,10 @@ export class UpgradeRelay {
     for (const socket of this.sockets) socket.destroy();
   }
 
-  private refuse(socket: Socket, request: Upgrade['request'], route: HttpRoute | undefined, error: ProxyError): void {
+  /** `edits`: the response edits of the router's middlewares that the answer goes back through. */
+  private refuse(socket: Socket, request: Upgrade['request'], route: HttpRoute | undefined, error: ProxyError, edits?: HeaderEdits): void {
     this.context.accessLog?.write(accessEntry(request, error.status, 0, route, undefined, 0, 0, 0, error, terminationOf(error, false)));
-    socket.end(rawErrorResponse(error.status, error.message, error.code));
+    socket.end(proxyErrorResponse(error, 'close', '', edits));
   }
 
   private watchUpstream(proxyReq: ClientRequest, req: IncomingMessage, socket: Socket): void {

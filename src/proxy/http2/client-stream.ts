@@ -4,9 +4,10 @@ import type { Backend } from '../../balancer/index.js';
 import type { HttpRoute } from '../../control/snapshot.js';
 import { ProxyError } from '../../errors.js';
 import type { TlsInfo } from '../../tls/terminator.js';
+import type { HeaderEdits } from '../http1/header-edits.js';
 import type { StreamedBody } from '../http1/upstream-connection.js';
 import { bodyCollector, type BodyStall, type ClientExchange, type ExchangeHooks, type SetCookie } from '../http/client.js';
-import { errorBody } from '../http/error-response.js';
+import { errorBody, errorHeaders } from '../http/error-response.js';
 import { resetStream, sendHttp2Response } from './response.js';
 import type { ForwardingFacts, RequestEdits } from '../http/headers.js';
 import { http1RequestHead, type Http2RequestHead } from './request-head.js';
@@ -153,9 +154,9 @@ export class Http2Client implements ClientExchange {
     return (this.relayInFlight = new Http2Relay(this.stream, this.call, route, backend, setCookie, hooks, this.connection));
   }
 
-  sendError(error: ProxyError): void {
+  sendError(error: ProxyError, edits: HeaderEdits | undefined): void {
     if (this.call.grpc) return sendGrpcError(this.stream, error);
-    sendHttp2Response(this.stream, error.status, [['lb-error', error.code], ...error.headers], errorBody(error.status, error.message), this.connection.hsts);
+    sendHttp2Response(this.stream, error.status, errorHeaders(error, edits), errorBody(error.status, error.message), this.connection.hsts);
   }
 
   respond(status: number, headers: ReadonlyArray<readonly [string, string]>, body: string | Buffer): void {

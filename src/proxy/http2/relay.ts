@@ -3,11 +3,12 @@ import type { Backend } from '../../balancer/index.js';
 import type { HttpRoute } from '../../control/snapshot.js';
 import { ProxyError } from '../../errors.js';
 import { CHUNKED, type ResponseHead } from '../http1/response-head.js';
+import type { HeaderEdits } from '../http1/header-edits.js';
 import type { BodyFlow } from '../http1/upstream-connection.js';
 import type { ExchangeHooks, SetCookie } from '../http/client.js';
 import { downstreamResponseHeaders } from '../http/headers.js';
 import { Relay } from '../http/relay.js';
-import { errorBody } from '../http/error-response.js';
+import { errorBody, errorHeaders } from '../http/error-response.js';
 import { resetStream, sendHttp2Response, stopRequestAfterResponse } from './response.js';
 import type { Http2Connection } from './client-stream.js';
 import { grpcErrorTrailers, sendGrpcError } from './grpc.js';
@@ -151,7 +152,7 @@ export class Http2Relay extends Relay {
   expire(error: ProxyError): void {
     if (this.done) return;
     super.stop(error.status, error);
-    if (!this.stream.headersSent) this.answer(error);
+    if (!this.stream.headersSent) this.answer(error, this.route.middlewares?.responseEdits);
     else this.cut(error);
   }
 
@@ -160,9 +161,9 @@ export class Http2Relay extends Relay {
     resetStream(this.stream, constants.NGHTTP2_REFUSED_STREAM);
   }
 
-  protected answer(error: ProxyError): void {
+  protected answer(error: ProxyError, edits: HeaderEdits | undefined): void {
     if (this.call.grpc) return sendGrpcError(this.stream, error);
-    sendHttp2Response(this.stream, error.status, [['lb-error', error.code], ...error.headers], errorBody(error.status, error.message), this.hsts);
+    sendHttp2Response(this.stream, error.status, errorHeaders(error, edits), errorBody(error.status, error.message), this.hsts);
   }
 
   override stop(status: number, error: ProxyError): void {
