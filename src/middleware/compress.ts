@@ -7,6 +7,7 @@ import Negotiator from 'negotiator';
 import { CHUNKED, parseResponseHead, type ResponseHead } from '../proxy/http1/response-head.js';
 import type { BodyFlow, UpstreamHandler } from '../proxy/http1/upstream-connection.js';
 import { ChunkedDecoder } from '../proxy/http1/chunked.js';
+import { neverGivenBack } from '../proxy/read-buffers.js';
 import type { MiddlewareFactory, MiddlewareRequest } from './middleware.js';
 
 type Encoding = 'br' | 'gzip';
@@ -31,6 +32,7 @@ function keepsBody(status: number): boolean {
 }
 
 const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
+const NOTHING = Buffer.alloc(0);
 
 /** The encoding to use for a request's response: the client's best, lb's order breaking ties; undefined for none. */
 function chooseEncoding(header: string | undefined, encodings: readonly Encoding[]): Encoding | undefined {
@@ -167,16 +169,26 @@ export class CompressingHandler implements UpstreamHandler {
       this.abort?.(err);
     });
     // The relay steers the compressed stream; its bytes are always fresh buffers.
-    const compressedFlow: BodyFlow = { resume: () => zlib.resume(), keep: () => undefined };
+    const compressedFlow: BodyFlow = { resume: () => zlib.resume(), keep: () => neverGivenBack };
     return this.inner.onHeaders(rewriteHead(head, raw, this.encoding), compressedFlow);
   }
 
   onData(chunk: Buffer): boolean {
     if (this.zlib === undefined) return this.inner.onData(chunk);
-    // zlib reads the chunk later, from the upstream's read buffer: it must not be reused.
-    this.upstreamFlow!.keep();
-    if (this.decoder) this.decoder.feed(chunk, 0, chunk.length);
-    else this.accepting = this.zlib.write(chunk);
+    // zlib reads the chunk later, from the upstream's read buffer: it is not read into again until
+    // zlib has consumed the chunk (the write's callback), so that a response does not cost a new
+    // 64 KiB buffer per read (they drove V8 into major GCs). After an error, the GC takes it.
+    const giveBack = this.upstreamFlow!.keep();
+    const consumed = (err?: Error | null) => {
+      if (!err) giveBack();
+    };
+    if (this.decoder) {
+      this.decoder.feed(chunk, 0, chunk.length);
+      // zlib takes writes in order: once this empty one is through, so are the pieces before it.
+      this.zlib.write(NOTHING, consumed);
+    } else {
+      this.accepting = this.zlib.write(chunk, consumed);
+    }
     return this.accepting;
   }
 

@@ -68,9 +68,10 @@ export interface BodyFlow {
   resume(): void;
   /**
    * The last chunk given to onData is still referenced (a socket write that did not complete):
-   * the connection then reads into a new buffer instead of reusing that one.
+   * the connection then reads into a new buffer instead of reusing that one. Returns what to call
+   * once the chunk is no longer needed, so that its buffer can be read into again (optional).
    */
-  keep(): void;
+  keep(): () => void;
 }
 
 /**

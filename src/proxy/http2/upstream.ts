@@ -15,6 +15,7 @@ import { parseResponseHead, type ResponseHead } from '../http1/response-head.js'
 import type { BodyFlow, StreamedBody, UpstreamHandler, UpstreamOrigin, UpstreamRequest } from '../http1/upstream-connection.js';
 import { UPSTREAM_KEEP_ALIVE_MS } from '../http1/upstream-pool.js';
 import { stallTimer } from '../http/client.js';
+import { neverGivenBack } from '../read-buffers.js';
 
 /** Fields of an HTTP/1.1 request head that do not travel in HTTP/2 (RFC 9113 §8.2.2). */
 const dropped: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'host']);
@@ -237,7 +238,7 @@ class Http2Exchange {
       this.responded = true;
       chunkedOut = head.bodyLength === -1 && this.request.rawChunked;
       this.due(this.request.bodyTimeout, 'body_timeout');
-      const flow: BodyFlow = { resume: () => stream.resume(), keep: () => undefined };
+      const flow: BodyFlow = { resume: () => stream.resume(), keep: () => neverGivenBack };
       if (!this.handler.onHeaders(head, flow)) stream.pause();
       this.handler.onReadEnd?.();
     });

@@ -1,0 +1,71 @@
+// compress lends each chunk of a server's response to zlib, which reads it later, on its thread;
+// the upstream connection reads into that chunk's buffer again only once zlib has consumed it.
+// The server sends in small pieces, so that zlib accepts each read at once and lb reads on while
+// zlib still works on the last one: responses must decode to exactly what the server sent, with
+// and without chunked framing, in gzip and brotli. A buffer read into too early corrupts them.
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { test } from 'node:test';
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
+import { lbYaml } from './helpers/config.js';
+import { startLb } from './helpers/lb.js';
+import { startBackend } from './helpers/servers.js';
+
+/** A different text per response, about 3:1 compressible, so that zlib has work for each read. */
+function body(seed: number, bytes: number): Buffer {
+  const out = Buffer.allocUnsafe(bytes);
+  let state = seed;
+  for (let i = 0; i < bytes; i++) {
+    state = (state * 1103515245 + 12345) % 2 ** 31;
+    out[i] = 0x61 + (state % 9);
+  }
+  return out;
+}
+
+const SIZE = 1024 * 1024;
+const PIECE = 8 * 1024;
+const decoders = { gzip: gunzipSync, br: brotliDecompressSync };
+
+function fetchCompressed(port: number, path: string, encoding: keyof typeof decoders): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const req = request({ port, host: '127.0.0.1', path, headers: { 'accept-encoding': encoding }, agent: false }, (res) => {
+      if (res.headers['content-encoding'] !== encoding) return reject(new Error(`not ${encoding}: ${res.statusCode} ${JSON.stringify(res.headers)}`));
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve(decoders[encoding](Buffer.concat(chunks))));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('compressed responses decode to what the server sent while lb reads on during compression', { timeout: 60_000 }, async (t) => {
+  const backend = await startBackend(t, (req, res) => {
+    const [, framing, seed] = req.url!.split('/');
+    const data = body(Number(seed), SIZE);
+    res.writeHead(200, { 'content-type': 'text/plain', ...(framing === 'length' ? { 'content-length': String(SIZE) } : {}) });
+    let at = 0;
+    const next = () => {
+      if (at >= SIZE) return void res.end();
+      res.write(data.subarray(at, (at += PIECE)));
+      setImmediate(next);
+    };
+    next();
+  });
+  const lb = await startLb(
+    t,
+    lbYaml(`
+middlewares:
+  squeeze: { compress: { encodings: [br, gzip] } }
+routers: { app: { entrypoint: web, middlewares: [squeeze], service: svc } }
+services: { svc: { servers: [ { url: "${backend.url}" } ] } }
+`),
+  );
+  const port = lb.port('web');
+  for (const encoding of ['br', 'gzip'] as const) {
+    const responses = Array.from({ length: 8 }, (_, i) => ({ framing: i % 2 ? 'length' : 'chunked', seed: i + 1 }));
+    const bodies = await Promise.all(responses.map(({ framing, seed }) => fetchCompressed(port, `/${framing}/${seed}`, encoding)));
+    responses.forEach(({ framing, seed }, i) => assert.ok(bodies[i]!.equals(body(seed, SIZE)), `${encoding}, ${framing} response ${seed}: the decoded bytes differ from what the server sent`));
+  }
+});
