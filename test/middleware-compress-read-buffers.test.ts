@@ -7,8 +7,7 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { test } from 'node:test';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
-import { lbYaml } from './helpers/config.js';
-import { startLb } from './helpers/lb.js';
+import { startCompressingLb } from './helpers/middleware.js';
 import { startBackend } from './helpers/servers.js';
 
 /** A different text per response, about 3:1 compressible, so that zlib has work for each read. */
@@ -53,15 +52,7 @@ test('compressed responses decode to what the server sent while lb reads on duri
     };
     next();
   });
-  const lb = await startLb(
-    t,
-    lbYaml(`
-middlewares:
-  squeeze: { compress: { encodings: [br, gzip] } }
-routers: { app: { entrypoint: web, middlewares: [squeeze], service: svc } }
-services: { svc: { servers: [ { url: "${backend.url}" } ] } }
-`),
-  );
+  const lb = await startCompressingLb(t, backend.url);
   const port = lb.port('web');
   for (const encoding of ['br', 'gzip'] as const) {
     const responses = Array.from({ length: 8 }, (_, i) => ({ framing: i % 2 ? 'length' : 'chunked', seed: i + 1 }));

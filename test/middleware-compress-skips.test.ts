@@ -4,8 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { exchange } from './helpers/exchange.js';
-import { lbYaml } from './helpers/config.js';
-import { startLb } from './helpers/lb.js';
+import { startCompressingLb } from './helpers/middleware.js';
 import { startBackend } from './helpers/servers.js';
 
 const text = Buffer.from('lorem ipsum dolor sit amet '.repeat(200));
@@ -30,15 +29,7 @@ test('compress skips small, binary, encoded, ranged and HEAD responses, and clie
         return res.end(req.method === 'HEAD' ? undefined : text);
     }
   });
-  const lb = await startLb(
-    t,
-    lbYaml(`
-middlewares:
-  squeeze: { compress: { encodings: [gzip], minResponseBodyBytes: 1024 } }
-routers: { app: { entrypoint: web, middlewares: [squeeze], service: svc } }
-services: { svc: { servers: [ { url: "${backend.url}" } ] } }
-`),
-  );
+  const lb = await startCompressingLb(t, backend.url, '{ encodings: [gzip], minResponseBodyBytes: 1024 }');
   const port = lb.port('web');
   const gzip = { 'accept-encoding': 'gzip' };
   for (const path of ['/small', '/png']) {

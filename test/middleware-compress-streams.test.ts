@@ -4,8 +4,7 @@ import assert from 'node:assert/strict';
 import { request, type ServerResponse } from 'node:http';
 import { test } from 'node:test';
 import { createGunzip } from 'node:zlib';
-import { lbYaml } from './helpers/config.js';
-import { startLb } from './helpers/lb.js';
+import { startCompressingLb } from './helpers/middleware.js';
 import { startBackend } from './helpers/servers.js';
 import { eventually, within } from './helpers/wait.js';
 
@@ -30,15 +29,7 @@ test('compress streams a response: the client decodes most of it before the serv
     open = res;
   });
   t.after(() => open?.destroy());
-  const lb = await startLb(
-    t,
-    lbYaml(`
-middlewares:
-  squeeze: { compress: { encodings: [gzip] } }
-routers: { app: { entrypoint: web, middlewares: [squeeze], service: svc } }
-services: { svc: { servers: [ { url: "${backend.url}" } ] } }
-`),
-  );
+  const lb = await startCompressingLb(t, backend.url, '{ encodings: [gzip] }');
   let decodedBytes = 0;
   const done = new Promise<void>((resolve, reject) => {
     const req = request({ port: lb.port('web'), host: '127.0.0.1', path: '/', headers: { 'accept-encoding': 'gzip' }, agent: false }, (res) => {

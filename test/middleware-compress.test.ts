@@ -7,9 +7,8 @@ import { request } from 'node:http';
 import { test } from 'node:test';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { exchange, type Answer } from './helpers/exchange.js';
-import { lbYaml } from './helpers/config.js';
-import { startLb } from './helpers/lb.js';
 import { rawRequest } from './helpers/raw-http.js';
+import { startCompressingLb } from './helpers/middleware.js';
 import { startBackend } from './helpers/servers.js';
 
 /** 100 KiB of JSON, as an API would send it. */
@@ -47,15 +46,7 @@ test('compress sends text compressed with the negotiated encoding, which zlib de
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': json.length, etag: '"v1"', vary: 'Origin' });
     res.end(json);
   });
-  const lb = await startLb(
-    t,
-    lbYaml(`
-middlewares:
-  squeeze: { compress: { encodings: [br, gzip] } }
-routers: { app: { entrypoint: web, middlewares: [squeeze], service: svc } }
-services: { svc: { servers: [ { url: "${backend.url}" } ] } }
-`),
-  );
+  const lb = await startCompressingLb(t, backend.url);
   const port = lb.port('web');
   const cases: Array<[string, string]> = [
     ['br', 'br'],

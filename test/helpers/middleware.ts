@@ -3,6 +3,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { lbYaml } from './config.js';
+import { startLb } from './lb.js';
 import { rawRequest } from './raw-http.js';
 import { startBackend, type TestBackend } from './servers.js';
 
@@ -84,3 +86,16 @@ middlewares: { auth: { basicAuth: { usersFile: "${usersFile}" } } }
 routers: { r: { entrypoint: web, service: svc, middlewares: [auth] } }
 services: { svc: { servers: [ { url: "${backendUrl}" } ] } }
 `;
+
+/** An lb whose one router compresses everything the server at `backendUrl` answers (`compress` settings as given). */
+export function startCompressingLb(t: TestContext, backendUrl: string, settings = '{ encodings: [br, gzip] }'): ReturnType<typeof startLb> {
+  return startLb(
+    t,
+    lbYaml(`
+middlewares:
+  squeeze: { compress: ${settings} }
+routers: { app: { entrypoint: web, middlewares: [squeeze], service: svc } }
+services: { svc: { servers: [ { url: "${backendUrl}" } ] } }
+`),
+  );
+}
