@@ -191,7 +191,7 @@ export async function idleConnections(ctx: ScaleContext, port = 18194, asked = 1
   // lb refuses client connections above its budget from the open-file limit it inherits from here
   // (HTTP/1.1 with a 503, HTTP/2 by closing): asking for more would measure refusals. A few stay
   // free for the admin API and the server connections.
-  const budget = connectionBudget() - 16;
+  const budget = Math.max(1, connectionBudget() - 16);
   const count = Math.min(asked, budget);
   const capped = count < asked ? `\n${asked.toLocaleString('en')} were asked for; ${count.toLocaleString('en')} is what lb admits under this open-file limit (its connection budget, (ulimit -n − 128) ÷ 2, less a few). Raise \`ulimit -n\` to measure more.\n` : '';
   const rows = [await idleRow(ctx, port, count, 'HTTP/1.1'), await idleRow(ctx, port + 2, count, 'HTTP/2 (h2c)')];

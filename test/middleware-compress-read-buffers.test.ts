@@ -1,8 +1,10 @@
 // compress lends each chunk of a server's response to zlib, which reads it later, on its thread;
 // the upstream connection reads into that chunk's buffer again only once zlib has consumed it.
-// The server sends in small pieces, so that zlib accepts each read at once and lb reads on while
-// zlib still works on the last one: responses must decode to exactly what the server sent, with
-// and without chunked framing, in gzip and brotli. A buffer read into too early corrupts them.
+// End to end over sockets: the server sends in small pieces, so that zlib accepts reads at once
+// and lb reads on while zlib still works, and responses must decode to exactly what the server
+// sent, in gzip and brotli, with and without chunked framing. A give-back before zlib is through
+// shows here on Content-Length bodies; middleware-compress-lends-chunks.test.ts checks its timing
+// on both paths deterministically.
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { test } from 'node:test';

@@ -91,8 +91,11 @@ function normaliseHealthCheck(hc: NonNullable<RawServiceSettings['healthCheck']>
   };
 }
 
-/** Headers that frame a message or a connection: lb writes them, never a middleware. */
-const framingHeaders = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'te', 'trailer', 'proxy-connection']);
+/**
+ * Headers that frame a message or a connection: lb writes them, never a middleware. HTTP2-Settings
+ * belongs to a connection's upgrade, and Node's http2 refuses to send it.
+ */
+const framingHeaders = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'te', 'trailer', 'proxy-connection', 'http2-settings']);
 
 /**
  * One middleware, from lb.yaml or from labels: a users file is read now, so that one that is

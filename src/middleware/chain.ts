@@ -65,7 +65,9 @@ export interface ChainOutcome<R extends ChainRequest> {
 
 /** The middlewares of one router, in the order they run, ready for requests. */
 export class MiddlewareChain {
-  private readonly requestPhase: Middleware[];
+  private readonly requestPhase: Middleware[] = [];
+  /** Their names, for errors. */
+  private readonly requestPhaseNames: string[] = [];
   /**
    * The response phase's header edits, merged: undefined when no middleware makes any. They go
    * with the request upstream (UpstreamRequest.responseEdits) and come back in the response head,
@@ -88,12 +90,15 @@ export class MiddlewareChain {
     /** Names no provider defines: every request answers 500, never unprotected. */
     readonly missing: readonly string[],
   ) {
-    this.requestPhase = middlewares.filter((m) => m.onRequest);
     const editing: Middleware[] = [];
-    for (const m of middlewares) {
-      if (m.onRequest) this.answerEditsBefore.push(mergedResponseEdits(editing));
+    middlewares.forEach((m, at) => {
+      if (m.onRequest) {
+        this.requestPhase.push(m);
+        this.requestPhaseNames.push(names[at]!);
+        this.answerEditsBefore.push(mergedResponseEdits(editing));
+      }
       if (m.responseHeaderEdits) editing.push(m);
-    }
+    });
     this.responseEdits = mergedResponseEdits(editing);
     this.wrappers = middlewares.filter((m) => m.wrapResponse).reverse();
   }
@@ -114,7 +119,7 @@ export class MiddlewareChain {
       try {
         result = this.requestPhase[i]!.onRequest!(request);
       } catch (err) {
-        return this.fail(outcome, failure(err, this.names[i]), request, i);
+        return this.fail(outcome, failure(err, this.requestPhaseNames[i]), request, i);
       }
       if (result instanceof Promise) {
         result.then(
@@ -125,7 +130,7 @@ export class MiddlewareChain {
           },
           (err: unknown) => {
             if (request.client.gone) return request.end();
-            this.fail(outcome, failure(err, this.names[i]), request, i);
+            this.fail(outcome, failure(err, this.requestPhaseNames[i]), request, i);
           },
         );
         return;

@@ -32,7 +32,6 @@ function keepsBody(status: number): boolean {
 }
 
 const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
-const NOTHING = Buffer.alloc(0);
 
 /** The encoding to use for a request's response: the client's best, lb's order breaking ties; undefined for none. */
 function chooseEncoding(header: string | undefined, encodings: readonly Encoding[]): Encoding | undefined {
@@ -124,6 +123,8 @@ function framedChunk(data: Buffer): Buffer {
 export class CompressingHandler implements UpstreamHandler {
   private zlib: BrotliCompress | Gzip | undefined;
   private decoder: ChunkedDecoder | undefined;
+  /** What the decoder found in the chunk being fed: pieces of the chunk itself. */
+  private readonly pieces: Buffer[] = [];
   /** What zlib said of the last write: false asks the upstream to wait for 'drain'. */
   private accepting = true;
   private upstreamFlow: BodyFlow | undefined;
@@ -155,7 +156,7 @@ export class CompressingHandler implements UpstreamHandler {
     this.upstreamFlow = flow;
     const zlib = compressor(this.encoding, head.bodyLength);
     this.zlib = zlib;
-    if (this.framed && head.bodyLength === CHUNKED) this.decoder = new ChunkedDecoder((data) => (this.accepting = zlib.write(data)));
+    if (this.framed && head.bodyLength === CHUNKED) this.decoder = new ChunkedDecoder((data) => this.pieces.push(data));
     zlib.on('data', (out: Buffer) => {
       if (!this.inner.onData(this.framed ? framedChunk(out) : out)) zlib.pause();
     });
@@ -182,13 +183,17 @@ export class CompressingHandler implements UpstreamHandler {
     const consumed = (err?: Error | null) => {
       if (!err) giveBack();
     };
-    if (this.decoder) {
-      this.decoder.feed(chunk, 0, chunk.length);
-      // zlib takes writes in order: once this empty one is through, so are the pieces before it.
-      this.zlib.write(NOTHING, consumed);
-    } else {
-      this.accepting = this.zlib.write(chunk, consumed);
+    if (this.decoder === undefined) return (this.accepting = this.zlib.write(chunk, consumed));
+    // The chunk's data, without its framing (the decoder copies what it keeps of a split size line).
+    this.decoder.feed(chunk, 0, chunk.length);
+    const pieces = this.pieces;
+    if (pieces.length === 0) {
+      giveBack();
+      return this.accepting;
     }
+    // zlib takes writes in order: once the last piece is through, so are those before it.
+    for (let i = 0; i < pieces.length; i++) this.accepting = this.zlib.write(pieces[i]!, i === pieces.length - 1 ? consumed : undefined);
+    pieces.length = 0;
     return this.accepting;
   }
 

@@ -25,8 +25,8 @@ function timedOut(err: unknown): boolean {
 
 /**
  * The headers of the GET to the auth server: the client's with the edits of the middlewares
- * before, then X-Forwarded-*. lb's own unless `trust` (trustForwardHeader): then the client's (a
- * proxy in front set them) where it sent them.
+ * before, then X-Forwarded-*. lb's own unless `trust` (trustForwardHeader, from a peer in the
+ * entrypoint's trustedProxies): then the client's (a proxy in front set them) where it sent them.
  */
 function authHeaders(request: MiddlewareRequest, trust: boolean): string[] {
   const client = request.client;
@@ -46,6 +46,14 @@ function authHeaders(request: MiddlewareRequest, trust: boolean): string[] {
     out.push(name, raw[i + 1]!);
   }
   for (const edit of edits) if (edit.value !== '' && !notForwarded.has(edit.lower) && !forwardedNames.has(edit.lower)) out.push(edit.name, edit.value);
+  // A proxy's word as the middlewares before left it: an edit replaces what it sent, or removes it.
+  if (trust) {
+    for (const edit of edits) {
+      if (!forwardedNames.has(edit.lower)) continue;
+      if (edit.value === '') given.delete(edit.lower);
+      else given.set(edit.lower, edit.value);
+    }
+  }
   const forwardedFor = given.get('x-forwarded-for');
   out.push(
     'X-Forwarded-Method', given.get('x-forwarded-method') ?? client.method,
@@ -68,7 +76,8 @@ export const forwardAuth: MiddlewareFactory<'forwardAuth'> = ({ settings }) => {
     const response = await pool.request({
       method: 'GET',
       path,
-      headers: authHeaders(request, settings.trustForwardHeader),
+      // As in Traefik, whose entrypoints drop the X-Forwarded-* of peers outside forwardedHeaders.trustedIPs.
+      headers: authHeaders(request, settings.trustForwardHeader && request.trusts(request.client.clientIp)),
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
       signal: AbortSignal.timeout(timeoutMs),

@@ -36,11 +36,14 @@ export class ReadBuffer {
 
   /**
    * The last chunk read is still referenced elsewhere: do not read into it again. Returns what
-   * the holder calls once it no longer needs the chunk: when every holder has, the buffer is read
-   * into again, or kept spare. A holder that never calls it leaves the buffer to the GC.
+   * the holder calls once it no longer needs the chunk. When every holder has, the buffer goes to
+   * the spare pool (the next read has taken another), or, given back before the next read, serves
+   * it. A holder that never calls it leaves the buffer to the GC.
    */
   keep(): () => void {
-    const lease = (this.lease ??= { buffer: this.buffer!, holders: 0 });
+    // A socket that does not read through `next()` (TLS) lends Node's own buffers.
+    if (this.buffer === undefined) return neverGivenBack;
+    const lease = (this.lease ??= { buffer: this.buffer, holders: 0 });
     lease.holders++;
     let held = true;
     return () => {

@@ -152,7 +152,8 @@ export class Http2Relay extends Relay {
   expire(error: ProxyError): void {
     if (this.done) return;
     super.stop(error.status, error);
-    if (!this.stream.headersSent) this.answer(error, this.route.middlewares?.responseEdits);
+    // A gRPC answer, which response edits leave as it is.
+    if (!this.stream.headersSent) this.answer(error, undefined);
     else this.cut(error);
   }
 

@@ -38,7 +38,12 @@ export function sendHttp2Response(stream: ServerHttp2Stream, status: number, hea
     given.add(key);
   }
   if (hsts) out['strict-transport-security'] = hsts;
-  stream.respond(out);
+  try {
+    stream.respond(out);
+  } catch {
+    // A header Node's http2 will not send (lb.yaml cannot name one): the stream is reset, lb goes on.
+    return resetStream(stream, constants.NGHTTP2_INTERNAL_ERROR);
+  }
   stream.end(body);
   stopRequestAfterResponse(stream);
 }
