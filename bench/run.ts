@@ -52,7 +52,7 @@ const usage = `Usage: npm run bench [-- options]
   --rounds N          alternating rounds per scenario; the median is reported (default 3)
   --connections N     connections for small, post, close and tcp-echo (default 50)
   --scenarios LIST    any of small,latency,large,post,close,tcp-echo,sni-small,sni-large,sni-close,https-small,https-close,
-                      https-handshake,https-large,h2-small,tcp-tls-small,middlewares,rate-limit,compress,weighted,idle,routes,grpc (default all)
+                      https-handshake,https-large,h2-small,h2-large,tcp-tls-small,middlewares,rate-limit,compress,weighted,idle,routes,grpc (default all)
   --only LIST         targets: direct,haproxy-http,lb-http,lb-http-access-log,lb-http-2-workers,lb-http-reuse-safe,lb-http-reuse-never,lb-http-plain,lb-http-middlewares,lb-http-rate-limit,lb-http-compress,lb-http-weighted,nginx-proxy,nginx-gzip,caddy,
                       http-proxy,node-hello,haproxy-tcp,lb-tcp,haproxy-tcp-sni,lb-tcp-sni,haproxy-https,lb-https,haproxy-tcp-tls,
                       lb-tcp-tls (idle, routes and grpc run when lb-http is listed)
@@ -196,7 +196,7 @@ const allTargets: Target[] = [
   { name: 'lb-http-weighted', mode: 'http', port: ports.lbWeighted },
 ];
 
-const loadScenarios = ['small', 'latency', 'large', 'post', 'close', 'tcp-echo', 'sni-small', 'sni-large', 'sni-close', 'https-small', 'https-close', 'https-handshake', 'https-large', 'h2-small', 'tcp-tls-small', 'middlewares', 'rate-limit', 'compress', 'weighted'] as const;
+const loadScenarios = ['small', 'latency', 'large', 'post', 'close', 'tcp-echo', 'sni-small', 'sni-large', 'sni-close', 'https-small', 'https-close', 'https-handshake', 'https-large', 'h2-small', 'h2-large', 'tcp-tls-small', 'middlewares', 'rate-limit', 'compress', 'weighted'] as const;
 /** Scenarios that start their own lb (and servers): bench/scale.ts and bench/grpc.ts. */
 const scaleScenarios = ['idle', 'routes', 'grpc'] as const;
 type LoadScenario = (typeof loadScenarios)[number];
@@ -224,6 +224,7 @@ const scenarioTargets: Record<LoadScenario, string[]> = {
   'https-handshake': ['haproxy-https', 'lb-https'],
   'https-large': ['haproxy-https', 'lb-https'],
   'h2-small': ['haproxy-https', 'lb-https'],
+  'h2-large': ['haproxy-https', 'lb-https'],
   'tcp-tls-small': ['haproxy-tcp-tls', 'lb-tcp-tls'],
   middlewares: ['lb-http-plain', 'lb-http', 'lb-http-middlewares'],
   'rate-limit': ['lb-http-plain', 'lb-http', 'lb-http-rate-limit'],
@@ -493,6 +494,7 @@ const measures: Record<LoadScenario, (t: Target) => Promise<Sample>> = {
   'https-handshake': (t) => runLoad(ws, 'autocannon', { connections, headers: { Connection: 'close' }, url: `https://127.0.0.1:${t.port}/`, seconds: duration }),
   'https-large': (t) => http(t, { connections: 8, path: '/1m' }),
   'h2-small': (t) => runH2load(ws, { url: `https://127.0.0.1:${t.port}/`, connections: 50, streams: 10, seconds: duration }),
+  'h2-large': (t) => runH2load(ws, { url: `https://127.0.0.1:${t.port}/1m`, connections: 8, streams: 2, seconds: duration }),
   'tcp-tls-small': (t) => http(t, { connections }),
   // The same request to both: lb-http forwards /api/ as it is, the other strips it to /.
   middlewares: (t) => http(t, { connections, path: '/api/' }),
@@ -580,6 +582,7 @@ const titles: Record<LoadScenario, string> = {
   'https-handshake': `HTTPS, a full TLS handshake per request (Connection: close, no resumption): autocannon -c${connections}, ${rounding}`,
   'https-large': `HTTPS, large responses: 1 MiB body, ${loadName} -c8, ${rounding}`,
   'h2-small': `HTTP/2 over TLS, small responses: GET, 12-byte body, h2load -c50 -m10 (10 streams on each of 50 connections), ${rounding}`,
+  'h2-large': `HTTP/2 over TLS, large responses: 1 MiB body, h2load -c8 -m2 (2 streams on each of 8 connections), ${rounding}`,
   'tcp-tls-small': `TLS terminated on a TCP entrypoint (tls: terminate), small responses over keep-alive TLS: ${loadName} -c${connections}, ${rounding}`,
   middlewares: `A router with middlewares (ipAllowList, stripPrefix, headers) against the same router without: ${loadName} -c${connections} each, ${togetherRounding}`,
   compress: `gzip of a 100 KiB JSON response, lb's compress against nginx's gzip on (level 1): ${loadName} -c8, ${rounding}`,
@@ -602,6 +605,7 @@ function render(scenario: LoadScenario, results: Summary[]): string {
     case 'https-handshake':
       return throughputTable(results, { unit: 'req/s', value: (r) => r.rps, digits: 0, reference: 'haproxy-https' });
     case 'https-large':
+    case 'h2-large':
       return throughputTable(results, { unit: 'MB/s', value: mbps, digits: 0, reference: 'haproxy-https' });
     case 'tcp-tls-small':
       return throughputTable(results, { unit: 'req/s', value: (r) => r.rps, digits: 0, reference: 'haproxy-tcp-tls' });
@@ -669,6 +673,7 @@ const notes: Record<LoadScenario, string> = {
   'https-large': 'Bulk encryption: 1 MiB responses through TLS (AES-GCM, as negotiated by wrk and each proxy).',
   weighted: 'What a weighted service adds per request (the choice of a service by smooth weighted round-robin, then its balancer): compare CPU µs/req of lb-http-weighted with lb-http.',
   'h2-small': 'HTTP/2 clients (ALPN h2, the same certificate), HTTP/1.1 to the same backend: each stream is a request that lb checks, translates and sends on a keep-alive connection. h2load gives no latency percentiles.',
+  'h2-large': 'Bulk transfer to HTTP/2 clients: 1 MiB responses framed as DATA within the streams\' flow-control windows, through TLS; HTTP/1.1 to the same backend.',
   'tcp-tls-small': 'TLS termination at L4: decrypt, relay the plain bytes to the backend and encrypt its answers, with no HTTP work. Against HAProxy `mode tcp` with `bind ... ssl crt`.',
   compress: 'Streaming compression on the fast path: lb through zlib, nginx, both at gzip level 1; the ratio is the JSON size over the bytes sent per response (its head included).',
   'rate-limit': 'The cost of a rateLimit on a path that is not limited: the source found (the client address) and a token taken from its bucket, per request. Target: CPU × lb-http-plain ≤ 1.1. lb-http-plain is the same router alone, in an lb configured as the other; lb-http, the same router again in the main lb of the bench, shows what a ratio of 1 looks like in this run (the noise of the method).',

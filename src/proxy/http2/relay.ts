@@ -104,12 +104,18 @@ export class Http2Relay extends Relay {
 
   onData(chunk: Buffer): boolean {
     this.bytesOut += chunk.length;
-    // The stream holds what it is given until nghttp2 has framed it: a small chunk is copied (from
-    // Node's buffer pool), a large one kept, so that the upstream reads into a new buffer instead.
-    let out = chunk;
-    if (chunk.length <= COPY_BYTES) out = Buffer.from(chunk);
-    else this.flow!.keep();
-    if (this.stream.write(out)) return true;
+    // The stream holds what it is given until nghttp2 has sent it: a small chunk is copied (from
+    // Node's buffer pool), a large one kept, and its read buffer given back once the write is done.
+    let written: boolean;
+    if (chunk.length <= COPY_BYTES) {
+      written = this.stream.write(Buffer.from(chunk));
+    } else {
+      const giveBack = this.flow!.keep();
+      written = this.stream.write(chunk, (err) => {
+        if (!err) giveBack();
+      });
+    }
+    if (written) return true;
     this.stream.once('drain', this.onWindowOpen);
     this.windowTimer ??= setTimeout(() => this.stop(408, new ProxyError('response_read_timeout', 'its HTTP/2 flow-control window stayed shut')), this.connection.idleMs);
     return false;
