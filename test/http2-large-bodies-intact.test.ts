@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
+import { seededText } from './helpers/bodies.js';
 import { lbYaml } from './helpers/config.js';
 import { h2Session } from './helpers/h2-clients.js';
 import { startLb } from './helpers/lb.js';
@@ -12,20 +13,9 @@ import { startBackend } from './helpers/servers.js';
 
 const SIZE = 2 * 1024 * 1024;
 
-/** A different body per seed, so that bytes from another response or a reused buffer show. */
-function body(seed: number): Buffer {
-  const out = Buffer.allocUnsafe(SIZE);
-  let state = seed;
-  for (let i = 0; i < SIZE; i += 4) {
-    state = (state * 1103515245 + 12345) % 2 ** 31;
-    out.writeUInt32LE(state, i);
-  }
-  return out;
-}
-
 test('large HTTP/2 responses arrive intact while slow clients hold lb\'s writes queued', { timeout: 60_000 }, async (t) => {
   const backend = await startBackend(t, (req, res) => {
-    const data = body(Number(req.url!.slice(1)));
+    const data = seededText(Number(req.url!.slice(1)), SIZE);
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(SIZE) });
     // 8 KiB at a time: above what lb copies, below what fills the stream's buffer, so that lb
     // reads on while its last chunk still waits to be sent.
@@ -63,6 +53,6 @@ services: { app: { servers: [ { url: "${backend.url}" } ] } }
   const bodies = await Promise.all(seeds.map(fetchSlowly));
   seeds.forEach((seed, i) => {
     assert.equal(bodies[i]!.length, SIZE, `response ${seed}: its length`);
-    assert.ok(bodies[i]!.equals(body(seed)), `response ${seed}: the bytes differ from what the server sent`);
+    assert.ok(bodies[i]!.equals(seededText(seed, SIZE)), `response ${seed}: the bytes differ from what the server sent`);
   });
 });

@@ -10,17 +10,7 @@ import { CompressingHandler } from '../src/middleware/compress.js';
 import { ChunkedDecoder } from '../src/proxy/http1/chunked.js';
 import { parseResponseHead } from '../src/proxy/http1/response-head.js';
 import type { BodyFlow, UpstreamHandler } from '../src/proxy/http1/upstream-connection.js';
-
-/** A compressible text that differs everywhere, so that a scribbled byte shows. */
-function text(bytes: number): Buffer {
-  const out = Buffer.allocUnsafe(bytes);
-  let state = 11;
-  for (let i = 0; i < bytes; i++) {
-    state = (state * 1103515245 + 12345) % 2 ** 31;
-    out[i] = 0x61 + (state % 9);
-  }
-  return out;
-}
+import { seededText } from './helpers/bodies.js';
 
 /** Runs one response through compress: `pieces` are the upstream reads, each copied into one reused read buffer. */
 async function compressThrough(headText: string, pieces: readonly Buffer[], framed: boolean): Promise<Buffer> {
@@ -69,7 +59,7 @@ async function compressThrough(headText: string, pieces: readonly Buffer[], fram
   return gunzipSync(Buffer.concat(compressed));
 }
 
-const data = text(256 * 1024);
+const data = seededText(11, 256 * 1024);
 const reads = (bytes: Buffer, size: number) => Array.from({ length: Math.ceil(bytes.length / size) }, (_, i) => bytes.subarray(i * size, (i + 1) * size));
 
 test('compress gives a read buffer back only after zlib consumed its chunk: a body with a Content-Length', { timeout: 30_000 }, async () => {

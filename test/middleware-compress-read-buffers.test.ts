@@ -9,19 +9,9 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { test } from 'node:test';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
+import { seededText } from './helpers/bodies.js';
 import { startCompressingLb } from './helpers/middleware.js';
 import { startBackend } from './helpers/servers.js';
-
-/** A different text per response, about 3:1 compressible, so that zlib has work for each read. */
-function body(seed: number, bytes: number): Buffer {
-  const out = Buffer.allocUnsafe(bytes);
-  let state = seed;
-  for (let i = 0; i < bytes; i++) {
-    state = (state * 1103515245 + 12345) % 2 ** 31;
-    out[i] = 0x61 + (state % 9);
-  }
-  return out;
-}
 
 const SIZE = 1024 * 1024;
 const PIECE = 8 * 1024;
@@ -44,7 +34,7 @@ function fetchCompressed(port: number, path: string, encoding: keyof typeof deco
 test('compressed responses decode to what the server sent while lb reads on during compression', { timeout: 60_000 }, async (t) => {
   const backend = await startBackend(t, (req, res) => {
     const [, framing, seed] = req.url!.split('/');
-    const data = body(Number(seed), SIZE);
+    const data = seededText(Number(seed), SIZE);
     res.writeHead(200, { 'content-type': 'text/plain', ...(framing === 'length' ? { 'content-length': String(SIZE) } : {}) });
     let at = 0;
     const next = () => {
@@ -59,6 +49,6 @@ test('compressed responses decode to what the server sent while lb reads on duri
   for (const encoding of ['br', 'gzip'] as const) {
     const responses = Array.from({ length: 8 }, (_, i) => ({ framing: i % 2 ? 'length' : 'chunked', seed: i + 1 }));
     const bodies = await Promise.all(responses.map(({ framing, seed }) => fetchCompressed(port, `/${framing}/${seed}`, encoding)));
-    responses.forEach(({ framing, seed }, i) => assert.ok(bodies[i]!.equals(body(seed, SIZE)), `${encoding}, ${framing} response ${seed}: the decoded bytes differ from what the server sent`));
+    responses.forEach(({ framing, seed }, i) => assert.ok(bodies[i]!.equals(seededText(seed, SIZE)), `${encoding}, ${framing} response ${seed}: the decoded bytes differ from what the server sent`));
   }
 });

@@ -4,22 +4,12 @@
 // does not, because it never got that far. This holds on the fast path, Node's parser, HTTP/2
 // and upgrades.
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { test } from 'node:test';
 import { lbYaml } from './helpers/config.js';
 import { h2Request, h2Session } from './helpers/h2-clients.js';
 import { startLb } from './helpers/lb.js';
 import { requestPaths, send } from './helpers/middleware.js';
-import { namedBackend } from './helpers/servers.js';
-
-/** A port that refuses connections: listened on, then closed. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+import { closedPort, namedBackend } from './helpers/servers.js';
 
 test("response edits apply to lb's own answers that go back through the middleware", { timeout: 60_000 }, async (t) => {
   const backend = await namedBackend(t, 'app');
