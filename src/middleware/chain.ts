@@ -11,6 +11,7 @@ import { ChunkedDecoder } from '../proxy/http1/chunked.js';
 import { editedValue, headerEdit, mergeEdits, withEdit, type HeaderEdit, type HeaderEdits } from '../proxy/http1/header-edits.js';
 import type { UpstreamHandler } from '../proxy/http1/upstream-connection.js';
 import { stallTimer, type BodyStall, type ClientExchange, type ClientRequest } from '../proxy/http/client.js';
+import { editedAnswerHeaders } from '../proxy/http/error-response.js';
 import type { RequestEdits } from '../proxy/http/headers.js';
 import { createMiddleware } from './index.js';
 import type { Answer, Middleware, MiddlewareRequest } from './middleware.js';
@@ -57,9 +58,9 @@ export type ChainClient = ClientRequest & Pick<ClientExchange, 'gone' | 'streamB
 export interface ChainOutcome<R extends ChainRequest> {
   /** Forward it, with the chain's edits. */
   forward(request: R): void;
-  /** A middleware answered it. */
+  /** A middleware answered it: the answer as it goes to the client, its headers edited by the middlewares before. */
   answer(answer: Answer, request: R): void;
-  /** A middleware is missing or failed, or the client's body broke a rule: an error answer. */
+  /** A middleware is missing or failed, or the client's body broke a rule: an error answer, with `request.answerEdits`. */
   fail(error: ProxyError, request: R): void;
 }
 
@@ -140,10 +141,10 @@ export class MiddlewareChain {
     outcome.forward(request);
   }
 
-  /** The `at`-th request-phase middleware answered. */
+  /** The `at`-th request-phase middleware answered: its answer goes back through the response edits of those before it. */
   private answer<R extends ChainRequest>(outcome: ChainOutcome<R>, answer: Answer, request: R, at: number): void {
-    request.answerEdits = this.answerEditsBefore[at];
-    outcome.answer(answer, request);
+    const edits = this.answerEditsBefore[at];
+    outcome.answer(edits ? { ...answer, headers: editedAnswerHeaders(answer.headers, edits) } : answer, request);
     request.end();
   }
 
@@ -199,7 +200,7 @@ export class ChainRequest<C extends ChainClient = ChainClient> implements Middle
   body: Buffer[] | undefined;
   /** That body's length, without its chunk framing. */
   bodyBytes = 0;
-  /** The response edits for an answer lb makes itself (a middleware's, or lb's error): set when the chain answers or fails. */
+  /** The response edits for the error answer of a chain that failed (ChainOutcome.fail). */
   answerEdits: HeaderEdits | undefined;
   /** What runs when the exchange is over (atEnd); cleared once run. */
   private endings: Array<() => void> | undefined;

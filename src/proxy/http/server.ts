@@ -15,7 +15,7 @@ import type { StreamedBody } from '../http1/upstream-connection.js';
 import { accessEntry } from './access-entry.js';
 import type { ClientExchange, ClientRequest, ExchangeOutcome } from './client.js';
 import { ClientConnection } from './client-connection.js';
-import { editedAnswerHeaders, errorBody, rawErrorResponse, rawResponse, sendResponse } from './error-response.js';
+import { errorBody, rawErrorResponse, rawResponse, sendResponse } from './error-response.js';
 import type { HeaderEdits } from '../http1/header-edits.js';
 import { MAX_REQUEST_FIELDS } from '../http1/syntax.js';
 import { markServed, NodeClient } from './node-client.js';
@@ -340,7 +340,7 @@ export class HttpEntrypoint {
 
   private readonly afterChain: ChainOutcome<RoutedRequest> = {
     forward: (request) => this.forward(request.client, request.started, request.route, request),
-    answer: (answer, request) => this.answer(request.client, request.started, answer.status, editedAnswerHeaders(answer.headers, request.answerEdits), answer.body, request.route, request.user),
+    answer: (answer, request) => this.answer(request.client, request.started, answer.status, answer.headers, answer.body, request.route, request.user),
     fail: (error, request) => this.reject(request.client, request.started, request.route, error, request.user, request.answerEdits),
   };
 

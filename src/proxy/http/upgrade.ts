@@ -10,7 +10,7 @@ import { classifyUpstreamError, ProxyError, terminationOf } from '../../errors.j
 import { connectUpstream, upstreamTlsOptions } from '../../tls/upstream.js';
 import { gatewayFailure, recordPassive, reflectsOnServer, type DataPlaneContext } from '../context.js';
 import { accessEntry } from './access-entry.js';
-import { editedAnswerHeaders, proxyErrorResponse, rawResponse } from './error-response.js';
+import { proxyErrorResponse, rawResponse } from './error-response.js';
 import type { HeaderEdits } from '../http1/header-edits.js';
 import type { ChainClient, ChainRequest } from '../../middleware/chain.js';
 import { connectionAddresses, peerAddress } from '../accept-proxy.js';
@@ -203,7 +203,7 @@ export class UpgradeRelay {
       answer: (answer, middleware) => {
         this.context.metrics.observeRequest(this.entrypoint, route.router, route.service.name, request.method, answer.status, 0);
         this.context.accessLog?.write(accessEntry(request, answer.status, 0, route, undefined, 0, 0, 0, undefined, '--', middleware.user));
-        socket.end(rawResponse(answer.status, editedAnswerHeaders(answer.headers, middleware.answerEdits), answer.body));
+        socket.end(rawResponse(answer.status, answer.headers, answer.body));
       },
       fail: (error, middleware) => this.refuse(socket, request, route, error, middleware.answerEdits),
     });
